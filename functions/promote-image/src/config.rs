@@ -1,0 +1,484 @@
+//! `UserParameters`: what to promote, where to, and the optional scan gate.
+//!
+//! Parsed with unknown keys rejected, then validated into [`Settings`], which
+//! collects every problem at once so a user fixes the configuration in one go.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::date::Date;
+use crate::reference::{
+    ImageRef, Reference, is_digest, is_region, is_registry_id, is_repository_name, is_tag,
+    parse_image_uri, role_account,
+};
+
+/// The raw `UserParameters` JSON.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    #[serde(default)]
+    pub source: SourceConfig,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub target: TargetConfig,
+    /// Whether a mutable tag on another digest may be moved (default true).
+    pub allow_moving_tags: Option<bool>,
+    pub scan_gate: Option<ScanGateConfig>,
+}
+
+/// Where the image comes from: named directly, or read from an input artifact.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SourceConfig {
+    pub repository: Option<String>,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+    pub registry_id: Option<String>,
+    pub image_uri: Option<String>,
+    pub artifact: Option<String>,
+    pub file: Option<String>,
+    pub container: Option<String>,
+}
+
+/// Where the tags go; every field defaults to the source's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TargetConfig {
+    pub repository: Option<String>,
+    pub registry_id: Option<String>,
+    pub region: Option<String>,
+    pub role_arn: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScanGateConfig {
+    /// Highest count allowed per severity; severities not listed are not limited.
+    #[serde(default)]
+    pub max: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub allow: Vec<AllowConfig>,
+    pub on_no_scan: Option<OnUnscanned>,
+    pub on_in_progress: Option<OnUnscanned>,
+    pub on_expired: Option<OnUnscanned>,
+    pub on_unsupported: Option<OnUnscanned>,
+    pub on_failed: Option<OnUnscanned>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AllowConfig {
+    pub id: String,
+    pub until: String,
+}
+
+/// What the gate does with an image that has no usable scan result.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUnscanned {
+    #[default]
+    Fail,
+    Pass,
+}
+
+/// Severities ECR reports, basic and enhanced.
+pub const SEVERITIES: [&str; 7] =
+    ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED", "UNTRIAGED"];
+
+/// Validated settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub source: SourceSpec,
+    pub tags: Vec<String>,
+    pub target: Target,
+    pub allow_moving_tags: bool,
+    pub gate: Option<GatePolicy>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceSpec {
+    Image(ImageRef),
+    Artifact { name: String, file: Option<String>, container: Option<String> },
+}
+
+/// Target overrides; `None` means "same as the source".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Target {
+    pub repository: Option<String>,
+    pub registry_id: Option<String>,
+    pub region: Option<String>,
+    pub role_arn: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatePolicy {
+    pub max: BTreeMap<String, u64>,
+    pub allow: Vec<Allowance>,
+    pub unscanned: Unscanned,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Allowance {
+    pub id: String,
+    pub until: Date,
+}
+
+/// Per reason, whether an image without a usable scan passes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unscanned {
+    pub no_scan: OnUnscanned,
+    pub in_progress: OnUnscanned,
+    pub expired: OnUnscanned,
+    pub unsupported: OnUnscanned,
+    pub failed: OnUnscanned,
+}
+
+/// Every problem found in the configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigProblems(pub Vec<String>);
+
+impl fmt::Display for ConfigProblems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UserParameters: {}", self.0.join("; "))
+    }
+}
+
+const EXAMPLE: &str =
+    r#"{"source": {"repository": "web", "tag": "sha-1a2b3c"}, "tags": ["staging"]}"#;
+
+impl Config {
+    pub fn validate(self) -> Result<Settings, ConfigProblems> {
+        let mut problems = Vec::new();
+        let source = validate_source(self.source, &mut problems);
+        let tags = validate_tags(self.tags, &mut problems);
+        let target = validate_target(self.target, &mut problems);
+        let gate = self.scan_gate.map(|g| validate_gate(g, &mut problems));
+        match source {
+            Some(source) if problems.is_empty() => Ok(Settings {
+                source,
+                tags,
+                target,
+                allow_moving_tags: self.allow_moving_tags.unwrap_or(true),
+                gate,
+            }),
+            _ => Err(ConfigProblems(problems)),
+        }
+    }
+}
+
+/// A value CodePipeline did not substitute: `#{Namespace.Variable}`.
+fn unresolved(value: &str) -> bool {
+    value.contains("#{")
+}
+
+fn check(field: &str, value: &str, valid: fn(&str) -> bool, what: &str, problems: &mut Vec<String>) {
+    if unresolved(value) {
+        problems.push(format!(
+            "{field} `{value}` contains a pipeline variable that was not resolved; check the \
+             namespace and variable name, and that the action producing it runs earlier"
+        ));
+    } else if !valid(value) {
+        problems.push(format!("{field} `{value}` is not {what}"));
+    }
+}
+
+fn validate_source(s: SourceConfig, problems: &mut Vec<String>) -> Option<SourceSpec> {
+    let direct = s.repository.is_some() || s.tag.is_some() || s.digest.is_some() || s.registry_id.is_some();
+    let from_artifact = s.artifact.is_some();
+    let from_uri = s.image_uri.is_some();
+    let ways = [direct, from_artifact, from_uri].iter().filter(|&&w| w).count();
+    if ways == 0 {
+        problems.push(format!(
+            "source is missing: give source.repository with source.tag or source.digest, \
+             source.imageUri, or source.artifact (an input artifact with imageDetail.json or \
+             imagedefinitions.json); for example {EXAMPLE}"
+        ));
+        return None;
+    }
+    if ways > 1 {
+        problems.push(
+            "source: give only one of source.repository (+ tag/digest), source.imageUri or \
+             source.artifact"
+                .to_string(),
+        );
+        return None;
+    }
+    if !from_artifact && (s.file.is_some() || s.container.is_some()) {
+        problems.push("source.file and source.container apply only with source.artifact".to_string());
+    }
+    if let Some(name) = s.artifact {
+        if let Some(file) = &s.file
+            && !matches!(basename(file), "imageDetail.json" | "imagedefinitions.json")
+        {
+            problems.push(format!(
+                "source.file `{file}` must be an imageDetail.json or imagedefinitions.json file"
+            ));
+        }
+        if s.container.is_some() && s.file.as_deref().is_some_and(|f| basename(f) == "imageDetail.json") {
+            problems.push(
+                "source.container applies to imagedefinitions.json; imageDetail.json names one image"
+                    .to_string(),
+            );
+        }
+        return Some(SourceSpec::Artifact { name, file: s.file, container: s.container });
+    }
+    if let Some(uri) = s.image_uri {
+        if unresolved(&uri) {
+            check("source.imageUri", &uri, |_| false, "", problems);
+            return None;
+        }
+        return match parse_image_uri(&uri) {
+            Ok(image) => Some(SourceSpec::Image(image)),
+            Err(e) => {
+                problems.push(format!("source.imageUri: {e}"));
+                None
+            }
+        };
+    }
+    let Some(repository) = s.repository else {
+        problems.push("source.repository is missing (the ECR repository holding the image)".to_string());
+        return None;
+    };
+    check("source.repository", &repository, is_repository_name, "a valid ECR repository name", problems);
+    if let Some(id) = &s.registry_id {
+        check("source.registryId", id, is_registry_id, "a 12-digit account id", problems);
+    }
+    let reference = match (s.tag, s.digest) {
+        (Some(_), Some(_)) => {
+            problems.push("source: give source.tag or source.digest, not both".to_string());
+            return None;
+        }
+        (None, None) => {
+            problems.push("source.tag or source.digest is missing".to_string());
+            return None;
+        }
+        (Some(tag), None) => {
+            check("source.tag", &tag, is_tag, "a valid image tag", problems);
+            Reference::Tag(tag)
+        }
+        (None, Some(digest)) => {
+            check("source.digest", &digest, is_digest, "a digest (sha256:<64 hex digits>)", problems);
+            Reference::Digest(digest)
+        }
+    };
+    Some(SourceSpec::Image(ImageRef { registry_id: s.registry_id, region: None, repository, reference }))
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn validate_tags(tags: Vec<String>, problems: &mut Vec<String>) -> Vec<String> {
+    if tags.is_empty() {
+        problems.push(format!("tags is missing: list the tags to put on the image, e.g. {EXAMPLE}"));
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        check("tags:", &tag, is_tag, "a valid image tag (letters, digits, _ . -; at most 128)", problems);
+        if !unique.contains(&tag) {
+            unique.push(tag);
+        }
+    }
+    unique
+}
+
+fn validate_target(t: TargetConfig, problems: &mut Vec<String>) -> Target {
+    if let Some(repo) = &t.repository {
+        check("target.repository", repo, is_repository_name, "a valid ECR repository name", problems);
+    }
+    if let Some(id) = &t.registry_id {
+        check("target.registryId", id, is_registry_id, "a 12-digit account id", problems);
+    }
+    if let Some(region) = &t.region {
+        check("target.region", region, is_region, "a region name such as eu-west-1", problems);
+    }
+    if let Some(arn) = &t.role_arn {
+        check("target.roleArn", arn, |a| role_account(a).is_some(), "an IAM role ARN (arn:aws:iam::<account>:role/<name>)", problems);
+    }
+    Target { repository: t.repository, registry_id: t.registry_id, region: t.region, role_arn: t.role_arn }
+}
+
+fn validate_gate(g: ScanGateConfig, problems: &mut Vec<String>) -> GatePolicy {
+    let mut max = BTreeMap::new();
+    for (severity, limit) in g.max {
+        let upper = severity.to_ascii_uppercase();
+        if SEVERITIES.contains(&upper.as_str()) {
+            max.insert(upper, limit);
+        } else {
+            problems.push(format!(
+                "scanGate.max: unknown severity `{severity}`; use {}",
+                SEVERITIES.join(", ")
+            ));
+        }
+    }
+    let mut allow = Vec::new();
+    for entry in g.allow {
+        if entry.id.trim().is_empty() {
+            problems.push("scanGate.allow: an entry has an empty id".to_string());
+            continue;
+        }
+        match Date::parse(&entry.until) {
+            Some(until) => allow.push(Allowance { id: entry.id, until }),
+            None => problems.push(format!(
+                "scanGate.allow `{}`: until `{}` is not a date (YYYY-MM-DD)",
+                entry.id, entry.until
+            )),
+        }
+    }
+    GatePolicy {
+        max,
+        allow,
+        unscanned: Unscanned {
+            no_scan: g.on_no_scan.unwrap_or_default(),
+            in_progress: g.on_in_progress.unwrap_or_default(),
+            expired: g.on_expired.unwrap_or_default(),
+            unsupported: g.on_unsupported.unwrap_or_default(),
+            failed: g.on_failed.unwrap_or_default(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<Settings, ConfigProblems> {
+        let config: Config = serde_json::from_str(json).expect("test JSON parses");
+        config.validate()
+    }
+
+    fn problems(json: &str) -> String {
+        parse(json).unwrap_err().to_string()
+    }
+
+    const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn minimal_tag_source() {
+        let s = parse(r#"{"source": {"repository": "web", "tag": "sha-1a2b3c"}, "tags": ["staging"]}"#).unwrap();
+        assert_eq!(
+            s.source,
+            SourceSpec::Image(ImageRef {
+                registry_id: None,
+                region: None,
+                repository: "web".into(),
+                reference: Reference::Tag("sha-1a2b3c".into())
+            })
+        );
+        assert_eq!(s.tags, ["staging"]);
+        assert_eq!(s.target, Target::default());
+        assert!(s.allow_moving_tags);
+        assert_eq!(s.gate, None);
+    }
+
+    #[test]
+    fn digest_source_with_registry() {
+        let s = parse(&format!(
+            r#"{{"source": {{"repository": "team/web", "digest": "{D}", "registryId": "111122223333"}}, "tags": ["prod", "v1.4.2", "prod"]}}"#
+        ))
+        .unwrap();
+        let SourceSpec::Image(image) = s.source else { panic!("image source") };
+        assert_eq!(image.reference, Reference::Digest(D.into()));
+        assert_eq!(image.registry_id.as_deref(), Some("111122223333"));
+        assert_eq!(s.tags, ["prod", "v1.4.2"], "duplicates dropped, order kept");
+    }
+
+    #[test]
+    fn image_uri_source() {
+        let s = parse(r#"{"source": {"imageUri": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/web:v1"}, "tags": ["prod"]}"#).unwrap();
+        let SourceSpec::Image(image) = s.source else { panic!("image source") };
+        assert_eq!(image.region.as_deref(), Some("eu-west-1"));
+        assert!(problems(r#"{"source": {"imageUri": "nginx:latest"}, "tags": ["prod"]}"#).contains("not an ECR image URI"));
+    }
+
+    #[test]
+    fn artifact_source() {
+        let s = parse(r#"{"source": {"artifact": "BuildOutput", "container": "web"}, "tags": ["prod"]}"#).unwrap();
+        assert_eq!(
+            s.source,
+            SourceSpec::Artifact { name: "BuildOutput".into(), file: None, container: Some("web".into()) }
+        );
+        assert!(problems(r#"{"source": {"artifact": "B", "file": "taskdef.json"}, "tags": ["p"]}"#).contains("imageDetail.json or imagedefinitions.json"));
+        assert!(problems(r#"{"source": {"artifact": "B", "file": "imageDetail.json", "container": "web"}, "tags": ["p"]}"#).contains("source.container applies"));
+    }
+
+    #[test]
+    fn source_errors_say_what_to_give() {
+        assert!(problems(r#"{"tags": ["prod"]}"#).contains("source is missing"));
+        assert!(problems(r#"{"source": {"repository": "web"}, "tags": ["prod"]}"#).contains("source.tag or source.digest is missing"));
+        assert!(problems(r#"{"source": {"tag": "v1"}, "tags": ["prod"]}"#).contains("source.repository is missing"));
+        assert!(problems(&format!(r#"{{"source": {{"repository": "web", "tag": "v1", "digest": "{D}"}}, "tags": ["p"]}}"#)).contains("not both"));
+        assert!(problems(r#"{"source": {"repository": "web", "tag": "v1", "artifact": "B"}, "tags": ["p"]}"#).contains("only one of"));
+        assert!(problems(r#"{"source": {"repository": "Web", "digest": "sha256:xyz"}, "tags": ["p"]}"#).contains("source.digest `sha256:xyz` is not a digest"));
+        assert!(problems(r#"{"source": {"repository": "web", "tag": "v1", "container": "web"}, "tags": ["p"]}"#).contains("only with source.artifact"));
+        assert!(problems(r#"{"source": {"repository": "web", "tag": "v1", "registryId": "12"}, "tags": ["p"]}"#).contains("12-digit"));
+    }
+
+    #[test]
+    fn unresolved_pipeline_variable_is_named() {
+        let p = problems(r#"{"source": {"repository": "web", "tag": "#{Build.TAG}"}, "tags": ["prod"]}"#);
+        assert!(p.contains("source.tag `#{Build.TAG}`") && p.contains("not resolved"), "{p}");
+        let p = problems(r#"{"source": {"imageUri": "#{Source.ImageURI}"}, "tags": ["prod"]}"#);
+        assert!(p.contains("not resolved"), "{p}");
+    }
+
+    #[test]
+    fn tags_are_required_and_valid() {
+        assert!(problems(r#"{"source": {"repository": "web", "tag": "v1"}}"#).contains("tags is missing"));
+        let p = problems(r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["ok", "not ok", ".x"]}"#);
+        assert!(p.contains("`not ok`") && p.contains("`.x`"), "{p}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let p = problems(r#"{"source": {"repository": "web", "tag": "v 1"}, "tags": [], "target": {"region": "mars"}}"#);
+        assert!(p.contains("source.tag") && p.contains("tags is missing") && p.contains("target.region"), "{p}");
+    }
+
+    #[test]
+    fn target_fields_validated() {
+        let s = parse(r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["prod"], "target": {"repository": "web-prod", "registryId": "222233334444", "region": "eu-west-1", "roleArn": "arn:aws:iam::222233334444:role/promote"}, "allowMovingTags": false}"#).unwrap();
+        assert_eq!(s.target.repository.as_deref(), Some("web-prod"));
+        assert_eq!(s.target.role_arn.as_deref(), Some("arn:aws:iam::222233334444:role/promote"));
+        assert!(!s.allow_moving_tags);
+        let p = problems(r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["p"], "target": {"repository": "Prod", "registryId": "x", "roleArn": "promote"}}"#);
+        assert!(p.contains("target.repository") && p.contains("target.registryId") && p.contains("target.roleArn"), "{p}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(serde_json::from_str::<Config>(r#"{"tag": "v1"}"#).is_err());
+        assert!(serde_json::from_str::<Config>(r#"{"source": {"repo": "web"}}"#).is_err());
+        assert!(serde_json::from_str::<Config>(r#"{"scanGate": {"maxCritical": 0}}"#).is_err());
+        assert!(serde_json::from_str::<Config>(r#"{"scanGate": {"onNoScan": "ignore"}}"#).is_err());
+    }
+
+    #[test]
+    fn scan_gate_settings() {
+        let s = parse(r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["p"], "scanGate": {"max": {"critical": 0, "HIGH": 3}, "allow": [{"id": "CVE-2024-1234", "until": "2026-12-31"}], "onNoScan": "pass"}}"#).unwrap();
+        let gate = s.gate.unwrap();
+        assert_eq!(gate.max, BTreeMap::from([("CRITICAL".to_string(), 0), ("HIGH".to_string(), 3)]));
+        assert_eq!(gate.allow, [Allowance { id: "CVE-2024-1234".into(), until: Date::parse("2026-12-31").unwrap() }]);
+        assert_eq!(gate.unscanned.no_scan, OnUnscanned::Pass);
+        assert_eq!(gate.unscanned.in_progress, OnUnscanned::Fail, "fail closed by default");
+        assert_eq!(gate.unscanned.expired, OnUnscanned::Fail);
+        assert_eq!(gate.unscanned.unsupported, OnUnscanned::Fail);
+        assert_eq!(gate.unscanned.failed, OnUnscanned::Fail);
+    }
+
+    #[test]
+    fn scan_gate_errors() {
+        let p = problems(r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["p"], "scanGate": {"max": {"SEVERE": 0}, "allow": [{"id": "CVE-1", "until": "next year"}, {"id": " ", "until": "2026-01-01"}]}}"#);
+        assert!(p.contains("unknown severity `SEVERE`") && p.contains("CRITICAL, HIGH"), "{p}");
+        assert!(p.contains("until `next year`") && p.contains("empty id"), "{p}");
+    }
+
+    #[test]
+    fn default_config_is_invalid_with_guidance() {
+        let p = Config::default().validate().unwrap_err().to_string();
+        assert!(p.contains("source is missing") && p.contains(EXAMPLE), "{p}");
+    }
+}

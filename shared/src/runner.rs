@@ -1,0 +1,276 @@
+//! Runs an action for one job and reports exactly one result to CodePipeline, whatever
+//! happens: success, continuation, typed failure, bad input, panic, or a deadline coming.
+
+use crate::action::{Action, JobContext};
+use crate::artifacts::Artifacts;
+use crate::error::{Failure, FailureType, aws_error};
+use crate::job::{JobEvent, job_id_of};
+use crate::params::parse_params;
+use crate::report::{Report, decode_token};
+use crate::logging;
+use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_codepipeline::types::{ExecutionDetails, FailureDetails};
+use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+use tracing::{Instrument, error, info, warn};
+
+/// Time kept back from the Lambda deadline to report a failure, by default.
+pub const DEFAULT_REPORT_MARGIN: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error(
+        "the event is not a CodePipeline job (no CodePipeline.job.id); this function is meant to be invoked by a CodePipeline Lambda action"
+    )]
+    NotAJob,
+    #[error("could not report the job result to CodePipeline: {0}")]
+    Report(String),
+}
+
+pub struct Runner<A: Action> {
+    action: Arc<A>,
+    sdk: SdkConfig,
+    codepipeline: aws_sdk_codepipeline::Client,
+    margin: Duration,
+}
+
+impl<A: Action> Runner<A> {
+    pub fn new(action: A, sdk: &SdkConfig) -> Self {
+        let config = aws_sdk_codepipeline::config::Builder::from(sdk)
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(5)
+                    .with_initial_backoff(Duration::from_millis(100)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(5))
+                    .build(),
+            )
+            .build();
+        let margin = std::env::var("REPORT_MARGIN_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(DEFAULT_REPORT_MARGIN, Duration::from_millis);
+        Self {
+            action: Arc::new(action),
+            sdk: sdk.clone(),
+            codepipeline: aws_sdk_codepipeline::Client::from_conf(config),
+            margin,
+        }
+    }
+
+    /// Keeps `margin` back from the Lambda deadline for the report.
+    pub fn with_margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// The Lambda handler. Returns an error only when the result could not be reported
+    /// (so that Lambda invokes again) or when the event is not a job at all.
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, lambda_runtime::Error> {
+        let (payload, context) = event.into_parts();
+        logging::register_job_secrets(&payload);
+        let Some(job_id) = job_id_of(&payload).map(str::to_owned) else {
+            error!(action = A::NAME, "{}", RunnerError::NotAJob);
+            return Err(RunnerError::NotAJob.into());
+        };
+        let deadline = deadline_from(context.deadline, self.margin);
+        let span = tracing::info_span!("job", job_id = %job_id, action = A::NAME);
+        async move {
+            let report = self.decide(payload, deadline).await;
+            self.send(&job_id, &report).await?;
+            Ok(json!({ "jobId": job_id, "status": report.label() }))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn decide(&self, payload: Value, deadline: Instant) -> Report {
+        let job = match serde_json::from_value::<JobEvent>(payload) {
+            Ok(event) => event.job,
+            Err(e) => {
+                return Report::failure(
+                    FailureType::ConfigurationError,
+                    format!(
+                        "the job event could not be read ({e}); this function expects the event CodePipeline sends to a Lambda invoke action"
+                    ),
+                );
+            }
+        };
+        let config = match parse_params::<A::Config>(job.user_parameters()) {
+            Ok(c) => c,
+            Err(e) => return Report::failure(e.failure_type(), e.to_string()),
+        };
+        let state = match job.data.continuation_token.as_deref() {
+            None => None,
+            Some(token) => match decode_token(token, A::STATE_VERSION) {
+                Ok(s) => Some(s),
+                Err(e) => return Report::failure(FailureType::JobFailed, e.to_string()),
+            },
+        };
+        if Instant::now() >= deadline {
+            return Report::failure(
+                FailureType::JobFailed,
+                format!(
+                    "{} was invoked with no time left before its Lambda timeout; raise the function's timeout",
+                    A::NAME
+                ),
+            );
+        }
+        let artifacts = Artifacts::for_job(&self.sdk, &job);
+        let ctx = JobContext {
+            job,
+            config,
+            state,
+            artifacts,
+            deadline,
+        };
+        let started = Instant::now();
+        let task = tokio::spawn(self.action.clone().run(ctx).in_current_span());
+        let abort = task.abort_handle();
+        match tokio::time::timeout_at(deadline, task).await {
+            Ok(Ok(Ok(outcome))) => Report::from_outcome(outcome, A::STATE_VERSION),
+            Ok(Ok(Err(e))) => Report::failure(e.failure_type(), e.to_string()),
+            Ok(Err(join)) => {
+                let why = if join.is_panic() {
+                    panic_message(join.into_panic())
+                } else {
+                    "the task was cancelled".to_owned()
+                };
+                error!(panic = %why, "action panicked");
+                Report::failure(
+                    FailureType::JobFailed,
+                    format!(
+                        "{} stopped on an internal error ({why}). This is a bug in the action; retry the stage, and report it if it happens again",
+                        A::NAME
+                    ),
+                )
+            }
+            Err(_) => {
+                abort.abort();
+                warn!("deadline reached, reporting failure");
+                Report::failure(
+                    FailureType::JobFailed,
+                    format!(
+                        "{} ran out of time after {:.1}s, {:.1}s before its Lambda timeout (kept to report this). An AWS call was slow or unreachable; retry the stage, or raise the function's timeout",
+                        A::NAME,
+                        started.elapsed().as_secs_f64(),
+                        self.margin.as_secs_f64()
+                    ),
+                )
+            }
+        }
+    }
+
+    async fn send(&self, job_id: &str, report: &Report) -> Result<(), RunnerError> {
+        let sent = match report {
+            Report::Success {
+                summary,
+                external_execution_id,
+                output_variables,
+            } => {
+                let details = ExecutionDetails::builder()
+                    .summary(summary)
+                    .set_external_execution_id(external_execution_id.clone())
+                    .build();
+                let vars = (!output_variables.is_empty())
+                    .then(|| output_variables.iter().cloned().collect());
+                self.codepipeline
+                    .put_job_success_result()
+                    .job_id(job_id)
+                    .execution_details(details)
+                    .set_output_variables(vars)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| aws_error("codepipeline:PutJobSuccessResult", e))
+            }
+            Report::Continue {
+                summary,
+                continuation_token,
+                percent_complete,
+            } => {
+                let details = ExecutionDetails::builder()
+                    .summary(summary)
+                    .set_percent_complete(*percent_complete)
+                    .build();
+                self.codepipeline
+                    .put_job_success_result()
+                    .job_id(job_id)
+                    .execution_details(details)
+                    .continuation_token(continuation_token)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| aws_error("codepipeline:PutJobSuccessResult", e))
+            }
+            Report::Failure { kind, message } => {
+                let details = FailureDetails::builder()
+                    .r#type(kind.as_str().into())
+                    .message(message)
+                    .build()
+                    .map_err(|e| RunnerError::Report(e.to_string()))?;
+                self.codepipeline
+                    .put_job_failure_result()
+                    .job_id(job_id)
+                    .failure_details(details)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| aws_error("codepipeline:PutJobFailureResult", e))
+            }
+        };
+        match sent {
+            Ok(()) => {
+                match report {
+                    Report::Failure { kind, message } => {
+                        info!(status = report.label(), failure_type = %kind, %message, "reported")
+                    }
+                    Report::Success { summary, .. } | Report::Continue { summary, .. } => {
+                        info!(status = report.label(), %summary, "reported")
+                    }
+                }
+                Ok(())
+            }
+            // The job already ended (a repeated delivery, or a report that got through
+            // before a retry): there is nothing left to do.
+            Err(e) if matches!(e.code(), Some("InvalidJobStateException" | "JobNotFoundException")) => {
+                info!(reason = %e, "job already ended; nothing to report");
+                Ok(())
+            }
+            Err(e) => {
+                error!(error = %e, "report failed after retries");
+                Err(RunnerError::Report(e.to_string()))
+            }
+        }
+    }
+}
+
+/// The instant the action must be done by: the Lambda deadline (epoch ms) less the margin.
+fn deadline_from(deadline_ms: u64, margin: Duration) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let remaining = if deadline_ms == 0 {
+        Duration::from_secs(15 * 60)
+    } else {
+        Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    };
+    Instant::now() + remaining.saturating_sub(margin)
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        format!("panic: {s}")
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        format!("panic: {s}")
+    } else {
+        "panic".to_owned()
+    }
+}

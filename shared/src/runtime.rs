@@ -1,0 +1,24 @@
+//! The Lambda entry point every function's `main` calls.
+
+use crate::action::Action;
+use crate::runner::Runner;
+use aws_config::SdkConfig;
+use lambda_runtime::service_fn;
+use std::sync::Arc;
+
+/// Initialises logging, loads the SDK configuration once, builds the action, and serves
+/// invocations until the Lambda environment shuts down.
+pub async fn run<A, F>(make: F) -> Result<(), lambda_runtime::Error>
+where
+    A: Action,
+    F: FnOnce(&SdkConfig) -> A,
+{
+    crate::logging::init();
+    let sdk = crate::aws::load().await;
+    let runner = Arc::new(Runner::new(make(&sdk), &sdk));
+    lambda_runtime::run(service_fn(move |event| {
+        let runner = Arc::clone(&runner);
+        async move { runner.handle(event).await }
+    }))
+    .await
+}
