@@ -4,6 +4,7 @@
 
 mod http;
 
+pub mod console;
 pub mod function;
 pub mod job;
 pub mod local_aws;

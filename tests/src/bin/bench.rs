@@ -1,0 +1,208 @@
+//! The benchmark: for each function binary and a hello-world floor, binary and zipped
+//! size, cold start, warm latency, peak RSS, and the AWS calls and sequential round trips
+//! of each sample event, with a fixed latency added to every AWS call.
+//!
+//! Usage: bench [--bin-dir DIR] [--latency-ms 20] [--warm 20] [--out FILE] [--arm64-dir DIR]
+//! Scenarios: every `events/<function>*.json`; the floor runs with an empty event.
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use testkit::{Function, LocalAws, seed, sequential_round_trips, workspace_root};
+
+const FUNCTIONS: &[&str] = &["render-taskdef", "promote-image"];
+const FLOOR: &str = "hello-floor";
+
+struct Options {
+    bin_dir: PathBuf,
+    latency_ms: u64,
+    warm: usize,
+    out: PathBuf,
+    arm64_dir: Option<PathBuf>,
+}
+
+fn options() -> Options {
+    let root = workspace_root();
+    let mut o = Options {
+        bin_dir: root.join("target/release"),
+        latency_ms: 20,
+        warm: 20,
+        out: root.join("bench-results/bench.json"),
+        arm64_dir: None,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--bin-dir" => o.bin_dir = value.into(),
+            "--latency-ms" => o.latency_ms = value.parse().unwrap_or(20),
+            "--warm" => o.warm = value.parse().unwrap_or(20),
+            "--out" => o.out = value.into(),
+            "--arm64-dir" => o.arm64_dir = Some(value.into()),
+            other => {
+                eprintln!("unknown option {other}");
+                std::process::exit(2);
+            }
+        }
+        i += 2;
+    }
+    o
+}
+
+#[tokio::main]
+async fn main() {
+    let o = options();
+    let root = workspace_root();
+    let aws = LocalAws::start().await;
+    if let Err(e) = seed::seed(&aws, &root.join("events")).await {
+        eprintln!("error: seeding: {e}");
+        std::process::exit(2);
+    }
+    aws.latency(o.latency_ms).await;
+
+    let mut rows = Vec::new();
+    rows.push(measure(&aws, &o, FLOOR, "empty event", json!({})).await);
+    for function in FUNCTIONS {
+        if !o.bin_dir.join(function).exists() {
+            eprintln!("skipping {function}: not built in {}", o.bin_dir.display());
+            continue;
+        }
+        for (name, event) in scenarios(&root.join("events"), function) {
+            rows.push(measure(&aws, &o, function, &name, event).await);
+        }
+    }
+    let floor_cold = rows[0]["cold_start_ms"].as_f64().unwrap_or(0.0);
+    for row in &mut rows {
+        let cold = row["cold_start_ms"].as_f64().unwrap_or(0.0);
+        row["cold_vs_floor"] = json!(round2(cold / floor_cold.max(0.001)));
+    }
+    print_table(&rows, o.latency_ms);
+    let report = json!({"latency_ms_per_aws_call": o.latency_ms, "warm_runs": o.warm, "rows": rows});
+    if let Some(dir) = o.out.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match std::fs::write(&o.out, serde_json::to_string_pretty(&report).unwrap_or_default()) {
+        Ok(()) => eprintln!("wrote {}", o.out.display()),
+        Err(e) => eprintln!("could not write {}: {e}", o.out.display()),
+    }
+}
+
+fn scenarios(events: &Path, function: &str) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = std::fs::read_dir(events)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with(function) && name.ends_with(".json")
+        })
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(&p).ok()?;
+            let value: Value = serde_json::from_str(&text).ok()?;
+            value.get("CodePipeline.job")?;
+            Some((p.file_stem()?.to_string_lossy().into_owned(), value))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The event with a fresh job id, so every invocation is a new job.
+fn fresh(event: &Value) -> (Value, Option<String>) {
+    let mut e = event.clone();
+    if e.get("CodePipeline.job").is_none() {
+        return (e, None);
+    }
+    let id = testkit::job::job_id();
+    e["CodePipeline.job"]["id"] = json!(id);
+    (e, Some(id))
+}
+
+async fn measure(aws: &LocalAws, o: &Options, function: &str, scenario: &str, event: Value) -> Value {
+    let exe = o.bin_dir.join(function);
+    let size = std::fs::metadata(&exe).map(|m| m.len()).unwrap_or(0);
+    let zipped = std::fs::read(&exe)
+        .ok()
+        .and_then(|b| shared::artifacts::build_zip(&[("bootstrap", &b)]).ok())
+        .map_or(0, |z| z.len());
+    let arm64_zip = o.arm64_dir.as_ref().and_then(|d| std::fs::metadata(d.join(function).join("bootstrap.zip")).ok()).map(|m| m.len());
+
+    aws.reset_calls().await;
+    let mut f = Function::spawn(&exe, &aws.function_env()).await;
+    let (first, first_id) = fresh(&event);
+    let result = f.invoke(&first, Duration::from_secs(60)).await;
+    let cold = f.started().elapsed();
+    let calls: Vec<_> = aws.calls().await.into_iter().filter(|c| !c.operation.starts_with("PutJob")).collect();
+    let status = match &first_id {
+        Some(id) => match aws.job(id).await {
+            Some(testkit::JobReport::Failure { kind, message }) => format!("Failed ({kind}): {message}"),
+            Some(_) => "Succeeded".to_owned(),
+            None => format!("no report ({result:?})"),
+        },
+        None if result.is_response() => "ok".to_owned(),
+        None => format!("{result:?}"),
+    };
+
+    let mut warm = Vec::with_capacity(o.warm);
+    for _ in 0..o.warm {
+        let (e, _) = fresh(&event);
+        let t = Instant::now();
+        f.invoke(&e, Duration::from_secs(60)).await;
+        warm.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    warm.sort_by(f64::total_cmp);
+    let pct = |p: f64| warm.get(((warm.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    let rss = f.peak_rss_kib().unwrap_or(0);
+    json!({
+        "function": function,
+        "scenario": scenario,
+        "status": status,
+        "binary_bytes": size,
+        "zip_bytes": zipped,
+        "arm64_zip_bytes": arm64_zip,
+        "cold_start_ms": round2(cold.as_secs_f64() * 1000.0),
+        "warm_p50_ms": round2(pct(0.5)),
+        "warm_p95_ms": round2(pct(0.95)),
+        "peak_rss_kib": rss,
+        "aws_calls": calls.len(),
+        "round_trips": sequential_round_trips(&calls),
+        "operations": calls.iter().map(|c| format!("{}:{}", c.service, c.operation)).collect::<Vec<_>>(),
+    })
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn print_table(rows: &[Value], latency: u64) {
+    println!("Benchmark (+{latency} ms per AWS call; sizes: x86_64 release binary and its zip)");
+    println!(
+        "{:<16} {:<34} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>6} {:>5}  status",
+        "function", "scenario", "bin KiB", "zip KiB", "arm64zip", "cold ms", "xfloor", "warm p50", "warm p95", "RSS MB", "calls/trips"
+    );
+    for r in rows {
+        let arm = r["arm64_zip_bytes"].as_u64().map_or("-".to_owned(), |b| format!("{}", b / 1024));
+        println!(
+            "{:<16} {:<34} {:>9} {:>9} {:>9} {:>9.1} {:>7.2} {:>8.1} {:>8.1} {:>6.1} {:>5}/{}  {}",
+            r["function"].as_str().unwrap_or_default(),
+            r["scenario"].as_str().unwrap_or_default(),
+            r["binary_bytes"].as_u64().unwrap_or(0) / 1024,
+            r["zip_bytes"].as_u64().unwrap_or(0) / 1024,
+            arm,
+            r["cold_start_ms"].as_f64().unwrap_or(0.0),
+            r["cold_vs_floor"].as_f64().unwrap_or(0.0),
+            r["warm_p50_ms"].as_f64().unwrap_or(0.0),
+            r["warm_p95_ms"].as_f64().unwrap_or(0.0),
+            r["peak_rss_kib"].as_u64().unwrap_or(0) as f64 / 1024.0,
+            r["aws_calls"],
+            r["round_trips"],
+            truncate(r["status"].as_str().unwrap_or_default(), 80),
+        );
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
