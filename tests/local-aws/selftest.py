@@ -1,0 +1,391 @@
+#!/usr/bin/env python3
+"""Self-check of the local AWS emulator: starts a fresh one on a free port and
+exercises it with boto3. Exits non-zero when a check fails; skips itself (exit
+0) when boto3 is missing."""
+
+import concurrent.futures
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+try:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError, HTTPClientError
+except ImportError:
+    print("selftest skipped: boto3 is not installed")
+    sys.exit(0)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CHECKS = []
+
+
+def check(fn):
+    CHECKS.append(fn)
+    return fn
+
+
+def start_emulator():
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "local_aws.py"), "--port", "0"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    line = proc.stdout.readline().decode()
+    assert line.startswith("LOCAL_AWS_READY port="), f"unexpected first line {line!r}"
+    return proc, int(line.split("=")[1])
+
+
+class Emulator:
+    def __init__(self, port):
+        self.url = f"http://127.0.0.1:{port}"
+        self.session = boto3.session.Session(aws_access_key_id="AKIDLOCAL", aws_secret_access_key="secret",
+                                             region_name="us-east-1")
+        self.config = Config(retries={"mode": "standard", "total_max_attempts": 1},
+                             s3={"addressing_style": "path"}, connect_timeout=5, read_timeout=10)
+
+    def client(self, name):
+        return self.session.client(name, endpoint_url=self.url, config=self.config)
+
+    def cbor_client(self, name):
+        """A client speaking Smithy RPC v2 CBOR, as the Rust SDK does for CloudWatch
+        (botocore itself prefers awsJson when a service offers both)."""
+        import botocore.model
+        saved = botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS
+        botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = ("smithy-rpc-v2-cbor",) + saved
+        try:
+            session = boto3.session.Session(aws_access_key_id="AKIDLOCAL", aws_secret_access_key="secret",
+                                            region_name="us-east-1")
+            return session.client(name, endpoint_url=self.url, config=self.config)
+        finally:
+            botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = saved
+
+    def ctl(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + "/_local" + path, data=data, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    def calls(self, **filters):
+        query = "&".join(f"{k}={v}" for k, v in filters.items())
+        return self.ctl("GET", "/calls" + ("?" + query if query else ""))[1]
+
+    def fault(self, **fault):
+        assert self.ctl("POST", "/faults", fault)[0] == 200
+
+
+def expect_error(code, status, fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except ClientError as err:
+        got = (err.response["Error"]["Code"], err.response["ResponseMetadata"]["HTTPStatusCode"])
+        assert got == (code, status), f"expected {(code, status)}, got {got}: {err}"
+        return err
+    raise AssertionError(f"expected {code}, the call succeeded")
+
+
+@check
+def health(aws):
+    assert aws.ctl("GET", "/health") == (200, {"ok": True})
+
+
+@check
+def s3_path_style_round_trip(aws):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="artifacts")
+    s3.put_object(Bucket="artifacts", Key="dir/input.zip", Body=b"zip bytes")
+    assert s3.get_object(Bucket="artifacts", Key="dir/input.zip")["Body"].read() == b"zip bytes"
+    s3.head_object(Bucket="artifacts", Key="dir/input.zip")
+    s3.list_objects_v2(Bucket="artifacts")
+    ops = [c["operation"] for c in aws.calls(service="s3")]
+    assert ops == ["CreateBucket", "PutObject", "GetObject", "HeadObject", "ListObjectsV2"], ops
+
+
+@check
+def ecr_repository_and_request_log(aws):
+    ecr = aws.client("ecr")
+    ecr.create_repository(repositoryName="app")
+    assert ecr.describe_repositories()["repositories"][0]["repositoryName"] == "app"
+    call = aws.calls(service="ecr", operation="CreateRepository")[-1]
+    assert call["request"]["repositoryName"] == "app" and call["status"] == 200, call
+    assert call["end_ms"] >= call["start_ms"] and call["fault"] is None
+
+
+@check
+def throttle_in_each_protocol(aws):
+    aws.fault(service="ecr", operation="DescribeRepositories", kind="throttle")
+    expect_error("ThrottlingException", 400, aws.client("ecr").describe_repositories)
+    aws.client("ecr").describe_repositories()  # the fault was used up
+    aws.fault(service="s3", operation="GetObject", kind="throttle")
+    expect_error("SlowDown", 503, aws.client("s3").get_object, Bucket="artifacts", Key="dir/input.zip")
+    aws.fault(service="elbv2", operation="DescribeLoadBalancers", kind="throttle")
+    expect_error("Throttling", 400, aws.client("elbv2").describe_load_balancers)
+    aws.fault(service="cloudwatch", operation="DescribeAlarms", kind="throttle")
+    expect_error("ThrottlingException", 400, aws.cbor_client("cloudwatch").describe_alarms)
+    faulted = [c for c in aws.calls() if c["fault"] == "throttle"]
+    assert [c["operation"] for c in faulted] == ["DescribeRepositories", "GetObject",
+                                                 "DescribeLoadBalancers", "DescribeAlarms"], faulted
+    assert aws.ctl("GET", "/faults")[1] == []
+
+
+@check
+def error_fault_and_every_call_count(aws):
+    aws.fault(service="ecs", operation="*", kind="error", count=-1)
+    for _ in range(2):
+        expect_error("InternalFailure", 500, aws.client("ecs").list_clusters)
+    aws.ctl("DELETE", "/faults")
+    aws.client("ecs").list_clusters()
+
+
+@check
+def reset_fault_drops_connection(aws):
+    aws.fault(service="s3", operation="HeadBucket", kind="reset", count=2)
+    try:
+        aws.client("s3").head_bucket(Bucket="artifacts")
+        raise AssertionError("head_bucket succeeded through a reset")
+    except HTTPClientError:
+        pass
+    # A raw socket sees the reset itself.
+    with socket.create_connection(("127.0.0.1", int(aws.url.rsplit(":", 1)[1]))) as sock:
+        sock.sendall(b"HEAD /artifacts HTTP/1.1\r\nHost: x\r\nAuthorization: AWS4-HMAC-SHA256 "
+                     b"Credential=AK/20250101/us-east-1/s3/aws4_request, Signature=x\r\n\r\n")
+        try:
+            data = sock.recv(1024)
+            raise AssertionError(f"expected a connection reset, got {data!r}")
+        except ConnectionResetError:
+            pass
+    aws.client("s3").head_bucket(Bucket="artifacts")  # still serving
+    resets = [c for c in aws.calls(operation="HeadBucket") if c["fault"] == "reset"]
+    assert len(resets) == 2 and resets[0]["status"] == 0, resets
+
+
+@check
+def delay_fault_and_concurrency(aws):
+    aws.fault(service="sts", operation="GetCallerIdentity", kind="delay", delay_ms=400, count=2)
+    began = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda _: aws.client("sts").get_caller_identity(), range(2)))
+    elapsed = time.monotonic() - began
+    delayed = [c for c in aws.calls(operation="GetCallerIdentity") if c["fault"] == "delay"]
+    assert len(delayed) == 2 and all(c["end_ms"] - c["start_ms"] >= 400 for c in delayed), delayed
+    assert elapsed >= 0.4
+    # Served concurrently: the two calls overlap in time.
+    assert max(c["start_ms"] for c in delayed) < min(c["end_ms"] for c in delayed), delayed
+
+
+@check
+def added_latency(aws):
+    sts = aws.client("sts")
+    sts.get_caller_identity()
+    aws.ctl("POST", "/latency", {"ms": 100})
+    began = time.monotonic()
+    sts.get_caller_identity()
+    assert time.monotonic() - began >= 0.1
+    aws.ctl("POST", "/latency", {"ms": 0})
+
+
+@check
+def job_results(aws):
+    cp = aws.client("codepipeline")
+    job = str(uuid.uuid4())
+    cp.put_job_success_result(jobId=job, executionDetails={"summary": "deployed", "percentComplete": 100},
+                              outputVariables={"IMAGE": "repo@sha256:abc"})
+    err = expect_error("InvalidJobStateException", 400, cp.put_job_failure_result, jobId=job,
+                       failureDetails={"type": "JobFailed", "message": "again"})
+    assert job in str(err)
+    status, entry = aws.ctl("GET", f"/jobs/{job}")
+    assert status == 200 and entry["status"] == "Succeeded" and entry["reports"] == 1, entry
+    assert entry["request"]["outputVariables"] == {"IMAGE": "repo@sha256:abc"}
+    assert aws.ctl("GET", f"/jobs/{uuid.uuid4()}")[0] == 404
+    continued = str(uuid.uuid4())
+    cp.put_job_success_result(jobId=continued, continuationToken="poll-2")
+    assert aws.ctl("GET", "/jobs")[1][continued]["status"] == "Continued"
+    failed = str(uuid.uuid4())
+    cp.put_job_failure_result(jobId=failed, failureDetails={"type": "ConfigurationError", "message": "no"})
+    assert aws.ctl("GET", "/jobs")[1][failed]["status"] == "Failed"
+    expect_error("ValidationException", 400, cp.put_job_success_result, jobId="not-a-uuid")
+    expect_error("ValidationException", 400, cp.put_job_success_result, jobId=str(uuid.uuid4()),
+                 continuationToken="t", outputVariables={"A": "b"})
+    expect_error("ValidationException", 400, cp.put_job_success_result, jobId=str(uuid.uuid4()),
+                 executionDetails={"summary": "x" * 2049})
+    expect_error("ValidationException", 400, cp.put_job_failure_result, jobId=str(uuid.uuid4()),
+                 failureDetails={"type": "Oops", "message": "m"})
+    expect_error("OutputVariablesSizeExceededException", 400, cp.put_job_success_result,
+                 jobId=str(uuid.uuid4()), outputVariables={f"K{i}": "v" * 1000 for i in range(130)})
+
+
+@check
+def pipeline_state_and_transitions(aws):
+    cp = aws.client("codepipeline")
+    stages = [{"stageName": "Source"}, {"stageName": "Deploy"}]
+    aws.ctl("POST", "/state", {"pipelines": {"web": {"pipelineName": "web", "stageStates": stages}}})
+    assert [s["stageName"] for s in cp.get_pipeline_state(name="web")["stageStates"]] == ["Source", "Deploy"]
+    expect_error("PipelineNotFoundException", 400, cp.get_pipeline_state, name="nope")
+    cp.disable_stage_transition(pipelineName="web", stageName="Deploy", transitionType="Inbound",
+                                reason="alarm fired")
+    deploy = cp.get_pipeline_state(name="web")["stageStates"][1]["inboundTransitionState"]
+    assert deploy["enabled"] is False and deploy["disabledReason"] == "alarm fired", deploy
+    cp.enable_stage_transition(pipelineName="web", stageName="Source", transitionType="Outbound")
+    assert cp.get_pipeline_state(name="web")["stageStates"][1]["inboundTransitionState"]["enabled"] is True
+    execution = cp.rollback_stage(pipelineName="web", stageName="Deploy",
+                                  targetPipelineExecutionId=str(uuid.uuid4()))["pipelineExecutionId"]
+    assert len(execution) == 36
+
+
+@check
+def codedeploy_hooks(aws):
+    cd = aws.client("codedeploy")
+    out = cd.put_lifecycle_event_hook_execution_status(deploymentId="d-1", lifecycleEventHookExecutionId="h-1",
+                                                       status="Succeeded")
+    assert out["lifecycleEventHookExecutionId"] == "h-1"
+    assert cd.stop_deployment(deploymentId="d-1")["status"] == "Pending"
+
+
+@check
+def stubs(aws):
+    ecr = aws.client("ecr")
+    findings = {"repositoryName": "app", "imageScanStatus": {"status": "COMPLETE"},
+                "imageScanFindings": {"findingSeverityCounts": {"HIGH": 2}}}
+    aws.ctl("POST", "/stubs", {"service": "ecr", "operation": "DescribeImageScanFindings",
+                               "match": {"repositoryName": "app", "imageId": {"imageTag": "v1"}},
+                               "response": findings})
+    aws.ctl("POST", "/stubs", {"service": "ecr", "operation": "DescribeImageScanFindings",
+                               "match": {"imageId": {"imageTag": "v2"}},
+                               "error": {"type": "ScanNotFoundException", "message": "no scan"}})
+    out = ecr.describe_image_scan_findings(repositoryName="app", imageId={"imageTag": "v1"})
+    assert out["imageScanFindings"]["findingSeverityCounts"] == {"HIGH": 2}, out
+    expect_error("ScanNotFoundException", 400, ecr.describe_image_scan_findings, repositoryName="app",
+                 imageId={"imageTag": "v2"})
+    aws.ctl("POST", "/stubs", {"service": "ecr", "operation": "DescribeImageScanFindings",
+                               "error": {"type": "ScanNotFoundException", "message": "newest wins"}})
+    err = expect_error("ScanNotFoundException", 400, ecr.describe_image_scan_findings, repositoryName="app",
+                       imageId={"imageTag": "v1"})
+    assert "newest wins" in str(err)
+    # awsQuery: a JSON response is rendered as the service's XML.
+    aws.ctl("POST", "/stubs", {"service": "elbv2", "operation": "DescribeTargetHealth", "response": {
+        "TargetHealthDescriptions": [{"Target": {"Id": "10.0.0.1", "Port": 80},
+                                      "TargetHealth": {"State": "unhealthy", "Reason": "Target.Timeout"}}]}})
+    health = aws.client("elbv2").describe_target_health(TargetGroupArn="arn:tg")["TargetHealthDescriptions"]
+    assert health[0]["TargetHealth"]["State"] == "unhealthy" and health[0]["Target"]["Port"] == 80, health
+    aws.ctl("DELETE", "/stubs")
+    assert aws.ctl("GET", "/stubs")[1] == []
+
+
+@check
+def cloudwatch_over_cbor(aws):
+    cw = aws.cbor_client("cloudwatch")
+    alarm = {"AlarmName": "web-5xx", "StateValue": "ALARM", "Threshold": 5, "EvaluationPeriods": 1,
+             "StateUpdatedTimestamp": "2025-01-02T03:04:05Z", "AlarmDescription": None}
+    aws.ctl("POST", "/state", {"alarms": [alarm, {"AlarmName": "web-latency", "StateValue": "OK"}]})
+    alarms = cw.describe_alarms(AlarmNames=["web-5xx"])["MetricAlarms"]
+    assert len(alarms) == 1 and alarms[0]["Threshold"] == 5.0, alarms
+    assert alarms[0]["StateUpdatedTimestamp"].timestamp() == 1735787045.0, alarms
+    assert [a["AlarmName"] for a in cw.describe_alarms(AlarmNamePrefix="web-", StateValue="OK")["MetricAlarms"]] \
+        == ["web-latency"]
+    call = aws.calls(operation="DescribeAlarms")[-1]
+    assert call["service"] == "monitoring" and call["request"]["AlarmNamePrefix"] == "web-", call
+    # On the wire: the protocol header, CBOR, a timestamp as tag 1 with a double, a double Threshold.
+    req = urllib.request.Request(aws.url + "/service/GraniteServiceVersion20100801/operation/DescribeAlarms",
+                                 data=b"\xa0", method="POST", headers={
+                                     "smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        body = resp.read()
+        assert resp.headers["smithy-protocol"] == "rpc-v2-cbor", resp.headers
+        assert resp.headers["Content-Type"] == "application/cbor", resp.headers
+    assert b"\xc1\xfb" in body and b"Threshold\xfb" in body, body
+    expect_error("UnknownOperationException", 400, cw.list_metrics)
+    aws.ctl("POST", "/stubs", {"service": "cloudwatch", "operation": "ListMetrics",
+                               "response": {"Metrics": [{"MetricName": "5xx", "Namespace": "AWS/ELB"}]}})
+    assert cw.list_metrics()["Metrics"][0]["MetricName"] == "5xx"
+    # boto3's own choice for CloudWatch is awsJson: the built-in answers that too.
+    assert aws.client("cloudwatch").describe_alarms(AlarmNames=["web-latency"])["MetricAlarms"][0][
+        "StateValue"] == "OK"
+
+
+@check
+def moto_not_implemented_passes_through(aws):
+    req = urllib.request.Request(aws.url + "/", data=b"{}", method="POST", headers={
+        "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.NoSuchOperation",
+        "Content-Type": "application/x-amz-json-1.1",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AK/20250101/us-east-1/ecr/aws4_request, Signature=x"})
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("expected HTTP 500")
+    except urllib.error.HTTPError as err:
+        assert err.code == 500 and "html" in err.headers.get("Content-Type", ""), err.headers
+    assert aws.calls(operation="NoSuchOperation")[-1]["status"] == 500
+
+
+@check
+def call_log_order_and_reset(aws):
+    seqs = [c["seq"] for c in aws.calls()]
+    assert seqs == sorted(seqs) and len(seqs) > 10
+    assert not any(c["operation"].startswith("GET /_local") for c in aws.calls())
+    assert aws.ctl("POST", "/reset", {}) == (200, {"ok": True})
+    assert aws.calls() == [] and aws.ctl("GET", "/jobs")[1] == {}
+    assert aws.ctl("GET", "/state")[1] == {"pipelines": {}, "alarms": []}
+    assert aws.client("ecr").describe_repositories()["repositories"]
+    aws.ctl("POST", "/reset", {"moto": True})
+    assert aws.client("ecr").describe_repositories()["repositories"] == []
+
+
+def idle_overhead_ms(aws):
+    sts = aws.client("sts")
+    samples = []
+    for _ in range(30):
+        began = time.perf_counter()
+        sts.get_caller_identity()
+        samples.append((time.perf_counter() - began) * 1000)
+    return statistics.median(samples)
+
+
+def main():
+    proc, port = start_emulator()
+    aws = Emulator(port)
+    passed = failed = 0
+    try:
+        for fn in CHECKS:
+            try:
+                fn(aws)
+                passed += 1
+                print(f"ok   {fn.__name__}")
+            except Exception as exc:
+                failed += 1
+                print(f"FAIL {fn.__name__}: {type(exc).__name__}: {exc}")
+        print(f"info median GetCallerIdentity round trip: {idle_overhead_ms(aws):.1f} ms")
+        # The emulator must exit once its stdin reaches EOF (its parent is gone).
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+            passed += 1
+            print("ok   exits_on_stdin_eof")
+        except subprocess.TimeoutExpired:
+            failed += 1
+            print("FAIL exits_on_stdin_eof: still running 5 s after stdin closed")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    other, _ = start_emulator()
+    other.send_signal(signal.SIGTERM)
+    try:
+        other.wait(timeout=5)
+        passed += 1
+        print("ok   exits_on_sigterm")
+    except subprocess.TimeoutExpired:
+        other.kill()
+        failed += 1
+        print("FAIL exits_on_sigterm")
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
