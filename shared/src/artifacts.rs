@@ -84,7 +84,7 @@ pub enum ArtifactError {
         bucket: String,
         key: String,
         #[source]
-        source: AwsError,
+        source: Box<AwsError>,
     },
 }
 
@@ -149,14 +149,12 @@ impl Artifacts {
 
     /// Reads an input artifact's zip and checks it before anything is extracted.
     pub async fn read(&self, name: &str) -> Result<ArtifactZip, ArtifactError> {
-        let artifact = self
-            .inputs
-            .iter()
-            .find(|a| a.name == name)
-            .ok_or_else(|| ArtifactError::NoSuchInput {
+        let artifact = self.inputs.iter().find(|a| a.name == name).ok_or_else(|| {
+            ArtifactError::NoSuchInput {
                 name: name.to_owned(),
                 available: list(self.input_names()),
-            })?;
+            }
+        })?;
         let s3 = self
             .s3
             .as_ref()
@@ -166,7 +164,7 @@ impl Artifacts {
             artifact: name.to_owned(),
             bucket: loc.bucket_name.clone(),
             key: loc.object_key.clone(),
-            source,
+            source: Box::new(source),
         };
         let object = s3
             .get_object()
@@ -229,7 +227,7 @@ impl Artifacts {
             artifact: name.to_owned(),
             bucket: loc.bucket_name.clone(),
             key: loc.object_key.clone(),
-            source: aws_error("s3:PutObject", e),
+            source: Box::new(aws_error("s3:PutObject", e)),
         })?;
         Ok(())
     }
@@ -300,10 +298,12 @@ impl ArtifactZip {
         let mut total: u64 = 0;
         let mut paths = Vec::with_capacity(archive.len());
         for i in 0..archive.len() {
-            let entry = archive.by_index_raw(i).map_err(|e| ArtifactError::NotAZip {
-                name: name.to_owned(),
-                detail: e.to_string(),
-            })?;
+            let entry = archive
+                .by_index_raw(i)
+                .map_err(|e| ArtifactError::NotAZip {
+                    name: name.to_owned(),
+                    detail: e.to_string(),
+                })?;
             let path = entry
                 .name()
                 .map_err(|e| ArtifactError::NotAZip {
@@ -463,11 +463,13 @@ mod tests {
 
     #[test]
     fn missing_file_names_artifact_file_and_contents() {
-        let z = ArtifactZip::parse("Src", zip_of(&[("a.json", b"1")]), ZipLimits::default())
-            .unwrap();
+        let z =
+            ArtifactZip::parse("Src", zip_of(&[("a.json", b"1")]), ZipLimits::default()).unwrap();
         let e = z.file("taskdef.json").unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("`Src`") && text.contains("`taskdef.json`") && text.contains("a.json"));
+        assert!(
+            text.contains("`Src`") && text.contains("`taskdef.json`") && text.contains("a.json")
+        );
         assert_eq!(e.failure_type(), FailureType::ConfigurationError);
     }
 
@@ -479,13 +481,22 @@ mod tests {
             ZipLimits::default(),
         )
         .unwrap();
-        assert!(matches!(z.file("taskdef.json"), Err(ArtifactError::Ambiguous { .. })));
+        assert!(matches!(
+            z.file("taskdef.json"),
+            Err(ArtifactError::Ambiguous { .. })
+        ));
         assert_eq!(z.file("b/taskdef.json").unwrap(), b"2");
     }
 
     #[test]
     fn refuses_parent_and_absolute_paths() {
-        for bad in ["../evil.json", "a/../../evil", "/etc/passwd", "..\\x", "C:/x"] {
+        for bad in [
+            "../evil.json",
+            "a/../../evil",
+            "/etc/passwd",
+            "..\\x",
+            "C:/x",
+        ] {
             let e = ArtifactZip::parse("Src", zip_of(&[(bad, b"x")]), ZipLimits::default())
                 .unwrap_err();
             assert!(matches!(e, ArtifactError::Hostile { .. }), "{bad}: {e}");

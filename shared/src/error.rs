@@ -116,7 +116,10 @@ where
         SdkError::DispatchFailure(_) => (
             FailureType::SystemUnavailable,
             None,
-            format!("could not reach the service ({})", DisplayErrorContext(&err)),
+            format!(
+                "could not reach the service ({})",
+                DisplayErrorContext(&err)
+            ),
         ),
         SdkError::ResponseError(_) => (
             FailureType::SystemUnavailable,
@@ -187,14 +190,23 @@ mod tests {
     #[test]
     fn classifies_codes_and_statuses() {
         use FailureType::*;
-        assert_eq!(classify(Some("AccessDeniedException"), 400), PermissionError);
+        assert_eq!(
+            classify(Some("AccessDeniedException"), 400),
+            PermissionError
+        );
         assert_eq!(classify(Some("AccessDenied"), 403), PermissionError);
         assert_eq!(classify(None, 403), PermissionError);
-        assert_eq!(classify(Some("ThrottlingException"), 400), SystemUnavailable);
+        assert_eq!(
+            classify(Some("ThrottlingException"), 400),
+            SystemUnavailable
+        );
         assert_eq!(classify(Some("SlowDown"), 503), SystemUnavailable);
         assert_eq!(classify(None, 500), SystemUnavailable);
         assert_eq!(classify(None, 429), SystemUnavailable);
-        assert_eq!(classify(Some("RepositoryNotFoundException"), 400), JobFailed);
+        assert_eq!(
+            classify(Some("RepositoryNotFoundException"), 400),
+            JobFailed
+        );
         assert_eq!(classify(None, 404), JobFailed);
     }
 }

@@ -17,7 +17,8 @@ pub fn init() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_owned());
-    let filter = EnvFilter::try_new(level.to_lowercase()).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_new(level.to_lowercase()).unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -68,7 +69,13 @@ pub fn scrub(line: &str) -> String {
             }
         }
     }
-    for key in ["secretAccessKey", "sessionToken", "SecretAccessKey", "SessionToken", "x-amz-security-token"] {
+    for key in [
+        "secretAccessKey",
+        "sessionToken",
+        "SecretAccessKey",
+        "SessionToken",
+        "x-amz-security-token",
+    ] {
         out = mask_values_after(&out, key);
     }
     out
@@ -138,7 +145,8 @@ mod tests {
 
     #[test]
     fn credential_fields_are_masked_in_any_form() {
-        let line = r#"{"secretAccessKey":"abc/def+ghi","sessionToken": "tok==", "accessKeyId":"AK"}"#;
+        let line =
+            r#"{"secretAccessKey":"abc/def+ghi","sessionToken": "tok==", "accessKeyId":"AK"}"#;
         let s = scrub(line);
         assert!(!s.contains("abc/def+ghi") && !s.contains("tok=="), "{s}");
         assert!(s.contains(r#""accessKeyId":"AK""#));

@@ -38,10 +38,9 @@ pub fn parse_params<T: DeserializeOwned + Default>(raw: Option<&str>) -> Result<
     if len > MAX_USER_PARAMETERS {
         return Err(ParamsError::TooLong { len });
     }
-    let value: serde_json::Value =
-        serde_json::from_str(raw).map_err(|e| ParamsError::NotJson {
-            detail: e.to_string(),
-        })?;
+    let value: serde_json::Value = serde_json::from_str(raw).map_err(|e| ParamsError::NotJson {
+        detail: e.to_string(),
+    })?;
     if !value.is_object() {
         return Err(ParamsError::NotJson {
             detail: format!("found {}", kind_of(&value)),

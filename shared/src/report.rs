@@ -157,8 +157,11 @@ pub enum TokenError {
 
 /// `{"v":<version>,"s":<state>}`, within the token limit.
 pub fn encode_token<S: Serialize>(state: &S, version: u32) -> Result<String, TokenError> {
-    let token = serde_json::to_string(&Token { v: version, s: state })
-        .map_err(|e| TokenError::Encode(e.to_string()))?;
+    let token = serde_json::to_string(&Token {
+        v: version,
+        s: state,
+    })
+    .map_err(|e| TokenError::Encode(e.to_string()))?;
     let len = token.chars().count();
     if len > MAX_CONTINUATION_TOKEN {
         return Err(TokenError::TooLong { len });
@@ -171,8 +174,7 @@ pub fn decode_token<S: DeserializeOwned>(token: &str, version: u32) -> Result<S,
     struct Head {
         v: u32,
     }
-    let head: Head =
-        serde_json::from_str(token).map_err(|e| TokenError::Decode(e.to_string()))?;
+    let head: Head = serde_json::from_str(token).map_err(|e| TokenError::Decode(e.to_string()))?;
     if head.v != version {
         return Err(TokenError::Version(format!(
             "version {}, expected {version}",
@@ -216,8 +218,13 @@ mod tests {
             panic!()
         };
         assert_eq!(summary.chars().count(), MAX_SUMMARY);
-        assert_eq!(external_execution_id.unwrap().chars().count(), MAX_EXTERNAL_ID);
-        assert!(matches!(Report::success(Success::new("")), Report::Success { summary, .. } if summary == "done"));
+        assert_eq!(
+            external_execution_id.unwrap().chars().count(),
+            MAX_EXTERNAL_ID
+        );
+        assert!(
+            matches!(Report::success(Success::new("")), Report::Success { summary, .. } if summary == "done")
+        );
     }
 
     #[test]
@@ -242,13 +249,18 @@ mod tests {
         let (kept, dropped) = fit_variables(vars.clone());
         assert_eq!(dropped, 1);
         assert_eq!(kept.len(), 3);
-        assert!(kept.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() <= MAX_OUTPUT_VARIABLES_BYTES);
+        assert!(
+            kept.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+                <= MAX_OUTPUT_VARIABLES_BYTES
+        );
         let r = Report::success(Success {
             summary: "ok".into(),
             external_execution_id: None,
             output_variables: vars,
         });
-        assert!(matches!(r, Report::Success { summary, .. } if summary.contains("1 output variables left out")));
+        assert!(
+            matches!(r, Report::Success { summary, .. } if summary.contains("1 output variables left out"))
+        );
     }
 
     #[test]
@@ -261,8 +273,14 @@ mod tests {
     fn tokens_round_trip_and_check_version() {
         let t = encode_token(&vec![1, 2, 3], 2).unwrap();
         assert_eq!(decode_token::<Vec<i32>>(&t, 2).unwrap(), vec![1, 2, 3]);
-        assert!(matches!(decode_token::<Vec<i32>>(&t, 3), Err(TokenError::Version(_))));
-        assert!(matches!(decode_token::<Vec<i32>>("garbage", 1), Err(TokenError::Decode(_))));
+        assert!(matches!(
+            decode_token::<Vec<i32>>(&t, 3),
+            Err(TokenError::Version(_))
+        ));
+        assert!(matches!(
+            decode_token::<Vec<i32>>("garbage", 1),
+            Err(TokenError::Decode(_))
+        ));
         assert!(matches!(
             encode_token(&"x".repeat(3000), 1),
             Err(TokenError::TooLong { .. })

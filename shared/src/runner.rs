@@ -5,9 +5,9 @@ use crate::action::{Action, JobContext};
 use crate::artifacts::Artifacts;
 use crate::error::{Failure, FailureType, aws_error};
 use crate::job::{JobEvent, job_id_of};
+use crate::logging;
 use crate::params::parse_params;
 use crate::report::{Report, decode_token};
-use crate::logging;
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -240,7 +240,12 @@ impl<A: Action> Runner<A> {
             }
             // The job already ended (a repeated delivery, or a report that got through
             // before a retry): there is nothing left to do.
-            Err(e) if matches!(e.code(), Some("InvalidJobStateException" | "JobNotFoundException")) => {
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("InvalidJobStateException" | "JobNotFoundException")
+                ) =>
+            {
                 info!(reason = %e, "job already ended; nothing to report");
                 Ok(())
             }

@@ -3,22 +3,45 @@
 use crate::local_aws::{Call, JobReport, sequential_round_trips};
 use std::fmt::Write;
 
-pub fn render(action: &str, job_id: &str, report: Option<&JobReport>, outputs: &[(String, Vec<String>)], calls: &[Call]) -> String {
+pub fn render(
+    action: &str,
+    job_id: &str,
+    report: Option<&JobReport>,
+    outputs: &[(String, Vec<String>)],
+    calls: &[Call],
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Action {action}, job {job_id}");
     match report {
         None => {
-            let _ = writeln!(out, "  Status:   no result reported (the action would hang)");
+            let _ = writeln!(
+                out,
+                "  Status:   no result reported (the action would hang)"
+            );
         }
         Some(JobReport::Failure { kind, message }) => {
             let _ = writeln!(out, "  Status:   Failed ({kind})");
             let _ = writeln!(out, "  Message:  {message}");
         }
-        Some(JobReport::Success { summary, continuation_token: Some(_), percent_complete, .. }) => {
-            let _ = writeln!(out, "  Status:   In progress ({}%)", percent_complete.unwrap_or(0));
+        Some(JobReport::Success {
+            summary,
+            continuation_token: Some(_),
+            percent_complete,
+            ..
+        }) => {
+            let _ = writeln!(
+                out,
+                "  Status:   In progress ({}%)",
+                percent_complete.unwrap_or(0)
+            );
             let _ = writeln!(out, "  Summary:  {summary}");
         }
-        Some(JobReport::Success { summary, output_variables, external_execution_id, .. }) => {
+        Some(JobReport::Success {
+            summary,
+            output_variables,
+            external_execution_id,
+            ..
+        }) => {
             let _ = writeln!(out, "  Status:   Succeeded");
             let _ = writeln!(out, "  Summary:  {summary}");
             if let Some(id) = external_execution_id {
@@ -35,8 +58,15 @@ pub fn render(action: &str, job_id: &str, report: Option<&JobReport>, outputs: &
     for (name, files) in outputs {
         let _ = writeln!(out, "  Output artifact {name}: {}", files.join(", "));
     }
-    let work: Vec<Call> = calls.iter().filter(|c| !c.operation.starts_with("PutJob")).cloned().collect();
-    let ops: Vec<String> = work.iter().map(|c| format!("{}:{}", c.service, c.operation)).collect();
+    let work: Vec<Call> = calls
+        .iter()
+        .filter(|c| !c.operation.starts_with("PutJob"))
+        .cloned()
+        .collect();
+    let ops: Vec<String> = work
+        .iter()
+        .map(|c| format!("{}:{}", c.service, c.operation))
+        .collect();
     let _ = writeln!(
         out,
         "  AWS calls: {} in {} sequential round trips (+1 report): {}",

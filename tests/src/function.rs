@@ -77,9 +77,17 @@ impl Function {
     }
 
     /// Starts `binary` with extra environment variables (e.g. `RUST_LOG`).
-    pub async fn start_with_env(binary: impl AsRef<Path>, aws: &LocalAws, extra: &[(&str, &str)]) -> Self {
+    pub async fn start_with_env(
+        binary: impl AsRef<Path>,
+        aws: &LocalAws,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let mut env = aws.function_env();
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         Self::spawn(binary.as_ref(), &env).await
     }
 
@@ -88,7 +96,9 @@ impl Function {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind runtime API");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind runtime API");
         let addr = listener.local_addr().expect("runtime API address");
         let (queue, rx) = mpsc::unbounded_channel();
         let waiters: Waiters = Arc::default();
@@ -121,8 +131,14 @@ impl Function {
         let logs = Arc::new(Mutex::new(String::new()));
         let echo = std::env::var_os("TESTKIT_ECHO_LOGS").is_some();
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
         ]
         .into_iter()
         .flatten()
@@ -227,7 +243,10 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+async fn route(
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     let body = req.into_body().collect().await?.to_bytes();
@@ -258,7 +277,16 @@ async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<F
                 .body(Full::new(Bytes::from(p.body)))
                 .unwrap_or_default())
         }
-        ("POST", ["2018-06-01", "runtime", "invocation", id, outcome @ ("response" | "error")]) => {
+        (
+            "POST",
+            [
+                "2018-06-01",
+                "runtime",
+                "invocation",
+                id,
+                outcome @ ("response" | "error"),
+            ],
+        ) => {
             let value: Value = serde_json::from_slice(&body)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
             let result = if *outcome == "response" {
@@ -266,7 +294,11 @@ async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<F
             } else {
                 Invocation::Error(value)
             };
-            let waiter = shared.waiters.lock().unwrap_or_else(|e| e.into_inner()).remove(*id);
+            let waiter = shared
+                .waiters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(*id);
             if let Some(tx) = waiter {
                 let _ = tx.send(result);
             }
@@ -285,6 +317,9 @@ async fn route(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<F
             }
             Ok(reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#))
         }
-        _ => Ok(reply(StatusCode::NOT_FOUND, r#"{"errorMessage":"not found"}"#)),
+        _ => Ok(reply(
+            StatusCode::NOT_FOUND,
+            r#"{"errorMessage":"not found"}"#,
+        )),
     }
 }

@@ -31,7 +31,10 @@ pub async fn send(
     let req = req
         .body(Full::new(Bytes::from(body)))
         .map_err(std::io::Error::other)?;
-    let resp = sender.send_request(req).await.map_err(std::io::Error::other)?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(std::io::Error::other)?;
     let status = resp.status().as_u16();
     let body = resp
         .into_body()

@@ -10,7 +10,8 @@ pub const BUCKET: &str = "pipeline-artifacts";
 /// Artifact credentials in staged events; tests assert they never reach a log.
 pub const ACCESS_KEY_ID: &str = "ASIAARTIFACTSONLY0001";
 pub const SECRET_ACCESS_KEY: &str = "aRtIfAcT/SeCrEt+KeY/ShouldNeverBeLogged0123";
-pub const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjEArtifactSessionTokenShouldNeverBeLogged//////wEaCXVzLWVhc3QtMSJHMEUCIQ";
+pub const SESSION_TOKEN: &str =
+    "IQoJb3JpZ2luX2VjEArtifactSessionTokenShouldNeverBeLogged//////wEaCXVzLWVhc3QtMSJHMEUCIQ";
 
 /// A new random job id (a UUID, as CodePipeline requires).
 pub fn job_id() -> String {
@@ -19,7 +20,9 @@ pub fn job_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
         ^ (u64::from(std::process::id()) << 32)
-        ^ COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        ^ COUNTER
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let a = splitmix(seed);
     let b = splitmix(a);
     format!(
@@ -183,7 +186,12 @@ impl StagedJob {
             .send()
             .await
             .unwrap_or_else(|e| panic!("output artifact {name} was not written: {e:?}"));
-        let bytes = object.body.collect().await.expect("read output").into_bytes();
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .expect("read output")
+            .into_bytes();
         unzip(&bytes)
     }
 

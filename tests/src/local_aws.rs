@@ -28,7 +28,11 @@ fn python() -> PathBuf {
         return p.into();
     }
     let venv = workspace_root().join(".venv/bin/python3");
-    if venv.exists() { venv } else { "python3".into() }
+    if venv.exists() {
+        venv
+    } else {
+        "python3".into()
+    }
 }
 
 /// One recorded AWS call.
@@ -162,7 +166,9 @@ impl LocalAws {
             .await
             .expect("the local AWS did not start within 60 s")
             .expect("reading the local AWS output")
-            .expect("the local AWS exited before it was ready (is moto installed? run scripts/setup)");
+            .expect(
+                "the local AWS exited before it was ready (is moto installed? run scripts/setup)",
+            );
         let port: u16 = ready
             .strip_prefix("LOCAL_AWS_READY port=")
             .and_then(|p| p.trim().parse().ok())
@@ -252,7 +258,10 @@ impl LocalAws {
         if status == 404 {
             return Value::Null;
         }
-        assert!(status < 300, "local AWS control {method} {path}: HTTP {status}");
+        assert!(
+            status < 300,
+            "local AWS control {method} {path}: HTTP {status}"
+        );
         serde_json::from_slice(&bytes).unwrap_or(Value::Null)
     }
 
@@ -263,7 +272,8 @@ impl LocalAws {
     }
 
     pub async fn reset_calls(&self) {
-        self.control("POST", "/_local/calls/reset", Some(json!({}))).await;
+        self.control("POST", "/_local/calls/reset", Some(json!({})))
+            .await;
     }
 
     pub async fn fault(&self, fault: Fault) {
@@ -280,7 +290,8 @@ impl LocalAws {
 
     /// Adds `ms` of latency to every AWS call (like an in-region round trip).
     pub async fn latency(&self, ms: u64) {
-        self.control("POST", "/_local/latency", Some(json!({ "ms": ms }))).await;
+        self.control("POST", "/_local/latency", Some(json!({ "ms": ms })))
+            .await;
     }
 
     /// Answers matching calls with `response` instead of moto.
@@ -290,7 +301,14 @@ impl LocalAws {
     }
 
     /// Answers matching calls with an AWS error.
-    pub async fn stub_error(&self, service: &str, operation: &str, matching: Value, error_type: &str, message: &str) {
+    pub async fn stub_error(
+        &self,
+        service: &str,
+        operation: &str,
+        matching: Value,
+        error_type: &str,
+        message: &str,
+    ) {
         let body = json!({"service": service, "operation": operation, "match": matching,
             "error": {"type": error_type, "message": message, "status": 400}});
         self.control("POST", "/_local/stubs", Some(body)).await;
@@ -302,7 +320,9 @@ impl LocalAws {
 
     /// What the job's report was, if one was accepted.
     pub async fn job(&self, job_id: &str) -> Option<JobReport> {
-        let entry = self.control("GET", &format!("/_local/jobs/{job_id}"), None).await;
+        let entry = self
+            .control("GET", &format!("/_local/jobs/{job_id}"), None)
+            .await;
         if entry.is_null() {
             return None;
         }
@@ -355,8 +375,14 @@ fn service_of_target(target: &str) -> &'static str {
 fn job_report(status: &Value, request: &Value) -> JobReport {
     if status == "Failed" {
         return JobReport::Failure {
-            kind: request["failureDetails"]["type"].as_str().unwrap_or_default().to_owned(),
-            message: request["failureDetails"]["message"].as_str().unwrap_or_default().to_owned(),
+            kind: request["failureDetails"]["type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            message: request["failureDetails"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
         };
     }
     let details = &request["executionDetails"];
@@ -407,7 +433,12 @@ mod tests {
     fn round_trips_count_chains_not_calls() {
         assert_eq!(sequential_round_trips(&[]), 0);
         // Three concurrent calls, then one after them all.
-        let calls = [call(0.0, 20.0), call(1.0, 21.0), call(2.0, 22.0), call(23.0, 43.0)];
+        let calls = [
+            call(0.0, 20.0),
+            call(1.0, 21.0),
+            call(2.0, 22.0),
+            call(23.0, 43.0),
+        ];
         assert_eq!(sequential_round_trips(&calls), 2);
         let chain = [call(0.0, 1.0), call(2.0, 3.0), call(4.0, 5.0)];
         assert_eq!(sequential_round_trips(&chain), 3);

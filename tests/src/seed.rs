@@ -31,7 +31,10 @@ pub async fn seed(aws: &LocalAws, events_dir: &Path) -> Result<Vec<String>, Stri
                     Ok((relative(&dir, f), bytes))
                 })
                 .collect::<Result<_, String>>()?;
-            let refs: Vec<(&str, &[u8])> = named.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
+            let refs: Vec<(&str, &[u8])> = named
+                .iter()
+                .map(|(p, b)| (p.as_str(), b.as_slice()))
+                .collect();
             let zip = shared::artifacts::build_zip(&refs).map_err(|e| e.to_string())?;
             s3.put_object()
                 .bucket(BUCKET)
@@ -44,18 +47,28 @@ pub async fn seed(aws: &LocalAws, events_dir: &Path) -> Result<Vec<String>, Stri
         }
     }
     let mut seeds: Vec<PathBuf> = std::fs::read_dir(events_dir.join("seed"))
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
         .unwrap_or_default();
     seeds.sort();
     for path in seeds {
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let spec: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let spec: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         for (target, body) in calls_of(&spec) {
             aws.json_call(&target, &body)
                 .await
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
-        done.push(format!("seed {}", path.file_name().unwrap_or_default().to_string_lossy()));
+        done.push(format!(
+            "seed {}",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        ));
     }
     Ok(done)
 }
@@ -74,8 +87,14 @@ pub fn calls_of(spec: &Value) -> Vec<(String, Value)> {
             let tag = image["tag"].as_str().unwrap_or("latest");
             let (manifest, media_type) = match (&image["manifest"], &image["mediaType"]) {
                 (Value::String(m), t) => (m.clone(), t.as_str().unwrap_or(DOCKER_V2).to_owned()),
-                (Value::Object(_), t) => (image["manifest"].to_string(), t.as_str().unwrap_or(DOCKER_V2).to_owned()),
-                _ => (sample_manifest(&format!("{name}:{tag}")), DOCKER_V2.to_owned()),
+                (Value::Object(_), t) => (
+                    image["manifest"].to_string(),
+                    t.as_str().unwrap_or(DOCKER_V2).to_owned(),
+                ),
+                _ => (
+                    sample_manifest(&format!("{name}:{tag}")),
+                    DOCKER_V2.to_owned(),
+                ),
             };
             calls.push((
                 format!("{ECR}.PutImage"),
@@ -86,7 +105,10 @@ pub fn calls_of(spec: &Value) -> Vec<(String, Value)> {
     }
     let ecs = &spec["ecs"];
     for cluster in ecs["clusters"].as_array().into_iter().flatten() {
-        calls.push((format!("{ECS}.CreateCluster"), json!({"clusterName": cluster})));
+        calls.push((
+            format!("{ECS}.CreateCluster"),
+            json!({"clusterName": cluster}),
+        ));
     }
     for td in ecs["taskDefinitions"].as_array().into_iter().flatten() {
         calls.push((format!("{ECS}.RegisterTaskDefinition"), td.clone()));

@@ -30,7 +30,10 @@ async fn copies_an_artifact_and_reports_success_with_variables() {
     assert!(result.is_response(), "{result:?}\n{}", f.logs());
     let report = aws.job(&job.id).await.expect("a report");
     let (summary, vars) = report.expect_success();
-    assert!(summary.starts_with("copied taskdef.json (17 bytes)"), "{summary}");
+    assert!(
+        summary.starts_with("copied taskdef.json (17 bytes)"),
+        "{summary}"
+    );
     assert_eq!(vars["Bytes"], "17");
     let files = job.read_output(aws, "Out").await;
     assert_eq!(files, vec![("taskdef.json".to_owned(), taskdef().to_vec())]);
@@ -70,7 +73,10 @@ async fn a_panicking_action_is_reported_as_failed() {
     assert!(result.is_response(), "{result:?}");
     let report = aws.job(&job.id).await.expect("a report");
     let message = report.expect_failure("JobFailed");
-    assert!(message.contains("internal error") && message.contains("asked to panic"), "{message}");
+    assert!(
+        message.contains("internal error") && message.contains("asked to panic"),
+        "{message}"
+    );
     // The function keeps serving after the panic.
     let next = JobBuilder::new().stage(aws).await;
     assert!(f.invoke(&next.event, TIMEOUT).await.is_response());
@@ -90,7 +96,12 @@ async fn an_action_that_overruns_reports_before_the_deadline() {
     let result = f.invoke(&job.event, timeout).await;
     assert!(result.is_response(), "{result:?}");
     assert!(started.elapsed() < timeout, "answered after the deadline");
-    let message = aws.job(&job.id).await.expect("a report").expect_failure("JobFailed").to_owned();
+    let message = aws
+        .job(&job.id)
+        .await
+        .expect("a report")
+        .expect_failure("JobFailed")
+        .to_owned();
     assert!(message.contains("ran out of time"), "{message}");
 }
 
@@ -108,13 +119,18 @@ async fn a_slow_aws_call_is_cut_off_by_the_deadline() {
     let result = f.invoke(&job.event, Duration::from_secs(6)).await;
     assert!(result.is_response(), "{result:?}");
     let report = aws.job(&job.id).await.expect("a report");
-    assert!(report.expect_failure("JobFailed").contains("ran out of time"));
+    assert!(
+        report
+            .expect_failure("JobFailed")
+            .contains("ran out of time")
+    );
 }
 
 #[tokio::test]
 async fn a_throttled_report_is_retried() {
     let aws = LocalAws::start().await;
-    aws.fault(Fault::throttle("codepipeline", "PutJobSuccessResult").times(2)).await;
+    aws.fault(Fault::throttle("codepipeline", "PutJobSuccessResult").times(2))
+        .await;
     let job = JobBuilder::new().stage(&aws).await;
     let mut f = fixture(&aws).await;
     assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
@@ -133,8 +149,12 @@ async fn a_throttled_report_is_retried() {
 #[tokio::test]
 async fn a_report_that_keeps_failing_makes_the_invocation_fail_so_lambda_retries() {
     let aws = LocalAws::start().await;
-    aws.fault(Fault::error("codepipeline", "PutJobFailureResult").times(-1)).await;
-    let job = JobBuilder::new().user_parameters(r#"{"panic": true}"#).stage(&aws).await;
+    aws.fault(Fault::error("codepipeline", "PutJobFailureResult").times(-1))
+        .await;
+    let job = JobBuilder::new()
+        .user_parameters(r#"{"panic": true}"#)
+        .stage(&aws)
+        .await;
     let mut f = fixture(&aws).await;
     let result = f.invoke(&job.event, TIMEOUT).await;
     assert!(matches!(result, Invocation::Error(_)), "{result:?}");
@@ -162,8 +182,12 @@ async fn continuation_carries_typed_state_between_invocations() {
         .await;
     let mut f = fixture(aws).await;
     assert!(f.invoke(&first.event, TIMEOUT).await.is_response());
-    let Some(testkit::JobReport::Success { continuation_token: Some(token), percent_complete, summary, .. }) =
-        aws.job(&first.id).await
+    let Some(testkit::JobReport::Success {
+        continuation_token: Some(token),
+        percent_complete,
+        summary,
+        ..
+    }) = aws.job(&first.id).await
     else {
         panic!("expected a continuation")
     };
@@ -176,7 +200,11 @@ async fn continuation_carries_typed_state_between_invocations() {
         .stage(aws)
         .await;
     assert!(f.invoke(&second.event, TIMEOUT).await.is_response());
-    let Some(testkit::JobReport::Success { continuation_token: Some(token), .. }) = aws.job(&second.id).await else {
+    let Some(testkit::JobReport::Success {
+        continuation_token: Some(token),
+        ..
+    }) = aws.job(&second.id).await
+    else {
         panic!("expected a second continuation")
     };
     let third = JobBuilder::new()
@@ -201,17 +229,32 @@ async fn trace_logs_of_a_whole_job_hold_no_credentials() {
         let mut f = Function::start_with_env(
             binary("fixture-action"),
             aws,
-            &[("AWS_LAMBDA_LOG_LEVEL", "TRACE"), ("AWS_LAMBDA_LOG_FORMAT", format)],
+            &[
+                ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
+                ("AWS_LAMBDA_LOG_FORMAT", format),
+            ],
         )
         .await;
         assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
         tokio::time::sleep(Duration::from_millis(200)).await;
         let logs = f.logs();
-        assert!(logs.lines().count() > 20, "expected TRACE output, got:\n{logs}");
+        assert!(
+            logs.lines().count() > 20,
+            "expected TRACE output, got:\n{logs}"
+        );
         assert!(logs.contains(&job.id), "the job id is on the lines");
-        assert!(!logs.contains(SECRET_ACCESS_KEY), "secret key leaked ({format})");
-        assert!(!logs.contains(SESSION_TOKEN), "session token leaked ({format})");
-        assert!(!logs.contains(&SESSION_TOKEN[..24]), "part of the session token leaked ({format})");
+        assert!(
+            !logs.contains(SECRET_ACCESS_KEY),
+            "secret key leaked ({format})"
+        );
+        assert!(
+            !logs.contains(SESSION_TOKEN),
+            "session token leaked ({format})"
+        );
+        assert!(
+            !logs.contains(&SESSION_TOKEN[..24]),
+            "part of the session token leaked ({format})"
+        );
         if format == "JSON" {
             let job_lines = logs.lines().filter(|l| l.contains("\"job_id\"")).count();
             assert!(job_lines > 0, "JSON lines carry the job id");
@@ -225,7 +268,11 @@ async fn hostile_zips_are_refused_as_configuration_errors() {
     let mut f = fixture(aws).await;
     let bomb = shared::artifacts::build_zip(&[("taskdef.json", &vec![0u8; 8 << 20])]).unwrap();
     let climb = shared::artifacts::build_zip(&[("../../taskdef.json", taskdef())]).unwrap();
-    for (zip, expect) in [(bomb, "zip bomb"), (climb, "climbs out"), (b"not a zip".to_vec(), "not a readable zip")] {
+    for (zip, expect) in [
+        (bomb, "zip bomb"),
+        (climb, "climbs out"),
+        (b"not a zip".to_vec(), "not a readable zip"),
+    ] {
         let job = JobBuilder::new()
             .input_zip("SourceArtifact", zip)
             .output("Out")
@@ -235,7 +282,10 @@ async fn hostile_zips_are_refused_as_configuration_errors() {
         assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
         let report = aws.job(&job.id).await.expect("a report");
         let message = report.expect_failure("ConfigurationError");
-        assert!(message.contains(expect) && message.contains("SourceArtifact"), "{message}");
+        assert!(
+            message.contains(expect) && message.contains("SourceArtifact"),
+            "{message}"
+        );
     }
 }
 
@@ -256,13 +306,23 @@ async fn bad_input_ends_in_a_failure_that_names_the_problem() {
             .stage(aws)
             .await;
         assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
-        let message = aws.job(&job.id).await.expect("a report").expect_failure("ConfigurationError").to_owned();
+        let message = aws
+            .job(&job.id)
+            .await
+            .expect("a report")
+            .expect_failure("ConfigurationError")
+            .to_owned();
         assert!(message.contains(expect), "{params}: {message}");
     }
     let long = format!(r#"{{"file": "{}"}}"#, "a".repeat(1200));
     let job = JobBuilder::new().user_parameters(long).stage(aws).await;
     assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
-    let message = aws.job(&job.id).await.expect("a report").expect_failure("ConfigurationError").to_owned();
+    let message = aws
+        .job(&job.id)
+        .await
+        .expect("a report")
+        .expect_failure("ConfigurationError")
+        .to_owned();
     assert!(message.contains("at most 1000"), "{message}");
 }
 
@@ -273,7 +333,12 @@ async fn a_malformed_event_with_a_job_id_is_still_failed() {
     let mut f = fixture(aws).await;
     let event = json!({"CodePipeline.job": {"id": id, "data": {"inputArtifacts": "nope"}}});
     assert!(f.invoke(&event, TIMEOUT).await.is_response());
-    let message = aws.job(&id).await.expect("a report").expect_failure("ConfigurationError").to_owned();
+    let message = aws
+        .job(&id)
+        .await
+        .expect("a report")
+        .expect_failure("ConfigurationError")
+        .to_owned();
     assert!(message.contains("could not be read"), "{message}");
     // Not a job at all: nothing to report to, so the invocation errors (Lambda's on-failure path).
     let result = f.invoke(&json!({"hello": "world"}), TIMEOUT).await;

@@ -78,11 +78,15 @@ async fn main() {
         row["cold_vs_floor"] = json!(round2(cold / floor_cold.max(0.001)));
     }
     print_table(&rows, o.latency_ms);
-    let report = json!({"latency_ms_per_aws_call": o.latency_ms, "warm_runs": o.warm, "rows": rows});
+    let report =
+        json!({"latency_ms_per_aws_call": o.latency_ms, "warm_runs": o.warm, "rows": rows});
     if let Some(dir) = o.out.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    match std::fs::write(&o.out, serde_json::to_string_pretty(&report).unwrap_or_default()) {
+    match std::fs::write(
+        &o.out,
+        serde_json::to_string_pretty(&report).unwrap_or_default(),
+    ) {
         Ok(()) => eprintln!("wrote {}", o.out.display()),
         Err(e) => eprintln!("could not write {}: {e}", o.out.display()),
     }
@@ -120,24 +124,41 @@ fn fresh(event: &Value) -> (Value, Option<String>) {
     (e, Some(id))
 }
 
-async fn measure(aws: &LocalAws, o: &Options, function: &str, scenario: &str, event: Value) -> Value {
+async fn measure(
+    aws: &LocalAws,
+    o: &Options,
+    function: &str,
+    scenario: &str,
+    event: Value,
+) -> Value {
     let exe = o.bin_dir.join(function);
     let size = std::fs::metadata(&exe).map(|m| m.len()).unwrap_or(0);
     let zipped = std::fs::read(&exe)
         .ok()
         .and_then(|b| shared::artifacts::build_zip(&[("bootstrap", &b)]).ok())
         .map_or(0, |z| z.len());
-    let arm64_zip = o.arm64_dir.as_ref().and_then(|d| std::fs::metadata(d.join(function).join("bootstrap.zip")).ok()).map(|m| m.len());
+    let arm64_zip = o
+        .arm64_dir
+        .as_ref()
+        .and_then(|d| std::fs::metadata(d.join(function).join("bootstrap.zip")).ok())
+        .map(|m| m.len());
 
     aws.reset_calls().await;
     let mut f = Function::spawn(&exe, &aws.function_env()).await;
     let (first, first_id) = fresh(&event);
     let result = f.invoke(&first, Duration::from_secs(60)).await;
     let cold = f.started().elapsed();
-    let calls: Vec<_> = aws.calls().await.into_iter().filter(|c| !c.operation.starts_with("PutJob")).collect();
+    let calls: Vec<_> = aws
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| !c.operation.starts_with("PutJob"))
+        .collect();
     let status = match &first_id {
         Some(id) => match aws.job(id).await {
-            Some(testkit::JobReport::Failure { kind, message }) => format!("Failed ({kind}): {message}"),
+            Some(testkit::JobReport::Failure { kind, message }) => {
+                format!("Failed ({kind}): {message}")
+            }
             Some(_) => "Succeeded".to_owned(),
             None => format!("no report ({result:?})"),
         },
@@ -153,7 +174,11 @@ async fn measure(aws: &LocalAws, o: &Options, function: &str, scenario: &str, ev
         warm.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     warm.sort_by(f64::total_cmp);
-    let pct = |p: f64| warm.get(((warm.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    let pct = |p: f64| {
+        warm.get(((warm.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     let rss = f.peak_rss_kib().unwrap_or(0);
     json!({
         "function": function,
@@ -180,10 +205,22 @@ fn print_table(rows: &[Value], latency: u64) {
     println!("Benchmark (+{latency} ms per AWS call; sizes: x86_64 release binary and its zip)");
     println!(
         "{:<16} {:<34} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>6} {:>5}  status",
-        "function", "scenario", "bin KiB", "zip KiB", "arm64zip", "cold ms", "xfloor", "warm p50", "warm p95", "RSS MB", "calls/trips"
+        "function",
+        "scenario",
+        "bin KiB",
+        "zip KiB",
+        "arm64zip",
+        "cold ms",
+        "xfloor",
+        "warm p50",
+        "warm p95",
+        "RSS MB",
+        "calls/trips"
     );
     for r in rows {
-        let arm = r["arm64_zip_bytes"].as_u64().map_or("-".to_owned(), |b| format!("{}", b / 1024));
+        let arm = r["arm64_zip_bytes"]
+            .as_u64()
+            .map_or("-".to_owned(), |b| format!("{}", b / 1024));
         println!(
             "{:<16} {:<34} {:>9} {:>9} {:>9} {:>9.1} {:>7.2} {:>8.1} {:>8.1} {:>6.1} {:>5}/{}  {}",
             r["function"].as_str().unwrap_or_default(),

@@ -16,14 +16,18 @@ async fn main() {
         .next()
         .map(Into::into)
         .unwrap_or_else(|| default_event(&root.join("events"), &function));
-    let event: Value = match std::fs::read_to_string(&event_path).map(|t| serde_json::from_str(&t)) {
+    let event: Value = match std::fs::read_to_string(&event_path).map(|t| serde_json::from_str(&t))
+    {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => fail(&format!("{}: not JSON: {e}", event_path.display())),
         Err(e) => fail(&format!("{}: {e}", event_path.display())),
     };
     let exe = binary(&function);
     if !exe.exists() {
-        fail(&format!("{} is not built; run: cargo build -p {function}", exe.display()));
+        fail(&format!(
+            "{} is not built; run: cargo build -p {function}",
+            exe.display()
+        ));
     }
 
     eprintln!("Starting the local AWS and seeding the sample data...");
@@ -40,7 +44,11 @@ async fn main() {
     let report = aws.job(job_id).await;
     let s3 = aws.s3().await;
     let mut outputs = Vec::new();
-    for artifact in event["CodePipeline.job"]["data"]["outputArtifacts"].as_array().into_iter().flatten() {
+    for artifact in event["CodePipeline.job"]["data"]["outputArtifacts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let loc = &artifact["location"]["s3Location"];
         let got = s3
             .get_object()
@@ -48,16 +56,34 @@ async fn main() {
             .key(loc["objectKey"].as_str().unwrap_or_default())
             .send()
             .await;
-        if let Ok(object) = got {
-            if let Ok(bytes) = object.body.collect().await {
-                let files = unzip(&bytes.into_bytes()).into_iter().map(|(p, _)| p).collect();
-                outputs.push((artifact["name"].as_str().unwrap_or_default().to_owned(), files));
-            }
+        if let Ok(object) = got
+            && let Ok(bytes) = object.body.collect().await
+        {
+            let files = unzip(&bytes.into_bytes())
+                .into_iter()
+                .map(|(p, _)| p)
+                .collect();
+            outputs.push((
+                artifact["name"].as_str().unwrap_or_default().to_owned(),
+                files,
+            ));
         }
     }
-    print!("{}", console::render(&function, job_id, report.as_ref(), &outputs, &aws.calls().await));
+    print!(
+        "{}",
+        console::render(
+            &function,
+            job_id,
+            report.as_ref(),
+            &outputs,
+            &aws.calls().await
+        )
+    );
     if !result.is_response() {
-        eprintln!("\nThe invocation ended with {result:?}. Function logs:\n{}", f.logs());
+        eprintln!(
+            "\nThe invocation ended with {result:?}. Function logs:\n{}",
+            f.logs()
+        );
         std::process::exit(1);
     }
 }

@@ -34,7 +34,10 @@ impl Action for Fixture {
     type Error = ArtifactError;
     const NAME: &'static str = "fixture-action";
 
-    async fn run(self: Arc<Self>, ctx: JobContext<Config, Waited>) -> Result<Outcome<Waited>, ArtifactError> {
+    async fn run(
+        self: Arc<Self>,
+        ctx: JobContext<Config, Waited>,
+    ) -> Result<Outcome<Waited>, ArtifactError> {
         tracing::debug!(job = ?ctx.job, "job received");
         if ctx.config.panic {
             panic!("asked to panic");
@@ -50,13 +53,28 @@ impl Action for Fixture {
         }
         let mut success = Success::new("nothing to copy");
         if let Some(file) = &ctx.config.file {
-            let input = ctx.artifacts.input_names().first().map(|s| s.to_string()).unwrap_or_default();
+            let input = ctx
+                .artifacts
+                .input_names()
+                .first()
+                .map(|s| s.to_string())
+                .unwrap_or_default();
             let zip = ctx.artifacts.read(&input).await?;
             let bytes = zip.file(file)?;
-            let output = ctx.artifacts.output_names().first().map(|s| s.to_string()).unwrap_or_default();
-            ctx.artifacts.write(&output, &[(file.as_str(), &bytes)]).await?;
-            success = Success::new(format!("copied {file} ({} bytes) from {input} to {output}", bytes.len()))
-                .variable("Bytes", bytes.len().to_string());
+            let output = ctx
+                .artifacts
+                .output_names()
+                .first()
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            ctx.artifacts
+                .write(&output, &[(file.as_str(), &bytes)])
+                .await?;
+            success = Success::new(format!(
+                "copied {file} ({} bytes) from {input} to {output}",
+                bytes.len()
+            ))
+            .variable("Bytes", bytes.len().to_string());
         }
         Ok(Outcome::Success(success.external_id(ctx.job.id.clone())))
     }
