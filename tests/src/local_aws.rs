@@ -207,6 +207,11 @@ impl LocalAws {
         format!("http://{}", self.addr)
     }
 
+    /// The emulator's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     pub fn port(&self) -> u16 {
         self.addr.port()
     }

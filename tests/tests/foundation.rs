@@ -147,6 +147,18 @@ async fn a_throttled_report_is_retried() {
 }
 
 #[tokio::test]
+async fn a_report_whose_connection_is_reset_is_retried() {
+    let aws = LocalAws::start().await;
+    aws.fault(Fault::reset("codepipeline", "PutJobFailureResult")).await;
+    let job = JobBuilder::new().user_parameters(r#"{"nope": 1}"#).stage(&aws).await;
+    let mut f = fixture(&aws).await;
+    assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
+    aws.job(&job.id).await.expect("a report").expect_failure("ConfigurationError");
+    let attempts = aws.calls().await.into_iter().filter(|c| c.operation == "PutJobFailureResult").count();
+    assert_eq!(attempts, 2);
+}
+
+#[tokio::test]
 async fn a_report_that_keeps_failing_makes_the_invocation_fail_so_lambda_retries() {
     let aws = LocalAws::start().await;
     aws.fault(Fault::error("codepipeline", "PutJobFailureResult").times(-1))
@@ -343,4 +355,22 @@ async fn a_malformed_event_with_a_job_id_is_still_failed() {
     // Not a job at all: nothing to report to, so the invocation errors (Lambda's on-failure path).
     let result = f.invoke(&json!({"hello": "world"}), TIMEOUT).await;
     assert!(matches!(result, Invocation::Error(_)), "{result:?}");
+}
+
+#[tokio::test]
+async fn the_local_aws_leaves_no_process_behind() {
+    let aws = LocalAws::start().await;
+    let pid = aws.pid().expect("running");
+    drop(aws);
+    let gone = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map_or(true, |s| s.lines().any(|l| l.starts_with("State:") && l.contains('Z')))
+    };
+    for _ in 0..50 {
+        if gone(pid) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the local AWS (pid {pid}) is still running after drop");
 }

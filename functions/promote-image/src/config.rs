@@ -85,8 +85,15 @@ pub enum OnUnscanned {
 }
 
 /// Severities ECR reports, basic and enhanced.
-pub const SEVERITIES: [&str; 7] =
-    ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED", "UNTRIAGED"];
+pub const SEVERITIES: [&str; 7] = [
+    "CRITICAL",
+    "HIGH",
+    "MEDIUM",
+    "LOW",
+    "INFORMATIONAL",
+    "UNDEFINED",
+    "UNTRIAGED",
+];
 
 /// Validated settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,7 +108,11 @@ pub struct Settings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceSpec {
     Image(ImageRef),
-    Artifact { name: String, file: Option<String>, container: Option<String> },
+    Artifact {
+        name: String,
+        file: Option<String>,
+        container: Option<String>,
+    },
 }
 
 /// Target overrides; `None` means "same as the source".
@@ -174,7 +185,13 @@ fn unresolved(value: &str) -> bool {
     value.contains("#{")
 }
 
-fn check(field: &str, value: &str, valid: fn(&str) -> bool, what: &str, problems: &mut Vec<String>) {
+fn check(
+    field: &str,
+    value: &str,
+    valid: fn(&str) -> bool,
+    what: &str,
+    problems: &mut Vec<String>,
+) {
     if unresolved(value) {
         problems.push(format!(
             "{field} `{value}` contains a pipeline variable that was not resolved; check the \
@@ -186,10 +203,14 @@ fn check(field: &str, value: &str, valid: fn(&str) -> bool, what: &str, problems
 }
 
 fn validate_source(s: SourceConfig, problems: &mut Vec<String>) -> Option<SourceSpec> {
-    let direct = s.repository.is_some() || s.tag.is_some() || s.digest.is_some() || s.registry_id.is_some();
+    let direct =
+        s.repository.is_some() || s.tag.is_some() || s.digest.is_some() || s.registry_id.is_some();
     let from_artifact = s.artifact.is_some();
     let from_uri = s.image_uri.is_some();
-    let ways = [direct, from_artifact, from_uri].iter().filter(|&&w| w).count();
+    let ways = [direct, from_artifact, from_uri]
+        .iter()
+        .filter(|&&w| w)
+        .count();
     if ways == 0 {
         problems.push(format!(
             "source is missing: give source.repository with source.tag or source.digest, \
@@ -207,7 +228,8 @@ fn validate_source(s: SourceConfig, problems: &mut Vec<String>) -> Option<Source
         return None;
     }
     if !from_artifact && (s.file.is_some() || s.container.is_some()) {
-        problems.push("source.file and source.container apply only with source.artifact".to_string());
+        problems
+            .push("source.file and source.container apply only with source.artifact".to_string());
     }
     if let Some(name) = s.artifact {
         if let Some(file) = &s.file
@@ -217,13 +239,21 @@ fn validate_source(s: SourceConfig, problems: &mut Vec<String>) -> Option<Source
                 "source.file `{file}` must be an imageDetail.json or imagedefinitions.json file"
             ));
         }
-        if s.container.is_some() && s.file.as_deref().is_some_and(|f| basename(f) == "imageDetail.json") {
+        if s.container.is_some()
+            && s.file
+                .as_deref()
+                .is_some_and(|f| basename(f) == "imageDetail.json")
+        {
             problems.push(
                 "source.container applies to imagedefinitions.json; imageDetail.json names one image"
                     .to_string(),
             );
         }
-        return Some(SourceSpec::Artifact { name, file: s.file, container: s.container });
+        return Some(SourceSpec::Artifact {
+            name,
+            file: s.file,
+            container: s.container,
+        });
     }
     if let Some(uri) = s.image_uri {
         if unresolved(&uri) {
@@ -239,12 +269,26 @@ fn validate_source(s: SourceConfig, problems: &mut Vec<String>) -> Option<Source
         };
     }
     let Some(repository) = s.repository else {
-        problems.push("source.repository is missing (the ECR repository holding the image)".to_string());
+        problems.push(
+            "source.repository is missing (the ECR repository holding the image)".to_string(),
+        );
         return None;
     };
-    check("source.repository", &repository, is_repository_name, "a valid ECR repository name", problems);
+    check(
+        "source.repository",
+        &repository,
+        is_repository_name,
+        "a valid ECR repository name",
+        problems,
+    );
     if let Some(id) = &s.registry_id {
-        check("source.registryId", id, is_registry_id, "a 12-digit account id", problems);
+        check(
+            "source.registryId",
+            id,
+            is_registry_id,
+            "a 12-digit account id",
+            problems,
+        );
     }
     let reference = match (s.tag, s.digest) {
         (Some(_), Some(_)) => {
@@ -260,11 +304,22 @@ fn validate_source(s: SourceConfig, problems: &mut Vec<String>) -> Option<Source
             Reference::Tag(tag)
         }
         (None, Some(digest)) => {
-            check("source.digest", &digest, is_digest, "a digest (sha256:<64 hex digits>)", problems);
+            check(
+                "source.digest",
+                &digest,
+                is_digest,
+                "a digest (sha256:<64 hex digits>)",
+                problems,
+            );
             Reference::Digest(digest)
         }
     };
-    Some(SourceSpec::Image(ImageRef { registry_id: s.registry_id, region: None, repository, reference }))
+    Some(SourceSpec::Image(ImageRef {
+        registry_id: s.registry_id,
+        region: None,
+        repository,
+        reference,
+    }))
 }
 
 fn basename(path: &str) -> &str {
@@ -273,11 +328,19 @@ fn basename(path: &str) -> &str {
 
 fn validate_tags(tags: Vec<String>, problems: &mut Vec<String>) -> Vec<String> {
     if tags.is_empty() {
-        problems.push(format!("tags is missing: list the tags to put on the image, e.g. {EXAMPLE}"));
+        problems.push(format!(
+            "tags is missing: list the tags to put on the image, e.g. {EXAMPLE}"
+        ));
     }
     let mut unique: Vec<String> = Vec::with_capacity(tags.len());
     for tag in tags {
-        check("tags:", &tag, is_tag, "a valid image tag (letters, digits, _ . -; at most 128)", problems);
+        check(
+            "tags:",
+            &tag,
+            is_tag,
+            "a valid image tag (letters, digits, _ . -; at most 128)",
+            problems,
+        );
         if !unique.contains(&tag) {
             unique.push(tag);
         }
@@ -287,18 +350,47 @@ fn validate_tags(tags: Vec<String>, problems: &mut Vec<String>) -> Vec<String> {
 
 fn validate_target(t: TargetConfig, problems: &mut Vec<String>) -> Target {
     if let Some(repo) = &t.repository {
-        check("target.repository", repo, is_repository_name, "a valid ECR repository name", problems);
+        check(
+            "target.repository",
+            repo,
+            is_repository_name,
+            "a valid ECR repository name",
+            problems,
+        );
     }
     if let Some(id) = &t.registry_id {
-        check("target.registryId", id, is_registry_id, "a 12-digit account id", problems);
+        check(
+            "target.registryId",
+            id,
+            is_registry_id,
+            "a 12-digit account id",
+            problems,
+        );
     }
     if let Some(region) = &t.region {
-        check("target.region", region, is_region, "a region name such as eu-west-1", problems);
+        check(
+            "target.region",
+            region,
+            is_region,
+            "a region name such as eu-west-1",
+            problems,
+        );
     }
     if let Some(arn) = &t.role_arn {
-        check("target.roleArn", arn, |a| role_account(a).is_some(), "an IAM role ARN (arn:aws:iam::<account>:role/<name>)", problems);
+        check(
+            "target.roleArn",
+            arn,
+            |a| role_account(a).is_some(),
+            "an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+            problems,
+        );
     }
-    Target { repository: t.repository, registry_id: t.registry_id, region: t.region, role_arn: t.role_arn }
+    Target {
+        repository: t.repository,
+        registry_id: t.registry_id,
+        region: t.region,
+        role_arn: t.role_arn,
+    }
 }
 
 fn validate_gate(g: ScanGateConfig, problems: &mut Vec<String>) -> GatePolicy {
@@ -321,7 +413,10 @@ fn validate_gate(g: ScanGateConfig, problems: &mut Vec<String>) -> GatePolicy {
             continue;
         }
         match Date::parse(&entry.until) {
-            Some(until) => allow.push(Allowance { id: entry.id, until }),
+            Some(until) => allow.push(Allowance {
+                id: entry.id,
+                until,
+            }),
             None => problems.push(format!(
                 "scanGate.allow `{}`: until `{}` is not a date (YYYY-MM-DD)",
                 entry.id, entry.until
@@ -358,7 +453,9 @@ mod tests {
 
     #[test]
     fn minimal_tag_source() {
-        let s = parse(r#"{"source": {"repository": "web", "tag": "sha-1a2b3c"}, "tags": ["staging"]}"#).unwrap();
+        let s =
+            parse(r#"{"source": {"repository": "web", "tag": "sha-1a2b3c"}, "tags": ["staging"]}"#)
+                .unwrap();
         assert_eq!(
             s.source,
             SourceSpec::Image(ImageRef {
@@ -380,7 +477,9 @@ mod tests {
             r#"{{"source": {{"repository": "team/web", "digest": "{D}", "registryId": "111122223333"}}, "tags": ["prod", "v1.4.2", "prod"]}}"#
         ))
         .unwrap();
-        let SourceSpec::Image(image) = s.source else { panic!("image source") };
+        let SourceSpec::Image(image) = s.source else {
+            panic!("image source")
+        };
         assert_eq!(image.reference, Reference::Digest(D.into()));
         assert_eq!(image.registry_id.as_deref(), Some("111122223333"));
         assert_eq!(s.tags, ["prod", "v1.4.2"], "duplicates dropped, order kept");
@@ -389,63 +488,119 @@ mod tests {
     #[test]
     fn image_uri_source() {
         let s = parse(r#"{"source": {"imageUri": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/web:v1"}, "tags": ["prod"]}"#).unwrap();
-        let SourceSpec::Image(image) = s.source else { panic!("image source") };
+        let SourceSpec::Image(image) = s.source else {
+            panic!("image source")
+        };
         assert_eq!(image.region.as_deref(), Some("eu-west-1"));
-        assert!(problems(r#"{"source": {"imageUri": "nginx:latest"}, "tags": ["prod"]}"#).contains("not an ECR image URI"));
+        assert!(
+            problems(r#"{"source": {"imageUri": "nginx:latest"}, "tags": ["prod"]}"#)
+                .contains("not an ECR image URI")
+        );
     }
 
     #[test]
     fn artifact_source() {
-        let s = parse(r#"{"source": {"artifact": "BuildOutput", "container": "web"}, "tags": ["prod"]}"#).unwrap();
+        let s = parse(
+            r#"{"source": {"artifact": "BuildOutput", "container": "web"}, "tags": ["prod"]}"#,
+        )
+        .unwrap();
         assert_eq!(
             s.source,
-            SourceSpec::Artifact { name: "BuildOutput".into(), file: None, container: Some("web".into()) }
+            SourceSpec::Artifact {
+                name: "BuildOutput".into(),
+                file: None,
+                container: Some("web".into())
+            }
         );
-        assert!(problems(r#"{"source": {"artifact": "B", "file": "taskdef.json"}, "tags": ["p"]}"#).contains("imageDetail.json or imagedefinitions.json"));
+        assert!(
+            problems(r#"{"source": {"artifact": "B", "file": "taskdef.json"}, "tags": ["p"]}"#)
+                .contains("imageDetail.json or imagedefinitions.json")
+        );
         assert!(problems(r#"{"source": {"artifact": "B", "file": "imageDetail.json", "container": "web"}, "tags": ["p"]}"#).contains("source.container applies"));
     }
 
     #[test]
     fn source_errors_say_what_to_give() {
         assert!(problems(r#"{"tags": ["prod"]}"#).contains("source is missing"));
-        assert!(problems(r#"{"source": {"repository": "web"}, "tags": ["prod"]}"#).contains("source.tag or source.digest is missing"));
-        assert!(problems(r#"{"source": {"tag": "v1"}, "tags": ["prod"]}"#).contains("source.repository is missing"));
+        assert!(
+            problems(r#"{"source": {"repository": "web"}, "tags": ["prod"]}"#)
+                .contains("source.tag or source.digest is missing")
+        );
+        assert!(
+            problems(r#"{"source": {"tag": "v1"}, "tags": ["prod"]}"#)
+                .contains("source.repository is missing")
+        );
         assert!(problems(&format!(r#"{{"source": {{"repository": "web", "tag": "v1", "digest": "{D}"}}, "tags": ["p"]}}"#)).contains("not both"));
-        assert!(problems(r#"{"source": {"repository": "web", "tag": "v1", "artifact": "B"}, "tags": ["p"]}"#).contains("only one of"));
-        assert!(problems(r#"{"source": {"repository": "Web", "digest": "sha256:xyz"}, "tags": ["p"]}"#).contains("source.digest `sha256:xyz` is not a digest"));
+        assert!(
+            problems(
+                r#"{"source": {"repository": "web", "tag": "v1", "artifact": "B"}, "tags": ["p"]}"#
+            )
+            .contains("only one of")
+        );
+        assert!(
+            problems(r#"{"source": {"repository": "Web", "digest": "sha256:xyz"}, "tags": ["p"]}"#)
+                .contains("source.digest `sha256:xyz` is not a digest")
+        );
         assert!(problems(r#"{"source": {"repository": "web", "tag": "v1", "container": "web"}, "tags": ["p"]}"#).contains("only with source.artifact"));
         assert!(problems(r#"{"source": {"repository": "web", "tag": "v1", "registryId": "12"}, "tags": ["p"]}"#).contains("12-digit"));
     }
 
     #[test]
     fn unresolved_pipeline_variable_is_named() {
-        let p = problems(r#"{"source": {"repository": "web", "tag": "#{Build.TAG}"}, "tags": ["prod"]}"#);
-        assert!(p.contains("source.tag `#{Build.TAG}`") && p.contains("not resolved"), "{p}");
-        let p = problems(r#"{"source": {"imageUri": "#{Source.ImageURI}"}, "tags": ["prod"]}"#);
+        let p = problems(
+            r##"{"source": {"repository": "web", "tag": "#{Build.TAG}"}, "tags": ["prod"]}"##,
+        );
+        assert!(
+            p.contains("source.tag `#{Build.TAG}`") && p.contains("not resolved"),
+            "{p}"
+        );
+        let p = problems(r##"{"source": {"imageUri": "#{Source.ImageURI}"}, "tags": ["prod"]}"##);
         assert!(p.contains("not resolved"), "{p}");
     }
 
     #[test]
     fn tags_are_required_and_valid() {
-        assert!(problems(r#"{"source": {"repository": "web", "tag": "v1"}}"#).contains("tags is missing"));
-        let p = problems(r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["ok", "not ok", ".x"]}"#);
+        assert!(
+            problems(r#"{"source": {"repository": "web", "tag": "v1"}}"#)
+                .contains("tags is missing")
+        );
+        let p = problems(
+            r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["ok", "not ok", ".x"]}"#,
+        );
         assert!(p.contains("`not ok`") && p.contains("`.x`"), "{p}");
     }
 
     #[test]
     fn every_problem_is_reported_at_once() {
-        let p = problems(r#"{"source": {"repository": "web", "tag": "v 1"}, "tags": [], "target": {"region": "mars"}}"#);
-        assert!(p.contains("source.tag") && p.contains("tags is missing") && p.contains("target.region"), "{p}");
+        let p = problems(
+            r#"{"source": {"repository": "web", "tag": "v 1"}, "tags": [], "target": {"region": "mars"}}"#,
+        );
+        assert!(
+            p.contains("source.tag")
+                && p.contains("tags is missing")
+                && p.contains("target.region"),
+            "{p}"
+        );
     }
 
     #[test]
     fn target_fields_validated() {
         let s = parse(r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["prod"], "target": {"repository": "web-prod", "registryId": "222233334444", "region": "eu-west-1", "roleArn": "arn:aws:iam::222233334444:role/promote"}, "allowMovingTags": false}"#).unwrap();
         assert_eq!(s.target.repository.as_deref(), Some("web-prod"));
-        assert_eq!(s.target.role_arn.as_deref(), Some("arn:aws:iam::222233334444:role/promote"));
+        assert_eq!(
+            s.target.role_arn.as_deref(),
+            Some("arn:aws:iam::222233334444:role/promote")
+        );
         assert!(!s.allow_moving_tags);
-        let p = problems(r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["p"], "target": {"repository": "Prod", "registryId": "x", "roleArn": "promote"}}"#);
-        assert!(p.contains("target.repository") && p.contains("target.registryId") && p.contains("target.roleArn"), "{p}");
+        let p = problems(
+            r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["p"], "target": {"repository": "Prod", "registryId": "x", "roleArn": "promote"}}"#,
+        );
+        assert!(
+            p.contains("target.repository")
+                && p.contains("target.registryId")
+                && p.contains("target.roleArn"),
+            "{p}"
+        );
     }
 
     #[test]
@@ -460,10 +615,23 @@ mod tests {
     fn scan_gate_settings() {
         let s = parse(r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["p"], "scanGate": {"max": {"critical": 0, "HIGH": 3}, "allow": [{"id": "CVE-2024-1234", "until": "2026-12-31"}], "onNoScan": "pass"}}"#).unwrap();
         let gate = s.gate.unwrap();
-        assert_eq!(gate.max, BTreeMap::from([("CRITICAL".to_string(), 0), ("HIGH".to_string(), 3)]));
-        assert_eq!(gate.allow, [Allowance { id: "CVE-2024-1234".into(), until: Date::parse("2026-12-31").unwrap() }]);
+        assert_eq!(
+            gate.max,
+            BTreeMap::from([("CRITICAL".to_string(), 0), ("HIGH".to_string(), 3)])
+        );
+        assert_eq!(
+            gate.allow,
+            [Allowance {
+                id: "CVE-2024-1234".into(),
+                until: Date::parse("2026-12-31").unwrap()
+            }]
+        );
         assert_eq!(gate.unscanned.no_scan, OnUnscanned::Pass);
-        assert_eq!(gate.unscanned.in_progress, OnUnscanned::Fail, "fail closed by default");
+        assert_eq!(
+            gate.unscanned.in_progress,
+            OnUnscanned::Fail,
+            "fail closed by default"
+        );
         assert_eq!(gate.unscanned.expired, OnUnscanned::Fail);
         assert_eq!(gate.unscanned.unsupported, OnUnscanned::Fail);
         assert_eq!(gate.unscanned.failed, OnUnscanned::Fail);
@@ -471,14 +639,25 @@ mod tests {
 
     #[test]
     fn scan_gate_errors() {
-        let p = problems(r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["p"], "scanGate": {"max": {"SEVERE": 0}, "allow": [{"id": "CVE-1", "until": "next year"}, {"id": " ", "until": "2026-01-01"}]}}"#);
-        assert!(p.contains("unknown severity `SEVERE`") && p.contains("CRITICAL, HIGH"), "{p}");
-        assert!(p.contains("until `next year`") && p.contains("empty id"), "{p}");
+        let p = problems(
+            r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["p"], "scanGate": {"max": {"SEVERE": 0}, "allow": [{"id": "CVE-1", "until": "next year"}, {"id": " ", "until": "2026-01-01"}]}}"#,
+        );
+        assert!(
+            p.contains("unknown severity `SEVERE`") && p.contains("CRITICAL, HIGH"),
+            "{p}"
+        );
+        assert!(
+            p.contains("until `next year`") && p.contains("empty id"),
+            "{p}"
+        );
     }
 
     #[test]
     fn default_config_is_invalid_with_guidance() {
         let p = Config::default().validate().unwrap_err().to_string();
-        assert!(p.contains("source is missing") && p.contains(EXAMPLE), "{p}");
+        assert!(
+            p.contains("source is missing") && p.contains(EXAMPLE),
+            "{p}"
+        );
     }
 }

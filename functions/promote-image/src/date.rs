@@ -86,12 +86,26 @@ mod tests {
     #[test]
     fn parses_valid_dates() {
         assert_eq!(Date::parse("2026-12-31"), Date::new(2026, 12, 31));
-        assert_eq!(Date::parse("2024-02-29").map(|d| d.to_string()).as_deref(), Some("2024-02-29"));
+        assert_eq!(
+            Date::parse("2024-02-29").map(|d| d.to_string()).as_deref(),
+            Some("2024-02-29")
+        );
     }
 
     #[test]
     fn rejects_malformed_or_impossible_dates() {
-        for bad in ["2026-1-01", "2026/01/01", "2026-13-01", "2026-02-29", "1900-02-29", "", "2026-01-0x", "+026-01-01", "2026-00-10", "2026-04-31"] {
+        for bad in [
+            "2026-1-01",
+            "2026/01/01",
+            "2026-13-01",
+            "2026-02-29",
+            "1900-02-29",
+            "",
+            "2026-01-0x",
+            "+026-01-01",
+            "2026-00-10",
+            "2026-04-31",
+        ] {
             assert_eq!(Date::parse(bad), None, "{bad}");
         }
     }

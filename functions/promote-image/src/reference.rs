@@ -55,17 +55,23 @@ pub fn parse_image_uri(uri: &str) -> Result<ImageRef, String> {
         _ => (name_and_tag, None),
     };
     if !is_repository_name(repository) {
-        return Err(format!("`{uri}`: `{repository}` is not a valid repository name"));
+        return Err(format!(
+            "`{uri}`: `{repository}` is not a valid repository name"
+        ));
     }
     let reference = match (tag, digest) {
         (_, Some(digest)) if is_digest(digest) => Reference::Digest(digest.to_string()),
         (_, Some(digest)) => {
-            return Err(format!("`{uri}`: `{digest}` is not a digest (sha256:<64 hex digits>)"));
+            return Err(format!(
+                "`{uri}`: `{digest}` is not a digest (sha256:<64 hex digits>)"
+            ));
         }
         (Some(tag), None) if is_tag(tag) => Reference::Tag(tag.to_string()),
         (Some(tag), None) => return Err(format!("`{uri}`: `{tag}` is not a valid tag")),
         (None, None) => {
-            return Err(format!("`{uri}` names no tag or digest; add :<tag> or @sha256:<digest>"));
+            return Err(format!(
+                "`{uri}` names no tag or digest; add :<tag> or @sha256:<digest>"
+            ));
         }
     };
     Ok(ImageRef {
@@ -95,7 +101,11 @@ fn parse_registry_host(host: &str) -> Option<(&str, &str)> {
 
 /// The registry host for an account and region.
 pub fn registry_host(registry_id: &str, region: &str) -> String {
-    let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+    let suffix = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
     format!("{registry_id}.dkr.ecr.{region}.{suffix}")
 }
 
@@ -127,7 +137,11 @@ pub fn is_tag(tag: &str) -> bool {
 
 /// `sha256:` with 64 lowercase hex digits, or `sha512:` with 128.
 pub fn is_digest(digest: &str) -> bool {
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
     match digest.split_once(':') {
         Some(("sha256", h)) => hex(h, 64),
         Some(("sha512", h)) => hex(h, 128),
@@ -144,7 +158,11 @@ pub fn is_registry_id(id: &str) -> bool {
 pub fn is_region(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
     parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
         && parts[0].len() == 2
         && parts[0].bytes().all(|b| b.is_ascii_lowercase())
         && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
@@ -153,14 +171,22 @@ pub fn is_region(region: &str) -> bool {
 /// The account of an IAM role ARN (`arn:<partition>:iam::<account>:role/<name>`).
 pub fn role_account(arn: &str) -> Option<&str> {
     let mut parts = arn.splitn(6, ':');
-    let (arn_, partition, service, region, account, resource) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (arn_, partition, service, region, account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
     let ok = arn_ == "arn"
         && partition.starts_with("aws")
         && service == "iam"
         && region.is_empty()
         && is_registry_id(account)
-        && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty());
+        && resource
+            .strip_prefix("role/")
+            .is_some_and(|name| !name.is_empty());
     ok.then_some(account)
 }
 
@@ -180,7 +206,8 @@ mod tests {
 
     #[test]
     fn parses_tagged_uri() {
-        let r = parse_image_uri("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/web:sha-1a2b3c").unwrap();
+        let r = parse_image_uri("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/web:sha-1a2b3c")
+            .unwrap();
         assert_eq!(r.registry_id.as_deref(), Some("123456789012"));
         assert_eq!(r.region.as_deref(), Some("eu-west-1"));
         assert_eq!(r.repository, "team/web");
@@ -190,9 +217,15 @@ mod tests {
     #[test]
     fn digest_wins_over_tag() {
         let uri = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v1@{D}");
-        assert_eq!(parse_image_uri(&uri).unwrap().reference, Reference::Digest(D.into()));
+        assert_eq!(
+            parse_image_uri(&uri).unwrap().reference,
+            Reference::Digest(D.into())
+        );
         let uri = format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/web@{D}");
-        assert_eq!(parse_image_uri(&uri).unwrap().reference, Reference::Digest(D.into()));
+        assert_eq!(
+            parse_image_uri(&uri).unwrap().reference,
+            Reference::Digest(D.into())
+        );
     }
 
     #[test]
@@ -228,11 +261,23 @@ mod tests {
     fn validates_names() {
         assert!(is_repository_name("web"));
         assert!(is_repository_name("team/web-app_v2.1"));
-        for bad in ["w", "Web", "web/", "/web", "web--app", "-web", "web.", "a//b"] {
+        for bad in [
+            "w", "Web", "web/", "/web", "web--app", "-web", "web.", "a//b",
+        ] {
             assert!(!is_repository_name(bad), "{bad}");
         }
-        assert!(is_tag("v1.4.2") && is_tag("sha-1a2b3c") && is_tag("_x") && is_tag(&"a".repeat(128)));
-        for bad in ["", ".v1", "-v1", "v 1", "v1:2", "#{Build.TAG}", &"a".repeat(129)] {
+        assert!(
+            is_tag("v1.4.2") && is_tag("sha-1a2b3c") && is_tag("_x") && is_tag(&"a".repeat(128))
+        );
+        for bad in [
+            "",
+            ".v1",
+            "-v1",
+            "v 1",
+            "v1:2",
+            "#{Build.TAG}",
+            &"a".repeat(129),
+        ] {
             assert!(!is_tag(bad), "{bad}");
         }
         assert!(is_digest(D));
@@ -243,8 +288,14 @@ mod tests {
 
     #[test]
     fn reads_role_account() {
-        assert_eq!(role_account("arn:aws:iam::222233334444:role/promote"), Some("222233334444"));
-        assert_eq!(role_account("arn:aws-cn:iam::222233334444:role/path/promote"), Some("222233334444"));
+        assert_eq!(
+            role_account("arn:aws:iam::222233334444:role/promote"),
+            Some("222233334444")
+        );
+        assert_eq!(
+            role_account("arn:aws-cn:iam::222233334444:role/path/promote"),
+            Some("222233334444")
+        );
         assert_eq!(role_account("arn:aws:iam::222233334444:user/bob"), None);
         assert_eq!(role_account("arn:aws:iam::2222:role/x"), None);
         assert_eq!(role_account("promote"), None);
@@ -252,8 +303,14 @@ mod tests {
 
     #[test]
     fn builds_registry_host_and_short_digest() {
-        assert_eq!(registry_host("123456789012", "us-east-1"), "123456789012.dkr.ecr.us-east-1.amazonaws.com");
-        assert_eq!(registry_host("123456789012", "cn-north-1"), "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn");
+        assert_eq!(
+            registry_host("123456789012", "us-east-1"),
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            registry_host("123456789012", "cn-north-1"),
+            "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn"
+        );
         assert_eq!(short_digest(D), "sha256:0123456789ab");
         assert_eq!(short_digest("odd"), "odd");
     }

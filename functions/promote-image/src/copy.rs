@@ -1,0 +1,316 @@
+//! Copying blobs between repositories through the ECR layer API: check which blobs the
+//! target lacks, then for each one stream it from the source's download URL into an
+//! upload, one part at a time. Memory is bounded by `concurrency x part size`, whatever
+//! the layer sizes.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ecr::primitives::Blob as Bytes;
+use aws_sdk_ecr::types::LayerAvailability;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use shared::error::aws_error;
+
+use crate::ecr::Repo;
+use crate::error::PromoteError;
+use crate::manifest::Blob;
+use crate::reference::short_digest;
+use crate::summary::CopyStats;
+
+/// Layer digests per BatchCheckLayerAvailability call (the API maximum).
+const CHECK_BATCH: usize = 100;
+/// Part size when ECR suggests none; ECR accepts up to 20 MiB per part.
+pub const DEFAULT_PART: u64 = 8 << 20;
+const MIN_PART: u64 = 64 << 10;
+const MAX_PART: u64 = 20 << 20;
+/// Blobs copied at once.
+pub const CONCURRENCY: usize = 4;
+/// Attempts per blob when the download stream breaks (each SDK call also retries).
+const ATTEMPTS: usize = 3;
+
+/// Fetches a presigned layer URL as a stream.
+pub struct Downloader {
+    s3: aws_sdk_s3::Client,
+}
+
+impl Downloader {
+    /// `sdk` supplies the HTTP client, sleep and retry settings. The request is not
+    /// signed: the presigned URL carries its own authorization.
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        let mut config = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(
+                sdk.region()
+                    .cloned()
+                    .or(Some(aws_sdk_s3::config::Region::from_static("us-east-1"))),
+            )
+            .allow_no_auth()
+            .response_checksum_validation(
+                aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+            );
+        config.set_http_client(sdk.http_client());
+        config.set_sleep_impl(sdk.sleep_impl());
+        config.set_time_source(sdk.time_source());
+        config.set_retry_config(sdk.retry_config().cloned());
+        Downloader {
+            s3: aws_sdk_s3::Client::from_conf(config.build()),
+        }
+    }
+
+    /// GETs `url` exactly as given; the SDK's S3 client is used only as an HTTP stack
+    /// (TLS, retries, streaming body).
+    async fn open(&self, url: &str) -> Result<aws_sdk_s3::primitives::ByteStream, String> {
+        let uri = url.to_owned();
+        let out = self
+            .s3
+            .get_object()
+            .bucket("layer")
+            .key("download")
+            .customize()
+            .mutate_request(move |req| {
+                let _ = req.set_uri(uri.as_str());
+            })
+            .send()
+            .await
+            .map_err(|e| match e.raw_response() {
+                Some(raw) => format!("HTTP {}", raw.status().as_u16()),
+                None => aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+            })?;
+        Ok(out.body)
+    }
+}
+
+/// Copies what the target lacks of `blobs` (distinct registry blobs of every manifest
+/// being promoted). Returns what it did.
+pub async fn copy_blobs(
+    source: Repo<'_>,
+    target: Repo<'_>,
+    downloader: &Downloader,
+    blobs: &[Blob],
+) -> Result<CopyStats, PromoteError> {
+    let mut seen = BTreeSet::new();
+    let distinct: Vec<&Blob> = blobs
+        .iter()
+        .filter(|b| !b.foreign && seen.insert(b.digest.as_str()))
+        .collect();
+    let missing = missing_blobs(target, &distinct).await?;
+    let jobs: Vec<_> = missing
+        .into_iter()
+        .cloned()
+        .map(|blob| copy_blob(source, target, downloader, blob))
+        .collect();
+    let copied: Vec<u64> = stream::iter(jobs)
+        .buffer_unordered(CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(CopyStats {
+        blobs_checked: distinct.len(),
+        blobs_copied: copied.len(),
+        bytes_copied: copied.iter().sum(),
+        manifests_put: 0,
+    })
+}
+
+/// `BatchCheckLayerAvailability`: the blobs the target does not have.
+async fn missing_blobs<'b>(
+    target: Repo<'_>,
+    blobs: &[&'b Blob],
+) -> Result<Vec<&'b Blob>, PromoteError> {
+    let mut available = BTreeSet::new();
+    for chunk in blobs.chunks(CHECK_BATCH) {
+        let out = target
+            .client
+            .batch_check_layer_availability()
+            .set_registry_id(target.registry_id.map(str::to_owned))
+            .repository_name(target.name)
+            .set_layer_digests(Some(chunk.iter().map(|b| b.digest.clone()).collect()))
+            .send()
+            .await
+            .map_err(|e| aws_error("ecr:BatchCheckLayerAvailability", e))?;
+        for layer in out.layers() {
+            if layer.layer_availability() == Some(&LayerAvailability::Available)
+                && let Some(digest) = layer.layer_digest()
+            {
+                available.insert(digest.to_owned());
+            }
+        }
+    }
+    Ok(blobs
+        .iter()
+        .copied()
+        .filter(|b| !available.contains(&b.digest))
+        .collect())
+}
+
+/// Streams one blob from the source into the target; retries a broken download.
+async fn copy_blob(
+    source: Repo<'_>,
+    target: Repo<'_>,
+    downloader: &Downloader,
+    blob: Blob,
+) -> Result<u64, PromoteError> {
+    let mut last = String::new();
+    for attempt in 1..=ATTEMPTS {
+        match copy_once(source, target, downloader, &blob).await {
+            Ok(bytes) => return Ok(bytes),
+            Err(Attempt::Fatal(e)) => return Err(e),
+            Err(Attempt::Retry(why)) => {
+                tracing::warn!(digest = %blob.digest, attempt, reason = %why, "layer download broke, starting again");
+                last = why;
+            }
+        }
+    }
+    Err(PromoteError::Transfer(format!(
+        "could not download layer {} from repository {} after {ATTEMPTS} attempts ({last}); retry the stage",
+        short_digest(&blob.digest),
+        source.name
+    )))
+}
+
+enum Attempt {
+    Retry(String),
+    Fatal(PromoteError),
+}
+
+impl From<shared::error::AwsError> for Attempt {
+    fn from(e: shared::error::AwsError) -> Self {
+        Attempt::Fatal(e.into())
+    }
+}
+
+async fn copy_once(
+    source: Repo<'_>,
+    target: Repo<'_>,
+    downloader: &Downloader,
+    blob: &Blob,
+) -> Result<u64, Attempt> {
+    let url = source
+        .client
+        .get_download_url_for_layer()
+        .set_registry_id(source.registry_id.map(str::to_owned))
+        .repository_name(source.name)
+        .layer_digest(&blob.digest)
+        .send()
+        .await
+        .map_err(|e| aws_error("ecr:GetDownloadUrlForLayer", e))?;
+    let Some(url) = url.download_url() else {
+        return Err(Attempt::Retry(
+            "GetDownloadUrlForLayer returned no URL".to_string(),
+        ));
+    };
+    let upload = target
+        .client
+        .initiate_layer_upload()
+        .set_registry_id(target.registry_id.map(str::to_owned))
+        .repository_name(target.name)
+        .send()
+        .await
+        .map_err(|e| aws_error("ecr:InitiateLayerUpload", e))?;
+    let Some(upload_id) = upload.upload_id() else {
+        return Err(Attempt::Retry(
+            "InitiateLayerUpload returned no upload id".to_string(),
+        ));
+    };
+    let part_size = part_size(upload.part_size());
+    let mut body = downloader.open(url).await.map_err(Attempt::Retry)?;
+    let mut buffer: Vec<u8> = Vec::with_capacity(part_size);
+    let mut sent: u64 = 0;
+    loop {
+        let chunk = body
+            .try_next()
+            .await
+            .map_err(|e| Attempt::Retry(e.to_string()))?;
+        let done = chunk.is_none();
+        if let Some(chunk) = chunk {
+            let mut rest = &chunk[..];
+            while !rest.is_empty() {
+                let take = rest.len().min(part_size - buffer.len());
+                buffer.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+                if buffer.len() == part_size {
+                    sent = upload_part(target, upload_id, sent, &mut buffer).await?;
+                }
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    if !buffer.is_empty() {
+        sent = upload_part(target, upload_id, sent, &mut buffer).await?;
+    }
+    if blob.size > 0 && sent != blob.size {
+        return Err(Attempt::Retry(format!(
+            "downloaded {sent} bytes, the manifest says {}",
+            blob.size
+        )));
+    }
+    let completed = target
+        .client
+        .complete_layer_upload()
+        .set_registry_id(target.registry_id.map(str::to_owned))
+        .repository_name(target.name)
+        .upload_id(upload_id)
+        .layer_digests(&blob.digest)
+        .send()
+        .await;
+    match completed {
+        Ok(_) => Ok(sent),
+        Err(e) => {
+            let e = aws_error("ecr:CompleteLayerUpload", e);
+            // Another run copied it meanwhile: the blob is there, which is all we need.
+            if e.code() == Some("LayerAlreadyExistsException") {
+                Ok(sent)
+            } else {
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// Uploads the buffered part and empties the buffer; returns the bytes sent so far.
+async fn upload_part(
+    target: Repo<'_>,
+    upload_id: &str,
+    sent: u64,
+    buffer: &mut Vec<u8>,
+) -> Result<u64, Attempt> {
+    let len = buffer.len() as u64;
+    let part = std::mem::replace(buffer, Vec::with_capacity(buffer.capacity()));
+    target
+        .client
+        .upload_layer_part()
+        .set_registry_id(target.registry_id.map(str::to_owned))
+        .repository_name(target.name)
+        .upload_id(upload_id)
+        .part_first_byte(sent as i64)
+        .part_last_byte((sent + len - 1) as i64)
+        .layer_part_blob(Bytes::new(part))
+        .send()
+        .await
+        .map_err(|e| aws_error("ecr:UploadLayerPart", e))?;
+    Ok(sent + len)
+}
+
+/// The part size to use: ECR's suggestion, kept within bounds so memory stays bounded.
+pub fn part_size(suggested: Option<i64>) -> usize {
+    let size = suggested
+        .and_then(|s| u64::try_from(s).ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(DEFAULT_PART);
+    size.clamp(MIN_PART, MAX_PART) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_size_is_bounded() {
+        assert_eq!(part_size(None), DEFAULT_PART as usize);
+        assert_eq!(part_size(Some(0)), DEFAULT_PART as usize);
+        assert_eq!(part_size(Some(-5)), DEFAULT_PART as usize);
+        assert_eq!(part_size(Some(1)), MIN_PART as usize);
+        assert_eq!(part_size(Some(5 << 20)), 5 << 20);
+        assert_eq!(part_size(Some(1 << 40)), MAX_PART as usize);
+    }
+}

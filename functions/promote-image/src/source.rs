@@ -1,0 +1,253 @@
+//! Reading the source image from an input artifact: `imageDetail.json` (ECR source
+//! action, blue/green builds) or `imagedefinitions.json` (standard ECS deploy).
+
+use serde::Deserialize;
+
+use crate::reference::{ImageRef, Reference, is_digest, parse_image_uri};
+
+pub const IMAGE_DETAIL: &str = "imageDetail.json";
+pub const IMAGE_DEFINITIONS: &str = "imagedefinitions.json";
+
+/// Which file of the artifact to read: the configured one, else `imagedefinitions.json`
+/// when a container is named, else `imageDetail.json` if present, else `imagedefinitions.json`.
+pub fn choose_file(
+    artifact: &str,
+    paths: &[&str],
+    file: Option<&str>,
+    container: Option<&str>,
+) -> Result<String, String> {
+    if let Some(file) = file {
+        return Ok(file.to_string());
+    }
+    let has = |name: &str| paths.iter().any(|p| p.rsplit('/').next() == Some(name));
+    if container.is_some() || !has(IMAGE_DETAIL) {
+        if has(IMAGE_DEFINITIONS) {
+            return Ok(IMAGE_DEFINITIONS.to_string());
+        }
+        if container.is_some() {
+            return Err(format!(
+                "input artifact `{artifact}` has no {IMAGE_DEFINITIONS} (source.container needs one); it contains: {}",
+                listing(paths)
+            ));
+        }
+        return Err(format!(
+            "input artifact `{artifact}` has neither {IMAGE_DETAIL} nor {IMAGE_DEFINITIONS}; it contains: {}. \
+             Write one of them in the build, or name the file with source.file",
+            listing(paths)
+        ));
+    }
+    Ok(IMAGE_DETAIL.to_string())
+}
+
+fn listing(paths: &[&str]) -> String {
+    if paths.is_empty() {
+        "nothing".to_string()
+    } else {
+        paths.join(", ")
+    }
+}
+
+#[derive(Deserialize)]
+struct ImageDetail {
+    #[serde(rename = "ImageURI")]
+    image_uri: Option<String>,
+    #[serde(rename = "ImageDigest")]
+    image_digest: Option<String>,
+}
+
+/// The image named by an `imageDetail.json`; its `ImageDigest`, when present, pins it.
+pub fn from_image_detail(file: &str, bytes: &[u8]) -> Result<ImageRef, String> {
+    let detail: ImageDetail = serde_json::from_slice(bytes)
+        .map_err(|e| format!("{file} is not valid JSON ({e}); expected {{\"ImageURI\": \"<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>\"}}"))?;
+    let uri = detail
+        .image_uri
+        .ok_or_else(|| format!("{file} has no ImageURI; expected {{\"ImageURI\": \"...\"}}"))?;
+    let mut image = parse_image_uri(&uri).map_err(|e| format!("{file}: ImageURI {e}"))?;
+    if let Some(digest) = detail.image_digest {
+        if !is_digest(&digest) {
+            return Err(format!(
+                "{file}: ImageDigest `{digest}` is not a digest (sha256:<64 hex digits>)"
+            ));
+        }
+        if let Reference::Digest(pinned) = &image.reference
+            && *pinned != digest
+        {
+            return Err(format!(
+                "{file}: ImageURI is pinned to {pinned} but ImageDigest says {digest}"
+            ));
+        }
+        image.reference = Reference::Digest(digest);
+    }
+    Ok(image)
+}
+
+#[derive(Deserialize)]
+struct ImageDefinition {
+    name: String,
+    #[serde(rename = "imageUri")]
+    image_uri: String,
+}
+
+/// The image of one container of an `imagedefinitions.json`.
+pub fn from_image_definitions(
+    file: &str,
+    bytes: &[u8],
+    container: Option<&str>,
+) -> Result<ImageRef, String> {
+    let defs: Vec<ImageDefinition> = serde_json::from_slice(bytes).map_err(|e| {
+        format!("{file} is not valid ({e}); expected [{{\"name\": \"<container>\", \"imageUri\": \"<uri>\"}}]")
+    })?;
+    let names = || {
+        defs.iter()
+            .map(|d| format!("`{}`", d.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let def = match container {
+        Some(wanted) => defs.iter().find(|d| d.name == wanted).ok_or_else(|| {
+            format!("{file} has no container `{wanted}`; it names {}. Set source.container to one of them", names())
+        })?,
+        None => match defs.as_slice() {
+            [only] => only,
+            [] => return Err(format!("{file} lists no containers")),
+            _ => {
+                return Err(format!(
+                    "{file} names several containers ({}); set source.container to the one to promote",
+                    names()
+                ));
+            }
+        },
+    };
+    parse_image_uri(&def.image_uri).map_err(|e| format!("{file}, container `{}`: {e}", def.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const URI: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:sha-1a2b3c";
+
+    #[test]
+    fn chooses_file() {
+        let both = ["imageDetail.json", "out/imagedefinitions.json"];
+        assert_eq!(choose_file("A", &both, None, None).unwrap(), IMAGE_DETAIL);
+        assert_eq!(
+            choose_file("A", &both, None, Some("web")).unwrap(),
+            IMAGE_DEFINITIONS
+        );
+        assert_eq!(
+            choose_file("A", &["imagedefinitions.json"], None, None).unwrap(),
+            IMAGE_DEFINITIONS
+        );
+        assert_eq!(
+            choose_file("A", &both, Some("x/imageDetail.json"), None).unwrap(),
+            "x/imageDetail.json"
+        );
+        let e = choose_file("A", &["taskdef.json"], None, None).unwrap_err();
+        assert!(e.contains("neither") && e.contains("taskdef.json"), "{e}");
+        let e = choose_file("A", &["imageDetail.json"], None, Some("web")).unwrap_err();
+        assert!(e.contains("source.container needs one"), "{e}");
+        assert!(
+            choose_file("A", &[], None, None)
+                .unwrap_err()
+                .contains("contains: nothing")
+        );
+    }
+
+    #[test]
+    fn reads_image_detail_from_ecr_source_action() {
+        let json = format!(
+            r#"{{"ImageSizeInBytes": "1", "ImageDigest": "{D}", "Version": "1.0", "ImagePushedAt": "x",
+                "RegistryId": "123456789012", "RepositoryName": "web",
+                "ImageURI": "123456789012.dkr.ecr.us-east-1.amazonaws.com/web@{D}", "ImageTags": ["latest"]}}"#
+        );
+        let image = from_image_detail("imageDetail.json", json.as_bytes()).unwrap();
+        assert_eq!(image.repository, "web");
+        assert_eq!(image.reference, Reference::Digest(D.into()));
+    }
+
+    #[test]
+    fn image_detail_digest_pins_a_tagged_uri() {
+        let json = format!(r#"{{"ImageURI": "{URI}", "ImageDigest": "{D}"}}"#);
+        assert_eq!(
+            from_image_detail("f", json.as_bytes()).unwrap().reference,
+            Reference::Digest(D.into())
+        );
+        let json = format!(r#"{{"ImageURI": "{URI}"}}"#);
+        assert_eq!(
+            from_image_detail("f", json.as_bytes()).unwrap().reference,
+            Reference::Tag("sha-1a2b3c".into())
+        );
+    }
+
+    #[test]
+    fn image_detail_errors() {
+        assert!(
+            from_image_detail("f", b"[1]")
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
+        assert!(
+            from_image_detail("f", b"{}")
+                .unwrap_err()
+                .contains("no ImageURI")
+        );
+        assert!(
+            from_image_detail("f", br#"{"ImageURI": "nginx"}"#)
+                .unwrap_err()
+                .contains("not an ECR image URI")
+        );
+        let bad = format!(r#"{{"ImageURI": "{URI}", "ImageDigest": "sha256:1"}}"#);
+        assert!(
+            from_image_detail("f", bad.as_bytes())
+                .unwrap_err()
+                .contains("not a digest")
+        );
+        let other = D.replace('0', "f");
+        let clash = format!(
+            r#"{{"ImageURI": "123456789012.dkr.ecr.us-east-1.amazonaws.com/web@{D}", "ImageDigest": "{other}"}}"#
+        );
+        assert!(
+            from_image_detail("f", clash.as_bytes())
+                .unwrap_err()
+                .contains("pinned")
+        );
+    }
+
+    #[test]
+    fn reads_image_definitions() {
+        let json = format!(
+            r#"[{{"name": "web", "imageUri": "{URI}"}}, {{"name": "envoy", "imageUri": "public.ecr.aws/envoy:v1"}}]"#
+        );
+        let image = from_image_definitions("f", json.as_bytes(), Some("web")).unwrap();
+        assert_eq!(image.repository, "web");
+        let e = from_image_definitions("f", json.as_bytes(), None).unwrap_err();
+        assert!(
+            e.contains("several containers") && e.contains("`web`, `envoy`"),
+            "{e}"
+        );
+        let e = from_image_definitions("f", json.as_bytes(), Some("api")).unwrap_err();
+        assert!(
+            e.contains("no container `api`") && e.contains("`envoy`"),
+            "{e}"
+        );
+        let e = from_image_definitions("f", json.as_bytes(), Some("envoy")).unwrap_err();
+        assert!(
+            e.contains("container `envoy`") && e.contains("not an ECR image URI"),
+            "{e}"
+        );
+        let single = format!(r#"[{{"name": "web", "imageUri": "{URI}"}}]"#);
+        assert!(from_image_definitions("f", single.as_bytes(), None).is_ok());
+        assert!(
+            from_image_definitions("f", b"[]", None)
+                .unwrap_err()
+                .contains("no containers")
+        );
+        assert!(
+            from_image_definitions("f", br#"{"ImageURI": "x"}"#, None)
+                .unwrap_err()
+                .contains("expected [")
+        );
+    }
+}

@@ -1,0 +1,246 @@
+//! One local AWS per test binary, the real function binary per test, and helpers to
+//! push real-shaped manifests into the emulator's ECR.
+#![allow(dead_code)]
+
+use std::sync::{LazyLock, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use aws_sdk_ecr::types::{ImageIdentifier, ImageTagMutability};
+use serde_json::{Value, json};
+use testkit::{Call, Function, JobBuilder, JobReport, LocalAws};
+
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// Latency added to every emulated AWS call during a run.
+pub const LATENCY_MS: u64 = 25;
+
+pub static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("test runtime")
+});
+
+pub struct Env {
+    pub aws: LocalAws,
+    pub ecr: aws_sdk_ecr::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sdk: aws_config::SdkConfig,
+}
+
+static ENV: OnceLock<Env> = OnceLock::new();
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The shared local AWS, and a guard that keeps tests from interleaving their calls
+/// (the call log, faults and stubs are global).
+pub fn env() -> (&'static Env, MutexGuard<'static, ()>) {
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let env = ENV.get_or_init(|| {
+        RT.block_on(async {
+            let aws = LocalAws::start().await;
+            let sdk = aws.sdk_config().await;
+            let ecr = aws_sdk_ecr::Client::new(&sdk);
+            let s3 = aws.s3().await;
+            Env { aws, ecr, s3, sdk }
+        })
+    });
+    RT.block_on(async {
+        env.aws.clear_faults().await;
+        env.aws.reset_calls().await;
+    });
+    (env, guard)
+}
+
+/// A stable, well-formed digest for `seed`.
+pub fn d(seed: &str) -> String {
+    testkit::seed::fake_digest(seed)
+}
+
+pub fn descriptor(media_type: &str, digest: &str, size: u64) -> Value {
+    json!({"mediaType": media_type, "digest": digest, "size": size})
+}
+
+/// A Docker v2 image manifest with one config and the given layers.
+pub fn docker_manifest(name: &str, layers: &[(String, u64)]) -> String {
+    json!({
+        "schemaVersion": 2,
+        "mediaType": DOCKER_MANIFEST,
+        "config": descriptor("application/vnd.docker.container.image.v1+json", &d(&format!("{name}/config")), 1470),
+        "layers": layers.iter().map(|(dg, size)| descriptor("application/vnd.docker.image.rootfs.diff.tar.gzip", dg, *size)).collect::<Vec<_>>(),
+    })
+    .to_string()
+}
+
+/// An OCI image manifest (no `mediaType` field, as some builders write it).
+pub fn oci_manifest(name: &str, layers: &[(String, u64)]) -> String {
+    json!({
+        "schemaVersion": 2,
+        "config": descriptor("application/vnd.oci.image.config.v1+json", &d(&format!("{name}/config")), 800),
+        "layers": layers.iter().map(|(dg, size)| descriptor("application/vnd.oci.image.layer.v1.tar+gzip", dg, *size)).collect::<Vec<_>>(),
+        "annotations": {"org.opencontainers.image.created": "2026-11-22T10:00:00Z"},
+    })
+    .to_string()
+}
+
+/// An in-toto attestation manifest as buildx writes it.
+pub fn attestation_manifest(name: &str) -> String {
+    json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor("application/vnd.oci.image.config.v1+json", &d(&format!("{name}/att-config")), 167),
+        "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": d(&format!("{name}/att")), "size": 1450,
+                    "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}],
+    })
+    .to_string()
+}
+
+/// An index (`media_type` OCI_INDEX or DOCKER_LIST) over (digest, platform) children;
+/// platform `attestation` makes a buildx attestation entry for the first child.
+pub fn index(media_type: &str, child_type: &str, children: &[(String, &str)]) -> String {
+    let first = children
+        .first()
+        .map(|(dg, _)| dg.clone())
+        .unwrap_or_default();
+    let manifests: Vec<Value> = children
+        .iter()
+        .map(|(digest, platform)| {
+            if *platform == "attestation" {
+                json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": 840,
+                       "annotations": {"vnd.docker.reference.digest": first, "vnd.docker.reference.type": "attestation-manifest"},
+                       "platform": {"architecture": "unknown", "os": "unknown"}})
+            } else {
+                let (os, arch) = platform.split_once('/').unwrap_or(("linux", platform));
+                json!({"mediaType": child_type, "digest": digest, "size": 1100, "platform": {"architecture": arch, "os": os}})
+            }
+        })
+        .collect();
+    json!({"schemaVersion": 2, "mediaType": media_type, "manifests": manifests}).to_string()
+}
+
+pub async fn create_repo(ecr: &aws_sdk_ecr::Client, name: &str, immutable: bool) {
+    let mutability = if immutable {
+        ImageTagMutability::Immutable
+    } else {
+        ImageTagMutability::Mutable
+    };
+    ecr.create_repository()
+        .repository_name(name)
+        .image_tag_mutability(mutability)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create repository {name}: {e:?}"));
+}
+
+/// PutImage with an explicit digest (the emulator does not hash manifests).
+pub async fn push(
+    ecr: &aws_sdk_ecr::Client,
+    repo: &str,
+    manifest: &str,
+    media_type: &str,
+    digest: &str,
+    tag: Option<&str>,
+) {
+    ecr.put_image()
+        .repository_name(repo)
+        .image_manifest(manifest)
+        .image_manifest_media_type(media_type)
+        .image_digest(digest)
+        .set_image_tag(tag.map(str::to_owned))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("push {repo}:{tag:?}: {e:?}"));
+}
+
+/// The digest a tag points at, if any.
+pub async fn digest_of(ecr: &aws_sdk_ecr::Client, repo: &str, tag: &str) -> Option<String> {
+    let out = ecr
+        .batch_get_image()
+        .repository_name(repo)
+        .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+        .send()
+        .await
+        .ok()?;
+    out.images()
+        .first()
+        .and_then(|i| i.image_id())
+        .and_then(|i| i.image_digest())
+        .map(str::to_owned)
+}
+
+/// What one run of the function did.
+pub struct Run {
+    pub report: JobReport,
+    /// The AWS calls of the run, the job report excluded.
+    pub calls: Vec<Call>,
+    pub logs: String,
+}
+
+impl Run {
+    pub fn ops(&self, operation: &str) -> Vec<&Call> {
+        self.calls
+            .iter()
+            .filter(|c| c.operation == operation)
+            .collect()
+    }
+
+    pub fn round_trips(&self) -> usize {
+        testkit::sequential_round_trips(&self.calls)
+    }
+
+    pub fn success(&self) -> (&str, &Value) {
+        self.report.expect_success()
+    }
+
+    pub fn failure(&self, kind: &str) -> &str {
+        self.report.expect_failure(kind)
+    }
+}
+
+/// Stages a job with `params` (and optional input artifact files), runs the real binary
+/// on it, and returns the report and the calls it made.
+/// An input artifact: its name and its files.
+pub type Input<'a> = (&'a str, &'a [(&'a str, &'a [u8])]);
+
+pub async fn run_job(env: &Env, params: &Value, input: Option<Input<'_>>) -> Run {
+    let mut builder = JobBuilder::new().user_parameters(params.to_string());
+    if let Some((name, files)) = input {
+        builder = builder.input(name, files);
+    }
+    let job = builder.stage(&env.aws).await;
+    run_event(env, &job.id, &job.event).await
+}
+
+pub async fn run_event(env: &Env, job_id: &str, event: &Value) -> Run {
+    // An in-region round trip, so that concurrent calls overlap as they do in AWS.
+    env.aws.latency(LATENCY_MS).await;
+    env.aws.reset_calls().await;
+    let mut function = Function::start(env!("CARGO_BIN_EXE_promote-image"), &env.aws).await;
+    let invocation = function.invoke(event, Duration::from_secs(60)).await;
+    assert!(
+        invocation.is_response(),
+        "invocation: {invocation:?}\n{}",
+        function.logs()
+    );
+    env.aws.latency(0).await;
+    let report = env
+        .aws
+        .job(job_id)
+        .await
+        .unwrap_or_else(|| panic!("no job report\n{}", function.logs()));
+    let calls = env
+        .aws
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.service != "codepipeline")
+        .collect();
+    Run {
+        report,
+        calls,
+        logs: function.logs(),
+    }
+}

@@ -1,0 +1,180 @@
+//! Where the source comes from (UserParameters, imageDetail.json, imagedefinitions.json),
+//! every bad input ending in a failure that names the problem and the fix, and the
+//! sample events in `events/`.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+const URI: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+
+async fn ready(env: &Env, repo: &str) -> String {
+    create_repo(&env.ecr, repo, false).await;
+    let digest = d(&format!("{repo}/image"));
+    push(
+        &env.ecr,
+        repo,
+        &docker_manifest(repo, &[(d(&format!("{repo}/l")), 10)]),
+        DOCKER_MANIFEST,
+        &digest,
+        Some("sha-1a2b3c"),
+    )
+    .await;
+    digest
+}
+
+#[test]
+fn source_from_image_detail_and_image_definitions() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let digest = ready(env, "in-web").await;
+        let detail = format!(r#"{{"ImageURI": "{URI}/in-web@{digest}", "ImageDigest": "{digest}", "RepositoryName": "in-web"}}"#);
+        let files: &[(&str, &[u8])] = &[("imageDetail.json", detail.as_bytes())];
+        let run = run_job(env, &json!({"source": {"artifact": "BuildOutput"}, "tags": ["staging"]}), Some(("BuildOutput", files))).await;
+        let (summary, vars) = run.success();
+        assert!(summary.contains("in-web@sha256:") && summary.contains("staging new"), "{summary}");
+        assert_eq!(vars["ImageDigest"], digest.as_str());
+
+        let defs = format!(r#"[{{"name": "envoy", "imageUri": "public.ecr.aws/envoy:v1"}}, {{"name": "web", "imageUri": "{URI}/in-web:sha-1a2b3c"}}]"#);
+        let files: &[(&str, &[u8])] = &[("out/imagedefinitions.json", defs.as_bytes())];
+        let params = json!({"source": {"artifact": "BuildOutput", "container": "web"}, "tags": ["qa"]});
+        let run = run_job(env, &params, Some(("BuildOutput", files))).await;
+        assert!(run.success().0.contains("in-web:sha-1a2b3c"));
+        assert_eq!(digest_of(&env.ecr, "in-web", "qa").await.as_deref(), Some(digest.as_str()));
+    });
+}
+
+#[test]
+fn each_bad_input_fails_naming_the_problem_and_the_fix() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        ready(env, "in-bad").await;
+        let defs = format!(r#"[{{"name": "web", "imageUri": "{URI}/in-bad:sha-1a2b3c"}}, {{"name": "worker", "imageUri": "{URI}/in-bad:sha-1a2b3c"}}]"#);
+        let gone = format!(r#"{{"ImageURI": "{URI}/in-bad:sha-deleted"}}"#);
+        type Case<'a> = (Value, Option<(&'a str, &'a str)>, &'a str, &'a [&'a str]);
+        let cases: Vec<Case> = vec![
+            (json!({"tag": "x"}), None, "ConfigurationError", &["unknown key `tag`", "Accepted keys"]),
+            (json!({"source": {"repository": "in-bad", "tag": "sha-1a2b3c"}}), None, "ConfigurationError", &["tags is missing"]),
+            (json!({"source": {"repository": "in-bad", "tag": "#{Build.TAG}"}, "tags": ["p"]}), None, "ConfigurationError", &["not resolved", "namespace"]),
+            (json!({"source": {"repository": "in-bad", "tag": "nope"}, "tags": ["prod"]}), None, "ConfigurationError", &["has no image tagged `nope`", "check source.tag"]),
+            (json!({"source": {"repository": "in-missing", "tag": "v1"}, "tags": ["prod"]}), None, "ConfigurationError", &["source repository `in-missing` does not exist", "check source.repository"]),
+            (json!({"source": {"repository": "in-bad", "tag": "sha-1a2b3c"}, "tags": ["prod"], "target": {"repository": "in-bad-prod"}}), None, "ConfigurationError", &["target repository `in-bad-prod` does not exist", "create it first"]),
+            (json!({"source": {"artifact": "Missing"}, "tags": ["prod"]}), None, "ConfigurationError", &["no input artifact named `Missing`"]),
+            (json!({"source": {"artifact": "BuildOutput"}, "tags": ["prod"]}), Some(("taskdef.json", "{}")), "ConfigurationError", &["neither imageDetail.json nor imagedefinitions.json", "taskdef.json"]),
+            (json!({"source": {"artifact": "BuildOutput"}, "tags": ["prod"]}), Some(("imagedefinitions.json", defs.as_str())), "ConfigurationError", &["several containers (`web`, `worker`)", "source.container"]),
+            (json!({"source": {"artifact": "BuildOutput"}, "tags": ["prod"]}), Some(("imageDetail.json", r#"{"ImageURI": "nginx:1.27"}"#)), "ConfigurationError", &["not an ECR image URI"]),
+            (json!({"source": {"artifact": "BuildOutput"}, "tags": ["prod"]}), Some(("imageDetail.json", gone.as_str())), "RevisionUnavailable", &["no image tagged `sha-deleted`", "imageDetail.json in input artifact `BuildOutput`", "lifecycle policy"]),
+        ];
+        for (params, file, kind, wanted) in cases {
+            let files: Vec<(&str, &[u8])> = file.iter().map(|(n, c)| (*n, c.as_bytes())).collect();
+            let input = file.map(|_| ("BuildOutput", files.as_slice()));
+            let run = run_job(env, &params, input).await;
+            let message = run.failure(kind);
+            for w in wanted {
+                assert!(message.contains(w), "{params}: `{w}` not in: {message}");
+            }
+            assert!(run.ops("PutImage").is_empty(), "{params}");
+        }
+    });
+}
+
+/// Seeds what the samples refer to: the ECR state in events/seed/promote-image.json and
+/// the artifact folders under events/artifacts/promote-image/.
+async fn seed_samples(env: &Env, events: &std::path::Path) {
+    let seed: Value = serde_json::from_slice(
+        &std::fs::read(events.join("seed/promote-image.json")).expect("seed file"),
+    )
+    .expect("seed JSON");
+    for (target, body) in testkit::seed::calls_of(&seed) {
+        env.aws.json_call(&target, &body).await.expect("seed call");
+    }
+    testkit::job::ensure_bucket(&env.s3, testkit::job::BUCKET).await;
+    let artifacts = events.join("artifacts/promote-image");
+    for entry in std::fs::read_dir(&artifacts)
+        .expect("artifact folders")
+        .flatten()
+    {
+        let dir = entry.path();
+        let mut files = Vec::new();
+        for file in std::fs::read_dir(&dir).expect("artifact files").flatten() {
+            files.push((
+                file.file_name().to_string_lossy().into_owned(),
+                std::fs::read(file.path()).expect("artifact file"),
+            ));
+        }
+        let refs: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.as_slice()))
+            .collect();
+        let zip = shared::artifacts::build_zip(&refs).expect("zip");
+        let key = format!("promote-image/{}", entry.file_name().to_string_lossy());
+        env.s3
+            .put_object()
+            .bucket(testkit::job::BUCKET)
+            .key(key)
+            .body(zip.into())
+            .send()
+            .await
+            .expect("upload artifact");
+    }
+}
+
+#[test]
+fn sample_events_parse_and_run_against_the_seed() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let events = testkit::workspace_root().join("events");
+        seed_samples(env, &events).await;
+        let mut samples: Vec<_> = std::fs::read_dir(&events)
+            .expect("events/")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("promote-image-"))
+            })
+            .collect();
+        samples.sort();
+        assert_eq!(samples.len(), 3, "{samples:?}");
+        for path in samples {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let mut event: Value = serde_json::from_slice(&std::fs::read(&path).expect("sample"))
+                .expect("sample JSON");
+            let parsed: shared::job::JobEvent =
+                serde_json::from_value(event.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let params: promote_image::config::Config =
+                shared::params::parse_params(parsed.job.user_parameters())
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+            params.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+            let id = testkit::job::job_id();
+            event["CodePipeline.job"]["id"] = json!(id);
+            let run = run_event(env, &id, &event).await;
+            match name.as_str() {
+                "promote-image-retag.json" => {
+                    assert!(run.success().0.contains("web:sha-1a2b3c"), "{name}")
+                }
+                "promote-image-from-artifact.json" => {
+                    let (summary, vars) = run.success();
+                    assert!(
+                        summary.contains("prod") && summary.contains("v1.4.2"),
+                        "{summary}"
+                    );
+                    assert!(
+                        vars["ImageTags"]
+                            .as_str()
+                            .is_some_and(|t| t.contains("v1.4.2"))
+                    );
+                }
+                "promote-image-scan-gate.json" => assert!(
+                    run.failure("JobFailed").contains("no scan result"),
+                    "{name}"
+                ),
+                other => panic!("no expectation for sample {other}"),
+            }
+        }
+    });
+}
