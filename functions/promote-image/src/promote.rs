@@ -55,12 +55,10 @@ pub async fn promote(clients: &Clients<'_>, req: &Request<'_>) -> Result<Success
     };
 
     // Round 1: the source manifest, where each target tag points, the target's rules,
-    // and the scan result, all at once.
-    let (image, current, info, first_scan) = futures::try_join!(
+    // and the scan result, all at once. All are awaited so that the error reported is
+    // always the source's first (same-repository promotion fails both sides at once).
+    let (image, first_scan, current, info) = futures::join!(
         ecr::get_image(src, &req.source.reference).map_err(|e| source_error(e, req)),
-        try_join_all(req.tags.iter().map(|t| ecr::tag_target(dst, t)))
-            .map_err(|e| target_error(e, req)),
-        ecr::repository(dst).map_err(|e| target_error(e, req)),
         async {
             match req.gate {
                 Some(_) => ecr::scan(src, &req.source.reference).await.map(Some),
@@ -68,8 +66,12 @@ pub async fn promote(clients: &Clients<'_>, req: &Request<'_>) -> Result<Success
             }
         }
         .map_err(|e| source_error(e, req)),
-    )?;
-    let image = image.ok_or_else(|| not_found(req))?;
+        try_join_all(req.tags.iter().map(|t| ecr::tag_target(dst, t)))
+            .map_err(|e| target_error(e, req)),
+        ecr::repository(dst).map_err(|e| target_error(e, req)),
+    );
+    let image = image?.ok_or_else(|| not_found(req))?;
+    let (first_scan, current, info) = (first_scan?, current?, info?);
     let manifest = manifest::parse(&image.manifest, image.media_type.as_deref()).map_err(|e| {
         PromoteError::Manifest(format!(
             "{} ({}): {e}",

@@ -9,6 +9,9 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::fmt;
 use std::marker::PhantomData;
 
+/// Per-container maps of key to value, `None` to remove.
+pub type PerContainer = OrderedMap<OrderedMap<Option<String>>>;
+
 /// The action's configuration.
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
@@ -48,17 +51,17 @@ pub struct Config {
     /// Environment variables by container: set or override, `null` removes. Values are
     /// kept exactly (empty strings and `=` included). Example:
     /// `{"app": {"LOG_LEVEL": "info", "DEBUG": null, "OPTS": "a=b"}}`.
-    pub environment: OrderedMap<OrderedMap<Option<String>>>,
+    pub environment: PerContainer,
     /// Secrets (`valueFrom` ARNs) by container: set or override, `null` removes. Example:
     /// `{"app": {"DB_PASSWORD": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:db"}}`.
-    pub secrets: OrderedMap<OrderedMap<Option<String>>>,
+    pub secrets: PerContainer,
     /// `logConfiguration.options` by container: set or override, `null` removes. The
     /// container must already have a `logConfiguration`. Example:
     /// `{"app": {"awslogs-stream-prefix": "web", "tag": ""}}`.
-    pub log_options: OrderedMap<OrderedMap<Option<String>>>,
+    pub log_options: PerContainer,
     /// `dockerLabels` by container: set or override, `null` removes. Example:
     /// `{"app": {"com.example.commit": "#{SourceVariables.CommitId}"}}`.
-    pub docker_labels: OrderedMap<OrderedMap<Option<String>>>,
+    pub docker_labels: PerContainer,
     /// `command` by container, as a JSON array (never split on spaces); `null` removes it.
     /// Example: `{"app": ["node", "server.js", "--name=a b"]}`.
     pub command: OrderedMap<Option<Vec<String>>>,
@@ -172,7 +175,10 @@ impl Config {
             ("outputArtifact", &self.output_artifact),
         ] {
             if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                problems.push(Problem::new(p(key), "is empty; remove the key or give a value"));
+                problems.push(Problem::new(
+                    p(key),
+                    "is empty; remove the key or give a value",
+                ));
             }
         }
         if self.appspec.task_definition == AppSpecTaskDefinition::Registered && !self.register {
@@ -318,7 +324,7 @@ mod tests {
         .unwrap();
         assert!(c.check().is_ok(), "{:?}", c.check());
         assert_eq!(c.images.keys().collect::<Vec<_>>(), ["app", "IMAGE2_NAME"]);
-        let env = &c.environment.0[0].1 .0;
+        let env = &c.environment.0[0].1.0;
         assert_eq!(env[1], ("B".into(), None));
         assert_eq!(env[2], ("C".into(), Some(String::new())));
         assert_eq!(env[3], ("D".into(), Some("x=y=z".into())));
@@ -330,7 +336,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused_at_every_level() {
-        assert!(parse(r#"{"imagez": {}}"#).unwrap_err().contains("unknown field `imagez`"));
+        assert!(
+            parse(r#"{"imagez": {}}"#)
+                .unwrap_err()
+                .contains("unknown field `imagez`")
+        );
         let e = parse(r#"{"appspec": {"hook": {}}}"#).unwrap_err();
         assert!(e.contains("unknown field `hook`"), "{e}");
         let e = parse(r#"{"appspec": {"taskDefinition": "arn"}}"#).unwrap_err();
@@ -350,7 +360,10 @@ mod tests {
     #[test]
     fn live_sources() {
         let c = parse(r#"{"taskDefinition": "web:3"}"#).unwrap();
-        assert_eq!(c.template_source(), TemplateSource::TaskDefinition("web:3".into()));
+        assert_eq!(
+            c.template_source(),
+            TemplateSource::TaskDefinition("web:3".into())
+        );
         let c = parse(r#"{"service": "web"}"#).unwrap();
         assert_eq!(
             c.template_source(),
@@ -360,7 +373,9 @@ mod tests {
             }
         );
         let c = parse(r#"{"service": "web", "cluster": "prod"}"#).unwrap();
-        assert!(matches!(c.template_source(), TemplateSource::Service { cluster, .. } if cluster == "prod"));
+        assert!(
+            matches!(c.template_source(), TemplateSource::Service { cluster, .. } if cluster == "prod")
+        );
     }
 
     #[test]

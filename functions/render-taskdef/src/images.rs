@@ -62,8 +62,8 @@ pub fn image_files<'a>(paths: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 /// Parses an image file; `path` names it in messages. Every problem found is returned.
 pub fn parse_image_file(path: &str, bytes: &[u8]) -> Result<ImageFile, Vec<Problem>> {
     let fail = |msg: String| vec![Problem::new(path, msg)];
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| fail(format!("is not UTF-8 text; {EXPECTED}")))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| fail(format!("is not UTF-8 text; {EXPECTED}")))?;
     let text = text.trim_start_matches('\u{feff}').trim();
     if text.is_empty() {
         return Err(fail(format!("is empty; {EXPECTED}")));
@@ -100,8 +100,17 @@ fn parse_detail(
     };
     let uri = match uri.as_str().map(str::trim) {
         Some(u) if !u.is_empty() => u,
-        Some(_) => return Err(fail("has an empty `ImageURI`; the build wrote no image URI".to_owned())),
-        None => return Err(fail(format!("has `ImageURI` as {}; expected a string", kind(uri)))),
+        Some(_) => {
+            return Err(fail(
+                "has an empty `ImageURI`; the build wrote no image URI".to_owned(),
+            ));
+        }
+        None => {
+            return Err(fail(format!(
+                "has `ImageURI` as {}; expected a string",
+                kind(uri)
+            )));
+        }
     };
     let mut image = ImageRef::from_uri(uri);
     if let Some(digest) = obj.get("ImageDigest").and_then(Value::as_str) {
@@ -138,7 +147,10 @@ fn parse_definitions(path: &str, items: &[Value]) -> Result<Vec<(String, String)
         let Some(obj) = item.as_object() else {
             problems.push(Problem::new(
                 at,
-                format!("is {}; expected `{{\"name\": \"<container>\", \"imageUri\": \"<uri>\"}}`", kind(item)),
+                format!(
+                    "is {}; expected `{{\"name\": \"<container>\", \"imageUri\": \"<uri>\"}}`",
+                    kind(item)
+                ),
             ));
             continue;
         };
@@ -249,10 +261,17 @@ impl ImageName {
         let host = self.registry.as_deref()?;
         let parts: Vec<&str> = host.split('.').collect();
         match parts.as_slice() {
-            [account, "dkr", "ecr" | "ecr-fips", region, "amazonaws", "com", rest @ ..]
-                if account.len() == 12
-                    && account.bytes().all(|b| b.is_ascii_digit())
-                    && (rest.is_empty() || rest == ["cn"]) =>
+            [
+                account,
+                "dkr",
+                "ecr" | "ecr-fips",
+                region,
+                "amazonaws",
+                "com",
+                rest @ ..,
+            ] if account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && (rest.is_empty() || rest == ["cn"]) =>
             {
                 Some(EcrRepository {
                     account: (*account).to_owned(),
@@ -346,7 +365,11 @@ mod tests {
     fn empty_and_non_json_files_say_what_was_expected() {
         for body in ["", "  \n", "\u{feff}"] {
             let p = problems(body);
-            assert!(p[0].message.starts_with("is empty; expected imageDetail.json"), "{p:?}");
+            assert!(
+                p[0].message
+                    .starts_with("is empty; expected imageDetail.json"),
+                "{p:?}"
+            );
         }
         let p = problems("web:latest");
         assert!(p[0].message.contains("not valid JSON"), "{p:?}");
@@ -368,7 +391,10 @@ mod tests {
         let p = problems(r#"{"ImageUri": "x"}"#);
         assert!(p[0].message.contains("spells it `ImageURI`"), "{p:?}");
         let p = problems(r#"{"image": "x"}"#);
-        assert!(p[0].message.contains("keys `image` and no `ImageURI`"), "{p:?}");
+        assert!(
+            p[0].message.contains("keys `image` and no `ImageURI`"),
+            "{p:?}"
+        );
         let p = problems(r#"{"ImageURI": ""}"#);
         assert!(p[0].message.contains("empty `ImageURI`"), "{p:?}");
         let p = problems(r#"{"ImageURI": 5}"#);
@@ -381,14 +407,27 @@ mod tests {
             r#"[{"name": "a", "imageUri": "x"}, {"ImageURI": "y"}, 3, {"name": "", "imageUri": "z"}, {"name": "a", "imageUri": "w"}]"#,
         );
         let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
-        assert_eq!(paths, ["images.json[1]", "images.json[2]", "images.json[3]", "images.json[4].name"]);
+        assert_eq!(
+            paths,
+            [
+                "images.json[1]",
+                "images.json[2]",
+                "images.json[3]",
+                "images.json[4].name"
+            ]
+        );
         assert!(p[0].message.contains("imageDetail.json spelling"));
         assert!(p[3].message.contains("listed twice"));
     }
 
     #[test]
     fn finds_image_files_by_name() {
-        let paths = ["taskdef.json", "build/imageDetail.json", "x/ImageDefinitions.json", "readme"];
+        let paths = [
+            "taskdef.json",
+            "build/imageDetail.json",
+            "x/ImageDefinitions.json",
+            "readme",
+        ];
         assert_eq!(
             image_files(paths.into_iter()),
             ["build/imageDetail.json", "x/ImageDefinitions.json"]
@@ -412,12 +451,18 @@ mod tests {
         assert_eq!(n.pinned("sha256:ab"), format!("{ECR}/team/web@sha256:ab"));
 
         let n = ImageName::parse("localhost:5000/web").unwrap();
-        assert_eq!((n.registry.as_deref(), n.tag), (Some("localhost:5000"), None));
+        assert_eq!(
+            (n.registry.as_deref(), n.tag.as_deref()),
+            (Some("localhost:5000"), None)
+        );
         assert_eq!(n.ecr(), None);
 
         let n = ImageName::parse("nginx:1.27@sha256:abc").unwrap();
         assert_eq!(n.registry, None);
-        assert_eq!((n.tag.as_deref(), n.digest.as_deref()), (Some("1.27"), Some("sha256:abc")));
+        assert_eq!(
+            (n.tag.as_deref(), n.digest.as_deref()),
+            (Some("1.27"), Some("sha256:abc"))
+        );
         assert_eq!(n.pinned("sha256:abc"), "nginx@sha256:abc");
 
         let n = ImageName::parse("public.ecr.aws/nginx/nginx:1").unwrap();
@@ -425,7 +470,15 @@ mod tests {
         let n = ImageName::parse("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/a").unwrap();
         assert_eq!(n.ecr().unwrap().region, "cn-north-1");
 
-        for bad in ["", "a b", "web:", "web@", "web@sha256:", ":tag", "reg.io/:x"] {
+        for bad in [
+            "",
+            "a b",
+            "web:",
+            "web@",
+            "web@sha256:",
+            ":tag",
+            "reg.io/:x",
+        ] {
             assert_eq!(ImageName::parse(bad), None, "{bad}");
         }
     }

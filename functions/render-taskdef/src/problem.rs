@@ -16,6 +16,11 @@ impl Problem {
             message: message.into(),
         }
     }
+
+    pub fn with_path(mut self, path: &str) -> Self {
+        self.path = path.to_owned();
+        self
+    }
 }
 
 impl fmt::Display for Problem {

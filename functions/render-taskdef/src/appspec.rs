@@ -1,0 +1,381 @@
+//! `appspec.yaml` for the ECS blue/green (CodeDeploy) deploy action: from a template, or
+//! generated from the container and port that take the load balancer's traffic.
+
+use crate::config::{AppSpecConfig, HOOKS};
+use crate::edit::SetImage;
+use crate::problem::{Problem, list};
+use crate::template::{TaskDef, container_names, containers};
+use serde_json::Value;
+
+/// The text CodeDeploy's deploy action replaces with the registered task definition.
+pub const PLACEHOLDER: &str = "<TASK_DEFINITION>";
+
+/// The container and port behind the load balancer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub container: String,
+    pub port: u64,
+}
+
+fn ports(c: &Value) -> Vec<u64> {
+    c.get("portMappings")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|p| p.get("containerPort")?.as_u64())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn name(c: &Value) -> Option<&str> {
+    c.get("name").and_then(Value::as_str)
+}
+
+/// Picks the load balancer target: the configured container (and port), else the one
+/// container with a port mapping among those whose image this action set, else the one
+/// container with a port mapping. `Ok(None)` when it cannot be told and nothing asked for it.
+pub fn choose_target(
+    doc: &TaskDef,
+    cfg: &AppSpecConfig,
+    set: &[SetImage],
+) -> Result<Option<Target>, Problem> {
+    let all = containers(doc);
+    if let Some(wanted) = &cfg.container {
+        let Some(c) = all.iter().find(|c| name(c) == Some(wanted.as_str())) else {
+            return Err(Problem::new(
+                "UserParameters.appspec.container",
+                format!(
+                    "no container is named `{wanted}`; containers: {}",
+                    list(container_names(doc))
+                ),
+            ));
+        };
+        let port = match (cfg.port, ports(c).first()) {
+            (Some(p), _) => u64::from(p),
+            (None, Some(p)) => *p,
+            (None, None) => {
+                return Err(Problem::new(
+                    "UserParameters.appspec.port",
+                    format!("container `{wanted}` has no portMappings; set `appspec.port`"),
+                ));
+            }
+        };
+        return Ok(Some(Target {
+            container: wanted.clone(),
+            port,
+        }));
+    }
+    let with_port = |c: &&Value| match cfg.port {
+        Some(p) => ports(c).contains(&u64::from(p)),
+        None => !ports(c).is_empty(),
+    };
+    let edited: Vec<&Value> = set
+        .iter()
+        .filter_map(|s| all.get(s.index))
+        .filter(with_port)
+        .collect();
+    let any: Vec<&Value> = all.iter().filter(with_port).collect();
+    let chosen = match (edited.as_slice(), any.as_slice()) {
+        ([one], _) | (_, [one]) => Some(*one),
+        _ => None,
+    };
+    match chosen.and_then(|c| Some((name(c)?, ports(c)))) {
+        Some((container, p)) => Ok(Some(Target {
+            container: container.to_owned(),
+            port: cfg
+                .port
+                .map(u64::from)
+                .or(p.first().copied())
+                .unwrap_or_default(),
+        })),
+        None if cfg.port.is_some() || cfg.platform_version.is_some() || !cfg.hooks.is_empty() => {
+            Err(Problem::new(
+                "UserParameters.appspec.container",
+                format!(
+                    "cannot tell which container takes the load balancer's traffic ({} have port mappings); set `appspec.container`",
+                    list(any.iter().filter_map(|c| name(c)))
+                ),
+            ))
+        }
+        None => Ok(None),
+    }
+}
+
+/// A generated `appspec.yaml`. `task_definition` is the ARN to write, or `None` to keep
+/// the placeholder for CodeDeploy.
+pub fn generate(target: &Target, cfg: &AppSpecConfig, task_definition: Option<&str>) -> String {
+    let mut out = String::from(
+        "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n",
+    );
+    out.push_str(&format!(
+        "        TaskDefinition: {}\n",
+        task_definition.map_or_else(|| PLACEHOLDER.to_owned(), quote)
+    ));
+    out.push_str("        LoadBalancerInfo:\n");
+    out.push_str(&format!(
+        "          ContainerName: {}\n",
+        quote(&target.container)
+    ));
+    out.push_str(&format!("          ContainerPort: {}\n", target.port));
+    if let Some(v) = &cfg.platform_version {
+        out.push_str(&format!("        PlatformVersion: {}\n", quote(v)));
+    }
+    out.push_str(&hooks_section(cfg));
+    out
+}
+
+/// An appspec template, with the placeholder filled when `task_definition` is given and
+/// the configured hooks appended.
+pub fn from_template(
+    path: &str,
+    text: &str,
+    cfg: &AppSpecConfig,
+    task_definition: Option<&str>,
+) -> Result<String, Problem> {
+    let mut out = text.trim_start_matches('\u{feff}').to_owned();
+    if let Some(arn) = task_definition {
+        if !out.contains(PLACEHOLDER) {
+            return Err(Problem::new(
+                path,
+                format!(
+                    "has no `{PLACEHOLDER}` to fill with the registered task definition; put `TaskDefinition: {PLACEHOLDER}` in it"
+                ),
+            ));
+        }
+        out = out.replace(PLACEHOLDER, &quote(arn));
+    }
+    if !cfg.hooks.is_empty() {
+        if out
+            .lines()
+            .any(|l| l.starts_with("Hooks:") || l.starts_with("\"Hooks\""))
+        {
+            return Err(Problem::new(
+                path,
+                "already has `Hooks`; put the hooks in the template or in UserParameters.appspec.hooks, not both",
+            ));
+        }
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&hooks_section(cfg));
+    }
+    Ok(out)
+}
+
+/// `Hooks:` in lifecycle order, or nothing.
+fn hooks_section(cfg: &AppSpecConfig) -> String {
+    if cfg.hooks.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("Hooks:\n");
+    for hook in HOOKS {
+        for (name, function) in cfg.hooks.0.iter().filter(|(n, _)| n == hook) {
+            out.push_str(&format!("  - {name}: {}\n", quote(function)));
+        }
+    }
+    out
+}
+
+/// A YAML double-quoted scalar: safe for any text.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::images::ImageRef;
+    use serde_json::json;
+
+    fn doc(v: Value) -> TaskDef {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    fn cfg(json: &str) -> AppSpecConfig {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn set(index: usize) -> SetImage {
+        SetImage {
+            index,
+            container: String::new(),
+            image: ImageRef::from_uri("x"),
+            source: String::new(),
+        }
+    }
+
+    fn sidecars() -> TaskDef {
+        doc(json!({"containerDefinitions": [
+            {"name": "envoy", "image": "e", "portMappings": [{"containerPort": 9901}]},
+            {"name": "app", "image": "a", "portMappings": [{"containerPort": 8080}, {"containerPort": 8081}]},
+            {"name": "log", "image": "l"}
+        ]}))
+    }
+
+    #[test]
+    fn target_from_the_edited_container() {
+        let t = choose_target(&sidecars(), &cfg("{}"), &[set(1), set(2)]).unwrap();
+        assert_eq!(
+            t,
+            Some(Target {
+                container: "app".into(),
+                port: 8080
+            })
+        );
+    }
+
+    #[test]
+    fn target_by_port_or_name() {
+        let t = choose_target(&sidecars(), &cfg(r#"{"port": 9901}"#), &[]).unwrap();
+        assert_eq!(
+            t,
+            Some(Target {
+                container: "envoy".into(),
+                port: 9901
+            })
+        );
+        let t = choose_target(
+            &sidecars(),
+            &cfg(r#"{"container": "app", "port": 8081}"#),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            t,
+            Some(Target {
+                container: "app".into(),
+                port: 8081
+            })
+        );
+        let t = choose_target(&sidecars(), &cfg(r#"{"container": "envoy"}"#), &[]).unwrap();
+        assert_eq!(t.unwrap().port, 9901);
+    }
+
+    #[test]
+    fn undecidable_target() {
+        assert_eq!(choose_target(&sidecars(), &cfg("{}"), &[]).unwrap(), None);
+        let e = choose_target(
+            &sidecars(),
+            &cfg(r#"{"hooks": {"BeforeInstall": "f"}}"#),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "cannot tell which container takes the load balancer's traffic (`envoy`, `app` have port mappings); set `appspec.container`"
+        );
+        let e = choose_target(&sidecars(), &cfg(r#"{"container": "web"}"#), &[]).unwrap_err();
+        assert_eq!(
+            e.message,
+            "no container is named `web`; containers: `envoy`, `app`, `log`"
+        );
+        let e = choose_target(&sidecars(), &cfg(r#"{"container": "log"}"#), &[]).unwrap_err();
+        assert_eq!(e.path, "UserParameters.appspec.port");
+    }
+
+    #[test]
+    fn generated_with_placeholder_and_hooks() {
+        let c = cfg(
+            r#"{"platformVersion": "LATEST", "hooks": {"AfterAllowTraffic": "after", "AfterAllowTestTraffic": "arn:aws:lambda:eu-west-1:1:function:gate"}}"#,
+        );
+        let text = generate(
+            &Target {
+                container: "app".into(),
+                port: 8080,
+            },
+            &c,
+            None,
+        );
+        assert_eq!(
+            text,
+            "version: 0.0
+Resources:
+  - TargetService:
+      Type: AWS::ECS::Service
+      Properties:
+        TaskDefinition: <TASK_DEFINITION>
+        LoadBalancerInfo:
+          ContainerName: \"app\"
+          ContainerPort: 8080
+        PlatformVersion: \"LATEST\"
+Hooks:
+  - AfterAllowTestTraffic: \"arn:aws:lambda:eu-west-1:1:function:gate\"
+  - AfterAllowTraffic: \"after\"
+"
+        );
+    }
+
+    #[test]
+    fn generated_with_the_registered_arn() {
+        let arn = "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:42";
+        let text = generate(
+            &Target {
+                container: "app".into(),
+                port: 80,
+            },
+            &cfg("{}"),
+            Some(arn),
+        );
+        assert!(text.contains(&format!("TaskDefinition: \"{arn}\"\n")));
+        assert!(!text.contains("Hooks"));
+    }
+
+    #[test]
+    fn template_kept_filled_or_extended() {
+        let t = "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: <TASK_DEFINITION>\n        LoadBalancerInfo:\n          ContainerName: app\n          ContainerPort: 80";
+        assert_eq!(
+            from_template("appspec.yaml", t, &cfg("{}"), None).unwrap(),
+            t
+        );
+        let filled = from_template(
+            "appspec.yaml",
+            t,
+            &cfg(r#"{"hooks": {"BeforeInstall": "f"}}"#),
+            Some("arn:x"),
+        )
+        .unwrap();
+        assert!(filled.contains("TaskDefinition: \"arn:x\"\n"));
+        assert!(
+            filled.ends_with("ContainerPort: 80\nHooks:\n  - BeforeInstall: \"f\"\n"),
+            "{filled}"
+        );
+        let with_hooks = format!("{t}\nHooks:\n  - BeforeInstall: g\n");
+        let e = from_template(
+            "a.yaml",
+            &with_hooks,
+            &cfg(r#"{"hooks": {"BeforeInstall": "f"}}"#),
+            None,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("already has `Hooks`"));
+        let e = from_template("a.yaml", "version: 0.0\n", &cfg("{}"), Some("arn:x")).unwrap_err();
+        assert!(e.message.contains("has no `<TASK_DEFINITION>`"));
+    }
+
+    #[test]
+    fn quoting_is_safe() {
+        assert_eq!(quote("a\"b\\c\nd: #e"), "\"a\\\"b\\\\c\\nd: #e\"");
+        assert_eq!(quote("\u{1}"), "\"\\u0001\"");
+        assert_eq!(quote(""), "\"\"");
+    }
+}

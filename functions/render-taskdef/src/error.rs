@@ -1,0 +1,93 @@
+//! The action's errors; each variant is one CodePipeline failure type.
+
+use crate::problem::Problems;
+use shared::artifacts::ArtifactError;
+use shared::error::{AwsError, Failure, FailureType};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The inputs cannot give a valid task definition.
+    #[error("{0}. Nothing was written or registered")]
+    Invalid(Problems),
+    #[error(
+        "task definition `{id}` was not found ({detail}); check UserParameters.taskDefinition (a family, family:revision or ARN)"
+    )]
+    TaskDefinitionNotFound { id: String, detail: String },
+    #[error(
+        "service `{service}` was not found in cluster `{cluster}` ({reason}); check UserParameters.service and cluster"
+    )]
+    ServiceNotFound {
+        cluster: String,
+        service: String,
+        reason: String,
+    },
+    #[error(
+        "image `{uri}` was not found in ECR ({detail}); push it before this action runs, or correct the tag"
+    )]
+    ImageNotFound { uri: String, detail: String },
+    #[error("{operation} returned {detail}")]
+    Unexpected {
+        operation: &'static str,
+        detail: String,
+    },
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+impl Failure for Error {
+    fn failure_type(&self) -> FailureType {
+        match self {
+            Self::Invalid(_)
+            | Self::TaskDefinitionNotFound { .. }
+            | Self::ServiceNotFound { .. } => FailureType::ConfigurationError,
+            Self::ImageNotFound { .. } | Self::Unexpected { .. } => FailureType::JobFailed,
+            Self::Artifact(e) => e.failure_type(),
+            Self::Aws(e) => e.failure_type(),
+        }
+    }
+}
+
+impl From<Problems> for Error {
+    fn from(p: Problems) -> Self {
+        Self::Invalid(p)
+    }
+}
+
+impl From<Vec<crate::problem::Problem>> for Error {
+    fn from(p: Vec<crate::problem::Problem>) -> Self {
+        Self::Invalid(Problems(p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problem::Problem;
+
+    #[test]
+    fn failure_types() {
+        let invalid = Error::from(vec![Problem::new("family", "is missing")]);
+        assert_eq!(invalid.failure_type(), FailureType::ConfigurationError);
+        assert_eq!(
+            invalid.to_string(),
+            "family: is missing. Nothing was written or registered"
+        );
+        let e = Error::ImageNotFound {
+            uri: "r:1".into(),
+            detail: "no tag".into(),
+        };
+        assert_eq!(e.failure_type(), FailureType::JobFailed);
+        let e = Error::TaskDefinitionNotFound {
+            id: "web:9".into(),
+            detail: "x".into(),
+        };
+        assert_eq!(e.failure_type(), FailureType::ConfigurationError);
+        let e = Error::Artifact(ArtifactError::NoSuchOutput {
+            name: "o".into(),
+            available: "none".into(),
+        });
+        assert_eq!(e.failure_type(), FailureType::ConfigurationError);
+    }
+}

@@ -1,0 +1,440 @@
+//! render-taskdef: renders an ECS task definition from a template and the pipeline's images,
+//! checks it, optionally registers it (idempotently), and writes `taskdef.json`,
+//! `appspec.yaml` and `imagedefinitions.json` for the ECS deploy actions.
+//!
+//! Sequential AWS round trips: (1) the inputs are read while a live template is described
+//! (or a service's is looked up); (2) digests, the family's latest revision and a service's
+//! task definition together; (3) registering, only when something changed; (4) writing the
+//! output artifact. Steps with nothing to do are skipped.
+
+pub mod appspec;
+pub mod aws;
+pub mod config;
+pub mod edit;
+pub mod error;
+pub mod images;
+pub mod inputs;
+pub mod normalize;
+pub mod problem;
+pub mod render;
+pub mod summary;
+pub mod template;
+pub mod validate;
+
+use crate::aws::Described;
+use crate::config::{AppSpecTaskDefinition, Config, TemplateSource};
+use crate::error::Error;
+use crate::images::{ImageFile, ImageRef};
+use crate::problem::{Problem, list};
+use crate::render::{DigestQuery, Rendered};
+use crate::summary::Registration;
+use crate::template::TaskDef;
+use serde_json::Value;
+use shared::action::{Action, JobContext, Outcome, Success};
+use shared::artifacts::{ArtifactError, ArtifactZip, Artifacts};
+use std::sync::Arc;
+use tracing::info;
+
+/// The action, with the clients it uses.
+pub struct RenderTaskdef {
+    ecs: aws_sdk_ecs::Client,
+    ecr: aws_sdk_ecr::Client,
+}
+
+impl RenderTaskdef {
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            ecs: aws_sdk_ecs::Client::new(sdk),
+            ecr: aws_sdk_ecr::Client::new(sdk),
+        }
+    }
+}
+
+impl Action for RenderTaskdef {
+    type Config = Config;
+    type State = ();
+    type Error = Error;
+    const NAME: &'static str = "render-taskdef";
+
+    async fn run(self: Arc<Self>, ctx: JobContext<Config, ()>) -> Result<Outcome<()>, Error> {
+        self.render(&ctx.config, &ctx.artifacts)
+            .await
+            .map(Outcome::Success)
+    }
+}
+
+/// What the first round trip learns about a live template.
+#[derive(Default)]
+struct Live {
+    /// The described template (`{"taskDefinition": ...}`).
+    template: Option<Value>,
+    /// The family's latest ACTIVE revision, once asked: `Some(None)` when there is none.
+    latest: Option<Option<Value>>,
+    /// The task definition ARN a service runs.
+    service_task_definition: Option<String>,
+}
+
+impl RenderTaskdef {
+    async fn render(&self, cfg: &Config, artifacts: &Artifacts) -> Result<Success, Error> {
+        cfg.check()?;
+        let output = output_artifact(cfg, artifacts)?;
+        let source = cfg.template_source();
+
+        // Round trip 1: every input artifact, and the live template.
+        let (inputs, live) =
+            futures::join!(read_inputs(artifacts), self.live(&source, cfg.register));
+        let (inputs, mut live) = (inputs?, live?);
+
+        let image_file = inputs::image_file(cfg, &inputs)?;
+        let (template, template_artifact) = match &source {
+            TemplateSource::Artifact { path, .. } => {
+                let (doc, artifact, stripped) = inputs::template_file(cfg, &inputs, path)?;
+                log_stripped(&stripped);
+                (Some(doc), Some(artifact))
+            }
+            TemplateSource::TaskDefinition(id) => {
+                (Some(described_template(id, live.template.as_ref())?), None)
+            }
+            TemplateSource::Service { .. } => (None, None),
+        };
+        let appspec_template = inputs::appspec_template(cfg, &inputs, template_artifact)?;
+        let queries = if cfg.pin_digests {
+            render::digest_queries(
+                given_images(cfg, image_file.as_ref())
+                    .iter()
+                    .map(|(s, i)| (s.as_str(), i)),
+            )?
+        } else {
+            Vec::new()
+        };
+        let image_file = image_file.as_ref().map(|(label, f)| (label.as_str(), f));
+        // Render now when the template is known, so that bad input costs no more calls.
+        let early = template
+            .map(|doc| render_doc(cfg, image_file, doc))
+            .transpose()?;
+
+        // Round trip 2: the service's task definition, the family's latest revision, digests.
+        let family = early
+            .as_ref()
+            .and_then(|r| r.doc.get("family"))
+            .and_then(Value::as_str);
+        let (service_template, latest, digests) = futures::join!(
+            self.service_template(&live),
+            self.latest(cfg.register, &live, family),
+            self.digests(&queries),
+        );
+        let mut rendered = match early {
+            Some(r) => r,
+            None => {
+                let id = live.service_task_definition.clone().unwrap_or_default();
+                let doc = described_template(&id, service_template?.as_ref())?;
+                render_doc(cfg, image_file, doc)?
+            }
+        };
+        if let Some(latest) = latest? {
+            live.latest = Some(latest);
+        }
+        render::pin(&mut rendered, &digests?);
+
+        // Everything that can still be refused is checked before registering.
+        let family = rendered
+            .doc
+            .get("family")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let appspec_plan = appspec_plan(cfg, &rendered, appspec_template.as_ref())?;
+
+        // Round trip 3 (only when something changed): register.
+        let registration = if cfg.register {
+            match render::reusable(&rendered.doc, live.latest.take().flatten().as_ref()) {
+                Some((arn, revision)) => Registration::Reused {
+                    arn,
+                    family,
+                    revision,
+                },
+                None => {
+                    let (arn, revision) =
+                        aws::register_task_definition(&self.ecs, &rendered.doc).await?;
+                    Registration::Registered {
+                        arn,
+                        family,
+                        revision,
+                    }
+                }
+            }
+        } else {
+            Registration::Rendered { family }
+        };
+
+        // Round trip 4: the output artifact.
+        let arn = match &registration {
+            Registration::Registered { arn, .. } | Registration::Reused { arn, .. } => {
+                Some(arn.as_str())
+            }
+            Registration::Rendered { .. } => None,
+        };
+        let taskdef = render::taskdef_json(&rendered.doc);
+        let definitions = render::image_definitions(&rendered.doc);
+        let appspec = appspec_plan.map(|plan| plan.text(cfg, arn)).transpose()?;
+        let mut files: Vec<(&str, &[u8])> = vec![
+            ("taskdef.json", &taskdef),
+            ("imagedefinitions.json", &definitions),
+        ];
+        if let Some(text) = &appspec {
+            files.push(("appspec.yaml", text.as_bytes()));
+        }
+        artifacts.write(&output, &files).await?;
+
+        let summary = summary::summary(&registration, &rendered.set);
+        info!(%summary, output = %output, appspec = appspec.is_some(), "rendered");
+        let mut success = Success::new(summary);
+        success.output_variables =
+            summary::output_variables(&registration, &rendered.doc, &rendered.set);
+        if let Some(arn) = arn {
+            success = success.external_id(arn);
+        }
+        Ok(success)
+    }
+
+    /// Round trip 1 for a live template.
+    async fn live(&self, source: &TemplateSource, register: bool) -> Result<Live, Error> {
+        match source {
+            TemplateSource::Artifact { .. } => Ok(Live::default()),
+            TemplateSource::TaskDefinition(id) => {
+                let bare = render::is_bare_family(id);
+                let family = render::family_of(id);
+                let (template, latest) =
+                    futures::join!(aws::describe_task_definition(&self.ecs, id), async {
+                        match register && !bare {
+                            true => aws::describe_task_definition(&self.ecs, family)
+                                .await
+                                .map(Some),
+                            false => Ok(None),
+                        }
+                    });
+                let template = match template? {
+                    Described::Found(v) => v,
+                    Described::NotFound(detail) => {
+                        return Err(Error::TaskDefinitionNotFound {
+                            id: id.clone(),
+                            detail,
+                        });
+                    }
+                };
+                let latest = match latest? {
+                    Some(d) => Some(found(d)),
+                    None if bare => Some(Some(template.clone())),
+                    None => None,
+                };
+                Ok(Live {
+                    template: Some(template),
+                    latest,
+                    service_task_definition: None,
+                })
+            }
+            TemplateSource::Service { cluster, service } => {
+                match aws::service_task_definition(&self.ecs, cluster, service).await? {
+                    Ok(arn) => Ok(Live {
+                        service_task_definition: Some(arn),
+                        ..Live::default()
+                    }),
+                    Err(reason) => Err(Error::ServiceNotFound {
+                        cluster: cluster.clone(),
+                        service: service.clone(),
+                        reason,
+                    }),
+                }
+            }
+        }
+    }
+
+    /// The task definition a service runs (round trip 2), when the template is a service.
+    async fn service_template(&self, live: &Live) -> Result<Option<Value>, Error> {
+        let Some(arn) = &live.service_task_definition else {
+            return Ok(None);
+        };
+        match aws::describe_task_definition(&self.ecs, arn).await? {
+            Described::Found(v) => Ok(Some(v)),
+            Described::NotFound(detail) => Err(Error::TaskDefinitionNotFound {
+                id: arn.clone(),
+                detail,
+            }),
+        }
+    }
+
+    /// The family's latest ACTIVE revision (round trip 2), when registering and not yet known.
+    async fn latest(
+        &self,
+        register: bool,
+        live: &Live,
+        family: Option<&str>,
+    ) -> Result<Option<Option<Value>>, Error> {
+        if !register || live.latest.is_some() {
+            return Ok(None);
+        }
+        let family = match (&live.service_task_definition, family) {
+            (Some(arn), _) => render::family_of(arn),
+            (None, Some(f)) => f,
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(found(
+            aws::describe_task_definition(&self.ecs, family).await?,
+        )))
+    }
+
+    /// Digests for the tags to pin (round trip 2).
+    async fn digests(&self, queries: &[DigestQuery]) -> Result<Vec<(DigestQuery, String)>, Error> {
+        if queries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let answers = aws::resolve_digests(&self.ecr, queries).await?;
+        let mut missing = Vec::new();
+        let mut out = Vec::new();
+        for (q, answer) in answers {
+            match answer {
+                Ok(digest) => out.push((q, digest)),
+                Err(detail) => missing.push((q, detail)),
+            }
+        }
+        match missing.first() {
+            None => Ok(out),
+            Some((q, detail)) => Err(Error::ImageNotFound {
+                uri: format!(
+                    "{}.dkr.ecr.{}.amazonaws.com/{}:{}",
+                    q.repository.account, q.repository.region, q.repository.name, q.tag
+                ),
+                detail: if missing.len() > 1 {
+                    format!("{detail}; and {} more missing", missing.len() - 1)
+                } else {
+                    detail.clone()
+                },
+            }),
+        }
+    }
+}
+
+fn found(d: Described) -> Option<Value> {
+    match d {
+        Described::Found(v) => Some(v),
+        Described::NotFound(_) => None,
+    }
+}
+
+async fn read_inputs(artifacts: &Artifacts) -> Result<Vec<ArtifactZip>, Error> {
+    let reads = artifacts
+        .input_names()
+        .into_iter()
+        .map(|name| artifacts.read(name));
+    Ok(futures::future::try_join_all(reads).await?)
+}
+
+fn output_artifact(cfg: &Config, artifacts: &Artifacts) -> Result<String, Error> {
+    let names = artifacts.output_names();
+    let available = || list(&names);
+    match &cfg.output_artifact {
+        Some(name) if names.contains(&name.as_str()) => Ok(name.clone()),
+        Some(name) => Err(ArtifactError::NoSuchOutput {
+            name: name.clone(),
+            available: available(),
+        }
+        .into()),
+        None => names.first().map(|n| (*n).to_owned()).ok_or_else(|| {
+            ArtifactError::NoSuchOutput {
+                name: "(any)".to_owned(),
+                available: available(),
+            }
+            .into()
+        }),
+    }
+}
+
+/// A described task definition as a template.
+fn described_template(id: &str, described: Option<&Value>) -> Result<TaskDef, Error> {
+    let bytes = described.map(Value::to_string).unwrap_or_default();
+    let (doc, stripped) = template::parse(&format!("task definition {id}"), bytes.as_bytes())
+        .map_err(|p| Error::Unexpected {
+            operation: "ecs:DescribeTaskDefinition",
+            detail: p.to_string(),
+        })?;
+    log_stripped(&stripped);
+    Ok(doc)
+}
+
+fn log_stripped(stripped: &[String]) {
+    if !stripped.is_empty() {
+        info!(fields = ?stripped, "describe-only fields stripped from the template");
+    }
+}
+
+fn render_doc(
+    cfg: &Config,
+    image_file: Option<(&str, &ImageFile)>,
+    doc: TaskDef,
+) -> Result<Rendered, Error> {
+    let assignments = render::assignments(cfg, image_file, &doc)?;
+    Ok(render::render(doc, &assignments, cfg)?)
+}
+
+/// The images given (file and UserParameters), with where each was given.
+fn given_images(cfg: &Config, image_file: Option<&(String, ImageFile)>) -> Vec<(String, ImageRef)> {
+    let mut out = Vec::new();
+    match image_file {
+        Some((label, ImageFile::Detail(i))) => out.push((label.clone(), i.clone())),
+        Some((label, ImageFile::Definitions(d))) => {
+            for (i, (_, uri)) in d.iter().enumerate() {
+                out.push((format!("{label}[{i}]"), ImageRef::from_uri(uri)));
+            }
+        }
+        None => {}
+    }
+    for (key, uri) in &cfg.images.0 {
+        out.push((
+            format!("UserParameters.images.{key}"),
+            ImageRef::from_uri(uri),
+        ));
+    }
+    out
+}
+
+/// How `appspec.yaml` will be made, checked before anything is registered.
+enum AppSpecPlan {
+    Template { label: String, text: String },
+    Generated(appspec::Target),
+}
+
+impl AppSpecPlan {
+    fn text(&self, cfg: &Config, arn: Option<&str>) -> Result<String, Error> {
+        let arn = match cfg.appspec.task_definition {
+            AppSpecTaskDefinition::Registered => arn,
+            AppSpecTaskDefinition::Placeholder => None,
+        };
+        match self {
+            Self::Template { label, text } => {
+                appspec::from_template(label, text, &cfg.appspec, arn)
+                    .map_err(|p| Error::from(vec![p]))
+            }
+            Self::Generated(target) => Ok(appspec::generate(target, &cfg.appspec, arn)),
+        }
+    }
+}
+
+fn appspec_plan(
+    cfg: &Config,
+    rendered: &Rendered,
+    template: Option<&(String, String)>,
+) -> Result<Option<AppSpecPlan>, Error> {
+    let plan = match template {
+        Some((label, text)) => Some(AppSpecPlan::Template {
+            label: label.clone(),
+            text: text.clone(),
+        }),
+        None => appspec::choose_target(&rendered.doc, &cfg.appspec, &rendered.set)
+            .map_err(|p: Problem| Error::from(vec![p]))?
+            .map(AppSpecPlan::Generated),
+    };
+    if let Some(p) = &plan {
+        p.text(cfg, Some("arn:check"))?;
+    }
+    Ok(plan)
+}

@@ -1,0 +1,321 @@
+//! The one-line summary shown in the console, and the output variables.
+
+use crate::edit::SetImage;
+use crate::images::ImageName;
+use crate::template::{TaskDef, containers};
+use serde_json::Value;
+
+/// CodePipeline's limit on `executionDetails.summary`.
+pub const MAX_SUMMARY: usize = 2048;
+
+/// What happened to the task definition in ECS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    /// Not asked to register.
+    Rendered { family: String },
+    Registered {
+        arn: String,
+        family: String,
+        revision: i64,
+    },
+    /// The latest ACTIVE revision was the same; nothing registered.
+    Reused {
+        arn: String,
+        family: String,
+        revision: i64,
+    },
+}
+
+impl Registration {
+    pub fn family(&self) -> &str {
+        match self {
+            Self::Rendered { family }
+            | Self::Registered { family, .. }
+            | Self::Reused { family, .. } => family,
+        }
+    }
+}
+
+/// `web:42 registered; app -> 1234....dkr.ecr.../web@sha256:ab12cd34ef56.. (from :v1.4.2)`.
+pub fn summary(reg: &Registration, set: &[SetImage]) -> String {
+    let head = match reg {
+        Registration::Rendered { family } => format!("{family} rendered (not registered)"),
+        Registration::Registered {
+            family, revision, ..
+        } => format!("{family}:{revision} registered"),
+        Registration::Reused {
+            family, revision, ..
+        } => {
+            format!("{family}:{revision} unchanged, nothing registered")
+        }
+    };
+    let mut parts = vec![head];
+    if set.is_empty() {
+        parts.push("no image set".to_owned());
+    }
+    for s in set {
+        let mut line = format!("{} -> {}", s.container, short_uri(&s.image.uri));
+        let pinned = s.image.uri.contains('@');
+        match (&s.image.tag, &s.image.digest) {
+            (Some(tag), _) if pinned => line.push_str(&format!(" (from :{tag})")),
+            (_, Some(digest)) if !pinned => line.push_str(&format!(" ({})", short_digest(digest))),
+            _ => {}
+        }
+        parts.push(line);
+    }
+    truncate(&parts)
+}
+
+/// Joins with `; `, dropping whole parts (and saying how many) to stay within the limit.
+fn truncate(parts: &[String]) -> String {
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        let sep = if i == 0 { "" } else { "; " };
+        let more = format!("; and {} more", parts.len() - i);
+        if out.len() + sep.len() + part.len() + more.len() > MAX_SUMMARY {
+            if out.is_empty() {
+                return part.chars().take(MAX_SUMMARY).collect();
+            }
+            out.push_str(&more);
+            return out;
+        }
+        out.push_str(sep);
+        out.push_str(part);
+    }
+    out
+}
+
+/// An ECR host shortened to `<account>.dkr.ecr...`, a digest to its first 12 hex digits.
+pub fn short_uri(uri: &str) -> String {
+    let Some(name) = ImageName::parse(uri) else {
+        return uri.to_owned();
+    };
+    let registry = match (&name.registry, name.ecr()) {
+        (_, Some(ecr)) => format!("{}.dkr.ecr.../", ecr.account),
+        (Some(r), None) => format!("{r}/"),
+        (None, None) => String::new(),
+    };
+    let mut out = format!("{registry}{}", name.repository);
+    if let Some(digest) = &name.digest {
+        out.push('@');
+        out.push_str(&short_digest(digest));
+    } else if let Some(tag) = &name.tag {
+        out.push(':');
+        out.push_str(tag);
+    }
+    out
+}
+
+fn short_digest(digest: &str) -> String {
+    match digest.split_once(':') {
+        Some((algo, hex)) if hex.chars().count() > 12 => {
+            format!("{algo}:{}..", hex.chars().take(12).collect::<String>())
+        }
+        _ => digest.to_owned(),
+    }
+}
+
+/// `family`, `taskDefinitionArn`, `revision`, and for each container `image_<name>` and,
+/// when known, `digest_<name>`.
+pub fn output_variables(
+    reg: &Registration,
+    doc: &TaskDef,
+    set: &[SetImage],
+) -> Vec<(String, String)> {
+    let mut vars = vec![("family".to_owned(), reg.family().to_owned())];
+    if let Registration::Registered { arn, revision, .. }
+    | Registration::Reused { arn, revision, .. } = reg
+    {
+        vars.push(("taskDefinitionArn".to_owned(), arn.clone()));
+        vars.push(("revision".to_owned(), revision.to_string()));
+    }
+    for (i, c) in containers(doc).iter().enumerate() {
+        let (Some(name), Some(image)) = (
+            c.get("name").and_then(Value::as_str),
+            c.get("image").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        vars.push((format!("image_{name}"), image.to_owned()));
+        let digest = set
+            .iter()
+            .find(|s| s.index == i)
+            .and_then(|s| s.image.digest.clone())
+            .or_else(|| ImageName::parse(image).and_then(|n| n.digest));
+        if let Some(d) = digest {
+            vars.push((format!("digest_{name}"), d));
+        }
+    }
+    vars
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::images::ImageRef;
+    use serde_json::json;
+
+    const ECR: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+
+    fn digest() -> String {
+        format!("sha256:ab12cd34ef56{}", "0".repeat(52))
+    }
+
+    fn set(
+        container: &str,
+        index: usize,
+        uri: &str,
+        digest: Option<String>,
+        tag: Option<&str>,
+    ) -> SetImage {
+        SetImage {
+            index,
+            container: container.into(),
+            image: ImageRef {
+                uri: uri.into(),
+                digest,
+                tag: tag.map(Into::into),
+            },
+            source: String::new(),
+        }
+    }
+
+    #[test]
+    fn registered_and_pinned() {
+        let reg = Registration::Registered {
+            arn: "arn".into(),
+            family: "web".into(),
+            revision: 42,
+        };
+        let s = summary(
+            &reg,
+            &[set(
+                "app",
+                0,
+                &format!("{ECR}/web@{}", digest()),
+                Some(digest()),
+                Some("v1.4.2"),
+            )],
+        );
+        assert_eq!(
+            s,
+            "web:42 registered; app -> 123456789012.dkr.ecr.../web@sha256:ab12cd34ef56.. (from :v1.4.2)"
+        );
+    }
+
+    #[test]
+    fn reused_rendered_and_plain_tags() {
+        let reg = Registration::Reused {
+            arn: "arn".into(),
+            family: "web".into(),
+            revision: 41,
+        };
+        let s = summary(
+            &reg,
+            &[
+                set(
+                    "app",
+                    0,
+                    &format!("{ECR}/web:v1"),
+                    Some(digest()),
+                    Some("v1"),
+                ),
+                set("envoy", 1, "envoyproxy/envoy:v1.31", None, Some("v1.31")),
+            ],
+        );
+        assert_eq!(
+            s,
+            "web:41 unchanged, nothing registered; app -> 123456789012.dkr.ecr.../web:v1 (sha256:ab12cd34ef56..); envoy -> envoyproxy/envoy:v1.31"
+        );
+        let s = summary(
+            &Registration::Rendered {
+                family: "web".into(),
+            },
+            &[],
+        );
+        assert_eq!(s, "web rendered (not registered); no image set");
+    }
+
+    #[test]
+    fn long_summaries_are_cut_at_a_part() {
+        let many: Vec<SetImage> = (0..100)
+            .map(|i| {
+                set(
+                    &format!("container-{i:03}"),
+                    i,
+                    &format!("{ECR}/repository-number-{i}:tag-{i}"),
+                    None,
+                    None,
+                )
+            })
+            .collect();
+        let s = summary(
+            &Registration::Rendered {
+                family: "web".into(),
+            },
+            &many,
+        );
+        assert!(s.len() <= MAX_SUMMARY, "{}", s.len());
+        assert!(s.contains("; and ") && s.ends_with(" more"), "{s}");
+    }
+
+    #[test]
+    fn short_forms() {
+        assert_eq!(short_uri("nginx"), "nginx");
+        assert_eq!(
+            short_uri("public.ecr.aws/nginx/nginx:1"),
+            "public.ecr.aws/nginx/nginx:1"
+        );
+        assert_eq!(short_uri("not a uri"), "not a uri");
+        assert_eq!(short_digest("sha256:abc"), "sha256:abc");
+        assert_eq!(
+            short_digest("sha256:ééééééééééééé"),
+            "sha256:éééééééééééé.."
+        );
+    }
+
+    #[test]
+    fn variables_for_each_container() {
+        let doc = match json!({"family": "web", "containerDefinitions": [
+            {"name": "app", "image": format!("{ECR}/web@{}", digest())},
+            {"name": "envoy", "image": "envoy:1"},
+            {"name": "x"}
+        ]}) {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let reg = Registration::Registered {
+            arn: "arn:td/web:3".into(),
+            family: "web".into(),
+            revision: 3,
+        };
+        let vars = output_variables(
+            &reg,
+            &doc,
+            &[set("envoy", 1, "envoy:1", Some("sha256:ee".into()), None)],
+        );
+        let keys: Vec<&str> = vars.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "family",
+                "taskDefinitionArn",
+                "revision",
+                "image_app",
+                "digest_app",
+                "image_envoy",
+                "digest_envoy"
+            ]
+        );
+        assert_eq!(vars[4].1, digest());
+        assert_eq!(vars[6].1, "sha256:ee");
+        let vars = output_variables(
+            &Registration::Rendered {
+                family: "web".into(),
+            },
+            &doc,
+            &[],
+        );
+        assert_eq!(vars.len(), 4);
+    }
+}
