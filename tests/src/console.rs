@@ -49,6 +49,8 @@ pub fn render(
             }
             if let Some(vars) = output_variables.as_object().filter(|v| !v.is_empty()) {
                 let _ = writeln!(out, "  Output variables:");
+                let mut vars: Vec<_> = vars.iter().collect();
+                vars.sort_by(|a, b| a.0.cmp(b.0));
                 for (k, v) in vars {
                     let _ = writeln!(out, "    {k} = {}", v.as_str().unwrap_or_default());
                 }
@@ -69,7 +71,7 @@ pub fn render(
         .collect();
     let _ = writeln!(
         out,
-        "  AWS calls: {} in {} sequential round trips (+1 report): {}",
+        "  AWS calls: {} in {} sequential round trips (+20 ms each; then the report): {}",
         work.len(),
         sequential_round_trips(&work),
         ops.join(", ")

@@ -149,12 +149,24 @@ async fn a_throttled_report_is_retried() {
 #[tokio::test]
 async fn a_report_whose_connection_is_reset_is_retried() {
     let aws = LocalAws::start().await;
-    aws.fault(Fault::reset("codepipeline", "PutJobFailureResult")).await;
-    let job = JobBuilder::new().user_parameters(r#"{"nope": 1}"#).stage(&aws).await;
+    aws.fault(Fault::reset("codepipeline", "PutJobFailureResult"))
+        .await;
+    let job = JobBuilder::new()
+        .user_parameters(r#"{"nope": 1}"#)
+        .stage(&aws)
+        .await;
     let mut f = fixture(&aws).await;
     assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
-    aws.job(&job.id).await.expect("a report").expect_failure("ConfigurationError");
-    let attempts = aws.calls().await.into_iter().filter(|c| c.operation == "PutJobFailureResult").count();
+    aws.job(&job.id)
+        .await
+        .expect("a report")
+        .expect_failure("ConfigurationError");
+    let attempts = aws
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.operation == "PutJobFailureResult")
+        .count();
     assert_eq!(attempts, 2);
 }
 
@@ -363,8 +375,10 @@ async fn the_local_aws_leaves_no_process_behind() {
     let pid = aws.pid().expect("running");
     drop(aws);
     let gone = |pid: u32| {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .map_or(true, |s| s.lines().any(|l| l.starts_with("State:") && l.contains('Z')))
+        std::fs::read_to_string(format!("/proc/{pid}/status")).map_or(true, |s| {
+            s.lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+        })
     };
     for _ in 0..50 {
         if gone(pid) {

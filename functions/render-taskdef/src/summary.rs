@@ -122,12 +122,12 @@ pub fn output_variables(
     doc: &TaskDef,
     set: &[SetImage],
 ) -> Vec<(String, String)> {
-    let mut vars = vec![("family".to_owned(), reg.family().to_owned())];
+    let mut vars = vec![("Family".to_owned(), reg.family().to_owned())];
     if let Registration::Registered { arn, revision, .. }
     | Registration::Reused { arn, revision, .. } = reg
     {
-        vars.push(("taskDefinitionArn".to_owned(), arn.clone()));
-        vars.push(("revision".to_owned(), revision.to_string()));
+        vars.push(("TaskDefinitionArn".to_owned(), arn.clone()));
+        vars.push(("Revision".to_owned(), revision.to_string()));
     }
     for (i, c) in containers(doc).iter().enumerate() {
         let (Some(name), Some(image)) = (
@@ -136,14 +136,14 @@ pub fn output_variables(
         ) else {
             continue;
         };
-        vars.push((format!("image_{name}"), image.to_owned()));
+        vars.push((format!("ImageUri_{name}"), image.to_owned()));
         let digest = set
             .iter()
             .find(|s| s.index == i)
             .and_then(|s| s.image.digest.clone())
             .or_else(|| ImageName::parse(image).and_then(|n| n.digest));
         if let Some(d) = digest {
-            vars.push((format!("digest_{name}"), d));
+            vars.push((format!("ImageDigest_{name}"), d));
         }
     }
     vars
@@ -298,13 +298,13 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "family",
-                "taskDefinitionArn",
-                "revision",
-                "image_app",
-                "digest_app",
-                "image_envoy",
-                "digest_envoy"
+                "Family",
+                "TaskDefinitionArn",
+                "Revision",
+                "ImageUri_app",
+                "ImageDigest_app",
+                "ImageUri_envoy",
+                "ImageDigest_envoy"
             ]
         );
         assert_eq!(vars[4].1, digest());

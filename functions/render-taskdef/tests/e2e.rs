@@ -126,10 +126,10 @@ async fn image_detail_fills_the_placeholder_and_writes_all_three_files() {
         summary,
         "e2e-detail rendered (not registered); app -> 123456789012.dkr.ecr.../web:v1.4.2"
     );
-    assert_eq!(vars["family"], "e2e-detail");
-    assert_eq!(vars["image_app"], uri.as_str());
+    assert_eq!(vars["Family"], "e2e-detail");
+    assert_eq!(vars["ImageUri_app"], uri.as_str());
     assert_eq!(
-        vars["image_envoy"],
+        vars["ImageUri_envoy"],
         "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29"
     );
 
@@ -177,7 +177,7 @@ async fn ecr_source_image_detail_keeps_its_digest() {
         summary,
         "e2e-ecr-source rendered (not registered); app -> 123456789012.dkr.ecr.../web@sha256:ab12ab12ab12.. (from :v1.4.2)"
     );
-    assert_eq!(vars["digest_app"], digest.as_str());
+    assert_eq!(vars["ImageDigest_app"], digest.as_str());
     let td = json_file(&outputs(&job).await, "taskdef.json");
     assert_eq!(
         containers(&td)[0]["image"],
@@ -462,10 +462,10 @@ async fn registration_is_idempotent_two_runs_one_revision() {
         let report = run(&job).await;
         let (summary, vars) = report.expect_success().to_owned_pair();
         assert_eq!(
-            vars["taskDefinitionArn"],
+            vars["TaskDefinitionArn"],
             format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:1")
         );
-        assert_eq!(vars["revision"], "1");
+        assert_eq!(vars["Revision"], "1");
         summaries.push(summary);
         appspecs.push(text_file(&outputs(&job).await, "appspec.yaml"));
     }
@@ -579,7 +579,7 @@ async fn digest_pinning_resolves_tags_through_ecr() {
         "{summary}"
     );
     assert!(summary.contains("(from :latest)"), "{summary}");
-    assert_eq!(vars["digest_app"], digest.as_str());
+    assert_eq!(vars["ImageDigest_app"], digest.as_str());
     let td = json_file(&outputs(&job).await, "taskdef.json");
     assert_eq!(
         containers(&td)[0]["image"],

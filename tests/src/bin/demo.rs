@@ -36,12 +36,15 @@ async fn main() {
         fail(&format!("seeding the local AWS: {e}"));
     }
     aws.reset_calls().await;
+    // Like an in-region AWS call, so that concurrent calls show as one round trip.
+    aws.latency(20).await;
     let mut f = Function::start(&exe, &aws).await;
     eprintln!("Invoking {function} with {}...\n", event_path.display());
     let result = f.invoke(&event, Duration::from_secs(60)).await;
 
     let job_id = event["CodePipeline.job"]["id"].as_str().unwrap_or_default();
     let report = aws.job(job_id).await;
+    let calls = aws.calls().await;
     let s3 = aws.s3().await;
     let mut outputs = Vec::new();
     for artifact in event["CodePipeline.job"]["data"]["outputArtifacts"]
@@ -71,13 +74,7 @@ async fn main() {
     }
     print!(
         "{}",
-        console::render(
-            &function,
-            job_id,
-            report.as_ref(),
-            &outputs,
-            &aws.calls().await
-        )
+        console::render(&function, job_id, report.as_ref(), &outputs, &calls)
     );
     if !result.is_response() {
         eprintln!(
