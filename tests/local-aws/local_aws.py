@@ -5,8 +5,9 @@ One process, one loopback port. Every AWS call is identified (service and
 operation), recorded, optionally delayed or failed on purpose, answered by a
 canned stub or by the few APIs served here (CodePipeline job results and
 pipeline state, CodeDeploy hooks, CloudWatch DescribeAlarms over Smithy RPC v2
-CBOR), and otherwise forwarded to moto's server app. A small JSON control API
-under /_local/ drives all of this; see README.md next to this file.
+CBOR, the ECR layer API with its blob downloads), and otherwise forwarded to
+moto's server app. A small JSON control API under /_local/ drives all of this;
+see README.md next to this file.
 
 Usage: python3 local_aws.py [--host 127.0.0.1] [--port 0]
 Prints exactly one line, "LOCAL_AWS_READY port=<N>", once it accepts
@@ -18,6 +19,7 @@ import base64
 import copy
 import datetime
 import gzip
+import hashlib
 import io
 import json
 import math
@@ -31,11 +33,11 @@ import threading
 import time
 import traceback
 import uuid
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote, unquote
 
 import cbor2
 from werkzeug.exceptions import InternalServerError
-from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.http import HTTP_STATUS_CODES, http_date
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.test import create_environ
 
@@ -106,13 +108,29 @@ S3_SUBRESOURCES = (
 # CloudWatch members modelled as doubles: JSON integers there become CBOR floats.
 CBOR_DOUBLES = {"Threshold", "Average", "Sum", "Minimum", "Maximum", "SampleCount", "Values"}
 
+ECR_API = "AmazonEC2ContainerRegistry_V20150921"
+DEFAULT_ACCOUNT = "123456789012"
+REGISTRY_ID = re.compile(r"[0-9]{12}\Z")
+# An OCI digest: algorithm ":" encoded hash.
+DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+\Z")
+# ECR's layer part sizes: what InitiateLayerUpload suggests, the least a part other
+# than the last may be (checked by CompleteLayerUpload), the most any part may be.
+ECR_PART_SIZE = 10 * 1024 * 1024
+ECR_MIN_PART_SIZE = 5 * 1024 * 1024
+ECR_MAX_PART_SIZE = 20 * 1024 * 1024
+# Where GetDownloadUrlForLayer points: /_local/ecr-blobs/<account>/<region>/<repository>/<digest>.
+BLOB_PATH = "/_local/ecr-blobs/"
+BLOB_URL_SECONDS = 3600
+RANGE = re.compile(r"bytes=(\d*)-(\d*)\Z")
+
 
 class ApiError(Exception):
-    """An AWS error answered in the caller's protocol."""
+    """An AWS error answered in the caller's protocol; `fields` are the error's own
+    members (awsJson and CBOR only)."""
 
-    def __init__(self, code, message, status=400):
+    def __init__(self, code, message, status=400, fields=None):
         super().__init__(message)
-        self.code, self.message, self.status = code, message, status
+        self.code, self.message, self.status, self.fields = code, message, status, fields or {}
 
 
 class Call:
@@ -125,6 +143,10 @@ class Call:
     content_type = ""
     request = None     # decoded JSON/CBOR body, for the log and stub matching
     params = None      # awsQuery/EC2 parameters, for stub matching
+    access_key = ""    # from the SigV4 credential: moto's account for the caller
+    account = None     # x-moto-account-id, which moto prefers to the access key
+    region = ""        # from the SigV4 credential scope
+    base_url = ""      # scheme://host:port the caller reached us at
 
 
 # ---------------------------------------------------------------- encoding
@@ -227,14 +249,15 @@ def ok_response(call, data):
                      json.dumps(data))
 
 
-def error_response(call, code, message, status):
-    """An AWS error in the caller's protocol."""
+def error_response(call, code, message, status, fields=None):
+    """An AWS error in the caller's protocol; `fields` are extra error members
+    (awsJson and CBOR)."""
     rid = str(uuid.uuid4())
     code_x, msg_x = _xml_escape(code), _xml_escape(message)
     if call.protocol == "cbor":
         return _response(status, [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),
                                   ("x-amzn-RequestId", rid)],
-                         cbor2.dumps({"__type": code, "message": message}))
+                         cbor2.dumps({"__type": code, "message": message, **(fields or {})}))
     if call.protocol == "s3":
         xml = f"<Error><Code>{code_x}</Code><Message>{msg_x}</Message><RequestId>{rid}</RequestId></Error>"
         return _response(status, [("Content-Type", "application/xml"), ("x-amz-request-id", rid)], xml)
@@ -249,7 +272,7 @@ def error_response(call, code, message, status):
         return _response(status, [("Content-Type", "text/xml")], xml)
     return _response(status, [("Content-Type", _json_content_type(call)), ("x-amzn-RequestId", rid),
                               ("x-amzn-ErrorType", code)],
-                     json.dumps({"__type": code, "message": message}))
+                     json.dumps({"__type": code, "message": message, **(fields or {})}))
 
 
 def _json_content_type(call):
@@ -335,24 +358,36 @@ class LocalAws:
             ("CodeDeploy_20141006", "PutLifecycleEventHookExecutionStatus"): self.put_hook_status,
             ("CodeDeploy_20141006", "StopDeployment"): self.stop_deployment,
             ("GraniteServiceVersion20100801", "DescribeAlarms"): self.describe_alarms,
+            (ECR_API, "InitiateLayerUpload"): self.initiate_layer_upload,
+            (ECR_API, "UploadLayerPart"): self.upload_layer_part,
+            (ECR_API, "CompleteLayerUpload"): self.complete_layer_upload,
+            (ECR_API, "BatchCheckLayerAvailability"): self.batch_check_layer_availability,
+            (ECR_API, "GetDownloadUrlForLayer"): self.get_download_url_for_layer,
         }
 
     def _clear(self):
-        """Forget calls, faults, stubs, jobs, state and latency (lock held or not shared yet)."""
+        """Forget calls, faults, stubs, jobs, state, latency, and ECR blobs, uploads
+        and settings (lock held or not shared yet)."""
         self.calls, self.faults, self.stubs, self.jobs = [], [], [], {}
         self.state = {"pipelines": {}, "alarms": []}
         self.latency_ms = 0.0
+        # (registry id, region, repository) -> {"repo": moto's Repository, "blobs": {digest: bytes}}
+        self.blobs = {}
+        # uploadId -> {"key", "repo", "data": bytearray, "parts": [part lengths]}
+        self.uploads = {}
+        self.ecr = {"partSize": ECR_PART_SIZE, "minPartSize": ECR_MIN_PART_SIZE}
 
     # ---- WSGI entry point
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if path.startswith("/_local/"):
+        blob = path.startswith(BLOB_PATH)
+        if path.startswith("/_local/") and not blob:
             return self.control(environ, start_response)
         if path.startswith("/moto-api"):
             return self.moto(environ, start_response)
         start = now_ms()
-        call = self.identify(environ)
+        call = blob_call(environ) if blob else self.identify(environ)
         with self.lock:
             self.seq += 1
             seq = self.seq
@@ -396,9 +431,12 @@ class LocalAws:
             call.api, call.operation = cbor_path.group(1).split(".")[-1], cbor_path.group(2)
         credential = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
         scope = (credential.group(1) if credential else query.get("X-Amz-Credential", [""])[0]).split("/")
+        call.account = environ.get("HTTP_X_MOTO_ACCOUNT_ID")
+        call.base_url = _base_url(environ)
         body = None
         if len(scope) == 5:  # AKID/DATE/REGION/SERVICE/aws4_request
             call.service = scope[3].lower()
+            call.access_key, call.region = scope[0], scope[2]
         else:  # unsigned or SigV4a: the API's name, else moto's guess
             body = read_body(environ)
             call.service = API_SERVICES.get(call.api) or self._moto_guess(environ)
@@ -492,6 +530,8 @@ class LocalAws:
     # ---- built-ins and moto
 
     def _serve(self, environ, call):
+        if call.service == "ecr-blob":
+            return self.download_blob(environ, call)
         handler = self.builtins.get((call.api, call.operation))
         if handler is None and call.protocol == "cbor":
             return error_response(call, "UnknownOperationException",
@@ -499,9 +539,9 @@ class LocalAws:
         if handler is None:
             return self._forward(environ, call)
         try:
-            return ok_response(call, handler(call.request if isinstance(call.request, dict) else {}))
+            return ok_response(call, handler(call.request if isinstance(call.request, dict) else {}, call))
         except ApiError as err:
-            return error_response(call, err.code, err.message, err.status)
+            return error_response(call, err.code, err.message, err.status, err.fields)
 
     def _forward(self, environ, call):
         try:
@@ -512,7 +552,7 @@ class LocalAws:
 
     # ---- CodePipeline
 
-    def put_job_success_result(self, req):
+    def put_job_success_result(self, req, _call=None):
         job_id = _job_id(req)
         token = req.get("continuationToken")
         details = req.get("executionDetails") or {}
@@ -538,7 +578,7 @@ class LocalAws:
                                f"The output variables of the action exceed the 122880 byte limit ({size} bytes)")
         return self._end_job(job_id, "Continued" if token is not None else "Succeeded", req)
 
-    def put_job_failure_result(self, req):
+    def put_job_failure_result(self, req, _call=None):
         job_id = _job_id(req)
         details = req.get("failureDetails")
         if not isinstance(details, dict):
@@ -563,7 +603,7 @@ class LocalAws:
             self.jobs[job_id] = {"status": status, "request": req, "reports": 1, "rejected": 0}
         return {}
 
-    def get_pipeline_state(self, req):
+    def get_pipeline_state(self, req, _call=None):
         name = req.get("name")
         with self.lock:
             pipeline = self.state["pipelines"].get(name)
@@ -572,20 +612,20 @@ class LocalAws:
                                f"Account '123456789012' does not have a pipeline with name '{name}'")
             return copy.deepcopy(pipeline)
 
-    def rollback_stage(self, req):
+    def rollback_stage(self, req, _call=None):
         for field in ("pipelineName", "stageName", "targetPipelineExecutionId"):
             if not req.get(field):
                 raise _validation(None, field, "Member must not be null")
         return {"pipelineExecutionId": str(uuid.uuid4())}
 
-    def disable_stage_transition(self, req):
+    def disable_stage_transition(self, req, _call=None):
         reason = req.get("reason")
         if reason is None:
             raise _validation(None, "reason", "Member must not be null")
         _check_length(reason, "reason", 300)
         return self._set_transition(req, False, reason)
 
-    def enable_stage_transition(self, req):
+    def enable_stage_transition(self, req, _call=None):
         return self._set_transition(req, True, None)
 
     def _set_transition(self, req, enabled, reason):
@@ -608,15 +648,15 @@ class LocalAws:
 
     # ---- CodeDeploy
 
-    def put_hook_status(self, req):
+    def put_hook_status(self, req, _call=None):
         return {"lifecycleEventHookExecutionId": req.get("lifecycleEventHookExecutionId")}
 
-    def stop_deployment(self, req):
+    def stop_deployment(self, req, _call=None):
         return {"status": "Pending", "statusMessage": f"Stopping deployment {req.get('deploymentId')}"}
 
     # ---- CloudWatch
 
-    def describe_alarms(self, req):
+    def describe_alarms(self, req, _call=None):
         names, prefix, state = req.get("AlarmNames"), req.get("AlarmNamePrefix"), req.get("StateValue")
         types = req.get("AlarmTypes")
         with self.lock:
@@ -628,6 +668,233 @@ class LocalAws:
                   and (prefix is None or str(a.get("AlarmName", "")).startswith(prefix))
                   and (state is None or a.get("StateValue") == state)]
         return {"MetricAlarms": alarms, "CompositeAlarms": []}
+
+    # ---- ECR layer API (moto has none of it)
+
+    def _ecr_repository(self, req, call):
+        """The moto repository a layer call names: (blob store key, Repository).
+
+        Like moto, the caller's account picks the backend and registryId must match
+        the repository's registry; a registryId of another account that has no such
+        repository in the caller's backend is looked up in that account's backend
+        (cross-account access, as a repository policy would allow)."""
+        name = req.get("repositoryName")
+        if not isinstance(name, str) or not name:
+            raise _validation(None, "repositoryName", "Member must not be null")
+        registry = req.get("registryId")
+        if registry is not None and not (isinstance(registry, str) and REGISTRY_ID.match(registry)):
+            raise _validation(registry, "registryId", "Member must satisfy regular expression pattern: [0-9]{12}")
+        region = call.region or _default_region()
+        caller = _caller_account(call)
+        repo = _moto_repository(caller, region, name, registry or caller)
+        if repo is None and registry and registry != caller:
+            repo = _moto_repository(registry, region, name, registry)
+        if repo is None:
+            raise ApiError("RepositoryNotFoundException", f"The repository with name '{name}' does not exist "
+                                                          f"in the registry with id '{registry or caller}'")
+        return (repo.registry_id, region, name), repo
+
+    def _blobs_of(self, key, repo):
+        """One repository's blobs (lock held). A repository deleted and created again
+        starts empty, as in ECR."""
+        entry = self.blobs.get(key)
+        if entry is None or entry["repo"] is not repo:
+            entry = self.blobs[key] = {"repo": repo, "blobs": {}}
+        return entry["blobs"]
+
+    def _upload(self, req, key, repo):
+        """The upload a part or completion is for (lock held)."""
+        upload_id = req.get("uploadId")
+        upload = self.uploads.get(upload_id) if isinstance(upload_id, str) else None
+        if upload is None or upload["key"] != key or upload["repo"] is not repo:
+            raise ApiError("UploadNotFoundException", f"Upload with id '{upload_id}' was not found for the "
+                                                      f"repository with name '{key[2]}' in the registry with "
+                                                      f"id '{key[0]}'")
+        return upload
+
+    def initiate_layer_upload(self, req, call):
+        key, repo = self._ecr_repository(req, call)
+        upload_id = str(uuid.uuid4())
+        with self.lock:
+            self.uploads[upload_id] = {"key": key, "repo": repo, "data": bytearray(), "parts": []}
+            part_size = self.ecr["partSize"]
+        return {"uploadId": upload_id, "partSize": part_size}
+
+    def upload_layer_part(self, req, call):
+        key, repo = self._ecr_repository(req, call)
+        first, last = _long(req, "partFirstByte"), _long(req, "partLastByte")
+        blob = _blob(req, "layerPartBlob")
+        with self.lock:
+            upload = self._upload(req, key, repo)
+            received = len(upload["data"])
+            fields = {"registryId": key[0], "repositoryName": key[2], "uploadId": req["uploadId"],
+                      "lastValidByteReceived": received - 1}
+            if first != received:
+                raise ApiError("InvalidLayerPartException",
+                               f"The part's first byte ({first}) is not consecutive to the last byte received "
+                               f"({received - 1})", fields=fields)
+            if last - first + 1 != len(blob):
+                raise ApiError("InvalidLayerPartException",
+                               f"The part's byte range {first}-{last} does not match its size ({len(blob)} bytes)",
+                               fields=fields)
+            if len(blob) > ECR_MAX_PART_SIZE:
+                raise ApiError("InvalidLayerPartException",
+                               f"The part is {len(blob)} bytes, more than the {ECR_MAX_PART_SIZE} bytes a layer "
+                               "part may be", fields=fields)
+            upload["data"] += blob
+            upload["parts"].append(len(blob))
+        return {"registryId": key[0], "repositoryName": key[2], "uploadId": req["uploadId"],
+                "lastByteReceived": last}
+
+    def complete_layer_upload(self, req, call):
+        key, repo = self._ecr_repository(req, call)
+        digests = _digest_list(req)
+        with self.lock:
+            upload = self._upload(req, key, repo)
+            if not upload["data"]:
+                raise ApiError("EmptyUploadException", f"The upload with id '{req['uploadId']}' does not contain "
+                                                       "any layer parts")
+            data, parts, least = bytes(upload["data"]), list(upload["parts"]), self.ecr["minPartSize"]
+            del self.uploads[req["uploadId"]]
+        small = next((i for i, size in enumerate(parts[:-1]) if size < least), None)
+        if small is not None:
+            raise ApiError("LayerPartTooSmallException",
+                           f"Layer parts must be at least {least} bytes in size (part {small + 1} of "
+                           f"{len(parts)} is {parts[small]} bytes)")
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        wrong = next((d for d in digests if d != digest), None)
+        if wrong is not None:
+            raise ApiError("InvalidLayerException",
+                           f"The layer digest calculation performed by Amazon ECR upon receipt of the image layer "
+                           f"({digest}) does not match the digest specified ({wrong})")
+        with self.lock:
+            blobs = self._blobs_of(key, repo)
+            if digest in blobs:
+                raise ApiError("LayerAlreadyExistsException",
+                               f"Layer {digest} already exists in the repository with name '{key[2]}' in the "
+                               f"registry with id '{key[0]}'")
+            blobs[digest] = data
+        return {"registryId": key[0], "repositoryName": key[2], "uploadId": req["uploadId"],
+                "layerDigest": digest}
+
+    def batch_check_layer_availability(self, req, call):
+        key, repo = self._ecr_repository(req, call)
+        digests = _digest_list(req)
+        media_types = _manifest_blobs(repo)
+        with self.lock:
+            blobs = self._blobs_of(key, repo)
+            sizes = {d: len(blobs[d]) for d in digests if isinstance(d, str) and d in blobs}
+        layers, failures = [], []
+        for digest in digests:
+            if not isinstance(digest, str) or not DIGEST.match(digest):
+                failures.append({"layerDigest": digest, "failureCode": "InvalidLayerDigest",
+                                 "failureReason": "Invalid layer digest"})
+            elif digest in sizes:
+                layer = {"layerDigest": digest, "layerAvailability": "AVAILABLE", "layerSize": sizes[digest]}
+                if media_types.get(digest):
+                    layer["mediaType"] = media_types[digest]
+                layers.append(layer)
+            else:
+                failures.append({"layerDigest": digest, "failureCode": "MissingLayerDigest",
+                                 "failureReason": "Could not find layer"})
+        return {"layers": layers, "failures": failures}
+
+    def get_download_url_for_layer(self, req, call):
+        key, repo = self._ecr_repository(req, call)
+        digest = req.get("layerDigest")
+        if not isinstance(digest, str) or not DIGEST.match(digest):
+            raise ApiError("InvalidParameterException", f"Invalid parameter at 'layerDigest': '{digest}' is not "
+                                                        "a valid digest")
+        with self.lock:
+            present = digest in self._blobs_of(key, repo)
+        if not present:
+            raise ApiError("LayersNotFoundException",
+                           f"The layer with digest '{digest}' could not be found in the repository with name "
+                           f"'{key[2]}' in the registry with id '{key[0]}'")
+        if digest not in _manifest_blobs(repo):
+            raise ApiError("LayerInaccessibleException",
+                           f"The layer with digest '{digest}' is not available because it is not associated "
+                           "with an image")
+        signed_at = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        url = (f"{call.base_url}{BLOB_PATH}{key[0]}/{key[1]}/{quote(key[2])}/{quote(digest, safe=':')}"
+               f"?X-Amz-Date={signed_at}&X-Amz-Expires={BLOB_URL_SECONDS}&X-Amz-Signature=local")
+        return {"downloadUrl": url, "layerDigest": digest}
+
+    def download_blob(self, environ, call):
+        """GET (or HEAD) of a GetDownloadUrlForLayer URL: the blob's bytes, as S3 would
+        serve them (errors in S3's XML, a Range header honoured)."""
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return error_response(call, "MethodNotAllowed",
+                                  "The specified method is not allowed against this resource.", 405)
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        signed_at = query.get("X-Amz-Date", [""])[0]
+        try:
+            expires = float(query.get("X-Amz-Expires", [BLOB_URL_SECONDS])[0])
+            signed = datetime.datetime.strptime(signed_at, "%Y%m%dT%H%M%SZ").replace(
+                tzinfo=datetime.timezone.utc).timestamp() if signed_at else None
+        except ValueError:
+            return error_response(call, "AuthorizationQueryParametersError",
+                                  "X-Amz-Date or X-Amz-Expires is not valid.", 400)
+        if signed is not None and time.time() > signed + expires:
+            return error_response(call, "AccessDenied", "Request has expired", 403)
+        where = call.request or {}
+        key = (where.get("registryId"), where.get("region"), where.get("repositoryName"))
+        repo = _moto_repository(key[0], key[1], key[2], key[0]) if None not in key else None
+        with self.lock:
+            entry = self.blobs.get(key)
+            data = entry["blobs"].get(where.get("layerDigest")) if entry and entry["repo"] is repo else None
+        if data is None:
+            return error_response(call, "NoSuchKey", "The specified key does not exist.", 404)
+        headers = [("Content-Type", "application/octet-stream"), ("Accept-Ranges", "bytes"),
+                   ("ETag", f'"{where["layerDigest"].partition(":")[2][:32]}"'),
+                   ("Last-Modified", http_date(0)), ("x-amz-request-id", str(uuid.uuid4()))]
+        status, body = 200, data
+        wanted = _byte_range(environ.get("HTTP_RANGE", ""), len(data))
+        if wanted == "unsatisfiable":
+            status, headers, body = error_response(call, "InvalidRange", "The requested range is not satisfiable",
+                                                   416)
+            return status, headers + [("Content-Range", f"bytes */{len(data)}")], body
+        if wanted is not None:
+            status, body = 206, data[wanted[0]:wanted[1] + 1]
+            headers.append(("Content-Range", f"bytes {wanted[0]}-{wanted[1]}/{len(data)}"))
+        headers.append(("Content-Length", str(len(body))))
+        return status, headers, body
+
+    def _put_blob(self, data):
+        """Control API: stores a blob in a repository directly."""
+        name = data["repositoryName"]
+        account = data.get("registryId") or os.environ.get("MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT
+        region = data.get("region") or _default_region()
+        content = base64.b64decode(data["content_b64"], validate=True)
+        repo = _moto_repository(account, region, name, account)
+        if repo is None:
+            return 404, {"error": f"no repository {name} in registry {account} ({region}); create it first"}
+        digest = "sha256:" + hashlib.sha256(content).hexdigest()
+        with self.lock:
+            self._blobs_of((account, region, name), repo)[digest] = content
+        return 200, {"digest": digest, "size": len(content), "registryId": account, "region": region,
+                     "repositoryName": name}
+
+    def _list_blobs(self, query):
+        """Control API: the stored blobs, optionally of one registry, region or repository."""
+        wanted = {k: query[k][0] for k in ("registryId", "region", "repositoryName") if k in query}
+        with self.lock:
+            entries = [({"registryId": key[0], "region": key[1], "repositoryName": key[2]}, entry["blobs"])
+                       for key, entry in sorted(self.blobs.items())]
+        return [{**where, "digest": digest, "size": len(blob)}
+                for where, blobs in entries if all(where[k] == v for k, v in wanted.items())
+                for digest, blob in sorted(blobs.items())]
+
+    def _set_ecr(self, data):
+        """Control API: the part sizes InitiateLayerUpload suggests and CompleteLayerUpload requires."""
+        settings = dict(self.ecr)
+        for field in ("partSize", "minPartSize"):
+            if field in data:
+                value = int(data[field])
+                if not 1 <= value <= ECR_MAX_PART_SIZE:
+                    raise ValueError(f"{field} must be between 1 and {ECR_MAX_PART_SIZE}")
+                settings[field] = value
+        self.ecr = settings
 
     # ---- control API
 
@@ -692,6 +959,15 @@ class LocalAws:
                 if method == "POST":
                     self._set_state(data)
                 return 200, copy.deepcopy(self.state)
+        if path == "/ecr/blobs" and method in ("GET", "POST"):
+            if method == "POST":
+                return self._put_blob(data)
+            return 200, self._list_blobs(parse_qs(environ.get("QUERY_STRING", "")))
+        if path == "/ecr/settings" and method in ("GET", "POST"):
+            with self.lock:
+                if method == "POST":
+                    self._set_ecr(data)
+                return 200, dict(self.ecr)
         if (method, path) == ("POST", "/reset"):
             with self.lock:
                 self._clear()
@@ -760,6 +1036,118 @@ def _job_id(req):
         raise _validation(job_id, "jobId", "Member must satisfy regular expression pattern: "
                           "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
     return job_id
+
+
+def _default_region():
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def _base_url(environ):
+    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+
+
+def _caller_account(call):
+    """The account moto serves a call from, worked out as moto does: MOTO_ACCOUNT_ID,
+    else the x-moto-account-id header, else the account owning the access key (keys
+    from AssumeRole belong to the role's account), else moto's default."""
+    if os.environ.get("MOTO_ACCOUNT_ID"):
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if call.account:
+        return call.account
+    from moto.iam.models import get_account_id_from
+    return get_account_id_from(call.access_key)
+
+
+def _moto_repository(account, region, name, registry):
+    """moto's ECR repository `name` in `account`'s backend for `region`, if it is in
+    `registry`."""
+    from moto.ecr.models import ecr_backends
+    try:
+        repo = ecr_backends[account][region].repositories.get(name)
+    except KeyError:  # a region moto does not know
+        return None
+    return repo if repo is not None and repo.registry_id == registry else None
+
+
+def _manifest_blobs(repo):
+    """digest -> media type (or None) of every blob the repository's image manifests
+    reference (configs and layers)."""
+    found = {}
+    for image in list(repo.images):
+        try:
+            manifest = json.loads(image.image_manifest)
+        except (TypeError, ValueError):
+            continue
+        if not isinstance(manifest, dict):
+            continue
+        layers = manifest.get("layers") if isinstance(manifest.get("layers"), list) else []
+        for descriptor in [manifest.get("config")] + layers:
+            if isinstance(descriptor, dict) and isinstance(descriptor.get("digest"), str):
+                found[descriptor["digest"]] = found.get(descriptor["digest"]) or descriptor.get("mediaType")
+    return found
+
+
+def _digest_list(req):
+    digests = req.get("layerDigests")
+    if not isinstance(digests, list) or not digests:
+        raise _validation(None, "layerDigests", "Member must have length greater than or equal to 1")
+    if len(digests) > 100:
+        raise _validation(None, "layerDigests", "Member must have length less than or equal to 100")
+    return digests
+
+
+def _long(req, field):
+    value = req.get(field)
+    if value is None:
+        raise _validation(None, field, "Member must not be null")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _validation(value, field, "Member must have value greater than or equal to 0")
+    return value
+
+
+def _blob(req, field):
+    value = req.get(field)
+    if not isinstance(value, str):
+        raise _validation(None, field, "Member must not be null")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        raise ApiError("SerializationException", f"{field} is not valid base64") from None
+
+
+def _byte_range(header, size):
+    """(first, last) of a single `bytes=` Range header, "unsatisfiable", or None to
+    send everything (no header, or one S3 would ignore)."""
+    match = RANGE.match(header.strip())
+    if not match or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first == "":  # the last N bytes
+        count = int(last)
+        if count == 0:
+            return "unsatisfiable"
+        return max(size - count, 0), size - 1
+    first = int(first)
+    if last and int(last) < first:  # an invalid range: S3 ignores it
+        return None
+    if first >= size:
+        return "unsatisfiable"
+    return first, min(int(last) if last else size - 1, size - 1)
+
+
+def blob_call(environ):
+    """A GET of a layer download URL: service ecr-blob, operation DownloadLayer, S3's
+    protocol for faults; the request logged is what the URL names."""
+    call = Call()
+    call.service, call.operation, call.protocol = "ecr-blob", "DownloadLayer", "s3"
+    parts = environ.get("PATH_INFO", "")[len(BLOB_PATH):].split("/")
+    if len(parts) >= 4 and all(parts):
+        call.request = {"registryId": parts[0], "region": parts[1],
+                        "repositoryName": unquote("/".join(parts[2:-1])), "layerDigest": unquote(parts[-1])}
+        if environ.get("HTTP_RANGE"):
+            call.request["range"] = environ["HTTP_RANGE"]
+    return call
 
 
 def run_wsgi(app, environ):

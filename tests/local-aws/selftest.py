@@ -3,7 +3,9 @@
 exercises it with boto3. Exits non-zero when a check fails; skips itself (exit
 0) when boto3 is missing."""
 
+import base64
 import concurrent.futures
+import hashlib
 import json
 import os
 import signal
@@ -25,6 +27,7 @@ except ImportError:
     sys.exit(0)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 CHECKS = []
 
 
@@ -80,6 +83,32 @@ class Emulator:
 
     def fault(self, **fault):
         assert self.ctl("POST", "/faults", fault)[0] == 200
+
+
+def sha256(data):
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def fetch(url, headers=None):
+    """GET a URL: (status, headers, body), errors included."""
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+def push_blob(ecr, repo, data, part_size, **registry):
+    """The layer upload a registry client does: initiate, parts, complete."""
+    upload = ecr.initiate_layer_upload(repositoryName=repo, **registry)
+    for first in range(0, len(data), part_size):
+        part = data[first:first + part_size]
+        out = ecr.upload_layer_part(repositoryName=repo, uploadId=upload["uploadId"], partFirstByte=first,
+                                    partLastByte=first + len(part) - 1, layerPartBlob=part, **registry)
+        assert out["lastByteReceived"] == first + len(part) - 1, out
+    return ecr.complete_layer_upload(repositoryName=repo, uploadId=upload["uploadId"],
+                                     layerDigests=[sha256(data)], **registry)
 
 
 def expect_error(code, status, fn, *args, **kwargs):
@@ -310,6 +339,160 @@ def cloudwatch_over_cbor(aws):
         "StateValue"] == "OK"
 
 
+LAYER = bytes(range(256)) * 1200       # 307,200 bytes
+CONFIG = b'{"architecture": "amd64", "os": "linux"}'
+
+
+@check
+def ecr_layer_upload_check_and_download(aws):
+    ecr = aws.client("ecr")
+    ecr.create_repository(repositoryName="team/layers")
+    upload = ecr.initiate_layer_upload(repositoryName="team/layers")
+    assert upload["partSize"] == 10485760 and len(upload["uploadId"]) == 36, upload
+    assert aws.ctl("POST", "/ecr/settings", {"partSize": 65536, "minPartSize": 65536}) == (
+        200, {"partSize": 65536, "minPartSize": 65536})
+    done = push_blob(ecr, "team/layers", LAYER, 65536)
+    assert done["layerDigest"] == sha256(LAYER) and done["registryId"] == "123456789012", done
+    assert done["repositoryName"] == "team/layers", done
+    assert len(aws.calls(operation="UploadLayerPart")) == 5  # 4 x 64 KiB and the rest
+    config = push_blob(ecr, "team/layers", CONFIG, 65536)["layerDigest"]
+    missing = sha256(b"not uploaded")
+    out = ecr.batch_check_layer_availability(repositoryName="team/layers",
+                                             layerDigests=[done["layerDigest"], missing, "nonsense"])
+    assert out["layers"] == [{"layerDigest": sha256(LAYER), "layerAvailability": "AVAILABLE",
+                              "layerSize": len(LAYER)}], out
+    assert [(f["layerDigest"], f["failureCode"]) for f in out["failures"]] == [
+        (missing, "MissingLayerDigest"), ("nonsense", "InvalidLayerDigest")], out
+    # Not downloadable until an image refers to it; then a URL back to the emulator.
+    expect_error("LayerInaccessibleException", 400, ecr.get_download_url_for_layer, repositoryName="team/layers",
+                 layerDigest=sha256(LAYER))
+    expect_error("LayersNotFoundException", 400, ecr.get_download_url_for_layer, repositoryName="team/layers",
+                 layerDigest=missing)
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config,
+                           "size": len(CONFIG)},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                            "digest": sha256(LAYER), "size": len(LAYER)}]}
+    ecr.put_image(repositoryName="team/layers", imageManifest=json.dumps(manifest), imageTag="v1",
+                  imageManifestMediaType="application/vnd.oci.image.manifest.v1+json")
+    layer = ecr.batch_check_layer_availability(repositoryName="team/layers", layerDigests=[config])["layers"][0]
+    assert layer["mediaType"] == "application/vnd.oci.image.config.v1+json", layer
+    url = ecr.get_download_url_for_layer(repositoryName="team/layers", layerDigest=sha256(LAYER))
+    assert url["layerDigest"] == sha256(LAYER), url
+    assert url["downloadUrl"].startswith(aws.url + "/_local/ecr-blobs/123456789012/us-east-1/team/layers/"), url
+    status, headers, body = fetch(url["downloadUrl"])
+    assert status == 200 and body == LAYER and headers["Content-Length"] == str(len(LAYER)), (status, headers)
+    status, headers, body = fetch(url["downloadUrl"], {"Range": "bytes=256-511"})
+    assert status == 206 and body == bytes(range(256)), (status, len(body))
+    assert headers["Content-Range"] == f"bytes 256-511/{len(LAYER)}", headers
+    assert fetch(url["downloadUrl"], {"Range": "bytes=-10"})[2] == LAYER[-10:]
+    assert fetch(url["downloadUrl"], {"Range": f"bytes={len(LAYER)}-"})[0] == 416
+    status, _, body = fetch(url["downloadUrl"].replace(sha256(LAYER), missing))
+    assert status == 404 and b"NoSuchKey" in body, (status, body)
+    downloads = aws.calls(service="ecr-blob")
+    assert [c["operation"] for c in downloads] == ["DownloadLayer"] * 5, downloads
+    assert downloads[0]["request"] == {"registryId": "123456789012", "region": "us-east-1",
+                                       "repositoryName": "team/layers", "layerDigest": sha256(LAYER)}, downloads[0]
+    assert [c["status"] for c in downloads] == [200, 206, 206, 416, 404], downloads
+    # Uploading a blob the repository has, in another repository it is new.
+    expect_error("LayerAlreadyExistsException", 400, push_blob, ecr, "team/layers", LAYER, 65536)
+    ecr.create_repository(repositoryName="team/copy")
+    assert push_blob(ecr, "team/copy", LAYER, 200000)["layerDigest"] == sha256(LAYER)
+    blobs = aws.ctl("GET", "/ecr/blobs?repositoryName=team/copy")[1]
+    assert blobs == [{"registryId": "123456789012", "region": "us-east-1", "repositoryName": "team/copy",
+                      "digest": sha256(LAYER), "size": len(LAYER)}], blobs
+
+
+@check
+def ecr_layer_errors(aws):
+    ecr = aws.client("ecr")
+    ecr.create_repository(repositoryName="errors")
+    expect_error("RepositoryNotFoundException", 400, ecr.initiate_layer_upload, repositoryName="nope")
+    expect_error("RepositoryNotFoundException", 400, ecr.batch_check_layer_availability, repositoryName="nope",
+                 layerDigests=[sha256(b"x")])
+    expect_error("RepositoryNotFoundException", 400, ecr.initiate_layer_upload, repositoryName="errors",
+                 registryId="210987654321")
+    upload = ecr.initiate_layer_upload(repositoryName="errors")["uploadId"]
+    expect_error("UploadNotFoundException", 400, ecr.upload_layer_part, repositoryName="errors",
+                 uploadId=str(uuid.uuid4()), partFirstByte=0, partLastByte=0, layerPartBlob=b"x")
+    expect_error("UploadNotFoundException", 400, ecr.upload_layer_part, repositoryName="team/copy",
+                 uploadId=upload, partFirstByte=0, partLastByte=0, layerPartBlob=b"x")
+    expect_error("EmptyUploadException", 400, ecr.complete_layer_upload, repositoryName="errors",
+                 uploadId=upload, layerDigests=[sha256(b"")])
+    ecr.upload_layer_part(repositoryName="errors", uploadId=upload, partFirstByte=0, partLastByte=2,
+                          layerPartBlob=b"abc")
+    err = expect_error("InvalidLayerPartException", 400, ecr.upload_layer_part, repositoryName="errors",
+                       uploadId=upload, partFirstByte=5, partLastByte=7, layerPartBlob=b"def")
+    assert err.response["lastValidByteReceived"] == 2 and err.response["uploadId"] == upload, err.response
+    expect_error("InvalidLayerPartException", 400, ecr.upload_layer_part, repositoryName="errors",
+                 uploadId=upload, partFirstByte=3, partLastByte=9, layerPartBlob=b"def")
+    ecr.upload_layer_part(repositoryName="errors", uploadId=upload, partFirstByte=3, partLastByte=5,
+                          layerPartBlob=b"def")
+    # Parts other than the last below the minimum part size (64 KiB, set above).
+    expect_error("LayerPartTooSmallException", 400, ecr.complete_layer_upload, repositoryName="errors",
+                 uploadId=upload, layerDigests=[sha256(b"abcdef")])
+    expect_error("UploadNotFoundException", 400, ecr.complete_layer_upload, repositoryName="errors",
+                 uploadId=upload, layerDigests=[sha256(b"abcdef")])
+    upload = ecr.initiate_layer_upload(repositoryName="errors")["uploadId"]
+    ecr.upload_layer_part(repositoryName="errors", uploadId=upload, partFirstByte=0, partLastByte=5,
+                          layerPartBlob=b"abcdef")
+    err = expect_error("InvalidLayerException", 400, ecr.complete_layer_upload, repositoryName="errors",
+                       uploadId=upload, layerDigests=[sha256(b"abcdeX")])
+    assert sha256(b"abcdef") in str(err), err
+    expect_error("LayersNotFoundException", 400, ecr.get_download_url_for_layer, repositoryName="errors",
+                 layerDigest=sha256(b"abcdef"))
+    # Expired and unknown download URLs, as S3 answers them.
+    stored = aws.ctl("POST", "/ecr/blobs", {"repositoryName": "errors",
+                                            "content_b64": base64.b64encode(b"abcdef").decode()})
+    assert stored == (200, {"digest": sha256(b"abcdef"), "size": 6, "registryId": "123456789012",
+                            "region": "us-east-1", "repositoryName": "errors"}), stored
+    base = f"{aws.url}/_local/ecr-blobs/123456789012/us-east-1/errors/{sha256(b'abcdef')}"
+    assert fetch(base + "?X-Amz-Signature=local")[2] == b"abcdef"
+    status, _, body = fetch(base + "?X-Amz-Date=20200101T000000Z&X-Amz-Expires=3600&X-Amz-Signature=local")
+    assert status == 403 and b"expired" in body, (status, body)
+    assert aws.ctl("POST", "/ecr/blobs", {"repositoryName": "nope", "content_b64": ""})[0] == 404
+    assert aws.ctl("POST", "/ecr/blobs", {"repositoryName": "errors", "content_b64": "%%"})[0] == 400
+    assert aws.ctl("POST", "/ecr/settings", {"partSize": 0})[0] == 400
+
+
+@check
+def ecr_layer_faults_and_cross_account(aws):
+    ecr = aws.client("ecr")
+    ecr.create_repository(repositoryName="faults")
+    aws.fault(service="ecr", operation="UploadLayerPart", kind="throttle")
+    expect_error("ThrottlingException", 400, push_blob, ecr, "faults", LAYER, 65536)
+    digest = push_blob(ecr, "faults", LAYER, 65536)["layerDigest"]  # a throttled part changed nothing
+    ecr.put_image(repositoryName="faults", imageTag="v1", imageManifestMediaType=DOCKER_V2,
+                  imageManifest=json.dumps({"schemaVersion": 2, "mediaType": DOCKER_V2, "config": {
+                      "mediaType": "application/vnd.docker.container.image.v1+json", "digest": digest,
+                      "size": len(LAYER)}, "layers": []}))
+    url = ecr.get_download_url_for_layer(repositoryName="faults", layerDigest=digest)["downloadUrl"]
+    aws.fault(service="ecr-blob", operation="DownloadLayer", kind="throttle")
+    aws.fault(service="ecr-blob", operation="DownloadLayer", kind="delay", delay_ms=300)
+    status, _, body = fetch(url)
+    assert status == 503 and b"<Code>SlowDown</Code>" in body, (status, body)
+    began = time.monotonic()
+    assert fetch(url)[2] == LAYER and time.monotonic() - began >= 0.3
+    assert [c["fault"] for c in aws.calls(service="ecr-blob")[-2:]] == ["throttle", "delay"]
+    # Keys from an assumed role belong to the role's account: its own registry.
+    creds = aws.client("sts").assume_role(RoleArn="arn:aws:iam::222233334444:role/target",
+                                          RoleSessionName="selftest")["Credentials"]
+    other = boto3.session.Session(aws_access_key_id=creds["AccessKeyId"],
+                                  aws_secret_access_key=creds["SecretAccessKey"],
+                                  aws_session_token=creds["SessionToken"], region_name="us-east-1").client(
+        "ecr", endpoint_url=aws.url, config=aws.config)
+    other.create_repository(repositoryName="faults")
+    out = other.batch_check_layer_availability(repositoryName="faults", layerDigests=[digest])
+    assert out["layers"] == [] and out["failures"][0]["failureCode"] == "MissingLayerDigest", out
+    assert push_blob(other, "faults", LAYER, 65536)["registryId"] == "222233334444"
+    # The caller's account reaches another registry by its id.
+    out = ecr.batch_check_layer_availability(repositoryName="faults", registryId="222233334444",
+                                             layerDigests=[digest])
+    assert out["layers"][0]["layerAvailability"] == "AVAILABLE", out
+    assert {b["registryId"] for b in aws.ctl("GET", "/ecr/blobs?repositoryName=faults")[1]} == {
+        "123456789012", "222233334444"}
+
+
 @check
 def moto_not_implemented_passes_through(aws):
     req = urllib.request.Request(aws.url + "/", data=b"{}", method="POST", headers={
@@ -332,6 +515,8 @@ def call_log_order_and_reset(aws):
     assert aws.ctl("POST", "/reset", {}) == (200, {"ok": True})
     assert aws.calls() == [] and aws.ctl("GET", "/jobs")[1] == {}
     assert aws.ctl("GET", "/state")[1] == {"pipelines": {}, "alarms": []}
+    assert aws.ctl("GET", "/ecr/blobs")[1] == []
+    assert aws.ctl("GET", "/ecr/settings")[1] == {"partSize": 10485760, "minPartSize": 5242880}
     assert aws.client("ecr").describe_repositories()["repositories"]
     aws.ctl("POST", "/reset", {"moto": True})
     assert aws.client("ecr").describe_repositories()["repositories"] == []

@@ -1,7 +1,10 @@
 //! One local AWS per test binary, the real function binary per test, and helpers to
-//! push real-shaped manifests into the emulator's ECR.
+//! push real-shaped manifests and real blobs into the emulator's ECR.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::sync::{LazyLock, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -169,6 +172,110 @@ pub async fn digest_of(ecr: &aws_sdk_ecr::Client, repo: &str, tag: &str) -> Opti
         .and_then(|i| i.image_id())
         .and_then(|i| i.image_digest())
         .map(str::to_owned)
+}
+
+/// A plain HTTP/1.1 request to the emulator, outside the AWS SDKs: its control API
+/// (`/_local/...`) or the path and query of a layer download URL. Returns the status
+/// and the body (the emulator sends a Content-Length on these).
+pub fn http(env: &Env, method: &str, path: &str, body: Option<&Value>) -> (u16, Vec<u8>) {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let port = env.aws.port();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the local AWS");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send to the local AWS");
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .expect("read from the local AWS");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP response");
+    let status = String::from_utf8_lossy(&raw[..split])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("an HTTP status");
+    (status, raw[split + 4..].to_vec())
+}
+
+fn control_json(env: &Env, method: &str, path: &str, body: &Value) -> Value {
+    let (status, bytes) = http(env, method, path, Some(body));
+    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    assert_eq!(status, 200, "{method} {path}: {value}");
+    value
+}
+
+/// Stores `bytes` as a blob of repository `repo` of the test account (the emulator's
+/// `POST /_local/ecr/blobs`); returns its digest, the sha256 the emulator computed.
+pub fn put_blob(env: &Env, repo: &str, bytes: &[u8]) -> String {
+    let body =
+        json!({"repositoryName": repo, "content_b64": aws_smithy_types::base64::encode(bytes)});
+    let out = control_json(env, "POST", "/_local/ecr/blobs", &body);
+    assert_eq!(out["size"].as_u64(), Some(bytes.len() as u64));
+    out["digest"].as_str().expect("digest").to_owned()
+}
+
+/// The blobs the emulator holds for `repo` in `registry`: digest -> size.
+pub fn stored_blobs(env: &Env, registry: &str, repo: &str) -> BTreeMap<String, u64> {
+    let (status, bytes) = http(
+        env,
+        "GET",
+        &format!("/_local/ecr/blobs?registryId={registry}&repositoryName={repo}"),
+        None,
+    );
+    assert_eq!(status, 200);
+    let list: Vec<Value> = serde_json::from_slice(&bytes).expect("blob list");
+    list.iter()
+        .map(|b| {
+            (
+                b["digest"].as_str().unwrap_or_default().to_owned(),
+                b["size"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// The part size the emulated InitiateLayerUpload suggests, and the least size
+/// CompleteLayerUpload accepts for the parts before the last (ECR: 10 MiB and 5 MiB).
+pub fn layer_part_size(env: &Env, size: usize) {
+    control_json(
+        env,
+        "POST",
+        "/_local/ecr/settings",
+        &json!({"partSize": size, "minPartSize": size}),
+    );
+}
+
+/// A blob as a registry client pulls it: GetDownloadUrlForLayer, then a GET of the URL.
+pub async fn download_blob(
+    env: &Env,
+    ecr: &aws_sdk_ecr::Client,
+    repo: &str,
+    digest: &str,
+) -> Vec<u8> {
+    let out = ecr
+        .get_download_url_for_layer()
+        .repository_name(repo)
+        .layer_digest(digest)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("download URL for {digest} in {repo}: {e:?}"));
+    let url = out.download_url().expect("a download URL");
+    let path = url
+        .strip_prefix(&env.aws.endpoint())
+        .unwrap_or_else(|| panic!("{url} does not point at the emulator"));
+    let (status, body) = http(env, "GET", path, None);
+    assert_eq!(status, 200, "GET {url}");
+    body
 }
 
 /// What one run of the function did.
