@@ -4,7 +4,9 @@
 //! - every `events/seed/*.json` is applied: `{"calls": [{"target", "body"}]}` (raw AWS JSON
 //!   calls), `"ecr": [{"repository", "mutability"?, "images": [{"tag", "manifest"?,
 //!   "mediaType"?}]}]`, and `"ecs": {"clusters": [..], "taskDefinitions": [..],
-//!   "services": [{"cluster", "serviceName", "taskDefinition", ..}]}`.
+//!   "services": [{"cluster", "serviceName", "taskDefinition", ..}]}`, and `"stubs":
+//!   [{"service", "operation", "match", "response"}]` (answers the local AWS gives instead
+//!   of moto, e.g. ECR scan findings).
 
 use crate::job::{BUCKET, ensure_bucket};
 use crate::local_aws::LocalAws;
@@ -16,12 +18,31 @@ const ECS: &str = "AmazonEC2ContainerServiceV20141113";
 
 /// Seeds everything under `events_dir`; returns a line per thing seeded.
 pub async fn seed(aws: &LocalAws, events_dir: &Path) -> Result<Vec<String>, String> {
+    seed_matching(aws, events_dir, None).await
+}
+
+/// Seeds only what one function's samples use: `events/artifacts/<function>/` and
+/// `events/seed/<function>.json`.
+pub async fn seed_only(
+    aws: &LocalAws,
+    events_dir: &Path,
+    function: &str,
+) -> Result<Vec<String>, String> {
+    seed_matching(aws, events_dir, Some(function)).await
+}
+
+async fn seed_matching(
+    aws: &LocalAws,
+    events_dir: &Path,
+    only: Option<&str>,
+) -> Result<Vec<String>, String> {
     let mut done = Vec::new();
     let artifacts = events_dir.join("artifacts");
-    if artifacts.is_dir() {
+    let scope = only.map_or_else(|| artifacts.clone(), |f| artifacts.join(f));
+    if scope.is_dir() {
         let s3 = aws.s3().await;
         ensure_bucket(&s3, BUCKET).await;
-        for dir in zip_dirs(&artifacts) {
+        for dir in zip_dirs(&scope) {
             let key = relative(&artifacts, &dir);
             let files = files_under(&dir);
             let named: Vec<(String, Vec<u8>)> = files
@@ -64,6 +85,15 @@ pub async fn seed(aws: &LocalAws, events_dir: &Path) -> Result<Vec<String>, Stri
             aws.json_call(&target, &body)
                 .await
                 .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        for stub in spec["stubs"].as_array().into_iter().flatten() {
+            aws.stub(
+                stub["service"].as_str().unwrap_or_default(),
+                stub["operation"].as_str().unwrap_or_default(),
+                stub.get("match").cloned().unwrap_or(json!({})),
+                stub["response"].clone(),
+            )
+            .await;
         }
         done.push(format!(
             "seed {}",

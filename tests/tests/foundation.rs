@@ -388,3 +388,31 @@ async fn the_local_aws_leaves_no_process_behind() {
     }
     panic!("the local AWS (pid {pid}) is still running after drop");
 }
+
+#[tokio::test]
+async fn throttling_that_outlasts_the_retries_is_system_unavailable() {
+    let aws = LocalAws::start().await;
+    aws.fault(Fault::throttle("s3", "GetObject").times(-1))
+        .await;
+    let job = JobBuilder::new()
+        .input("SourceArtifact", &[("taskdef.json", taskdef())])
+        .output("Out")
+        .user_parameters(r#"{"file": "taskdef.json"}"#)
+        .stage(&aws)
+        .await;
+    let mut f = fixture(&aws).await;
+    assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
+    let report = aws.job(&job.id).await.expect("a report");
+    let message = report.expect_failure("SystemUnavailable");
+    assert!(
+        message.contains("s3:GetObject") && message.contains("SlowDown"),
+        "{message}"
+    );
+    let attempts = aws
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.operation == "GetObject")
+        .count();
+    assert!(attempts >= 3, "the SDK retried ({attempts} attempts)");
+}

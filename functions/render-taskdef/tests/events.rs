@@ -5,7 +5,7 @@
 use render_taskdef::config::Config;
 use serde_json::Value;
 use shared::job::JobEvent;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use testkit::{Function, JobReport, LocalAws, workspace_root};
 
@@ -28,74 +28,11 @@ fn load(mode: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn files_under(dir: &Path, root: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            files_under(&path, root, out);
-        } else {
-            let rel = path
-                .strip_prefix(root)
-                .map(|p| p.to_string_lossy().replace('\\', "/"))
-                .unwrap_or_default();
-            out.push((rel, std::fs::read(&path).unwrap_or_default()));
-        }
-    }
-}
-
-/// Seeds what this action's samples need, as the test kit's seeding does for all of
-/// `events/`: each `events/artifacts/<key>.zip/` folder zipped to `s3://pipeline-artifacts/<key>.zip`,
-/// and the calls of `events/seed/render-taskdef.json`.
+/// Seeds what this action's samples need: its artifacts and `events/seed/render-taskdef.json`.
 async fn seed(aws: &LocalAws) {
-    let s3 = aws.s3().await;
-    testkit::job::ensure_bucket(&s3, testkit::job::BUCKET).await;
-    let root = events_dir().join("artifacts");
-    let mut dirs: Vec<_> = std::fs::read_dir(root.join("render-taskdef"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    dirs.sort();
-    for dir in dirs
-        .into_iter()
-        .filter(|d| d.is_dir() && d.extension().is_some_and(|x| x == "zip"))
-    {
-        let mut files = Vec::new();
-        files_under(&dir, &dir, &mut files);
-        let refs: Vec<(&str, &[u8])> = files
-            .iter()
-            .map(|(p, b)| (p.as_str(), b.as_slice()))
-            .collect();
-        let zip = shared::artifacts::build_zip(&refs).expect("zip");
-        let key = dir
-            .strip_prefix(&root)
-            .expect("under artifacts")
-            .to_string_lossy()
-            .replace('\\', "/");
-        s3.put_object()
-            .bucket(testkit::job::BUCKET)
-            .key(&key)
-            .body(zip.into())
-            .send()
-            .await
-            .expect("upload");
-    }
-    let spec: Value = serde_json::from_str(
-        &std::fs::read_to_string(events_dir().join("seed/render-taskdef.json")).expect("seed file"),
-    )
-    .expect("seed JSON");
-    for (target, body) in testkit::seed::calls_of(&spec) {
-        aws.json_call(&target, &body)
-            .await
-            .unwrap_or_else(|e| panic!("seed {target}: {e}"));
-    }
+    testkit::seed::seed_only(aws, &events_dir(), "render-taskdef")
+        .await
+        .unwrap_or_else(|e| panic!("seeding: {e}"));
 }
 
 #[test]
