@@ -80,8 +80,8 @@ FAILURE_TYPES = {
     "JobFailed", "ConfigurationError", "PermissionError",
     "RevisionOutOfSync", "RevisionUnavailable", "SystemUnavailable",
 }
-FAULT_KINDS = {"throttle", "error", "reset", "delay"}
-# (status, code, message) per protocol for the "throttle" and "error" faults.
+FAULT_KINDS = {"throttle", "error", "deny", "reset", "delay"}
+# (status, code, message) per protocol for the "throttle", "error" and "deny" faults.
 FAULTS = {
     "throttle": {
         "json": (400, "ThrottlingException", "Rate exceeded"),
@@ -89,6 +89,13 @@ FAULTS = {
         "query": (400, "Throttling", "Rate exceeded"),
         "ec2": (503, "RequestLimitExceeded", "Request limit exceeded."),
         "s3": (503, "SlowDown", "Please reduce your request rate."),
+    },
+    "deny": {
+        "json": (400, "AccessDeniedException", "User is not authorized to perform this action"),
+        "cbor": (400, "AccessDeniedException", "User is not authorized to perform this action"),
+        "query": (403, "AccessDenied", "User is not authorized to perform this action"),
+        "ec2": (403, "UnauthorizedOperation", "You are not authorized to perform this operation."),
+        "s3": (403, "AccessDenied", "Access Denied"),
     },
     "error": {
         "json": (500, "InternalFailure", "An internal error occurred."),
@@ -402,7 +409,7 @@ class LocalAws:
             reset_connection(environ)
             raise ConnectionResetError("connection reset on purpose")  # werkzeug stays quiet
         try:
-            if kind in ("throttle", "error"):
+            if kind in ("throttle", "error", "deny"):
                 status, headers, body = error_response(call, *self._fault_error(call, kind))
             elif stub is not None:
                 status, headers, body = self._stub_response(call, stub)

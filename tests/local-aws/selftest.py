@@ -175,6 +175,16 @@ def error_fault_and_every_call_count(aws):
 
 
 @check
+def deny_fault_in_each_protocol(aws):
+    aws.fault(service="ecr", operation="DescribeRepositories", kind="deny")
+    expect_error("AccessDeniedException", 400, aws.client("ecr").describe_repositories)
+    aws.fault(service="s3", operation="GetObject", kind="deny")
+    expect_error("AccessDenied", 403, aws.client("s3").get_object, Bucket="artifacts", Key="dir/input.zip")
+    aws.fault(service="elbv2", operation="DescribeLoadBalancers", kind="deny")
+    expect_error("AccessDenied", 403, aws.client("elbv2").describe_load_balancers)
+
+
+@check
 def reset_fault_drops_connection(aws):
     aws.fault(service="s3", operation="HeadBucket", kind="reset", count=2)
     try:

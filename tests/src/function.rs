@@ -45,6 +45,8 @@ type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Invocation>>>>;
 
 struct Shared {
     next: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>,
+    /// When the runtime first asked for an invocation: the end of its init phase.
+    ready: Arc<std::sync::OnceLock<Instant>>,
     waiters: Waiters,
     function_arn: String,
 }
@@ -57,6 +59,7 @@ pub struct Function {
     child: Child,
     logs: Arc<Mutex<String>>,
     started: Instant,
+    ready: Arc<std::sync::OnceLock<Instant>>,
     counter: u64,
 }
 
@@ -102,8 +105,10 @@ impl Function {
         let addr = listener.local_addr().expect("runtime API address");
         let (queue, rx) = mpsc::unbounded_channel();
         let waiters: Waiters = Arc::default();
+        let ready: Arc<std::sync::OnceLock<Instant>> = Arc::default();
         let shared = Arc::new(Shared {
             next: tokio::sync::Mutex::new(rx),
+            ready: Arc::clone(&ready),
             waiters: Arc::clone(&waiters),
             function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
         });
@@ -164,6 +169,7 @@ impl Function {
             child,
             logs,
             started,
+            ready,
             counter: 0,
         }
     }
@@ -175,6 +181,11 @@ impl Function {
     /// When the process was spawned (for cold start measurements).
     pub fn started(&self) -> Instant {
         self.started
+    }
+
+    /// How long the process took to ask for its first invocation (Lambda's init duration).
+    pub fn init_duration(&self) -> Option<std::time::Duration> {
+        self.ready.get().map(|t| t.duration_since(self.started))
     }
 
     /// Everything the function wrote to stdout and stderr so far.
@@ -260,6 +271,7 @@ async fn route(
     };
     match (method.as_str(), parts.as_slice()) {
         ("GET", ["2018-06-01", "runtime", "invocation", "next"]) => {
+            let _ = shared.ready.set(Instant::now());
             let next = shared.next.lock().await.recv().await;
             let Some(p) = next else {
                 return Ok(reply(StatusCode::GONE, "{}"));

@@ -76,6 +76,10 @@ impl Fault {
     pub fn error(service: &str, operation: &str) -> Self {
         Self::new(service, operation, "error")
     }
+    /// Access denied, as IAM answers (`AccessDeniedException`, S3's 403 `AccessDenied`).
+    pub fn deny(service: &str, operation: &str) -> Self {
+        Self::new(service, operation, "deny")
+    }
     /// The connection is reset with no response.
     pub fn reset(service: &str, operation: &str) -> Self {
         Self::new(service, operation, "reset")

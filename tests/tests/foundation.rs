@@ -416,3 +416,23 @@ async fn throttling_that_outlasts_the_retries_is_system_unavailable() {
         .count();
     assert!(attempts >= 3, "the SDK retried ({attempts} attempts)");
 }
+
+#[tokio::test]
+async fn access_denied_is_a_permission_error_that_names_the_iam_action() {
+    let aws = LocalAws::start().await;
+    let job = JobBuilder::new()
+        .input("SourceArtifact", &[("taskdef.json", taskdef())])
+        .output("Out")
+        .user_parameters(r#"{"file": "taskdef.json"}"#)
+        .stage(&aws)
+        .await;
+    aws.fault(Fault::deny("s3", "PutObject")).await;
+    let mut f = fixture(&aws).await;
+    assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
+    let report = aws.job(&job.id).await.expect("a report");
+    let message = report.expect_failure("PermissionError");
+    assert!(
+        message.contains("artifact `Out`") && message.contains("Allow s3:PutObject"),
+        "{message}"
+    );
+}
