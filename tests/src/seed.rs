@@ -158,6 +158,24 @@ pub fn calls_of(spec: &Value) -> Vec<(String, Value)> {
     calls
 }
 
+/// The sample events of `function`: `events/<function>.json` and `events/<function>-*.json`,
+/// sorted by name.
+pub fn sample_events(events_dir: &Path, function: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(events_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name == format!("{function}.json")
+                || (name.starts_with(&format!("{function}-")) && name.ends_with(".json"))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 pub const DOCKER_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
 /// A Docker v2 image manifest with made-up blob digests derived from `seed`.

@@ -202,14 +202,8 @@ pub fn quote(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::images::ImageRef;
+    use crate::template::tests_support::doc;
     use serde_json::json;
-
-    fn doc(v: Value) -> TaskDef {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
 
     fn cfg(json: &str) -> AppSpecConfig {
         serde_json::from_str(json).unwrap()

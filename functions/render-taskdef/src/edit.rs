@@ -323,14 +323,8 @@ fn set_map(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::template::tests_support::doc;
     use serde_json::json;
-
-    fn doc(v: Value) -> TaskDef {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
 
     fn cfg(json: &str) -> Config {
         serde_json::from_str(json).unwrap()

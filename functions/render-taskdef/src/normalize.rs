@@ -128,14 +128,8 @@ fn is_empty(v: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::template::tests_support::doc;
     use serde_json::json;
-
-    fn doc(v: Value) -> TaskDef {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
 
     fn rendered() -> TaskDef {
         doc(json!({

@@ -278,17 +278,11 @@ pub fn reusable(rendered: &TaskDef, latest: Option<&Value>) -> Option<(String, i
 mod tests {
     use super::*;
     use crate::images::parse_image_file;
+    use crate::template::tests_support::doc;
     use serde_json::json;
     use std::time::Instant;
 
     const ECR: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
-
-    fn doc(v: Value) -> TaskDef {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
 
     fn cfg(json: &str) -> Config {
         serde_json::from_str(json).unwrap()

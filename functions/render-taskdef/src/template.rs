@@ -184,3 +184,18 @@ mod tests {
         assert_eq!(container_names(&doc), ["b"]);
     }
 }
+
+/// Test helpers shared by the crate's unit tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::TaskDef;
+    use serde_json::Value;
+
+    /// A task definition document from a `json!` object.
+    pub fn doc(v: Value) -> TaskDef {
+        match v {
+            Value::Object(m) => m,
+            _ => panic!("a task definition is a JSON object"),
+        }
+    }
+}

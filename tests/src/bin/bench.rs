@@ -98,24 +98,14 @@ async fn main() {
 }
 
 fn scenarios(events: &Path, function: &str) -> Vec<(String, Value)> {
-    let mut out: Vec<(String, Value)> = std::fs::read_dir(events)
+    seed::sample_events(events, function)
         .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().unwrap_or_default().to_string_lossy();
-            name.starts_with(function) && name.ends_with(".json")
-        })
         .filter_map(|p| {
-            let text = std::fs::read_to_string(&p).ok()?;
-            let value: Value = serde_json::from_str(&text).ok()?;
+            let value: Value = serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok()?;
             value.get("CodePipeline.job")?;
             Some((p.file_stem()?.to_string_lossy().into_owned(), value))
         })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+        .collect()
 }
 
 /// The event with a fresh job id, so every invocation is a new job.

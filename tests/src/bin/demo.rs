@@ -87,22 +87,10 @@ async fn main() {
 
 /// `events/<function>.json`, else the first `events/<function>-*.json`.
 fn default_event(events: &std::path::Path, function: &str) -> std::path::PathBuf {
-    let exact = events.join(format!("{function}.json"));
-    if exact.exists() {
-        return exact;
-    }
-    let mut found: Vec<_> = std::fs::read_dir(events)
+    seed::sample_events(events, function)
         .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().unwrap_or_default().to_string_lossy();
-            name.starts_with(&format!("{function}-")) && name.ends_with(".json")
-        })
-        .collect();
-    found.sort();
-    found.into_iter().next().unwrap_or(exact)
+        .next()
+        .unwrap_or_else(|| events.join(format!("{function}.json")))
 }
 
 fn fail(message: &str) -> ! {
