@@ -25,7 +25,7 @@ pub struct ZipLimits {
 impl Default for ZipLimits {
     fn default() -> Self {
         Self {
-            max_zip_bytes: 256 << 20,
+            max_zip_bytes: 64 << 20,
             max_entries: 10_000,
             max_total_uncompressed: 512 << 20,
             max_file_bytes: 32 << 20,

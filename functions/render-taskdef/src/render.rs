@@ -280,7 +280,6 @@ mod tests {
     use crate::images::parse_image_file;
     use crate::template::tests_support::doc;
     use serde_json::json;
-    use std::time::Instant;
 
     const ECR: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 
@@ -514,9 +513,10 @@ mod tests {
         assert_eq!(reusable(&changed, Some(&latest)), None);
     }
 
-    /// A 100-container task definition with images and edits for every container.
+    /// A 100-container task definition with images and edits for every container (its
+    /// timing is measured by `examples/render-100.rs` in the benchmark).
     #[test]
-    fn hundred_containers_render_fast() {
+    fn hundred_containers_render() {
         let containers: Vec<Value> = (0..100)
             .map(|i| json!({
                 "name": format!("c{i}"),
@@ -542,22 +542,15 @@ mod tests {
             .collect();
         let c: Config = serde_json::from_value(json!({"environment": env})).unwrap();
 
-        let mut best = std::time::Duration::MAX;
-        for _ in 0..5 {
-            let start = Instant::now();
-            let (doc, _) = crate::template::parse("taskdef.json", template.as_bytes()).unwrap();
-            let file = parse_image_file("imagedefinitions.json", &defs).unwrap();
-            let a = assignments(&c, Some(("imagedefinitions.json", &file)), &doc).unwrap();
-            let r = render(doc, &a, &c).unwrap();
-            let out = taskdef_json(&r.doc);
-            let defs_out = image_definitions(&r.doc);
-            assert!(out.len() > 100_000 && !defs_out.is_empty());
-            assert_eq!(r.set.len(), 100);
-            best = best.min(start.elapsed());
-        }
-        eprintln!("100-container render: {best:?}");
-        // 5 ms is the target for release builds; unoptimised test builds get room.
-        let bound = if cfg!(debug_assertions) { 100 } else { 5 };
-        assert!(best.as_millis() < bound, "{best:?}");
+        let (doc, _) = crate::template::parse("taskdef.json", template.as_bytes()).unwrap();
+        let file = parse_image_file("imagedefinitions.json", &defs).unwrap();
+        let a = assignments(&c, Some(("imagedefinitions.json", &file)), &doc).unwrap();
+        let r = render(doc, &a, &c).unwrap();
+        let out = taskdef_json(&r.doc);
+        let defs_out = image_definitions(&r.doc);
+        assert!(out.len() > 100_000 && !defs_out.is_empty());
+        assert_eq!(r.set.len(), 100);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("\"NEW\"") && !text.contains("\"V5\""));
     }
 }
