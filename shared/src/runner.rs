@@ -32,6 +32,13 @@ pub enum RunnerError {
     Report(String),
 }
 
+/// What became of a report.
+enum Delivery {
+    Accepted,
+    /// CodePipeline had already closed the job (a repeated delivery).
+    AlreadyEnded,
+}
+
 pub struct Runner<A: Action> {
     action: Arc<A>,
     sdk: SdkConfig,
@@ -82,10 +89,19 @@ impl<A: Action> Runner<A> {
         };
         let deadline = deadline_from(context.deadline, self.margin);
         let span = tracing::info_span!("job", job_id = %job_id, action = A::NAME);
+        tracing::debug!(
+            parent: &span,
+            deadline_ms = context.deadline,
+            budget_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64,
+            "invoked"
+        );
         async move {
             let report = self.decide(payload, deadline).await;
-            self.send(&job_id, &report).await?;
-            Ok(json!({ "jobId": job_id, "status": report.label() }))
+            let status = match self.send(&job_id, &report).await? {
+                Delivery::Accepted => report.label(),
+                Delivery::AlreadyEnded => "AlreadyEnded",
+            };
+            Ok(json!({ "jobId": job_id, "status": status }))
         }
         .instrument(span)
         .await
@@ -168,7 +184,7 @@ impl<A: Action> Runner<A> {
         }
     }
 
-    async fn send(&self, job_id: &str, report: &Report) -> Result<(), RunnerError> {
+    async fn send(&self, job_id: &str, report: &Report) -> Result<Delivery, RunnerError> {
         let sent = match report {
             Report::Success {
                 summary,
@@ -236,7 +252,7 @@ impl<A: Action> Runner<A> {
                         info!(status = report.label(), %summary, "reported")
                     }
                 }
-                Ok(())
+                Ok(Delivery::Accepted)
             }
             // The job already ended (a repeated delivery, or a report that got through
             // before a retry): there is nothing left to do.
@@ -247,7 +263,7 @@ impl<A: Action> Runner<A> {
                 ) =>
             {
                 info!(reason = %e, "job already ended; nothing to report");
-                Ok(())
+                Ok(Delivery::AlreadyEnded)
             }
             Err(e) => {
                 error!(error = %e, "report failed after retries");
@@ -262,12 +278,26 @@ fn deadline_from(deadline_ms: u64, margin: Duration) -> Instant {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let remaining = if deadline_ms == 0 {
-        Duration::from_secs(15 * 60)
-    } else {
-        Duration::from_millis(deadline_ms.saturating_sub(now_ms))
-    };
-    Instant::now() + remaining.saturating_sub(margin)
+    Instant::now() + action_budget(time_left(deadline_ms, now_ms), margin)
+}
+
+/// Time left before the deadline header's moment. Lambda sends epoch milliseconds; some
+/// local runtimes (`cargo lambda watch`) send the timeout itself, which no real deadline can
+/// be (it would lie before 2001), so a small value is read as a duration.
+pub fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
+    const YEAR_2001_MS: u64 = 978_307_200_000;
+    match deadline_ms {
+        0 => Duration::from_secs(15 * 60),
+        d if d < YEAR_2001_MS => Duration::from_millis(d),
+        d => Duration::from_millis(d.saturating_sub(now_ms)),
+    }
+}
+
+/// How much of the time left the action gets: all but the report margin, and the margin is
+/// at most a quarter of the time left, so that short timeouts (Lambda's default is 3 s)
+/// still leave the action most of it.
+pub fn action_budget(remaining: Duration, margin: Duration) -> Duration {
+    remaining.saturating_sub(margin.min(remaining / 4))
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
@@ -277,5 +307,29 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         format!("panic: {s}")
     } else {
         "panic".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_are_epoch_milliseconds_or_a_local_runtimes_timeout() {
+        let now = 1_795_370_667_726;
+        assert_eq!(time_left(now + 30_000, now), Duration::from_secs(30));
+        assert_eq!(time_left(now - 5, now), Duration::ZERO);
+        assert_eq!(time_left(600_000, now), Duration::from_secs(600));
+        assert_eq!(time_left(0, now), Duration::from_secs(900));
+    }
+
+    #[test]
+    fn the_margin_is_kept_but_never_eats_a_short_timeout() {
+        let ms = Duration::from_millis;
+        assert_eq!(action_budget(ms(120_000), ms(3000)), ms(117_000));
+        assert_eq!(action_budget(ms(12_000), ms(3000)), ms(9000));
+        assert_eq!(action_budget(ms(3000), ms(3000)), ms(2250));
+        assert_eq!(action_budget(ms(400), ms(3000)), ms(300));
+        assert_eq!(action_budget(ms(0), ms(3000)), ms(0));
     }
 }

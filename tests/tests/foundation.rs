@@ -193,7 +193,12 @@ async fn a_job_delivered_again_after_it_ended_ends_cleanly() {
     assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
     // The same job again: CodePipeline answers InvalidJobStateException.
     let again = f.invoke(&job.event, TIMEOUT).await;
-    assert!(again.is_response(), "{again:?}\n{}", f.logs());
+    assert_eq!(
+        again,
+        Invocation::Response(json!({"jobId": job.id, "status": "AlreadyEnded"})),
+        "{}",
+        f.logs()
+    );
     assert!(f.logs().contains("job already ended"), "{}", f.logs());
 }
 
@@ -435,4 +440,22 @@ async fn access_denied_is_a_permission_error_that_names_the_iam_action() {
         message.contains("artifact `Out`") && message.contains("Allow s3:PutObject"),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn lambdas_default_three_second_timeout_still_runs_the_action() {
+    let aws = LocalAws::shared();
+    let job = JobBuilder::new()
+        .input("SourceArtifact", &[("taskdef.json", taskdef())])
+        .output("Out")
+        .user_parameters(r#"{"file": "taskdef.json"}"#)
+        .stage(aws)
+        .await;
+    let mut f = fixture(aws).await;
+    assert!(
+        f.invoke(&job.event, Duration::from_secs(3))
+            .await
+            .is_response()
+    );
+    aws.job(&job.id).await.expect("a report").expect_success();
 }

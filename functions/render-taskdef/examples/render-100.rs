@@ -32,7 +32,12 @@ fn main() {
         .collect();
     let defs = serde_json::to_vec(&defs).expect("image definitions");
     let env: serde_json::Map<String, Value> = (0..100)
-        .map(|i| (format!("c{i}"), json!({"V3": "new", "V5": null, "NEW": "a=b"})))
+        .map(|i| {
+            (
+                format!("c{i}"),
+                json!({"V3": "new", "V5": null, "NEW": "a=b"}),
+            )
+        })
         .collect();
     let config: Config = serde_json::from_value(json!({"environment": env})).expect("config");
 
@@ -47,9 +52,11 @@ fn main() {
     let mut compared = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         let start = Instant::now();
-        let (doc, _) = render_taskdef::template::parse("taskdef.json", template.as_bytes()).expect("template");
+        let (doc, _) =
+            render_taskdef::template::parse("taskdef.json", template.as_bytes()).expect("template");
         let file = parse_image_file("imagedefinitions.json", &defs).expect("image file");
-        let a = assignments(&config, Some(("imagedefinitions.json", &file)), &doc).expect("assignments");
+        let a = assignments(&config, Some(("imagedefinitions.json", &file)), &doc)
+            .expect("assignments");
         let rendered = render(doc, &a, &config).expect("render");
         let out = taskdef_json(&rendered.doc);
         let defs_out = image_definitions(&rendered.doc);
@@ -64,7 +71,9 @@ fn main() {
     };
     let (p50, p95) = (p(&mut plain, 0.5), p(&mut plain, 0.95));
     let (c50, c95) = (p(&mut compared, 0.5), p(&mut compared, 0.95));
-    println!("render-taskdef, 100 containers: render {p50:.2} ms p50 / {p95:.2} ms p95; with the revision comparison {c50:.2} / {c95:.2} ms (target < 5 ms)");
+    println!(
+        "render-taskdef, 100 containers: render {p50:.2} ms p50 / {p95:.2} ms p95; with the revision comparison {c50:.2} / {c95:.2} ms (target < 5 ms)"
+    );
     let report = json!({"containers": 100, "runs": RUNS, "render_p50_ms": p50, "render_p95_ms": p95,
                         "with_comparison_p50_ms": c50, "with_comparison_p95_ms": c95});
     let _ = std::fs::create_dir_all("bench-results");
