@@ -16,6 +16,16 @@ fn taskdef() -> &'static [u8] {
     br#"{"family": "web"}"#
 }
 
+/// A job that copies `taskdef.json` from its input artifact to its output artifact.
+async fn copy_job(aws: &LocalAws) -> testkit::StagedJob {
+    JobBuilder::new()
+        .input("SourceArtifact", &[("taskdef.json", taskdef())])
+        .output("Out")
+        .user_parameters(r#"{"file": "taskdef.json"}"#)
+        .stage(aws)
+        .await
+}
+
 #[tokio::test]
 async fn copies_an_artifact_and_reports_success_with_variables() {
     let aws = LocalAws::shared();
@@ -109,12 +119,7 @@ async fn an_action_that_overruns_reports_before_the_deadline() {
 async fn a_slow_aws_call_is_cut_off_by_the_deadline() {
     let aws = LocalAws::start().await;
     aws.fault(Fault::delay("s3", "GetObject", 20_000)).await;
-    let job = JobBuilder::new()
-        .input("SourceArtifact", &[("taskdef.json", taskdef())])
-        .output("Out")
-        .user_parameters(r#"{"file": "taskdef.json"}"#)
-        .stage(&aws)
-        .await;
+    let job = copy_job(&aws).await;
     let mut f = fixture(&aws).await;
     let result = f.invoke(&job.event, Duration::from_secs(6)).await;
     assert!(result.is_response(), "{result:?}");
@@ -248,12 +253,7 @@ async fn continuation_carries_typed_state_between_invocations() {
 #[tokio::test]
 async fn trace_logs_of_a_whole_job_hold_no_credentials() {
     let aws = LocalAws::shared();
-    let job = JobBuilder::new()
-        .input("SourceArtifact", &[("taskdef.json", taskdef())])
-        .output("Out")
-        .user_parameters(r#"{"file": "taskdef.json"}"#)
-        .stage(aws)
-        .await;
+    let job = copy_job(aws).await;
     for format in ["TEXT", "JSON"] {
         let mut f = Function::start_with_env(
             binary("fixture-action"),
@@ -399,12 +399,7 @@ async fn throttling_that_outlasts_the_retries_is_system_unavailable() {
     let aws = LocalAws::start().await;
     aws.fault(Fault::throttle("s3", "GetObject").times(-1))
         .await;
-    let job = JobBuilder::new()
-        .input("SourceArtifact", &[("taskdef.json", taskdef())])
-        .output("Out")
-        .user_parameters(r#"{"file": "taskdef.json"}"#)
-        .stage(&aws)
-        .await;
+    let job = copy_job(&aws).await;
     let mut f = fixture(&aws).await;
     assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
     let report = aws.job(&job.id).await.expect("a report");
@@ -425,12 +420,7 @@ async fn throttling_that_outlasts_the_retries_is_system_unavailable() {
 #[tokio::test]
 async fn access_denied_is_a_permission_error_that_names_the_iam_action() {
     let aws = LocalAws::start().await;
-    let job = JobBuilder::new()
-        .input("SourceArtifact", &[("taskdef.json", taskdef())])
-        .output("Out")
-        .user_parameters(r#"{"file": "taskdef.json"}"#)
-        .stage(&aws)
-        .await;
+    let job = copy_job(&aws).await;
     aws.fault(Fault::deny("s3", "PutObject")).await;
     let mut f = fixture(&aws).await;
     assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
@@ -445,12 +435,7 @@ async fn access_denied_is_a_permission_error_that_names_the_iam_action() {
 #[tokio::test]
 async fn lambdas_default_three_second_timeout_still_runs_the_action() {
     let aws = LocalAws::shared();
-    let job = JobBuilder::new()
-        .input("SourceArtifact", &[("taskdef.json", taskdef())])
-        .output("Out")
-        .user_parameters(r#"{"file": "taskdef.json"}"#)
-        .stage(aws)
-        .await;
+    let job = copy_job(aws).await;
     let mut f = fixture(aws).await;
     assert!(
         f.invoke(&job.event, Duration::from_secs(3))
