@@ -78,7 +78,10 @@ pub enum ArtifactError {
     },
     #[error("could not build output artifact `{name}`: {detail}")]
     Write { name: String, detail: String },
-    #[error("artifact `{artifact}` (s3://{bucket}/{key}): {source}")]
+    #[error(
+        "artifact `{artifact}` (s3://{bucket}/{key}): {source}{}",
+        access_hint(source)
+    )]
     Aws {
         artifact: String,
         bucket: String,
@@ -86,6 +89,15 @@ pub enum ArtifactError {
         #[source]
         source: Box<AwsError>,
     },
+}
+
+/// Artifact access is decided by the pipeline, not by the function's role.
+fn access_hint(source: &AwsError) -> &'static str {
+    if source.kind() == FailureType::PermissionError {
+        ". Artifacts are read and written with the job's artifact credentials: check the pipeline's service role, the artifact bucket's policy and the pipeline's KMS key"
+    } else {
+        ""
+    }
 }
 
 impl Failure for ArtifactError {
@@ -193,7 +205,7 @@ impl Artifacts {
         ArtifactZip::parse(name, bytes.to_vec(), self.limits)
     }
 
-    /// Writes an output artifact zip; SSE-KMS with the job's key when the pipeline has one.
+    /// Writes an output artifact zip with SSE-KMS: the job's key when the pipeline has one.
     pub async fn write(&self, name: &str, files: &[(&str, &[u8])]) -> Result<(), ArtifactError> {
         let artifact = self
             .outputs
@@ -212,17 +224,17 @@ impl Artifacts {
             detail: e.to_string(),
         })?;
         let loc = &artifact.location.s3_location;
-        let mut put = s3
+        // Always SSE-KMS, as CodePipeline writes artifacts: the bucket policy of a default
+        // artifact store denies uploads without it. The job's key when it has one, else the
+        // account's AWS managed key for S3.
+        let put = s3
             .put_object()
             .bucket(&loc.bucket_name)
             .key(&loc.object_key)
             .content_type("application/zip")
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .set_ssekms_key_id(self.kms_key_id.clone())
             .body(ByteStream::from(body));
-        if let Some(key) = &self.kms_key_id {
-            put = put
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(key);
-        }
         put.send().await.map_err(|e| ArtifactError::Aws {
             artifact: name.to_owned(),
             bucket: loc.bucket_name.clone(),

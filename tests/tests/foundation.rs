@@ -72,6 +72,20 @@ async fn output_artifacts_carry_sse_kms_with_the_jobs_key() {
 }
 
 #[tokio::test]
+async fn output_artifacts_use_sse_kms_even_without_a_job_key() {
+    let aws = LocalAws::shared();
+    let job = copy_job(aws).await;
+    let mut f = fixture(aws).await;
+    assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
+    aws.job(&job.id).await.expect("a report").expect_success();
+    let head = job.output_head(aws, "Out").await;
+    assert_eq!(
+        head.server_side_encryption().map(|s| s.as_str()),
+        Some("aws:kms")
+    );
+}
+
+#[tokio::test]
 async fn a_panicking_action_is_reported_as_failed() {
     let aws = LocalAws::shared();
     let job = JobBuilder::new()
@@ -427,7 +441,9 @@ async fn access_denied_is_a_permission_error_that_names_the_iam_action() {
     let report = aws.job(&job.id).await.expect("a report");
     let message = report.expect_failure("PermissionError");
     assert!(
-        message.contains("artifact `Out`") && message.contains("Allow s3:PutObject"),
+        message.contains("artifact `Out`")
+            && message.contains("s3:PutObject")
+            && message.contains("artifact credentials"),
         "{message}"
     );
 }
