@@ -64,6 +64,16 @@ impl AwsError {
     pub fn kind(&self) -> FailureType {
         self.kind
     }
+
+    /// A request that could not be built or sent for a local reason.
+    pub fn local(operation: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            operation,
+            kind: FailureType::JobFailed,
+            code: None,
+            detail: detail.into(),
+        }
+    }
 }
 
 impl fmt::Display for AwsError {

@@ -50,11 +50,15 @@ pub fn register_secrets<'a>(values: impl IntoIterator<Item = &'a str>) {
 }
 
 /// Registers the artifact credentials found in a raw job payload, before it is parsed.
+/// They replace the previous job's: a Lambda sandbox runs one invocation at a time.
 pub fn register_job_secrets(payload: &serde_json::Value) {
     let creds = &payload["CodePipeline.job"]["data"]["artifactCredentials"];
     let values = ["secretAccessKey", "sessionToken", "accessKeyId"]
         .iter()
         .filter_map(|k| creds.get(*k).and_then(|v| v.as_str()));
+    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    secrets.clear();
+    drop(secrets);
     register_secrets(values);
 }
 

@@ -85,14 +85,23 @@ impl Report {
 }
 
 /// Cuts `s` to at most `max` characters on a UTF-8 boundary, marking the cut with `…`.
+/// Characters are counted as CodePipeline's Java service counts them (UTF-16 units), so an
+/// emoji counts as two.
 pub fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        None => s.to_owned(),
-        Some(_) => {
-            let keep = s.char_indices().nth(max - 1).map_or(s.len(), |(i, _)| i);
-            format!("{}…", &s[..keep])
-        }
+    if s.encode_utf16().count() <= max {
+        return s.to_owned();
     }
+    let mut out = String::with_capacity(s.len().min(max * 4));
+    let mut used = 0;
+    for c in s.chars() {
+        if used + c.len_utf16() > max.saturating_sub(1) {
+            break;
+        }
+        used += c.len_utf16();
+        out.push(c);
+    }
+    out.push('…');
+    out
 }
 
 fn nonempty(s: String, fallback: &str) -> String {
@@ -121,7 +130,8 @@ pub fn fit_variables(vars: Vec<(String, String)>) -> (Vec<(String, String)>, usi
             })
             .collect();
         let size = key.len() + value.len();
-        if key.is_empty() || used + size > MAX_OUTPUT_VARIABLES_BYTES {
+        let taken = kept.iter().any(|(k, _): &(String, String)| *k == key);
+        if key.is_empty() || taken || used + size > MAX_OUTPUT_VARIABLES_BYTES {
             dropped += 1;
             continue;
         }
@@ -199,7 +209,9 @@ mod tests {
         assert_eq!(t.chars().count(), MAX_SUMMARY);
         assert!(t.ends_with('…'));
         let emoji = "🚀".repeat(10);
-        assert_eq!(truncate(&emoji, 5).chars().count(), 5);
+        let t = truncate(&emoji, 5);
+        assert_eq!(t, "🚀🚀…");
+        assert!(t.encode_utf16().count() <= 5);
     }
 
     #[test]
@@ -267,6 +279,14 @@ mod tests {
     fn variable_keys_get_codepipelines_charset() {
         let (kept, _) = fit_variables(vec![("app.image uri".into(), "x".into())]);
         assert_eq!(kept[0].0, "app_image_uri");
+    }
+
+    #[test]
+    fn keys_that_clash_once_cleaned_keep_the_first() {
+        let (kept, dropped) =
+            fit_variables(vec![("a.b".into(), "1".into()), ("a_b".into(), "2".into())]);
+        assert_eq!(kept, vec![("a_b".to_owned(), "1".to_owned())]);
+        assert_eq!(dropped, 1);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::action::{Action, JobContext};
 use crate::artifacts::Artifacts;
-use crate::error::{Failure, FailureType, aws_error};
+use crate::error::{AwsError, Failure, FailureType, aws_error};
 use crate::job::{JobEvent, job_id_of};
 use crate::logging;
 use crate::params::parse_params;
@@ -34,9 +34,12 @@ pub enum RunnerError {
 
 /// What became of a report.
 enum Delivery {
-    Accepted,
+    /// CodePipeline took the report with this status.
+    Accepted(&'static str),
     /// CodePipeline had already closed the job (a repeated delivery).
     AlreadyEnded,
+    /// CodePipeline does not know the job (another region or account).
+    JobNotFound,
 }
 
 pub struct Runner<A: Action> {
@@ -56,7 +59,7 @@ impl<A: Action> Runner<A> {
             )
             .timeout_config(
                 TimeoutConfig::builder()
-                    .operation_attempt_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(2))
                     .build(),
             )
             .build();
@@ -87,19 +90,38 @@ impl<A: Action> Runner<A> {
             error!(action = A::NAME, "{}", RunnerError::NotAJob);
             return Err(RunnerError::NotAJob.into());
         };
-        let deadline = deadline_from(context.deadline, self.margin);
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let left = time_left(context.deadline, now_ms);
+        let start = Instant::now();
+        let times = Times {
+            action: start + action_budget(left, self.margin),
+            // Lambda ends the invocation at the deadline: the report must be done before.
+            report: start + left.saturating_sub(REPORT_SLACK),
+        };
         let span = tracing::info_span!("job", job_id = %job_id, action = A::NAME);
         tracing::debug!(
             parent: &span,
             deadline_ms = context.deadline,
-            budget_ms = deadline.saturating_duration_since(Instant::now()).as_millis() as u64,
+            budget_ms = times.action.saturating_duration_since(start).as_millis() as u64,
             "invoked"
         );
         async move {
-            let report = self.decide(payload, deadline).await;
-            let status = match self.send(&job_id, &report).await? {
-                Delivery::Accepted => report.label(),
+            let report = self.decide(payload, &times).await;
+            let delivery = tokio::time::timeout_at(times.report, self.send(&job_id, &report))
+                .await
+                .map_err(|_| {
+                    error!("no time left to report before the Lambda deadline");
+                    RunnerError::Report(
+                        "no time left before the Lambda deadline; Lambda will invoke again"
+                            .to_owned(),
+                    )
+                })??;
+            let status = match delivery {
+                Delivery::Accepted(label) => label,
                 Delivery::AlreadyEnded => "AlreadyEnded",
+                Delivery::JobNotFound => "JobNotFound",
             };
             Ok(json!({ "jobId": job_id, "status": status }))
         }
@@ -107,7 +129,8 @@ impl<A: Action> Runner<A> {
         .await
     }
 
-    async fn decide(&self, payload: Value, deadline: Instant) -> Report {
+    async fn decide(&self, payload: Value, times: &Times) -> Report {
+        let deadline = times.action;
         let job = match serde_json::from_value::<JobEvent>(payload) {
             Ok(event) => event.job,
             Err(e) => {
@@ -177,20 +200,67 @@ impl<A: Action> Runner<A> {
                         "{} ran out of time after {:.1}s, {:.1}s before its Lambda timeout (kept to report this). An AWS call was slow or unreachable; retry the stage, or raise the function's timeout",
                         A::NAME,
                         started.elapsed().as_secs_f64(),
-                        self.margin.as_secs_f64()
+                        times
+                            .report
+                            .saturating_duration_since(deadline)
+                            .as_secs_f64()
+                            + REPORT_SLACK.as_secs_f64()
                     ),
                 )
             }
         }
     }
 
+    /// Sends the report. A success that CodePipeline refuses for its content (a limit it
+    /// counts differently) is replaced by a failure report, so the job still ends.
     async fn send(&self, job_id: &str, report: &Report) -> Result<Delivery, RunnerError> {
-        let sent = match report {
+        let mut sent = self.put(job_id, report).await;
+        let mut label = report.label();
+        if let (Err(e), Report::Success { .. } | Report::Continue { .. }) = (&sent, report)
+            && refused_content(e)
+        {
+            error!(error = %e, "CodePipeline refused the result; reporting a failure instead");
+            let fallback = Report::failure(
+                FailureType::JobFailed,
+                format!(
+                    "{} finished, but CodePipeline refused its result report: {e}. This is a bug in the action; please report it",
+                    A::NAME
+                ),
+            );
+            label = fallback.label();
+            sent = self.put(job_id, &fallback).await;
+        }
+        match sent {
+            Ok(()) => {
+                info!(status = label, "reported");
+                Ok(Delivery::Accepted(label))
+            }
+            // The job already ended (a repeated delivery, or a report that got through
+            // before a retry): there is nothing left to do.
+            Err(e) if e.code() == Some("InvalidJobStateException") => {
+                info!(reason = %e, "job already ended; nothing to report");
+                Ok(Delivery::AlreadyEnded)
+            }
+            // Retrying cannot help: the job is in another account or region, or made up.
+            Err(e) if e.code() == Some("JobNotFoundException") => {
+                error!(error = %e, "CodePipeline does not know this job; check the function's region and account");
+                Ok(Delivery::JobNotFound)
+            }
+            Err(e) => {
+                error!(error = %e, "report failed after retries");
+                Err(RunnerError::Report(e.to_string()))
+            }
+        }
+    }
+
+    async fn put(&self, job_id: &str, report: &Report) -> Result<(), AwsError> {
+        match report {
             Report::Success {
                 summary,
                 external_execution_id,
                 output_variables,
             } => {
+                info!(%summary, "succeeded");
                 let details = ExecutionDetails::builder()
                     .summary(summary)
                     .set_external_execution_id(external_execution_id.clone())
@@ -212,6 +282,7 @@ impl<A: Action> Runner<A> {
                 continuation_token,
                 percent_complete,
             } => {
+                info!(%summary, "continuing");
                 let details = ExecutionDetails::builder()
                     .summary(summary)
                     .set_percent_complete(*percent_complete)
@@ -227,11 +298,14 @@ impl<A: Action> Runner<A> {
                     .map_err(|e| aws_error("codepipeline:PutJobSuccessResult", e))
             }
             Report::Failure { kind, message } => {
+                info!(failure_type = %kind, %message, "failed");
                 let details = FailureDetails::builder()
                     .r#type(kind.as_str().into())
                     .message(message)
                     .build()
-                    .map_err(|e| RunnerError::Report(e.to_string()))?;
+                    .map_err(|e| {
+                        AwsError::local("codepipeline:PutJobFailureResult", e.to_string())
+                    })?;
                 self.codepipeline
                     .put_job_failure_result()
                     .job_id(job_id)
@@ -241,45 +315,30 @@ impl<A: Action> Runner<A> {
                     .map(|_| ())
                     .map_err(|e| aws_error("codepipeline:PutJobFailureResult", e))
             }
-        };
-        match sent {
-            Ok(()) => {
-                match report {
-                    Report::Failure { kind, message } => {
-                        info!(status = report.label(), failure_type = %kind, %message, "reported")
-                    }
-                    Report::Success { summary, .. } | Report::Continue { summary, .. } => {
-                        info!(status = report.label(), %summary, "reported")
-                    }
-                }
-                Ok(Delivery::Accepted)
-            }
-            // The job already ended (a repeated delivery, or a report that got through
-            // before a retry): there is nothing left to do.
-            Err(e)
-                if matches!(
-                    e.code(),
-                    Some("InvalidJobStateException" | "JobNotFoundException")
-                ) =>
-            {
-                info!(reason = %e, "job already ended; nothing to report");
-                Ok(Delivery::AlreadyEnded)
-            }
-            Err(e) => {
-                error!(error = %e, "report failed after retries");
-                Err(RunnerError::Report(e.to_string()))
-            }
         }
     }
 }
 
-/// The instant the action must be done by: the Lambda deadline (epoch ms) less the margin.
-fn deadline_from(deadline_ms: u64, margin: Duration) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    Instant::now() + action_budget(time_left(deadline_ms, now_ms), margin)
+/// Whether CodePipeline refused a report for what it holds (not for the job's state,
+/// throttling, an outage or permissions).
+fn refused_content(e: &AwsError) -> bool {
+    e.kind() == FailureType::JobFailed
+        && !matches!(
+            e.code(),
+            Some("InvalidJobStateException" | "JobNotFoundException")
+        )
 }
+
+/// Deadlines for one invocation.
+struct Times {
+    /// When the action must have returned.
+    action: Instant,
+    /// When the report must have been sent.
+    report: Instant,
+}
+
+/// Kept before the Lambda deadline for returning the invocation's own answer.
+const REPORT_SLACK: Duration = Duration::from_millis(150);
 
 /// Time left before the deadline header's moment. Lambda sends epoch milliseconds; some
 /// local runtimes (`cargo lambda watch`) send the timeout itself, which no real deadline can

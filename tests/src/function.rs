@@ -25,8 +25,10 @@ pub enum Invocation {
     Response(Value),
     /// The function posted an error (`/error`).
     Error(Value),
-    /// No answer before the deadline (Lambda would kill the sandbox).
+    /// No answer before the deadline; the process is stopped, as Lambda stops the sandbox.
     TimedOut,
+    /// The process exited during the invocation, with this status.
+    Crashed(String),
 }
 
 impl Invocation {
@@ -213,10 +215,20 @@ impl Function {
         if self.queue.send(pending).is_err() {
             return Invocation::TimedOut;
         }
-        // Lambda stops waiting at the deadline; a little grace covers process scheduling.
-        match tokio::time::timeout(timeout + Duration::from_millis(500), rx).await {
+        // Lambda stops waiting at the deadline (a little grace covers process scheduling)
+        // and then ends the sandbox; a process that exits ends the invocation at once.
+        let answer = tokio::select! {
+            answer = tokio::time::timeout(timeout + Duration::from_millis(500), rx) => answer,
+            status = self.child.wait() => {
+                return Invocation::Crashed(status.map_or_else(|e| e.to_string(), |s| s.to_string()));
+            }
+        };
+        match answer {
             Ok(Ok(result)) => result,
-            _ => Invocation::TimedOut,
+            _ => {
+                let _ = self.child.start_kill();
+                Invocation::TimedOut
+            }
         }
     }
 

@@ -212,6 +212,7 @@ async fn a_job_delivered_again_after_it_ended_ends_cleanly() {
     assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
     // The same job again: CodePipeline answers InvalidJobStateException.
     let again = f.invoke(&job.event, TIMEOUT).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         again,
         Invocation::Response(json!({"jobId": job.id, "status": "AlreadyEnded"})),
@@ -459,4 +460,41 @@ async fn lambdas_default_three_second_timeout_still_runs_the_action() {
             .is_response()
     );
     aws.job(&job.id).await.expect("a report").expect_success();
+}
+
+#[tokio::test]
+async fn a_result_codepipeline_refuses_becomes_a_failure_report() {
+    let aws = LocalAws::shared();
+    let job = JobBuilder::new().stage(aws).await;
+    aws.stub_error(
+        "codepipeline",
+        "PutJobSuccessResult",
+        json!({"jobId": job.id}),
+        "ValidationException",
+        "1 validation error detected: Value at 'executionDetails.summary' failed to satisfy constraint",
+    )
+    .await;
+    let mut f = fixture(aws).await;
+    let result = f.invoke(&job.event, TIMEOUT).await;
+    assert!(result.is_response(), "{result:?}");
+    let report = aws.job(&job.id).await.expect("a report");
+    let message = report.expect_failure("JobFailed");
+    assert!(
+        message.contains("refused its result report") && message.contains("ValidationException"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_report_that_cannot_finish_before_the_deadline_errors_in_time() {
+    let aws = LocalAws::start().await;
+    aws.fault(Fault::delay("codepipeline", "PutJobSuccessResult", 10_000).times(-1))
+        .await;
+    let job = JobBuilder::new().stage(&aws).await;
+    let mut f = fixture(&aws).await;
+    let started = Instant::now();
+    let timeout = Duration::from_secs(4);
+    let result = f.invoke(&job.event, timeout).await;
+    assert!(matches!(result, Invocation::Error(_)), "{result:?}");
+    assert!(started.elapsed() < timeout, "answered after the deadline");
 }
