@@ -210,7 +210,7 @@ async fn copy_once(
             "InitiateLayerUpload returned no upload id".to_string(),
         ));
     };
-    let part_size = part_size(upload.part_size());
+    let part_size = part_size(upload.part_size(), blob.size);
     let mut body = downloader.open(url).await.map_err(Attempt::Retry)?;
     let mut buffer: Vec<u8> = Vec::with_capacity(part_size);
     let mut sent: u64 = 0;
@@ -291,12 +291,17 @@ async fn upload_part(
     Ok(sent + len)
 }
 
-/// The part size to use: ECR's suggestion, kept within bounds so memory stays bounded.
-pub fn part_size(suggested: Option<i64>) -> usize {
+/// ECR's limit on the parts of one layer upload.
+pub const MAX_PARTS: u64 = 4_200;
+
+/// The part size to use: ECR's suggestion, kept within bounds so memory stays bounded, and
+/// large enough that a layer of `layer_size` bytes fits in ECR's part count.
+pub fn part_size(suggested: Option<i64>, layer_size: u64) -> usize {
     let size = suggested
         .and_then(|s| u64::try_from(s).ok())
         .filter(|s| *s > 0)
-        .unwrap_or(DEFAULT_PART);
+        .unwrap_or(DEFAULT_PART)
+        .max(layer_size.div_ceil(MAX_PARTS));
     size.clamp(MIN_PART, MAX_PART) as usize
 }
 
@@ -306,11 +311,15 @@ mod tests {
 
     #[test]
     fn part_size_is_bounded() {
-        assert_eq!(part_size(None), DEFAULT_PART as usize);
-        assert_eq!(part_size(Some(0)), DEFAULT_PART as usize);
-        assert_eq!(part_size(Some(-5)), DEFAULT_PART as usize);
-        assert_eq!(part_size(Some(1)), MIN_PART as usize);
-        assert_eq!(part_size(Some(5 << 20)), 5 << 20);
-        assert_eq!(part_size(Some(1 << 40)), MAX_PART as usize);
+        assert_eq!(part_size(None, 0), DEFAULT_PART as usize);
+        assert_eq!(part_size(Some(0), 0), DEFAULT_PART as usize);
+        assert_eq!(part_size(Some(-5), 0), DEFAULT_PART as usize);
+        assert_eq!(part_size(Some(1), 0), MIN_PART as usize);
+        assert_eq!(part_size(Some(5 << 20), 1 << 30), 5 << 20);
+        assert_eq!(part_size(Some(1 << 40), 0), MAX_PART as usize);
+        // A 40 GiB layer in 10 MiB parts would need 4,096 parts: fine; 60 GiB needs bigger ones.
+        assert_eq!(part_size(Some(10 << 20), 40 << 30), 10 << 20);
+        let big = part_size(Some(10 << 20), 60 << 30) as u64;
+        assert!((60u64 << 30).div_ceil(big) <= MAX_PARTS);
     }
 }

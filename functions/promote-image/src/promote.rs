@@ -71,7 +71,6 @@ pub async fn promote(clients: &Clients<'_>, req: &Request<'_>) -> Result<Success
         ecr::repository(dst).map_err(|e| target_error(e, req)),
     );
     let image = image?.ok_or_else(|| not_found(req))?;
-    let (first_scan, current, info) = (first_scan?, current?, info?);
     let manifest = manifest::parse(&image.manifest, image.media_type.as_deref()).map_err(|e| {
         PromoteError::Manifest(format!(
             "{} ({}): {e}",
@@ -79,6 +78,14 @@ pub async fn promote(clients: &Clients<'_>, req: &Request<'_>) -> Result<Success
             short_digest(&image.digest)
         ))
     })?;
+    // An index is gated on its children's scans (round 2); its own scan result, or an
+    // error asking for one, does not count.
+    let first_scan = if manifest.media_type.is_index() {
+        None
+    } else {
+        first_scan?
+    };
+    let (current, info) = (current?, info?);
     let digest = image.digest.as_str();
     if let Some((_, Some(scanned))) = &first_scan
         && scanned != digest
@@ -150,6 +157,13 @@ pub async fn promote(clients: &Clients<'_>, req: &Request<'_>) -> Result<Success
     }
 
     let gate = match req.gate {
+        Some(_) if manifest.media_type.is_index() && runnable.is_empty() => {
+            return Err(PromoteError::ScanGate(format!(
+                "{} ({}) was not promoted: the index holds no runnable image to check (only attestations), so the scan gate cannot pass",
+                req.source,
+                short_digest(digest)
+            )));
+        }
         Some(policy) => {
             let scans: Vec<(String, ScanResult)> = if manifest.media_type.is_index() {
                 runnable

@@ -126,34 +126,31 @@ pub fn generate(target: &Target, cfg: &AppSpecConfig, task_definition: Option<&s
 }
 
 /// An appspec template, with the placeholder filled when `task_definition` is given and
-/// the configured hooks appended.
+/// the configured hooks added. A template may be YAML or JSON (CodeDeploy reads both).
 pub fn from_template(
     path: &str,
     text: &str,
     cfg: &AppSpecConfig,
     task_definition: Option<&str>,
 ) -> Result<String, Problem> {
-    let mut out = text.trim_start_matches('\u{feff}').to_owned();
+    let text = text.trim_start_matches('\u{feff}');
+    if text.trim_start().starts_with('{') {
+        return from_json_template(path, text, cfg, task_definition);
+    }
+    let mut out = text.to_owned();
     if let Some(arn) = task_definition {
         if !out.contains(PLACEHOLDER) {
-            return Err(Problem::new(
-                path,
-                format!(
-                    "has no `{PLACEHOLDER}` to fill with the registered task definition; put `TaskDefinition: {PLACEHOLDER}` in it"
-                ),
-            ));
+            return Err(no_placeholder(path));
+        }
+        // A quoted placeholder is replaced quotes and all, so the ARN is quoted once.
+        for quoted in [format!("\"{PLACEHOLDER}\""), format!("'{PLACEHOLDER}'")] {
+            out = out.replace(&quoted, &quote(arn));
         }
         out = out.replace(PLACEHOLDER, &quote(arn));
     }
     if !cfg.hooks.is_empty() {
-        if out
-            .lines()
-            .any(|l| l.starts_with("Hooks:") || l.starts_with("\"Hooks\""))
-        {
-            return Err(Problem::new(
-                path,
-                "already has `Hooks`; put the hooks in the template or in UserParameters.appspec.hooks, not both",
-            ));
+        if out.lines().any(|l| l.starts_with("Hooks:")) {
+            return Err(hooks_twice(path));
         }
         if !out.is_empty() && !out.ends_with('\n') {
             out.push('\n');
@@ -161,6 +158,72 @@ pub fn from_template(
         out.push_str(&hooks_section(cfg));
     }
     Ok(out)
+}
+
+/// A JSON appspec template: edited as JSON, written back as JSON.
+fn from_json_template(
+    path: &str,
+    text: &str,
+    cfg: &AppSpecConfig,
+    task_definition: Option<&str>,
+) -> Result<String, Problem> {
+    let mut doc: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| Problem::new(path, format!("is not valid JSON ({e})")))?;
+    if let Some(arn) = task_definition {
+        if !fill_placeholder(&mut doc, arn) {
+            return Err(no_placeholder(path));
+        }
+    }
+    if !cfg.hooks.is_empty() {
+        let Some(map) = doc.as_object_mut() else {
+            return Err(Problem::new(path, "is not a JSON object"));
+        };
+        if map.contains_key("Hooks") {
+            return Err(hooks_twice(path));
+        }
+        let hooks: Vec<serde_json::Value> = HOOKS
+            .iter()
+            .flat_map(|hook| cfg.hooks.0.iter().filter(move |(n, _)| n == hook))
+            .map(|(name, function)| serde_json::json!({ name.as_str(): function }))
+            .collect();
+        map.insert("Hooks".to_owned(), serde_json::Value::Array(hooks));
+    }
+    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    out.push('\n');
+    Ok(out)
+}
+
+/// Replaces the placeholder in every string of a JSON document; whether there was one.
+fn fill_placeholder(v: &mut serde_json::Value, arn: &str) -> bool {
+    match v {
+        serde_json::Value::String(s) if s.contains(PLACEHOLDER) => {
+            *s = s.replace(PLACEHOLDER, arn);
+            true
+        }
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |found, item| fill_placeholder(item, arn) || found),
+        serde_json::Value::Object(map) => map
+            .values_mut()
+            .fold(false, |found, item| fill_placeholder(item, arn) || found),
+        _ => false,
+    }
+}
+
+fn no_placeholder(path: &str) -> Problem {
+    Problem::new(
+        path,
+        format!(
+            "has no `{PLACEHOLDER}` to fill with the registered task definition; put `TaskDefinition: {PLACEHOLDER}` in it"
+        ),
+    )
+}
+
+fn hooks_twice(path: &str) -> Problem {
+    Problem::new(
+        path,
+        "already has `Hooks`; put the hooks in the template or in UserParameters.appspec.hooks, not both",
+    )
 }
 
 /// `Hooks:` in lifecycle order, or nothing.
@@ -364,6 +427,52 @@ Hooks:
         assert!(e.message.contains("already has `Hooks`"));
         let e = from_template("a.yaml", "version: 0.0\n", &cfg("{}"), Some("arn:x")).unwrap_err();
         assert!(e.message.contains("has no `<TASK_DEFINITION>`"));
+    }
+
+    #[test]
+    fn quoted_placeholders_are_filled_once_quoted() {
+        for t in [
+            "TaskDefinition: \"<TASK_DEFINITION>\"\n",
+            "TaskDefinition: '<TASK_DEFINITION>'\n",
+            "TaskDefinition: <TASK_DEFINITION>\n",
+        ] {
+            let out = from_template("a.yaml", t, &cfg("{}"), Some("arn:x")).unwrap();
+            assert_eq!(out, "TaskDefinition: \"arn:x\"\n", "{t}");
+        }
+    }
+
+    #[test]
+    fn json_templates_stay_json() {
+        let t = r#"{"version": 0.0, "Resources": [{"TargetService": {"Type": "AWS::ECS::Service",
+            "Properties": {"TaskDefinition": "<TASK_DEFINITION>",
+            "LoadBalancerInfo": {"ContainerName": "app", "ContainerPort": 80}}}}]}"#;
+        let out = from_template(
+            "appspec.json",
+            t,
+            &cfg(r#"{"hooks": {"AfterAllowTestTraffic": "gate", "BeforeInstall": "f"}}"#),
+            Some("arn:x"),
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v["Resources"][0]["TargetService"]["Properties"]["TaskDefinition"],
+            "arn:x"
+        );
+        assert_eq!(
+            v["Hooks"],
+            json!([{"BeforeInstall": "f"}, {"AfterAllowTestTraffic": "gate"}])
+        );
+        let with_hooks = r#"{"version": 0.0, "Hooks": []}"#;
+        let e = from_template(
+            "a.json",
+            with_hooks,
+            &cfg(r#"{"hooks": {"BeforeInstall": "f"}}"#),
+            None,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("already has `Hooks`"));
+        let e = from_template("a.json", "{not json", &cfg("{}"), None).unwrap_err();
+        assert!(e.message.contains("not valid JSON"));
     }
 
     #[test]

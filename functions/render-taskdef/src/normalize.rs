@@ -87,6 +87,15 @@ fn normalize_container(c: &mut Map<String, Value>, network_mode: &str) {
             }
         }
     }
+    // ECS fills in a health check's defaults on describe.
+    if let Some(Value::Object(hc)) = c.get_mut("healthCheck") {
+        for (key, default) in [("interval", 30), ("timeout", 5), ("retries", 3)] {
+            hc.entry(key).or_insert(Value::from(default));
+        }
+        if hc.get("startPeriod").and_then(Value::as_u64) == Some(0) {
+            hc.shift_remove("startPeriod");
+        }
+    }
     for field in ["environment", "secrets"] {
         if let Some(Value::Array(list)) = c.get_mut(field) {
             list.sort_by(|a, b| name_of(a).cmp(&name_of(b)));
@@ -218,6 +227,23 @@ mod tests {
         let mut r = rendered();
         r.insert("enableFaultInjection".into(), json!(true));
         assert!(!same_definition(&r, &described()));
+    }
+
+    #[test]
+    fn health_check_defaults_are_not_changes() {
+        let hc = |h: serde_json::Value| {
+            doc(
+                json!({"family": "w", "containerDefinitions": [{"name": "a", "image": "x",
+                "memory": 128, "healthCheck": h}]}),
+            )
+        };
+        let given = hc(json!({"command": ["CMD-SHELL", "curl -f localhost/health"]}));
+        let described = hc(json!({"command": ["CMD-SHELL", "curl -f localhost/health"],
+            "interval": 30, "timeout": 5, "retries": 3}));
+        assert!(same_definition(&given, &described));
+        let changed = hc(json!({"command": ["CMD-SHELL", "curl -f localhost/health"],
+            "interval": 10, "timeout": 5, "retries": 3}));
+        assert!(!same_definition(&given, &changed));
     }
 
     #[test]

@@ -269,9 +269,36 @@ pub fn reusable(rendered: &TaskDef, latest: Option<&Value>) -> Option<(String, i
     {
         return None;
     }
-    same_definition(rendered, td)
+    // Tags cannot be changed on a registered revision: new tags need a new revision.
+    let latest_tags = latest
+        .get("tags")
+        .filter(|_| latest.get("taskDefinition").is_some());
+    (same_definition(rendered, td) && same_tags(rendered.get("tags"), latest_tags))
         .then(|| identity(latest))
         .flatten()
+}
+
+/// Tag lists as sets (`[]` and absent are the same).
+fn same_tags(a: Option<&Value>, b: Option<&Value>) -> bool {
+    let set = |v: Option<&Value>| {
+        let mut tags: Vec<(String, String)> = v
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                let field = |k: &str| {
+                    t.get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                (field("key"), field("value"))
+            })
+            .collect();
+        tags.sort();
+        tags
+    };
+    set(a) == set(b)
 }
 
 #[cfg(test)]
@@ -510,6 +537,28 @@ mod tests {
         assert_eq!(reusable(&template(), None), None);
         let mut changed = template();
         changed.insert("memory".into(), json!("1024"));
+        assert_eq!(reusable(&changed, Some(&latest)), None);
+    }
+
+    #[test]
+    fn new_tags_need_a_new_revision() {
+        let td = json!({"family": "web", "containerDefinitions": [{"name": "app", "image": "x"}]});
+        let latest = json!({"taskDefinition": {
+            "family": "web", "revision": 4, "status": "ACTIVE",
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:4",
+            "containerDefinitions": [{"name": "app", "image": "x"}]},
+            "tags": [{"key": "team", "value": "a"}, {"key": "env", "value": "prod"}]});
+        let mut same = doc(td.clone());
+        same.insert(
+            "tags".into(),
+            json!([{"key": "env", "value": "prod"}, {"key": "team", "value": "a"}]),
+        );
+        assert!(reusable(&same, Some(&latest)).is_some());
+        let mut changed = doc(td);
+        changed.insert(
+            "tags".into(),
+            json!([{"key": "team", "value": "b"}, {"key": "env", "value": "prod"}]),
+        );
         assert_eq!(reusable(&changed, Some(&latest)), None);
     }
 

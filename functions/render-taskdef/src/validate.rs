@@ -290,7 +290,7 @@ fn scan_placeholders<'a>(v: &'a Value, steps: &mut Vec<Step<'a>>, out: &mut Vec<
                     path_text(steps),
                     format!("placeholder `{p}` is left; give its image in imagedefinitions.json, imageDetail.json or UserParameters.images"),
                 ));
-            } else if let Some(t) = template_marker(s) {
+            } else if let Some(t) = template_marker(s).filter(|_| !in_log_options(steps)) {
                 out.push(Problem::new(
                     path_text(steps),
                     format!("template marker `{t}` is left unfilled"),
@@ -340,6 +340,21 @@ fn image_placeholder(s: &str) -> Option<&str> {
         from = start + 1;
     }
     None
+}
+
+/// Whether the path is inside a container's `logConfiguration.options`, where Docker log
+/// drivers read Go templates such as `tag: "{{.Name}}"`.
+fn in_log_options(steps: &[Step<'_>]) -> bool {
+    matches!(
+        steps,
+        [
+            Step::Key("containerDefinitions"),
+            Step::Index(_),
+            Step::Key("logConfiguration"),
+            Step::Key("options"),
+            ..
+        ]
+    )
 }
 
 /// The first `{{ ... }}` in `s`.
@@ -555,7 +570,8 @@ mod tests {
             json!({"family": "w", "memory": "512", "containerDefinitions": [
                 {"name": "app", "image": "<IMAGE1_NAME>",
                  "environment": [{"name": "A", "value": "ok"}, {"name": "B", "value": "see <IMAGE2_NAME> here"}],
-                 "dockerLabels": {"com.example.v": "{{ .Version }}"}},
+                 "dockerLabels": {"com.example.v": "{{ .Version }}"},
+                 "logConfiguration": {"logDriver": "fluentd", "options": {"tag": "{{.Name}}/{{.ID}}"}}},
                 {"name": "side", "image": "", "command": ["echo", "{{x}}"]},
                 {"name": "third", "image": "<SIDECAR>", "entryPoint": ["<not a placeholder>"]},
                 {"name": "fourth", "image": "repo:<IMAGE3_NAME>"}
