@@ -169,10 +169,10 @@ fn from_json_template(
 ) -> Result<String, Problem> {
     let mut doc: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| Problem::new(path, format!("is not valid JSON ({e})")))?;
-    if let Some(arn) = task_definition {
-        if !fill_placeholder(&mut doc, arn) {
-            return Err(no_placeholder(path));
-        }
+    if let Some(arn) = task_definition
+        && !fill_placeholder(&mut doc, arn)
+    {
+        return Err(no_placeholder(path));
     }
     if !cfg.hooks.is_empty() {
         let Some(map) = doc.as_object_mut() else {
@@ -195,19 +195,25 @@ fn from_json_template(
 
 /// Replaces the placeholder in every string of a JSON document; whether there was one.
 fn fill_placeholder(v: &mut serde_json::Value, arn: &str) -> bool {
+    let mut found = false;
     match v {
         serde_json::Value::String(s) if s.contains(PLACEHOLDER) => {
             *s = s.replace(PLACEHOLDER, arn);
-            true
+            found = true;
         }
-        serde_json::Value::Array(items) => items
-            .iter_mut()
-            .fold(false, |found, item| fill_placeholder(item, arn) || found),
-        serde_json::Value::Object(map) => map
-            .values_mut()
-            .fold(false, |found, item| fill_placeholder(item, arn) || found),
-        _ => false,
+        serde_json::Value::Array(items) => {
+            for item in items {
+                found |= fill_placeholder(item, arn);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for item in map.values_mut() {
+                found |= fill_placeholder(item, arn);
+            }
+        }
+        _ => {}
     }
+    found
 }
 
 fn no_placeholder(path: &str) -> Problem {
