@@ -382,8 +382,12 @@ fn given_images(cfg: &Config, image_file: Option<&(String, ImageFile)>) -> Vec<(
     match image_file {
         Some((label, ImageFile::Detail(i))) => out.push((label.clone(), i.clone())),
         Some((label, ImageFile::Definitions(d))) => {
-            for (i, (_, uri)) in d.iter().enumerate() {
-                out.push((format!("{label}[{i}]"), ImageRef::from_uri(uri)));
+            // A container whose image UserParameters.images sets is not deployed from the file.
+            let overridden = |name: &str| cfg.images.0.iter().any(|(key, _)| key == name);
+            for (i, (name, uri)) in d.iter().enumerate() {
+                if !overridden(name) {
+                    out.push((format!("{label}[{i}]"), ImageRef::from_uri(uri)));
+                }
             }
         }
         None => {}
@@ -437,4 +441,35 @@ fn appspec_plan(
         p.text(cfg, Some("arn:check"))?;
     }
     Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_overridden_by_user_parameters_are_not_looked_up() {
+        let cfg: Config = serde_json::from_value(serde_json::json!({
+            "images": {"app": "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v2"}
+        }))
+        .unwrap();
+        let file = (
+            "imagedefinitions.json".to_owned(),
+            ImageFile::Definitions(vec![
+                ("app".to_owned(), "docker.io/library/web:1".to_owned()),
+                (
+                    "side".to_owned(),
+                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/side:v1".to_owned(),
+                ),
+            ]),
+        );
+        let labels: Vec<String> = given_images(&cfg, Some(&file))
+            .into_iter()
+            .map(|(label, _)| label)
+            .collect();
+        assert_eq!(
+            labels,
+            ["imagedefinitions.json[1]", "UserParameters.images.app"]
+        );
+    }
 }
