@@ -18,7 +18,8 @@ where
     let runner = Arc::new(Runner::new(make(&sdk), &sdk));
     lambda_runtime::run(service_fn(move |event| {
         let runner = Arc::clone(&runner);
-        async move { runner.handle(event).await }
+        // Boxed: the handler's future is deep, and its layout need not be part of `main`'s.
+        async move { Box::pin(runner.handle(event)).await }
     }))
     .await
 }
