@@ -4,9 +4,10 @@
 //!
 //! cargo run --release -p render-taskdef --example render-100
 
-use render_taskdef::config::Config;
 use render_taskdef::images::parse_image_file;
-use render_taskdef::render::{assignments, image_definitions, render, reusable, taskdef_json};
+use render_taskdef::render::{
+    assignments, image_definitions, large_workload, render, reusable, taskdef_json,
+};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -14,33 +15,7 @@ const ECR: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 const RUNS: usize = 200;
 
 fn main() {
-    let containers: Vec<Value> = (0..100)
-        .map(|i| {
-            json!({
-                "name": format!("c{i}"),
-                "image": format!("<IMAGE{i}_NAME>"),
-                "memory": 256, "memoryReservation": 128,
-                "portMappings": [{"containerPort": 8000 + i}],
-                "environment": (0..20).map(|j| json!({"name": format!("V{j}"), "value": format!("x={j}")})).collect::<Vec<_>>(),
-                "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/g"}}
-            })
-        })
-        .collect();
-    let template = json!({"family": "big", "containerDefinitions": containers}).to_string();
-    let defs: Vec<Value> = (0..100)
-        .map(|i| json!({"name": format!("c{i}"), "imageUri": format!("{ECR}/r{i}:v{i}")}))
-        .collect();
-    let defs = serde_json::to_vec(&defs).expect("image definitions");
-    let env: serde_json::Map<String, Value> = (0..100)
-        .map(|i| {
-            (
-                format!("c{i}"),
-                json!({"V3": "new", "V5": null, "NEW": "a=b"}),
-            )
-        })
-        .collect();
-    let config: Config = serde_json::from_value(json!({"environment": env})).expect("config");
-
+    let (template, defs, config) = large_workload(100);
     // The family's latest revision, as DescribeTaskDefinition returns it (one value differs).
     let mut latest: Value = serde_json::from_str(&template).expect("template JSON");
     latest["containerDefinitions"][0]["image"] = json!(format!("{ECR}/r0:v0"));

@@ -301,6 +301,48 @@ fn same_tags(a: Option<&Value>, b: Option<&Value>) -> bool {
     set(a) == set(b)
 }
 
+/// A template of `n` containers (20 environment variables each, image placeholders), its
+/// `imagedefinitions.json`, and environment edits for every container: the benchmark's
+/// large render, shared with the tests.
+#[doc(hidden)]
+pub fn large_workload(n: usize) -> (String, Vec<u8>, Config) {
+    const ECR: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+    let containers: Vec<Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "name": format!("c{i}"),
+                "image": format!("<IMAGE{i}_NAME>"),
+                "memory": 256, "memoryReservation": 128,
+                "portMappings": [{"containerPort": 8000 + i}],
+                "environment": (0..20)
+                    .map(|j| serde_json::json!({"name": format!("V{j}"), "value": format!("x={j}")}))
+                    .collect::<Vec<_>>(),
+                "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/g"}}
+            })
+        })
+        .collect();
+    let template =
+        serde_json::json!({"family": "big", "containerDefinitions": containers}).to_string();
+    let defs: Vec<Value> = (0..n)
+        .map(|i| serde_json::json!({"name": format!("c{i}"), "imageUri": format!("{ECR}/r{i}:v{i}")}))
+        .collect();
+    let env: serde_json::Map<String, Value> = (0..n)
+        .map(|i| {
+            (
+                format!("c{i}"),
+                serde_json::json!({"V3": "new", "V5": null, "NEW": "a=b"}),
+            )
+        })
+        .collect();
+    let config =
+        serde_json::from_value(serde_json::json!({"environment": env})).unwrap_or_default();
+    (
+        template,
+        serde_json::to_vec(&defs).unwrap_or_default(),
+        config,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -566,31 +608,7 @@ mod tests {
     /// timing is measured by `examples/render-100.rs` in the benchmark).
     #[test]
     fn hundred_containers_render() {
-        let containers: Vec<Value> = (0..100)
-            .map(|i| json!({
-                "name": format!("c{i}"),
-                "image": format!("<IMAGE{i}_NAME>"),
-                "memory": 256, "memoryReservation": 128,
-                "portMappings": [{"containerPort": 8000 + i}],
-                "environment": (0..20).map(|j| json!({"name": format!("V{j}"), "value": format!("x={j}")})).collect::<Vec<_>>(),
-                "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/g"}}
-            }))
-            .collect();
-        let template = json!({"family": "big", "containerDefinitions": containers}).to_string();
-        let defs: Vec<Value> = (0..100)
-            .map(|i| json!({"name": format!("c{i}"), "imageUri": format!("{ECR}/r{i}:v{i}")}))
-            .collect();
-        let defs = serde_json::to_vec(&defs).unwrap();
-        let env: serde_json::Map<String, Value> = (0..100)
-            .map(|i| {
-                (
-                    format!("c{i}"),
-                    json!({"V3": "new", "V5": null, "NEW": "a=b"}),
-                )
-            })
-            .collect();
-        let c: Config = serde_json::from_value(json!({"environment": env})).unwrap();
-
+        let (template, defs, c) = large_workload(100);
         let (doc, _) = crate::template::parse("taskdef.json", template.as_bytes()).unwrap();
         let file = parse_image_file("imagedefinitions.json", &defs).unwrap();
         let a = assignments(&c, Some(("imagedefinitions.json", &file)), &doc).unwrap();
