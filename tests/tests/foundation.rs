@@ -16,6 +16,15 @@ fn taskdef() -> &'static [u8] {
     br#"{"family": "web"}"#
 }
 
+/// The failure message CodePipeline recorded for the job, which must be of `kind`.
+async fn failure(aws: &LocalAws, job_id: &str, kind: &str) -> String {
+    aws.job(job_id)
+        .await
+        .expect("a report")
+        .expect_failure(kind)
+        .to_owned()
+}
+
 /// A job that copies `taskdef.json` from its input artifact to its output artifact.
 async fn copy_job(aws: &LocalAws) -> testkit::StagedJob {
     JobBuilder::new()
@@ -120,12 +129,7 @@ async fn an_action_that_overruns_reports_before_the_deadline() {
     let result = f.invoke(&job.event, timeout).await;
     assert!(result.is_response(), "{result:?}");
     assert!(started.elapsed() < timeout, "answered after the deadline");
-    let message = aws
-        .job(&job.id)
-        .await
-        .expect("a report")
-        .expect_failure("JobFailed")
-        .to_owned();
+    let message = failure(aws, &job.id, "JobFailed").await;
     assert!(message.contains("ran out of time"), "{message}");
 }
 
@@ -350,23 +354,13 @@ async fn bad_input_ends_in_a_failure_that_names_the_problem() {
             .stage(aws)
             .await;
         assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
-        let message = aws
-            .job(&job.id)
-            .await
-            .expect("a report")
-            .expect_failure("ConfigurationError")
-            .to_owned();
+        let message = failure(aws, &job.id, "ConfigurationError").await;
         assert!(message.contains(expect), "{params}: {message}");
     }
     let long = format!(r#"{{"file": "{}"}}"#, "a".repeat(1200));
     let job = JobBuilder::new().user_parameters(long).stage(aws).await;
     assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
-    let message = aws
-        .job(&job.id)
-        .await
-        .expect("a report")
-        .expect_failure("ConfigurationError")
-        .to_owned();
+    let message = failure(aws, &job.id, "ConfigurationError").await;
     assert!(message.contains("at most 1000"), "{message}");
 }
 
@@ -377,12 +371,7 @@ async fn a_malformed_event_with_a_job_id_is_still_failed() {
     let mut f = fixture(aws).await;
     let event = json!({"CodePipeline.job": {"id": id, "data": {"inputArtifacts": "nope"}}});
     assert!(f.invoke(&event, TIMEOUT).await.is_response());
-    let message = aws
-        .job(&id)
-        .await
-        .expect("a report")
-        .expect_failure("ConfigurationError")
-        .to_owned();
+    let message = failure(aws, &id, "ConfigurationError").await;
     assert!(message.contains("could not be read"), "{message}");
     // Not a job at all: nothing to report to, so the invocation errors (Lambda's on-failure path).
     let result = f.invoke(&json!({"hello": "world"}), TIMEOUT).await;
