@@ -342,9 +342,342 @@ def _decode(body, environ, decoder):
     return decoder(body) if body.strip() else {}
 
 
+# ---------------------------------------------------------------- deployment histories
+# What a rollback looks at and writes, seeded through POST /_local/deployments: ECS
+# service deployments and revisions, CodeDeploy deployment groups and their deployments,
+# CodePipeline executions, and alarm tags. A call about something not seeded here goes
+# on as before (moto, or the older built-in answer).
+
+ECS_ACTIVE = ("PENDING", "IN_PROGRESS")
+ECS_STOPPING = ("STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
+CODEDEPLOY_ACTIVE = ("Created", "Queued", "InProgress", "Baking", "Ready")
+
+
+class ForwardToMoto(Exception):
+    """A built-in that does not know the resource: let moto answer."""
+
+
+def _last(name):
+    """The name at the end of an ARN (`.../cluster/service` -> `service`), or the name."""
+    return str(name or "").rsplit("/", 1)[-1]
+
+
+def _execution(spec):
+    """A seeded pipeline execution summary, its times as epoch seconds."""
+    execution = dict(spec)
+    for field in ("startTime", "lastUpdateTime"):
+        execution[field] = _epoch(execution.get(field)) or time.time()
+    return execution
+
+
+class DeploymentHistories:
+    """Mixin of LocalAws: the deployment histories and their APIs (lock: self.lock)."""
+
+    def _clear_histories(self):
+        # "cluster/service" -> [deployment]; revision ARN -> revision
+        self.ecs_deployments, self.ecs_revisions = {}, {}
+        # "application/group" -> [deployment], newest last
+        self.cd_groups = {}
+        # pipeline -> [execution summary + "succeededInStages"], newest first
+        self.executions = {}
+        self.alarm_tags = {}
+
+    def _histories_control(self, method, data):
+        """Control API: POST /_local/deployments seeds (and merges); GET shows all."""
+        with self.lock:
+            if method == "POST":
+                for service in data.get("ecsServices", []):
+                    self._seed_ecs(service)
+                for arn, status in data.get("ecsStatus", {}).items():
+                    self._ecs_find(arn)["status"] = status
+                for group in data.get("codedeployGroups", []):
+                    self._seed_codedeploy(group)
+                for deployment_id, status in data.get("codedeployStatus", {}).items():
+                    self._cd_find(deployment_id)["status"] = status
+                for pipeline, executions in data.get("pipelineExecutions", {}).items():
+                    self.executions[pipeline] = sorted((_execution(e) for e in executions),
+                                                       key=lambda e: -e["startTime"])
+                self.alarm_tags.update(data.get("alarmTags", {}))
+                self.state["pipelines"].update(data.get("pipelineStates", {}))
+            return 200, copy.deepcopy({"ecs": self.ecs_deployments, "ecsRevisions": self.ecs_revisions,
+                                       "codedeploy": self.cd_groups, "pipelineExecutions": self.executions,
+                                       "alarmTags": self.alarm_tags})
+
+    # ---- ECS service deployments
+
+    def _seed_ecs(self, spec):
+        cluster, service = spec["cluster"], spec["service"]
+        region, account = spec.get("region", _default_region()), spec.get("account", DEFAULT_ACCOUNT)
+        key = f"{cluster}/{service}"
+        self.ecs_deployments[key] = []
+        for d in spec.get("deployments", []):
+            self._ecs_add(key, d["id"], d["taskDefinition"], d.get("status", "SUCCESSFUL"),
+                          _epoch(d.get("createdAt")) or time.time(), region, account)
+
+    def _ecs_add(self, key, name, task_definition, status, created, region, account):
+        cluster, service = key.split("/", 1)
+        base = f"arn:aws:ecs:{region}:{account}"
+        revision = {"serviceRevisionArn": f"{base}:service-revision/{key}/{name}",
+                    "serviceArn": f"{base}:service/{key}", "clusterArn": f"{base}:cluster/{cluster}",
+                    "taskDefinition": task_definition, "createdAt": created}
+        self.ecs_revisions[revision["serviceRevisionArn"]] = revision
+        previous = [d for d in self.ecs_deployments[key] if d["status"] == "SUCCESSFUL"][-1:]
+        deployment = {"serviceDeploymentArn": f"{base}:service-deployment/{key}/{name}",
+                      "serviceArn": revision["serviceArn"], "clusterArn": revision["clusterArn"],
+                      "createdAt": created, "startedAt": created, "status": status,
+                      "targetServiceRevision": {"arn": revision["serviceRevisionArn"]},
+                      "sourceServiceRevisions": [{"arn": p["targetServiceRevision"]["arn"]} for p in previous]}
+        self.ecs_deployments[key].append(deployment)
+        return deployment
+
+    def _ecs_find(self, arn):
+        for deployments in self.ecs_deployments.values():
+            for d in deployments:
+                if d["serviceDeploymentArn"] == arn:
+                    return d
+        raise ApiError("ServiceDeploymentNotFoundException", f"Service deployment {arn} was not found.")
+
+    def list_service_deployments(self, req, _call=None):
+        key = f"{_last(req.get('cluster') or 'default')}/{_last(req.get('service'))}"
+        statuses, window = req.get("status"), req.get("createdAt") or {}
+        with self.lock:
+            if key not in self.ecs_deployments:
+                raise ForwardToMoto()
+            found = [d for d in reversed(self.ecs_deployments[key])
+                     if (not statuses or d["status"] in statuses)
+                     and (window.get("after") is None or d["createdAt"] >= _epoch(window["after"]))
+                     and (window.get("before") is None or d["createdAt"] <= _epoch(window["before"]))]
+        limit = int(req.get("maxResults") or 20)
+        if not 1 <= limit <= 100:
+            raise _validation(limit, "maxResults", "Member must have value between 1 and 100")
+        briefs = [{"serviceDeploymentArn": d["serviceDeploymentArn"], "serviceArn": d["serviceArn"],
+                   "clusterArn": d["clusterArn"], "createdAt": d["createdAt"], "startedAt": d["startedAt"],
+                   "status": d["status"], "targetServiceRevisionArn": d["targetServiceRevision"]["arn"]}
+                  for d in found[:limit]]
+        return {"serviceDeployments": briefs}
+
+    def describe_service_deployments(self, req, _call=None):
+        found, failures = [], []
+        with self.lock:
+            for arn in req.get("serviceDeploymentArns") or []:
+                try:
+                    found.append(copy.deepcopy(self._ecs_find(arn)))
+                except ApiError:
+                    failures.append({"arn": arn, "reason": "MISSING"})
+        return {"serviceDeployments": found, "failures": failures}
+
+    def describe_service_revisions(self, req, _call=None):
+        arns = req.get("serviceRevisionArns") or []
+        if not 1 <= len(arns) <= 20:
+            raise _validation(None, "serviceRevisionArns", "Member must have length between 1 and 20")
+        with self.lock:
+            found = [copy.deepcopy(self.ecs_revisions[a]) for a in arns if a in self.ecs_revisions]
+        return {"serviceRevisions": found,
+                "failures": [{"arn": a, "reason": "MISSING"} for a in arns if a not in self.ecs_revisions]}
+
+    def stop_service_deployment(self, req, _call=None):
+        stop_type = req.get("stopType") or "ROLLBACK"
+        with self.lock:
+            d = self._ecs_find(req.get("serviceDeploymentArn"))
+            if d["status"] in ECS_ACTIVE:
+                d["status"] = "ROLLBACK_REQUESTED" if stop_type == "ROLLBACK" else "STOP_REQUESTED"
+                if stop_type == "ROLLBACK":
+                    source = (d.get("sourceServiceRevisions") or [{}])[0].get("arn")
+                    d["rollback"] = {"reason": "stopped with ROLLBACK", "startedAt": time.time(),
+                                     "serviceRevisionArn": source}
+            elif d["status"] not in ECS_STOPPING:  # a stop of a running stop continues it
+                raise ApiError("ConflictException", f"The service deployment is {d['status']}: "
+                                                    "it has finished and cannot be stopped.")
+            return {"serviceDeploymentArn": d["serviceDeploymentArn"]}
+
+    def update_service(self, req, call):
+        """A seeded service: a new IN_PROGRESS deployment of the task definition (the one
+        running is replaced: STOPPED); moto's copy of the service is updated too, if any."""
+        key = f"{_last(req.get('cluster') or 'default')}/{_last(req.get('service'))}"
+        with self.lock:
+            tracked = key in self.ecs_deployments
+        if not tracked or not req.get("taskDefinition"):
+            raise ForwardToMoto()
+        moto = self._moto_json(call, req)
+        with self.lock:
+            for d in self.ecs_deployments[key]:
+                if d["status"] in ECS_ACTIVE:
+                    d["status"] = "STOPPED"
+            name = f"d-{uuid.uuid4().hex[:12]}"
+            d = self._ecs_add(key, name, req["taskDefinition"], "IN_PROGRESS", time.time(),
+                              call.region or _default_region(), DEFAULT_ACCOUNT)
+        service = moto.get("service") or {"serviceName": key.split("/", 1)[1], "serviceArn": d["serviceArn"],
+                                          "clusterArn": d["clusterArn"], "status": "ACTIVE"}
+        service["taskDefinition"] = req["taskDefinition"]
+        return {"service": service}
+
+    def _moto_json(self, call, req):
+        """The same awsJson call answered by moto, as a dict ({} when moto refuses it)."""
+        headers = {"X-Amz-Target": f"{call.api}.{call.operation}",
+                   "Authorization": f"AWS4-HMAC-SHA256 Credential={call.access_key or 'LOCAL'}/20000101/"
+                                    f"{call.region or _default_region()}/{call.service}/aws4_request, "
+                                    "SignedHeaders=host, Signature=0"}
+        status, _, body = run_wsgi(self.moto, create_environ(
+            "/", method="POST", headers=headers, data=json.dumps(req).encode(),
+            content_type="application/x-amz-json-1.1"))
+        try:
+            return json.loads(body) if status == 200 else {}
+        except ValueError:
+            return {}
+
+    # ---- CodeDeploy deployment groups
+
+    def _seed_codedeploy(self, spec):
+        key = f"{spec['application']}/{spec['group']}"
+        self.cd_groups[key] = []
+        for d in spec.get("deployments", []):
+            self._cd_add(key, d.get("id") or f"d-{uuid.uuid4().hex[:9].upper()}", d.get("status", "Succeeded"),
+                         d.get("revision") or {}, _epoch(d.get("createTime")) or time.time(),
+                         d.get("creator", "user"), d.get("description"))
+
+    def _cd_add(self, key, deployment_id, status, revision, created, creator, description):
+        application, group = key.split("/", 1)
+        d = {"deploymentId": deployment_id, "applicationName": application, "deploymentGroupName": group,
+             "status": status, "revision": revision, "createTime": created, "creator": creator}
+        if description is not None:
+            d["description"] = description
+        self.cd_groups[key].append(d)
+        return d
+
+    def _cd_find(self, deployment_id):
+        for key, deployments in self.cd_groups.items():
+            for d in deployments:
+                if d["deploymentId"] == deployment_id:
+                    return d
+        return None
+
+    def _cd_info(self, d):
+        """GetDeployment's deploymentInfo: previousRevision is the revision of the newest
+        deployment that succeeded before this one."""
+        info = copy.deepcopy(d)
+        earlier = [e for e in self.cd_groups[f"{d['applicationName']}/{d['deploymentGroupName']}"]
+                   if e["status"] == "Succeeded" and e["createTime"] < d["createTime"]]
+        if earlier:
+            info["previousRevision"] = copy.deepcopy(earlier[-1]["revision"])
+        return info
+
+    def get_deployment_group(self, req, _call=None):
+        key = f"{req.get('applicationName')}/{req.get('deploymentGroupName')}"
+        with self.lock:
+            if key not in self.cd_groups:
+                raise ForwardToMoto()
+            deployments = self.cd_groups[key]
+            brief = lambda d: {"deploymentId": d["deploymentId"], "status": d["status"],  # noqa: E731
+                               "createTime": d["createTime"]}
+            info = {"applicationName": req["applicationName"], "deploymentGroupName": req["deploymentGroupName"]}
+            if deployments:
+                info["lastAttemptedDeployment"] = brief(deployments[-1])
+            succeeded = [d for d in deployments if d["status"] == "Succeeded"]
+            if succeeded:
+                info["lastSuccessfulDeployment"] = brief(succeeded[-1])
+            return {"deploymentGroupInfo": info}
+
+    def get_deployment(self, req, _call=None):
+        with self.lock:
+            d = self._cd_find(req.get("deploymentId"))
+            if d is None:
+                raise ForwardToMoto()
+            return {"deploymentInfo": self._cd_info(d)}
+
+    def stop_tracked_deployment(self, req, call=None):
+        """StopDeployment of a seeded deployment: Stopped; with autoRollbackEnabled, a
+        rollback deployment of the previous revision (rollbackInfo on both)."""
+        with self.lock:
+            d = self._cd_find(req.get("deploymentId"))
+            if d is None:
+                return self.stop_deployment(req, call)
+            if d["status"] not in CODEDEPLOY_ACTIVE:
+                raise ApiError("DeploymentAlreadyCompletedException",
+                               f"The deployment {d['deploymentId']} has already completed.")
+            d["status"] = "Stopped"
+            previous = self._cd_info(d).get("previousRevision")
+            if req.get("autoRollbackEnabled") and previous:
+                key = f"{d['applicationName']}/{d['deploymentGroupName']}"
+                rollback = self._cd_add(key, f"d-{uuid.uuid4().hex[:9].upper()}", "InProgress", previous,
+                                        time.time(), "codeDeployRollback", None)
+                rollback["rollbackInfo"] = {"rollbackTriggeringDeploymentId": d["deploymentId"]}
+                d["rollbackInfo"] = {"rollbackDeploymentId": rollback["deploymentId"]}
+            return {"status": "Pending", "statusMessage": f"Stopping deployment {d['deploymentId']}"}
+
+    def create_deployment(self, req, _call=None):
+        key = f"{req.get('applicationName')}/{req.get('deploymentGroupName')}"
+        with self.lock:
+            if key not in self.cd_groups:
+                raise ForwardToMoto()
+            active = [d for d in self.cd_groups[key] if d["status"] in CODEDEPLOY_ACTIVE]
+            if active:
+                raise ApiError("DeploymentLimitExceededException",
+                               f"The deployment group {key} has an active deployment: {active[0]['deploymentId']}")
+            d = self._cd_add(key, f"d-{uuid.uuid4().hex[:9].upper()}", "InProgress", req.get("revision") or {},
+                             time.time(), "user", req.get("description"))
+            return {"deploymentId": d["deploymentId"]}
+
+    # ---- CodePipeline executions and stage rollback
+
+    def list_pipeline_executions(self, req, _call=None):
+        stage = ((req.get("filter") or {}).get("succeededInStage") or {}).get("stageName")
+        with self.lock:
+            if req.get("pipelineName") not in self.executions:
+                raise ForwardToMoto()
+            found = [e for e in self.executions[req["pipelineName"]]
+                     if stage is None or stage in (e.get("succeededInStages") or [])]
+            limit = int(req.get("maxResults") or 100)
+            return {"pipelineExecutionSummaries": [
+                {k: v for k, v in e.items() if k != "succeededInStages"} for e in found[:limit]]}
+
+    def rollback_tracked_stage(self, req, call=None):
+        """RollbackStage with CodePipeline's rules for a pipeline with seeded executions: the
+        stage must exist and not be running (UnableToRollbackStage; a rollback running
+        there: Conflict); the target must have succeeded in the stage and not be a rollback."""
+        pipeline, stage = req.get("pipelineName"), req.get("stageName")
+        with self.lock:
+            if pipeline not in self.executions:
+                return self.rollback_stage(req, call)
+            states = (self.state["pipelines"].get(pipeline) or {}).get("stageStates") or []
+            state = next((s for s in states if s.get("stageName") == stage), None)
+            if state is None:
+                raise ApiError("StageNotFoundException", f"Stage {stage} was not found in pipeline {pipeline}")
+            latest = state.get("latestExecution") or {}
+            if latest.get("status") in ("InProgress", "Stopping"):
+                if latest.get("type") == "ROLLBACK":
+                    raise ApiError("ConflictException", f"Stage {stage} is already being rolled back")
+                raise ApiError("UnableToRollbackStageException", f"Stage {stage} is currently running")
+            target = next((e for e in self.executions[pipeline]
+                           if e.get("pipelineExecutionId") == req.get("targetPipelineExecutionId")), None)
+            if target is None:
+                raise ApiError("PipelineExecutionNotFoundException",
+                               f"Pipeline execution {req.get('targetPipelineExecutionId')} was not found")
+            if target.get("executionType") == "ROLLBACK" or stage not in (target.get("succeededInStages") or []):
+                raise ApiError("UnableToRollbackStageException",
+                               f"Execution {target['pipelineExecutionId']} did not succeed in stage {stage} "
+                               "or is a rollback")
+            new_id = str(uuid.uuid4())
+            self.executions[pipeline].insert(0, {
+                "pipelineExecutionId": new_id, "status": "InProgress", "startTime": time.time(),
+                "lastUpdateTime": time.time(), "executionType": "ROLLBACK",
+                "rollbackMetadata": {"rollbackTargetPipelineExecutionId": target["pipelineExecutionId"]}})
+            state["latestExecution"] = {"pipelineExecutionId": new_id, "status": "InProgress", "type": "ROLLBACK"}
+            return {"pipelineExecutionId": new_id}
+
+    # ---- CloudWatch alarm tags
+
+    def list_tags_for_resource(self, req, _call=None):
+        arn = req.get("ResourceARN")
+        with self.lock:
+            tags = self.alarm_tags.get(arn)
+        if tags is None:
+            raise ApiError("ResourceNotFoundException", f"Alarm {arn} does not exist")
+        return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+
+
 # ---------------------------------------------------------------- the app
 
-class LocalAws:
+class LocalAws(DeploymentHistories):
     """The WSGI app: control API, recording, faults, stubs, built-ins, moto."""
 
     def __init__(self, moto_app=None):
@@ -359,11 +692,21 @@ class LocalAws:
             ("CodePipeline_20150709", "PutJobSuccessResult"): self.put_job_success_result,
             ("CodePipeline_20150709", "PutJobFailureResult"): self.put_job_failure_result,
             ("CodePipeline_20150709", "GetPipelineState"): self.get_pipeline_state,
-            ("CodePipeline_20150709", "RollbackStage"): self.rollback_stage,
+            ("CodePipeline_20150709", "RollbackStage"): self.rollback_tracked_stage,
+            ("CodePipeline_20150709", "ListPipelineExecutions"): self.list_pipeline_executions,
             ("CodePipeline_20150709", "DisableStageTransition"): self.disable_stage_transition,
             ("CodePipeline_20150709", "EnableStageTransition"): self.enable_stage_transition,
             ("CodeDeploy_20141006", "PutLifecycleEventHookExecutionStatus"): self.put_hook_status,
-            ("CodeDeploy_20141006", "StopDeployment"): self.stop_deployment,
+            ("CodeDeploy_20141006", "StopDeployment"): self.stop_tracked_deployment,
+            ("CodeDeploy_20141006", "GetDeploymentGroup"): self.get_deployment_group,
+            ("CodeDeploy_20141006", "GetDeployment"): self.get_deployment,
+            ("CodeDeploy_20141006", "CreateDeployment"): self.create_deployment,
+            ("AmazonEC2ContainerServiceV20141113", "ListServiceDeployments"): self.list_service_deployments,
+            ("AmazonEC2ContainerServiceV20141113", "DescribeServiceDeployments"): self.describe_service_deployments,
+            ("AmazonEC2ContainerServiceV20141113", "DescribeServiceRevisions"): self.describe_service_revisions,
+            ("AmazonEC2ContainerServiceV20141113", "StopServiceDeployment"): self.stop_service_deployment,
+            ("AmazonEC2ContainerServiceV20141113", "UpdateService"): self.update_service,
+            ("GraniteServiceVersion20100801", "ListTagsForResource"): self.list_tags_for_resource,
             ("GraniteServiceVersion20100801", "DescribeAlarms"): self.describe_alarms,
             (ECR_API, "InitiateLayerUpload"): self.initiate_layer_upload,
             (ECR_API, "UploadLayerPart"): self.upload_layer_part,
@@ -383,6 +726,7 @@ class LocalAws:
         # uploadId -> {"key", "repo", "data": bytearray, "parts": [part lengths]}
         self.uploads = {}
         self.ecr = {"partSize": ECR_PART_SIZE, "minPartSize": ECR_MIN_PART_SIZE}
+        self._clear_histories()
 
     # ---- WSGI entry point
 
@@ -549,6 +893,8 @@ class LocalAws:
             return ok_response(call, handler(call.request if isinstance(call.request, dict) else {}, call))
         except ApiError as err:
             return error_response(call, err.code, err.message, err.status, err.fields)
+        except ForwardToMoto:
+            return self._forward(environ, call)
 
     def _forward(self, environ, call):
         try:
@@ -975,6 +1321,8 @@ class LocalAws:
                 if method == "POST":
                     self._set_ecr(data)
                 return 200, dict(self.ecr)
+        if path == "/deployments" and method in ("GET", "POST"):
+            return self._histories_control(method, data)
         if (method, path) == ("POST", "/reset"):
             with self.lock:
                 self._clear()

@@ -349,6 +349,111 @@ def cloudwatch_over_cbor(aws):
         "StateValue"] == "OK"
 
 
+@check
+def ecs_service_deployments(aws):
+    ecs = aws.client("ecs")
+    td = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:"
+    aws.ctl("POST", "/deployments", {"ecsServices": [{"cluster": "prod", "service": "web", "deployments": [
+        {"id": "d1", "status": "SUCCESSFUL", "createdAt": 1000, "taskDefinition": td + "1"},
+        {"id": "d2", "status": "IN_PROGRESS", "createdAt": 2000, "taskDefinition": td + "2"}]}]})
+    listed = ecs.list_service_deployments(cluster="prod", service="web")["serviceDeployments"]
+    assert [d["status"] for d in listed] == ["IN_PROGRESS", "SUCCESSFUL"], listed
+    assert ecs.list_service_deployments(cluster="prod", service="web", status=["SUCCESSFUL"],
+                                        maxResults=1)["serviceDeployments"][0]["serviceDeploymentArn"] \
+        .endswith("/prod/web/d1")
+    revs = ecs.describe_service_revisions(serviceRevisionArns=[listed[0]["targetServiceRevisionArn"], "arn:x"])
+    assert revs["serviceRevisions"][0]["taskDefinition"] == td + "2" and revs["failures"][0]["arn"] == "arn:x"
+    arn = listed[0]["serviceDeploymentArn"]
+    ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")  # continues: safe to repeat
+    full = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+    assert full["status"] == "ROLLBACK_REQUESTED" and full["rollback"]["serviceRevisionArn"].endswith("/d1"), full
+    expect_error("ConflictException", 400, ecs.stop_service_deployment,
+                 serviceDeploymentArn=listed[1]["serviceDeploymentArn"], stopType="ROLLBACK")
+    expect_error("ServiceDeploymentNotFoundException", 400, ecs.stop_service_deployment,
+                 serviceDeploymentArn="arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/web/nope")
+    # UpdateService of a seeded service starts a deployment of the new task definition.
+    out = ecs.update_service(cluster="prod", service="web", taskDefinition=td + "1")
+    assert out["service"]["taskDefinition"] == td + "1", out
+    newest = ecs.list_service_deployments(cluster="prod", service="web")["serviceDeployments"][0]
+    assert newest["status"] == "IN_PROGRESS" and newest["serviceDeploymentArn"] != arn, newest
+    aws.ctl("POST", "/deployments", {"ecsStatus": {newest["serviceDeploymentArn"]: "SUCCESSFUL"}})
+    assert ecs.list_service_deployments(cluster="prod", service="web")["serviceDeployments"][0]["status"] \
+        == "SUCCESSFUL"
+
+
+@check
+def codedeploy_deployment_history(aws):
+    cd = aws.client("codedeploy")
+    rev = lambda n: {"revisionType": "S3", "s3Location": {"bucket": "b", "key": f"app-{n}.zip",  # noqa: E731
+                                                          "bundleType": "zip"}}
+    aws.ctl("POST", "/deployments", {"codedeployGroups": [{"application": "web", "group": "prod", "deployments": [
+        {"id": "d-1", "status": "Succeeded", "createTime": 1000, "revision": rev(1)},
+        {"id": "d-2", "status": "InProgress", "createTime": 2000, "revision": rev(2)}]}]})
+    group = cd.get_deployment_group(applicationName="web", deploymentGroupName="prod")["deploymentGroupInfo"]
+    assert group["lastAttemptedDeployment"]["deploymentId"] == "d-2", group
+    assert group["lastSuccessfulDeployment"]["deploymentId"] == "d-1", group
+    info = cd.get_deployment(deploymentId="d-2")["deploymentInfo"]
+    assert info["previousRevision"]["s3Location"]["key"] == "app-1.zip", info
+    expect_error("DeploymentLimitExceededException", 400, cd.create_deployment, applicationName="web",
+                 deploymentGroupName="prod", revision=rev(3))
+    cd.stop_deployment(deploymentId="d-2", autoRollbackEnabled=True)
+    stopped = cd.get_deployment(deploymentId="d-2")["deploymentInfo"]
+    rollback_id = stopped["rollbackInfo"]["rollbackDeploymentId"]
+    rollback = cd.get_deployment(deploymentId=rollback_id)["deploymentInfo"]
+    assert stopped["status"] == "Stopped" and rollback["creator"] == "codeDeployRollback", rollback
+    assert rollback["revision"]["s3Location"]["key"] == "app-1.zip"
+    expect_error("DeploymentAlreadyCompletedException", 400, cd.stop_deployment, deploymentId="d-2")
+    aws.ctl("POST", "/deployments", {"codedeployStatus": {rollback_id: "Succeeded"}})
+    new_id = cd.create_deployment(applicationName="web", deploymentGroupName="prod", revision=rev(3),
+                                  description="again")["deploymentId"]
+    assert cd.get_deployment(deploymentId=new_id)["deploymentInfo"]["description"] == "again"
+
+
+@check
+def pipeline_executions_and_stage_rollback(aws):
+    cp = aws.client("codepipeline")
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    stages = [{"stageName": "Deploy", "latestExecution": {"pipelineExecutionId": ids[2], "status": "InProgress"}}]
+    aws.ctl("POST", "/state", {"pipelines": {"app": {"pipelineName": "app", "stageStates": stages}}})
+    aws.ctl("POST", "/deployments", {"pipelineExecutions": {"app": [
+        {"pipelineExecutionId": ids[0], "status": "Succeeded", "startTime": 1000, "executionType": "STANDARD",
+         "succeededInStages": ["Deploy"]},
+        {"pipelineExecutionId": ids[1], "status": "Failed", "startTime": 2000, "executionType": "STANDARD"},
+        {"pipelineExecutionId": ids[2], "status": "InProgress", "startTime": 3000, "executionType": "STANDARD"}]}})
+    listed = cp.list_pipeline_executions(pipelineName="app")["pipelineExecutionSummaries"]
+    assert [e["pipelineExecutionId"] for e in listed] == ids[::-1] and "succeededInStages" not in listed[0]
+    ok = cp.list_pipeline_executions(pipelineName="app", filter={"succeededInStage": {"stageName": "Deploy"}})
+    assert [e["pipelineExecutionId"] for e in ok["pipelineExecutionSummaries"]] == ids[:1], ok
+    expect_error("UnableToRollbackStageException", 400, cp.rollback_stage, pipelineName="app",
+                 stageName="Deploy", targetPipelineExecutionId=ids[0])
+    stages[0]["latestExecution"]["status"] = "Failed"
+    aws.ctl("POST", "/state", {"pipelines": {"app": {"pipelineName": "app", "stageStates": stages}}})
+    expect_error("UnableToRollbackStageException", 400, cp.rollback_stage, pipelineName="app",
+                 stageName="Deploy", targetPipelineExecutionId=ids[1])
+    expect_error("StageNotFoundException", 400, cp.rollback_stage, pipelineName="app",
+                 stageName="Prod", targetPipelineExecutionId=ids[0])
+    new_id = cp.rollback_stage(pipelineName="app", stageName="Deploy",
+                               targetPipelineExecutionId=ids[0])["pipelineExecutionId"]
+    latest = cp.get_pipeline_state(name="app")["stageStates"][0]["latestExecution"]
+    assert latest == {"pipelineExecutionId": new_id, "status": "InProgress", "type": "ROLLBACK"}, latest
+    first = cp.list_pipeline_executions(pipelineName="app")["pipelineExecutionSummaries"][0]
+    assert first["executionType"] == "ROLLBACK" and \
+        first["rollbackMetadata"]["rollbackTargetPipelineExecutionId"] == ids[0], first
+    expect_error("ConflictException", 400, cp.rollback_stage, pipelineName="app",
+                 stageName="Deploy", targetPipelineExecutionId=ids[0])
+
+
+@check
+def alarm_tags_over_cbor(aws):
+    cw = aws.cbor_client("cloudwatch")
+    arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-5xx"
+    aws.ctl("POST", "/deployments", {"alarmTags": {arn: {"rollback:ecs-service": "prod/web"}}})
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [
+        {"Key": "rollback:ecs-service", "Value": "prod/web"}]
+    expect_error("ResourceNotFoundException", 400, cw.list_tags_for_resource, ResourceARN=arn + "-x")
+
+
 LAYER = bytes(range(256)) * 1200       # 307,200 bytes
 CONFIG = b'{"architecture": "amd64", "os": "linux"}'
 

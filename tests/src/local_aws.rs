@@ -323,6 +323,14 @@ impl LocalAws {
         self.control("POST", "/_local/stubs", Some(body)).await;
     }
 
+    /// Seeds deployment histories (merged with what is there): ECS service deployments,
+    /// CodeDeploy deployment groups, pipeline executions and states, alarm tags. The shape
+    /// is in `tests/local-aws/README.md`; the answer is everything seeded so far.
+    pub async fn seed_deployments(&self, histories: Value) -> Value {
+        self.control("POST", "/_local/deployments", Some(histories))
+            .await
+    }
+
     pub async fn set_state(&self, state: Value) {
         self.control("POST", "/_local/state", Some(state)).await;
     }

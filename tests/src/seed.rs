@@ -6,7 +6,9 @@
 //!   "mediaType"?}]}]`, and `"ecs": {"clusters": [..], "taskDefinitions": [..],
 //!   "services": [{"cluster", "serviceName", "taskDefinition", ..}]}`, and `"stubs":
 //!   [{"service", "operation", "match", "response"}]` (answers the local AWS gives instead
-//!   of moto, e.g. ECR scan findings).
+//!   of moto, e.g. ECR scan findings), and `"deployments"` (deployment histories for the
+//!   emulator's `/_local/deployments`: ECS service deployments, CodeDeploy groups, pipeline
+//!   executions and states, alarm tags).
 
 use crate::job::{BUCKET, ensure_bucket};
 use crate::local_aws::LocalAws;
@@ -94,6 +96,9 @@ async fn seed_matching(
                 stub["response"].clone(),
             )
             .await;
+        }
+        if let Some(histories) = spec.get("deployments") {
+            aws.seed_deployments(histories.clone()).await;
         }
         done.push(format!(
             "seed {}",

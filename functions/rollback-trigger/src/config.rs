@@ -1,0 +1,176 @@
+//! The function's settings, from its environment:
+//!
+//! - `ROLLBACK_TARGETS`: a JSON object from alarm names to targets (one or a list). A key
+//!   ending in `*` is a prefix. An exact name wins over prefixes, and the longest prefix
+//!   over shorter ones. Example:
+//!   `{"web-5xx": {"ecsService": {"cluster": "prod", "service": "web"}}, "api-*": [...]}`.
+//! - `DRY_RUN`: `true` to decide and report without acting, for every target.
+//! - `NOTIFY_TOPIC_ARN`: an SNS topic that gets a one-glance message per handled alarm.
+
+use crate::error::RollbackError;
+use crate::target::{Target, TargetSpec};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+pub const TARGETS_VAR: &str = "ROLLBACK_TARGETS";
+pub const DRY_RUN_VAR: &str = "DRY_RUN";
+pub const TOPIC_VAR: &str = "NOTIFY_TOPIC_ARN";
+
+/// The parsed settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settings {
+    /// Exact alarm names -> targets.
+    pub exact: BTreeMap<String, Vec<Target>>,
+    /// Alarm name prefixes -> targets, longest prefix first.
+    pub prefixes: Vec<(String, Vec<Target>)>,
+    pub dry_run: bool,
+    pub notify_topic: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(Box<TargetSpec>),
+    Many(Vec<TargetSpec>),
+}
+
+impl Settings {
+    /// Reads the settings through `get` (the environment in production).
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, RollbackError> {
+        let mut settings = Settings {
+            dry_run: parse_bool(DRY_RUN_VAR, get(DRY_RUN_VAR))?,
+            notify_topic: get(TOPIC_VAR).filter(|t| !t.trim().is_empty()),
+            ..Settings::default()
+        };
+        if let Some(topic) = &settings.notify_topic
+            && !topic.starts_with("arn:")
+        {
+            return Err(config(
+                TOPIC_VAR,
+                format!("`{topic}` is not an SNS topic ARN"),
+            ));
+        }
+        let Some(text) = get(TARGETS_VAR).filter(|t| !t.trim().is_empty()) else {
+            return Ok(settings);
+        };
+        let map: BTreeMap<String, OneOrMany> = serde_json::from_str(&text).map_err(|e| {
+            config(
+                TARGETS_VAR,
+                format!("{e}. Expected a JSON object from alarm names (or prefixes ending in `*`) to targets"),
+            )
+        })?;
+        for (key, value) in map {
+            let specs = match value {
+                OneOrMany::One(spec) => vec![*spec],
+                OneOrMany::Many(specs) => specs,
+            };
+            let targets = specs
+                .into_iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    s.validate()
+                        .map_err(|p| config(TARGETS_VAR, format!("`{key}`[{i}]: {p}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            match key.strip_suffix('*') {
+                Some(prefix) => settings.prefixes.push((prefix.to_owned(), targets)),
+                None => {
+                    settings.exact.insert(key, targets);
+                }
+            }
+        }
+        settings
+            .prefixes
+            .sort_by_key(|p| std::cmp::Reverse(p.0.len()));
+        Ok(settings)
+    }
+
+    /// The configured targets of `alarm`, if any key matches it.
+    pub fn targets_for(&self, alarm: &str) -> Option<&[Target]> {
+        if let Some(t) = self.exact.get(alarm) {
+            return Some(t);
+        }
+        self.prefixes
+            .iter()
+            .find(|(prefix, _)| alarm.starts_with(prefix.as_str()))
+            .map(|(_, t)| t.as_slice())
+    }
+}
+
+fn parse_bool(name: &'static str, value: Option<String>) -> Result<bool, RollbackError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => Err(config(name, format!("`{v}` is not `true` or `false`"))),
+    }
+}
+
+fn config(setting: &'static str, problem: String) -> RollbackError {
+    RollbackError::Config { setting, problem }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Kind;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, RollbackError> {
+        Settings::from_env(|k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    fn service(t: &[Target]) -> String {
+        match &t[0].kind {
+            Some(Kind::EcsService { service, .. }) => service.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn exact_names_win_then_the_longest_prefix() {
+        let s = settings(&[(
+            TARGETS_VAR,
+            r#"{"web-5xx": {"ecsService": {"service": "exact"}},
+                "web-*": {"ecsService": {"service": "short"}},
+                "web-5*": [{"ecsService": {"service": "long"}}, {"freeze": {"pipeline": "p", "stage": "s"}}]}"#,
+        )])
+        .unwrap();
+        assert_eq!(service(s.targets_for("web-5xx").unwrap()), "exact");
+        assert_eq!(service(s.targets_for("web-5xx-canary").unwrap()), "long");
+        assert_eq!(s.targets_for("web-5xx-canary").unwrap().len(), 2);
+        assert_eq!(service(s.targets_for("web-latency").unwrap()), "short");
+        assert!(s.targets_for("api-5xx").is_none());
+    }
+
+    #[test]
+    fn no_settings_is_valid_and_bad_ones_name_the_variable() {
+        assert_eq!(settings(&[]).unwrap(), Settings::default());
+        assert!(settings(&[(DRY_RUN_VAR, "TRUE")]).unwrap().dry_run);
+        for (vars, says) in [
+            (
+                vec![(DRY_RUN_VAR, "yes")],
+                "DRY_RUN: `yes` is not `true` or `false`",
+            ),
+            (
+                vec![(TOPIC_VAR, "alerts")],
+                "NOTIFY_TOPIC_ARN: `alerts` is not an SNS topic ARN",
+            ),
+            (vec![(TARGETS_VAR, "[]")], "ROLLBACK_TARGETS: invalid type"),
+            (
+                vec![(TARGETS_VAR, r#"{"a": {"ecs": {}}}"#)],
+                "ROLLBACK_TARGETS",
+            ),
+            (
+                vec![(TARGETS_VAR, r#"{"a": [{}]}"#)],
+                "`a`[0]: a target needs one of",
+            ),
+        ] {
+            let err = settings(&vars).unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
+    }
+}

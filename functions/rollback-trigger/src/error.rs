@@ -1,0 +1,121 @@
+//! The function's errors. Each variant is one cause, with a failure type, a stable
+//! `error_type` (Lambda's `errorType`), and whether invoking again can help: only then
+//! does the invocation fail so that Lambda (or EventBridge, or SNS) delivers it again.
+
+use shared::error::{AwsError, Failure, FailureType};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    #[error("the event is {keys}, which is not one this function handles; send {shapes}", shapes = crate::event::SHAPES)]
+    UnknownEvent { keys: String },
+    #[error("the {shape} cannot be read: {problem}")]
+    BadEvent {
+        shape: &'static str,
+        problem: String,
+    },
+    #[error(
+        "the function's setting {setting}: {problem}. Fix the Lambda environment variable; nothing was done"
+    )]
+    Config {
+        setting: &'static str,
+        problem: String,
+    },
+    #[error(
+        "alarm `{alarm}` has bad rollback tags: {problem}. Fix the alarm's tags; nothing was done"
+    )]
+    Tags { alarm: String, problem: String },
+    #[error("{0}")]
+    Aws(#[from] AwsError),
+    /// Some targets could not be settled now (AWS throttling or unavailable, a stage
+    /// still running); the others were handled. Invoking again finishes the job safely.
+    #[error("not finished, retry: {}", pending.join("; "))]
+    RetryLater { pending: Vec<String> },
+}
+
+impl RollbackError {
+    /// A stable machine-readable name, sent as Lambda's `errorType`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::UnknownEvent { .. } => "UnknownEvent",
+            Self::BadEvent { .. } => "BadEvent",
+            Self::Config { .. } => "Config",
+            Self::Tags { .. } => "AlarmTags",
+            Self::Aws(_) => "Aws",
+            Self::RetryLater { .. } => "RetryLater",
+        }
+    }
+
+    /// Whether invoking again can help.
+    pub fn retryable(&self) -> bool {
+        self.failure_type() == FailureType::SystemUnavailable
+    }
+}
+
+impl Failure for RollbackError {
+    fn failure_type(&self) -> FailureType {
+        match self {
+            Self::UnknownEvent { .. }
+            | Self::BadEvent { .. }
+            | Self::Config { .. }
+            | Self::Tags { .. } => FailureType::ConfigurationError,
+            Self::Aws(e) => e.failure_type(),
+            Self::RetryLater { .. } => FailureType::SystemUnavailable,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_a_retry_can_fix_is_retryable() {
+        let cases = [
+            (
+                RollbackError::UnknownEvent { keys: "x".into() },
+                "UnknownEvent",
+                false,
+            ),
+            (
+                RollbackError::BadEvent {
+                    shape: "s",
+                    problem: "p".into(),
+                },
+                "BadEvent",
+                false,
+            ),
+            (
+                RollbackError::Config {
+                    setting: "DRY_RUN",
+                    problem: "p".into(),
+                },
+                "Config",
+                false,
+            ),
+            (
+                RollbackError::Tags {
+                    alarm: "a".into(),
+                    problem: "p".into(),
+                },
+                "AlarmTags",
+                false,
+            ),
+            (
+                RollbackError::RetryLater {
+                    pending: vec!["x".into()],
+                },
+                "RetryLater",
+                true,
+            ),
+            (
+                RollbackError::Aws(AwsError::local("ecs:ListServiceDeployments", "x")),
+                "Aws",
+                false,
+            ),
+        ];
+        for (err, kind, retry) in cases {
+            assert_eq!(err.error_type(), kind);
+            assert_eq!(err.retryable(), retry, "{err}");
+        }
+    }
+}

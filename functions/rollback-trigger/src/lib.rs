@@ -1,0 +1,252 @@
+//! rollback-trigger: when a CloudWatch alarm goes into ALARM (or a person asks), rolls
+//! back the deployments the alarm names, exactly once: ECS services, CodeDeploy deployment
+//! groups, CodePipeline V2 stages, and optionally freezes a stage's inbound transition.
+//!
+//! Round trips for one target: ECS 3 (list deployments, describe revisions, stop or
+//! update), CodeDeploy 3 (group, deployment, stop or create), CodePipeline 2 (state and
+//! executions concurrently, roll back), freeze 2. A duplicate delivery costs at most 2 and
+//! writes nothing. Targets run concurrently. Reading the alarm's tags adds one round trip
+//! when neither the event nor the configuration names the targets.
+
+pub mod act;
+pub mod config;
+pub mod decide;
+pub mod error;
+pub mod event;
+pub mod notify;
+pub mod report;
+pub mod tags;
+pub mod target;
+
+use crate::act::codedeploy::CodeDeployGroup;
+use crate::act::ecs::EcsService;
+use crate::act::freeze::Freeze;
+use crate::act::pipeline::PipelineStage;
+use crate::act::{Clients, settle};
+use crate::config::Settings;
+use crate::decide::TriggerTime;
+use crate::decide::alarm::{Verdict, judge};
+use crate::error::RollbackError;
+use crate::event::time::format_millis;
+use crate::event::{AlarmChange, Input};
+use crate::report::{Decision, Outcome};
+use crate::target::{Kind, Target};
+use serde_json::{Value, json};
+
+/// The function, with clients built once per cold start.
+pub struct RollbackTrigger {
+    clients: Clients,
+    settings: Result<Settings, (&'static str, String)>,
+}
+
+/// What one trigger asks for, whatever its shape.
+struct Job {
+    /// For the log, the result and the message: `alarm web-5xx went to ALARM at ...`.
+    trigger: String,
+    at: TriggerTime,
+    /// Why: the description of deployments this function creates, and the freeze reason.
+    why: String,
+    freeze_reason: String,
+    dry_run: bool,
+}
+
+impl RollbackTrigger {
+    /// Reads the settings from the environment; a bad setting is reported at every
+    /// invocation (not a panic at start).
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        Self::with_settings(sdk, Settings::from_env(|k| std::env::var(k).ok()))
+    }
+
+    pub fn with_settings(
+        sdk: &aws_config::SdkConfig,
+        settings: Result<Settings, RollbackError>,
+    ) -> Self {
+        let settings = settings.map_err(|e| match e {
+            RollbackError::Config { setting, problem } => (setting, problem),
+            other => ("settings", other.to_string()),
+        });
+        Self {
+            clients: Clients::new(sdk),
+            settings,
+        }
+    }
+
+    fn settings(&self) -> Result<&Settings, RollbackError> {
+        self.settings
+            .as_ref()
+            .map_err(|(setting, problem)| RollbackError::Config {
+                setting,
+                problem: problem.clone(),
+            })
+    }
+
+    /// Handles one event; the result lists a decision per target. Fails only for a bad
+    /// event or setting, or (retryable) when some target could not be settled now.
+    pub async fn handle(&self, event: &Value) -> Result<Value, RollbackError> {
+        let settings = self.settings()?;
+        let (summary, targets, from, job) = match event::parse(event)? {
+            Input::Alarm(change) => {
+                let summary = alarm_summary(&change);
+                if let Verdict::Ignore(why) = judge(&change) {
+                    tracing::info!(alarm = %change.name, ignored = %why, "alarm state change ignored");
+                    return Ok(json!({"trigger": summary, "ignored": why, "decisions": []}));
+                }
+                let (targets, from) = self.targets_of(&change, settings).await?;
+                let trigger = format!(
+                    "alarm {} went to ALARM at {}",
+                    change.name,
+                    format_millis(change.changed_at_ms)
+                );
+                let job = Job {
+                    why: trigger.clone(),
+                    freeze_reason: decide::freeze::alarm_reason(&change.name, change.changed_at_ms),
+                    trigger,
+                    at: Some(change.changed_at_ms),
+                    dry_run: settings.dry_run,
+                };
+                (summary, targets, from, job)
+            }
+            Input::Manual(request) => {
+                let summary = json!({"kind": "request", "reason": request.reason,
+                    "requestedAt": request.requested_at_ms.map(format_millis)});
+                let job = Job {
+                    trigger: format!("rollback requested: {}", request.reason),
+                    why: format!("requested: {}", request.reason),
+                    freeze_reason: format!("Frozen by rollback-trigger. {}", request.reason),
+                    at: request.requested_at_ms,
+                    dry_run: settings.dry_run || request.dry_run,
+                };
+                (summary, request.targets, "request", job)
+            }
+        };
+        if targets.is_empty() {
+            tracing::info!(trigger = %job.trigger, "the alarm maps to no target: nothing to do");
+            return Ok(
+                json!({"trigger": summary, "targetsFrom": from, "decisions": [],
+                "note": "the alarm maps to no target (no configuration entry, no rollback tags)"}),
+            );
+        }
+        let decisions: Vec<Decision> =
+            futures::future::join_all(targets.iter().map(|t| self.run_target(t, &job)))
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
+        for d in &decisions {
+            tracing::info!(trigger = %job.trigger, target = %d.target, outcome = d.outcome.as_str(),
+                action = d.action.as_deref().unwrap_or_default(), reason = %d.reason, "decision");
+        }
+        self.notify(settings, &job.trigger, &decisions).await;
+        let pending: Vec<String> = decisions
+            .iter()
+            .filter(|d| d.outcome == Outcome::RetryLater)
+            .map(Decision::line)
+            .collect();
+        if !pending.is_empty() {
+            return Err(RollbackError::RetryLater { pending });
+        }
+        Ok(json!({"trigger": summary, "targetsFrom": from, "decisions": decisions}))
+    }
+
+    /// The alarm's targets: its tags in the event, else the configuration, else its tags
+    /// read from CloudWatch.
+    async fn targets_of(
+        &self,
+        change: &AlarmChange,
+        settings: &Settings,
+    ) -> Result<(Vec<Target>, &'static str), RollbackError> {
+        let from_tags = |tags| {
+            tags::targets(tags).map_err(|problem| RollbackError::Tags {
+                alarm: change.name.clone(),
+                problem,
+            })
+        };
+        if let Some(found) = change.tags.as_ref().map(from_tags).transpose()?.flatten() {
+            return Ok((found, "alarm tags (event)"));
+        }
+        if let Some(found) = settings.targets_for(&change.name) {
+            return Ok((found.to_vec(), "configuration"));
+        }
+        let (None, Some(arn)) = (&change.tags, &change.arn) else {
+            return Ok((Vec::new(), "none"));
+        };
+        let tags = act::tags::alarm_tags(&self.clients.cloudwatch, arn).await?;
+        Ok(match from_tags(&tags)? {
+            Some(found) => (found, "alarm tags"),
+            None => (Vec::new(), "none"),
+        })
+    }
+
+    /// The decisions for one target: its rollback and its freeze, concurrently.
+    async fn run_target(&self, t: &Target, job: &Job) -> Vec<Decision> {
+        let dry = job.dry_run || t.dry_run;
+        let c = &self.clients;
+        let main = async {
+            match &t.kind {
+                Some(Kind::EcsService { cluster, service }) => {
+                    let a = EcsService {
+                        client: &c.ecs,
+                        cluster,
+                        service,
+                        at: job.at,
+                    };
+                    Some(settle(&a, dry).await)
+                }
+                Some(Kind::CodeDeploy { application, group }) => {
+                    let a =
+                        CodeDeployGroup::new(&c.codedeploy, application, group, job.at, &job.why);
+                    Some(settle(&a, dry).await)
+                }
+                Some(Kind::PipelineStage(s)) => {
+                    let a = PipelineStage {
+                        client: &c.codepipeline,
+                        pipeline: &s.pipeline,
+                        stage: &s.stage,
+                        at: job.at,
+                    };
+                    Some(settle(&a, dry).await)
+                }
+                None => None,
+            }
+        };
+        let freeze = async {
+            let s = t.freeze.as_ref()?;
+            let a = Freeze {
+                client: &c.codepipeline,
+                pipeline: &s.pipeline,
+                stage: &s.stage,
+                at: job.at,
+                reason: &job.freeze_reason,
+            };
+            Some(settle(&a, dry).await)
+        };
+        let (main, freeze) = futures::join!(main, freeze);
+        main.into_iter().chain(freeze).collect()
+    }
+
+    async fn notify(&self, settings: &Settings, trigger: &str, decisions: &[Decision]) {
+        let Some(topic) = &settings.notify_topic else {
+            return;
+        };
+        if !notify::worth_sending(decisions) {
+            return;
+        }
+        let (subject, body) = notify::message(trigger, decisions);
+        if let Err(e) = notify::send(&self.clients.sns, topic, &subject, &body).await {
+            // The rollback is done; a lost message must not undo that report.
+            tracing::warn!(error = %e, "the notification was not sent");
+        }
+    }
+}
+
+fn alarm_summary(c: &AlarmChange) -> Value {
+    json!({
+        "kind": "alarm",
+        "alarm": c.name,
+        "state": c.state.as_str(),
+        "previousState": c.previous.as_ref().map(|(s, _)| s.as_str()),
+        "changedAt": format_millis(c.changed_at_ms),
+        "delivery": c.delivery.as_str(),
+        "composite": c.composite,
+    })
+}

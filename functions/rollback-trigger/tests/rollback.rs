@@ -1,0 +1,407 @@
+//! The handler against the local AWS with real SDK clients: one rollback per target kind,
+//! repeats (duplicate, flapping, concurrent) that act once, dry runs, the round trips
+//! spent, and an AWS call that keeps failing.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use testkit::{Fault, sequential_round_trips};
+
+fn ecs_tags(cluster: &str, service: &str) -> Option<serde_json::Value> {
+    Some(json!({"rollback:ecs-service": format!("{cluster}/{service}")}))
+}
+
+#[test]
+fn an_ecs_deployment_in_progress_is_stopped_with_rollback_once() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        env.seed(ecs_service(
+            "prod",
+            "web1",
+            &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)],
+        ))
+        .await;
+        let f = env.function(&[]);
+        let event = eventbridge("web1-5xx", "ALARM", -1, ecs_tags("prod", "web1"));
+        expect_one(&f.handle(&event).await, "acted", "with ROLLBACK");
+        // The same delivery again, and a flap of the alarm: the rollback is under way.
+        expect_one(&f.handle(&event).await, "nothing", "already being stopped");
+        let flap = eventbridge("web1-5xx", "ALARM", 1, ecs_tags("prod", "web1"));
+        expect_one(&f.handle(&flap).await, "nothing", "already being stopped");
+        let calls = env.calls().await;
+        let stops = writes(&calls, "StopServiceDeployment");
+        assert_eq!(stops.len(), 1, "{:?}", any_write(&calls));
+        let request = stops[0].request.as_ref().unwrap();
+        assert_eq!(request["stopType"], "ROLLBACK");
+        assert!(
+            request["serviceDeploymentArn"]
+                .as_str()
+                .unwrap()
+                .ends_with("/prod/web1/b")
+        );
+    });
+}
+
+#[test]
+fn a_completed_ecs_deployment_goes_back_to_the_last_known_good_task_definition() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        env.seed(ecs_service(
+            "prod",
+            "web2",
+            &[
+                ("a", "SUCCESSFUL", -300, 1),
+                ("b", "ROLLBACK_SUCCESSFUL", -200, 7),
+                ("c", "SUCCESSFUL", -180, 2),
+                ("d", "SUCCESSFUL", -20, 3),
+            ],
+        ))
+        .await;
+        let f = env.function(&[]);
+        let event = eventbridge("web2-5xx", "ALARM", -1, ecs_tags("prod", "web2"));
+        expect_one(
+            &f.handle(&event).await,
+            "acted",
+            &task_definition("web2", 2),
+        );
+        // A duplicate finds a deployment newer than the alarm (the rollback itself).
+        expect_one(&f.handle(&event).await, "nothing", "after the trigger");
+        // A flap after the rollback started: the newest deployment is a rollback.
+        let flap = eventbridge("web2-5xx", "ALARM", 1, ecs_tags("prod", "web2"));
+        expect_one(&f.handle(&flap).await, "nothing", "it is a rollback");
+        let calls = env.calls().await;
+        let updates = writes(&calls, "UpdateService");
+        assert_eq!(updates.len(), 1, "{:?}", any_write(&calls));
+        let request = updates[0].request.as_ref().unwrap();
+        assert_eq!(request["taskDefinition"], task_definition("web2", 2));
+        assert_eq!(
+            (request["cluster"].as_str(), request["service"].as_str()),
+            (Some("prod"), Some("web2"))
+        );
+    });
+}
+
+#[test]
+fn an_ecs_service_without_a_known_good_deployment_is_refused() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        env.seed(ecs_service("prod", "web3", &[("a", "SUCCESSFUL", -20, 1)]))
+            .await;
+        let f = env.function(&[]);
+        let event = eventbridge("web3-5xx", "ALARM", -1, ecs_tags("prod", "web3"));
+        expect_one(&f.handle(&event).await, "refused", "no known good revision");
+        assert!(any_write(&env.calls().await).is_empty());
+    });
+}
+
+#[test]
+fn an_active_codedeploy_deployment_is_stopped_with_automatic_rollback() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        env.seed(codedeploy_group(
+            "app1",
+            "prod",
+            &[
+                ("d-APP1A", "Succeeded", -180, "app-1.zip"),
+                ("d-APP1B", "InProgress", -20, "app-2.zip"),
+            ],
+        ))
+        .await;
+        let f = env.function(&[(
+            "ROLLBACK_TARGETS",
+            r#"{"app1-*": {"codeDeploy": {"application": "app1", "deploymentGroup": "prod"}}}"#,
+        )]);
+        let event = eventbridge("app1-errors", "ALARM", -1, None);
+        expect_one(
+            &f.handle(&event).await,
+            "acted",
+            "stopped deployment d-APP1B with automatic rollback",
+        );
+        // CodeDeploy's rollback deployment is now the latest: a duplicate leaves it alone.
+        expect_one(&f.handle(&event).await, "nothing", "after the trigger");
+        let flap = eventbridge("app1-errors", "ALARM", 1, None);
+        expect_one(&f.handle(&flap).await, "nothing", "made by CodeDeploy");
+        let calls = env.calls().await;
+        let stops = writes(&calls, "StopDeployment");
+        assert_eq!(stops.len(), 1, "{:?}", any_write(&calls));
+        assert_eq!(
+            stops[0].request.as_ref().unwrap()["autoRollbackEnabled"],
+            true
+        );
+    });
+}
+
+#[test]
+fn a_succeeded_codedeploy_deployment_is_reverted_to_the_previous_revision() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        env.seed(codedeploy_group("app2", "prod", &[
+            ("d-APP2A", "Succeeded", -180, "app-1.zip"),
+            ("d-APP2B", "Succeeded", -20, "app-2.zip"),
+        ]))
+        .await;
+        let f = env.function(&[("ROLLBACK_TARGETS", r#"{"app2-errors": [{"codeDeploy": {"application": "app2", "deploymentGroup": "prod"}}]}"#)]);
+        let event = eventbridge("app2-errors", "ALARM", -1, None);
+        expect_one(&f.handle(&event).await, "acted", "deployed the revision that ran before deployment d-APP2B");
+        let flap = eventbridge("app2-errors", "ALARM", 1, None);
+        expect_one(&f.handle(&flap).await, "nothing", "made by this function");
+        let calls = env.calls().await;
+        let creates = writes(&calls, "CreateDeployment");
+        assert_eq!(creates.len(), 1, "{:?}", any_write(&calls));
+        let request = creates[0].request.as_ref().unwrap();
+        assert_eq!(request["revision"]["s3Location"]["key"], "app-1.zip");
+        assert!(request["description"].as_str().unwrap().starts_with("rollback-trigger: alarm app2-errors"));
+    });
+}
+
+/// A pipeline `name` whose stage Prod last ran `current` (Succeeded), after `earlier`.
+async fn seed_pipeline(env: &Env, name: &str) -> (String, String) {
+    let (earlier, rollback, current) = (uuid(1, name), uuid(2, name), uuid(3, name));
+    env.seed(json!({
+        "pipelineExecutions": {name: [
+            {"pipelineExecutionId": earlier, "status": "Succeeded", "startTime": at(-300), "executionType": "STANDARD", "succeededInStages": ["Prod"]},
+            {"pipelineExecutionId": rollback, "status": "Succeeded", "startTime": at(-200), "executionType": "ROLLBACK", "succeededInStages": ["Prod"]},
+            {"pipelineExecutionId": current, "status": "Succeeded", "startTime": at(-20), "executionType": "STANDARD", "succeededInStages": ["Prod"]},
+        ]},
+        "pipelineStates": {name: {"pipelineName": name, "stageStates": [
+            {"stageName": "Prod", "inboundTransitionState": {"enabled": true, "lastChangedAt": at(-600)},
+             "latestExecution": {"pipelineExecutionId": current, "status": "Succeeded", "type": "STANDARD"}}]}},
+    }))
+    .await;
+    (earlier, current)
+}
+
+fn uuid(n: u8, name: &str) -> String {
+    let tag: u32 = name
+        .bytes()
+        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    format!("{tag:08x}-0000-4000-8000-{n:012}")
+}
+
+#[test]
+fn a_pipeline_stage_rolls_back_to_the_newest_earlier_success_and_freezes() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        let (earlier, _) = seed_pipeline(env, "pipe1").await;
+        let targets = r#"{"pipe1-5xx": {"pipelineStage": {"pipeline": "pipe1", "stage": "Prod"}, "freeze": {"pipeline": "pipe1", "stage": "Prod"}}}"#;
+        let f = env.function(&[("ROLLBACK_TARGETS", targets)]);
+        let event = eventbridge("pipe1-5xx", "ALARM", -1, None);
+        let result = f.handle(&event).await;
+        let found = decisions(&result);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.iter().all(|(o, _)| o == "acted"), "{found:?}");
+        assert!(found[0].1.contains(&format!("to {earlier}")), "{found:?}");
+        // Duplicate and flap: the stage's latest execution is the rollback; the
+        // transition is already disabled.
+        for again in [event.clone(), eventbridge("pipe1-5xx", "ALARM", 1, None)] {
+            let found = decisions(&f.handle(&again).await);
+            assert!(found.iter().all(|(o, _)| o == "nothing"), "{found:?}");
+        }
+        let calls = env.calls().await;
+        let mut written = any_write(&calls);
+        written.sort();
+        assert_eq!(written, ["DisableStageTransition", "RollbackStage"], "one write each");
+        let reason = writes(&calls, "DisableStageTransition")[0].request.as_ref().unwrap()["reason"].clone();
+        assert!(reason.as_str().unwrap().starts_with("Frozen by rollback-trigger. alarm pipe1-5xx went to ALARM at "), "{reason}");
+    });
+}
+
+#[test]
+fn a_dry_run_decides_and_reports_without_acting() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        env.seed(ecs_service("prod", "web4", &[("a", "SUCCESSFUL", -180, 1), ("b", "SUCCESSFUL", -20, 2)]))
+            .await;
+        let f = env.function(&[("DRY_RUN", "true")]);
+        let event = eventbridge("web4-5xx", "ALARM", -1, ecs_tags("prod", "web4"));
+        expect_one(&f.handle(&event).await, "dryRun", &task_definition("web4", 1));
+        let request = json!({"rollback": {"target": {"ecsService": {"cluster": "prod", "service": "web4"}, "dryRun": true}},
+                             "reason": "checking"});
+        expect_one(&env.function(&[]).handle(&request).await, "dryRun", "updated the service");
+        assert!(any_write(&env.calls().await).is_empty());
+    });
+}
+
+#[test]
+fn a_persons_request_rolls_back_through_the_same_path() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        env.seed(ecs_service("prod", "web5", &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)]))
+            .await;
+        let request = json!({"rollback": {"target": [{"ecsService": {"cluster": "prod", "service": "web5"}}]},
+                             "reason": "bad release", "requestedAt": stamp(-1)});
+        let f = env.function(&[]);
+        expect_one(&f.handle(&request).await, "acted", "with ROLLBACK");
+        expect_one(&f.handle(&request).await, "nothing", "already being stopped");
+        assert_eq!(any_write(&env.calls().await), ["StopServiceDeployment"]);
+    });
+}
+
+#[test]
+fn concurrent_invocations_roll_back_once() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        env.seed(codedeploy_group("app3", "prod", &[
+            ("d-APP3A", "Succeeded", -180, "app-1.zip"),
+            ("d-APP3B", "Succeeded", -20, "app-2.zip"),
+        ]))
+        .await;
+        env.aws.latency(30).await;
+        let f = env.function(&[("ROLLBACK_TARGETS", r#"{"app3-errors": {"codeDeploy": {"application": "app3", "deploymentGroup": "prod"}}}"#)]);
+        let event = eventbridge("app3-errors", "ALARM", -1, None);
+        let (a, b) = futures::join!(f.handle(&event), f.handle(&event));
+        let mut outcomes = [decisions(&a), decisions(&b)].concat();
+        outcomes.sort();
+        assert_eq!(outcomes[0].0, "acted", "{outcomes:?}");
+        assert_eq!(outcomes[1].0, "nothing", "{outcomes:?}");
+        assert!(outcomes[1].1.contains("looking again"), "{outcomes:?}");
+        let calls = env.calls().await;
+        assert_eq!(writes(&calls, "CreateDeployment").len(), 1);
+        let refused: Vec<_> = calls.iter().filter(|c| c.operation == "CreateDeployment" && c.status != 200).collect();
+        assert_eq!(refused.len(), 1, "the second CreateDeployment raced and was refused");
+    });
+}
+
+#[test]
+fn round_trips_for_one_target_and_for_a_duplicate() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        env.seed(ecs_service("prod", "web6", &[("a", "SUCCESSFUL", -180, 1), ("b", "SUCCESSFUL", -20, 2)]))
+            .await;
+        env.seed(codedeploy_group("app4", "prod", &[("d-APP4A", "Succeeded", -180, "1.zip"), ("d-APP4B", "InProgress", -20, "2.zip")]))
+            .await;
+        seed_pipeline(env, "pipe2").await;
+        env.aws.latency(20).await;
+        let targets = json!({
+            "web6-5xx": {"ecsService": {"cluster": "prod", "service": "web6"}},
+            "app4-5xx": {"codeDeploy": {"application": "app4", "deploymentGroup": "prod"}},
+            "pipe2-5xx": {"pipelineStage": {"pipeline": "pipe2", "stage": "Prod"}, "freeze": {"pipeline": "pipe2", "stage": "Prod"}},
+        })
+        .to_string();
+        let f = env.function(&[("ROLLBACK_TARGETS", &targets)]);
+        for alarm in ["web6-5xx", "app4-5xx", "pipe2-5xx"] {
+            let event = eventbridge(alarm, "ALARM", -1, None);
+            env.aws.reset_calls().await;
+            let first = f.handle(&event).await;
+            assert!(decisions(&first).iter().all(|(o, _)| o == "acted"), "{alarm}: {first:?}");
+            let calls = env.calls().await;
+            let trips = sequential_round_trips(&calls);
+            eprintln!("{alarm}: {} calls, {trips} sequential round trips", calls.len());
+            assert!(trips <= 3, "{alarm}: {trips} round trips: {calls:?}");
+            env.aws.reset_calls().await;
+            let again = f.handle(&event).await;
+            assert!(decisions(&again).iter().all(|(o, _)| o == "nothing"), "{alarm}: {again:?}");
+            let calls = env.calls().await;
+            let trips = sequential_round_trips(&calls);
+            eprintln!("{alarm} duplicate: {} calls, {trips} sequential round trips", calls.len());
+            assert!(trips <= 2, "{alarm} duplicate: {trips} round trips");
+            assert!(any_write(&calls).is_empty(), "{alarm} duplicate wrote {:?}", any_write(&calls));
+        }
+    });
+}
+
+#[test]
+fn an_aws_call_that_keeps_failing_asks_for_a_retry_and_the_retry_acts_once() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        env.seed(ecs_service(
+            "prod",
+            "web7",
+            &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)],
+        ))
+        .await;
+        env.aws
+            .fault(Fault::error("ecs", "ListServiceDeployments").times(-1))
+            .await;
+        let f = env.function(&[]);
+        let event = eventbridge("web7-5xx", "ALARM", -1, ecs_tags("prod", "web7"));
+        let err = f.handle(&event).await.expect_err("a retryable error");
+        assert!(err.retryable() && err.error_type() == "RetryLater", "{err}");
+        assert!(
+            err.to_string()
+                .contains("ecs:ListServiceDeployments failed"),
+            "{err}"
+        );
+        env.aws.clear_faults().await;
+        expect_one(&f.handle(&event).await, "acted", "with ROLLBACK");
+        assert_eq!(any_write(&env.calls().await), ["StopServiceDeployment"]);
+    });
+}
+
+#[test]
+fn targets_come_from_the_alarms_tags_when_the_event_has_none() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        env.seed(ecs_service(
+            "prod",
+            "web8",
+            &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)],
+        ))
+        .await;
+        env.seed(json!({"alarmTags": {
+            alarm_arn("web8-5xx"): {"rollback:ecs-service": "prod/web8"},
+            alarm_arn("untagged"): {"team": "web"},
+        }}))
+        .await;
+        let f = env.function(&[]);
+        let result = f.handle(&eventbridge("web8-5xx", "ALARM", -1, None)).await;
+        expect_one(&result, "acted", "with ROLLBACK");
+        assert_eq!(result.unwrap()["targetsFrom"], "alarm tags");
+        let none = f
+            .handle(&eventbridge("untagged", "ALARM", -1, None))
+            .await
+            .unwrap();
+        assert_eq!(none["decisions"], json!([]));
+        assert!(none["note"].as_str().unwrap().contains("maps to no target"));
+        let bad = json!({"rollback:ecs-service": "web8"});
+        let err = f
+            .handle(&eventbridge("x", "ALARM", -1, Some(bad)))
+            .await
+            .unwrap_err();
+        assert!(
+            !err.retryable() && err.to_string().contains("write each as `a/b`"),
+            "{err}"
+        );
+    });
+}
+
+#[test]
+fn other_state_changes_and_suppressed_alarms_do_nothing_and_call_nothing() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        let f = env.function(&[]);
+        for event in [
+            eventbridge("web-5xx", "OK", -1, ecs_tags("prod", "web")),
+            eventbridge("web-5xx", "INSUFFICIENT_DATA", -1, ecs_tags("prod", "web")),
+        ] {
+            let out = f.handle(&event).await.unwrap();
+            assert!(
+                out["ignored"]
+                    .as_str()
+                    .unwrap()
+                    .contains("only a change into ALARM"),
+                "{out}"
+            );
+        }
+        let mut suppressed = eventbridge("web-5xx", "ALARM", -1, ecs_tags("prod", "web"));
+        suppressed["detail"]["state"]["actionsSuppressedBy"] = json!("Alarm");
+        let out = f.handle(&suppressed).await.unwrap();
+        assert!(
+            out["ignored"].as_str().unwrap().contains("suppressed"),
+            "{out}"
+        );
+        assert!(env.calls().await.is_empty());
+        let err = f.handle(&json!({"hello": "world"})).await.unwrap_err();
+        assert!(
+            !err.retryable() && err.error_type() == "UnknownEvent",
+            "{err}"
+        );
+        let bad = env.function(&[("DRY_RUN", "maybe")]);
+        let err = bad
+            .handle(&eventbridge("web-5xx", "ALARM", -1, None))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("DRY_RUN"), "{err}");
+    });
+}
