@@ -376,6 +376,8 @@ class LocalAws:
         """Forget calls, faults, stubs, jobs, state, latency, and ECR blobs, uploads
         and settings (lock held or not shared yet)."""
         self.calls, self.faults, self.stubs, self.jobs = [], [], [], {}
+        # "<deploymentId>/<lifecycleEventHookExecutionId>" -> the hook's answer
+        self.hooks = {}
         self.state = {"pipelines": {}, "alarms": []}
         self.latency_ms = 0.0
         # (registry id, region, repository) -> {"repo": moto's Repository, "blobs": {digest: bytes}}
@@ -656,7 +658,28 @@ class LocalAws:
     # ---- CodeDeploy
 
     def put_hook_status(self, req, _call=None):
-        return {"lifecycleEventHookExecutionId": req.get("lifecycleEventHookExecutionId")}
+        """Records a CodeDeploy hook's answer. As in CodeDeploy, a hook is answered once:
+        a second answer gets LifecycleEventAlreadyCompletedException."""
+        deployment, execution = req.get("deploymentId"), req.get("lifecycleEventHookExecutionId")
+        status = req.get("status")
+        if not deployment:
+            raise ApiError("DeploymentIdRequiredException", "At least one deployment ID must be specified.")
+        if not execution:
+            raise ApiError("InvalidLifecycleEventHookExecutionIdException",
+                           "The lifecycle event hook execution ID is not valid.")
+        if status not in ("Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Unknown"):
+            raise ApiError("InvalidLifecycleEventHookExecutionStatusException",
+                           f"The status {status} is not valid.")
+        key = f"{deployment}/{execution}"
+        with self.lock:
+            hook = self.hooks.get(key)
+            if hook is not None:
+                hook["rejected"] += 1
+                raise ApiError("LifecycleEventAlreadyCompletedException",
+                               f"The lifecycle event {execution} has already completed ({hook['status']})")
+            self.hooks[key] = {"deploymentId": deployment, "lifecycleEventHookExecutionId": execution,
+                               "status": status, "reports": 1, "rejected": 0}
+        return {"lifecycleEventHookExecutionId": execution}
 
     def stop_deployment(self, req, _call=None):
         return {"status": "Pending", "statusMessage": f"Stopping deployment {req.get('deploymentId')}"}
@@ -961,6 +984,9 @@ class LocalAws:
                     return 200, copy.deepcopy(self.jobs)
                 job = self.jobs.get(path[len("/jobs/"):])
                 return (200, copy.deepcopy(job)) if job else (404, {"error": "no such job"})
+        if method == "GET" and path == "/hooks":
+            with self.lock:
+                return 200, copy.deepcopy(self.hooks)
         if path == "/state" and method in ("GET", "POST"):
             with self.lock:
                 if method == "POST":

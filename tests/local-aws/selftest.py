@@ -285,6 +285,12 @@ def codedeploy_hooks(aws):
     out = cd.put_lifecycle_event_hook_execution_status(deploymentId="d-1", lifecycleEventHookExecutionId="h-1",
                                                        status="Succeeded")
     assert out["lifecycleEventHookExecutionId"] == "h-1"
+    expect_error("LifecycleEventAlreadyCompletedException", 400,
+                 lambda: cd.put_lifecycle_event_hook_execution_status(
+                     deploymentId="d-1", lifecycleEventHookExecutionId="h-1", status="Failed"))
+    status, hooks = aws.ctl("GET", "/hooks")
+    hook = hooks["d-1/h-1"]
+    assert status == 200 and hook["status"] == "Succeeded" and hook["rejected"] == 1, hook
     assert cd.stop_deployment(deploymentId="d-1")["status"] == "Pending"
 
 
