@@ -396,6 +396,8 @@ def ecr_layer_upload_check_and_download(aws):
     url = ecr.get_download_url_for_layer(repositoryName="team/layers", layerDigest=sha256(LAYER))
     assert url["layerDigest"] == sha256(LAYER), url
     assert url["downloadUrl"].startswith(aws.url + "/_local/ecr-blobs/123456789012/us-east-1/team/layers/"), url
+    for part in ("X-Amz-Credential=", "X-Amz-Security-Token=", "X-Amz-Signature="):
+        assert part in url["downloadUrl"], f"a presigned URL carries {part}: {url}"
     status, headers, body = fetch(url["downloadUrl"])
     assert status == 200 and body == LAYER and headers["Content-Length"] == str(len(LAYER)), (status, headers)
     status, headers, body = fetch(url["downloadUrl"], {"Range": "bytes=256-511"})
