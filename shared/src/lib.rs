@@ -6,6 +6,7 @@ pub mod artifacts;
 pub mod aws;
 pub mod error;
 pub mod job;
+pub mod json;
 pub mod logging;
 pub mod params;
 pub mod report;
