@@ -395,17 +395,17 @@ fn validate_target(t: TargetConfig, problems: &mut Vec<String>) -> Target {
 
 fn validate_gate(g: ScanGateConfig, problems: &mut Vec<String>) -> GatePolicy {
     let mut max = BTreeMap::new();
-    let mut spelled: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    let mut spelled: BTreeMap<String, String> = BTreeMap::new();
     for (severity, limit) in g.max {
         let upper = severity.to_ascii_uppercase();
         if SEVERITIES.contains(&upper.as_str()) {
             // Severities fold case: two spellings of one would leave the limit to chance.
-            if let Some((first, _)) = spelled.get(&upper) {
+            if let Some(first) = spelled.get(&upper) {
                 problems.push(format!(
                     "scanGate.max: `{first}` and `{severity}` name the same severity; keep one"
                 ));
             }
-            spelled.insert(upper.clone(), (severity.clone(), limit));
+            spelled.insert(upper.clone(), severity.clone());
             max.insert(upper, limit);
         } else {
             problems.push(format!(
