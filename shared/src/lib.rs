@@ -8,6 +8,7 @@ pub mod aws;
 pub mod error;
 pub mod handler;
 pub mod job;
+pub mod json;
 pub mod logging;
 pub mod params;
 pub mod report;

@@ -80,7 +80,7 @@ FAILURE_TYPES = {
     "JobFailed", "ConfigurationError", "PermissionError",
     "RevisionOutOfSync", "RevisionUnavailable", "SystemUnavailable",
 }
-FAULT_KINDS = {"throttle", "error", "deny", "reset", "delay"}
+FAULT_KINDS = {"throttle", "error", "deny", "reset", "delay", "cut"}
 # (status, code, message) per protocol for the "throttle", "error" and "deny" faults.
 FAULTS = {
     "throttle": {
@@ -422,7 +422,11 @@ class LocalAws:
             status, headers, body = error_response(call, "InternalFailure", repr(exc), 500)
         self._record(seq, call, start, status, kind)
         start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown')}", headers)
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return []
+        if kind == "cut":
+            return cut_body(environ, body)
+        return [body]
 
     def identify(self, environ):
         """Service, operation and protocol of a request; reads the body unless S3."""
@@ -1207,6 +1211,14 @@ def run_wsgi(app, environ):
         if hasattr(result, "close"):
             result.close()
     return int(started["status"].split()[0]), list(started["headers"]), b"".join(chunks)
+
+
+def cut_body(environ, body):
+    """Send the headers and the first half of the body, then reset the connection: a
+    download that breaks off midway."""
+    yield body[: len(body) // 2]
+    reset_connection(environ)
+    raise ConnectionResetError("connection cut mid-body on purpose")  # werkzeug stays quiet
 
 
 def reset_connection(environ):

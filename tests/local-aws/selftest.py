@@ -207,6 +207,24 @@ def reset_fault_drops_connection(aws):
 
 
 @check
+def cut_fault_breaks_off_the_body(aws):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="cut")
+    data = os.urandom(100_000)
+    s3.put_object(Bucket="cut", Key="a.zip", Body=data)
+    aws.fault(service="s3", operation="GetObject", kind="cut")
+    body = s3.get_object(Bucket="cut", Key="a.zip")["Body"]  # the headers arrive whole
+    try:
+        got = body.read()
+    except Exception:  # botocore's ResponseStreamingError or urllib3's ProtocolError
+        got = None
+    assert got is None, f"read {len(got)} of {len(data)} bytes through a cut"
+    assert s3.get_object(Bucket="cut", Key="a.zip")["Body"].read() == data  # once only
+    cuts = [c for c in aws.calls(operation="GetObject") if c["fault"] == "cut"]
+    assert len(cuts) == 1 and cuts[0]["status"] == 200, cuts
+
+
+@check
 def delay_fault_and_concurrency(aws):
     aws.fault(service="sts", operation="GetCallerIdentity", kind="delay", delay_ms=400, count=2)
     began = time.monotonic()
