@@ -121,7 +121,7 @@ impl<A: Action> JobRunner<A> {
                 ),
             );
         }
-        let artifacts = Artifacts::for_job(&self.sdk, &job);
+        let artifacts = Artifacts::for_job(&self.sdk, &job).with_deadline(deadline);
         let ctx = JobContext {
             job,
             config,
