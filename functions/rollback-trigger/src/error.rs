@@ -32,25 +32,6 @@ pub enum RollbackError {
     RetryLater { pending: Vec<String> },
 }
 
-impl RollbackError {
-    /// A stable machine-readable name, sent as Lambda's `errorType`.
-    pub fn error_type(&self) -> &'static str {
-        match self {
-            Self::UnknownEvent { .. } => "UnknownEvent",
-            Self::BadEvent { .. } => "BadEvent",
-            Self::Config { .. } => "Config",
-            Self::Tags { .. } => "AlarmTags",
-            Self::Aws(_) => "Aws",
-            Self::RetryLater { .. } => "RetryLater",
-        }
-    }
-
-    /// Whether invoking again can help.
-    pub fn retryable(&self) -> bool {
-        self.failure_type() == FailureType::SystemUnavailable
-    }
-}
-
 impl Failure for RollbackError {
     fn failure_type(&self) -> FailureType {
         match self {
@@ -60,6 +41,17 @@ impl Failure for RollbackError {
             | Self::Tags { .. } => FailureType::ConfigurationError,
             Self::Aws(e) => e.failure_type(),
             Self::RetryLater { .. } => FailureType::SystemUnavailable,
+        }
+    }
+
+    fn error_type(&self) -> &'static str {
+        match self {
+            Self::UnknownEvent { .. } => "UnknownEvent",
+            Self::BadEvent { .. } => "BadEvent",
+            Self::Config { .. } => "Config",
+            Self::Tags { .. } => "AlarmTags",
+            Self::Aws(_) => "Aws",
+            Self::RetryLater { .. } => "RetryLater",
         }
     }
 }

@@ -32,6 +32,8 @@ use crate::event::{AlarmChange, Input};
 use crate::report::{Decision, Outcome};
 use crate::target::{Kind, Target};
 use serde_json::{Value, json};
+use shared::{EventHandler, HookContext};
+use std::sync::Arc;
 
 /// The function, with clients built once per cold start.
 pub struct RollbackTrigger {
@@ -82,7 +84,7 @@ impl RollbackTrigger {
 
     /// Handles one event; the result lists a decision per target. Fails only for a bad
     /// event or setting, or (retryable) when some target could not be settled now.
-    pub async fn handle(&self, event: &Value) -> Result<Value, RollbackError> {
+    pub async fn handle_event(&self, event: &Value) -> Result<Value, RollbackError> {
         let settings = self.settings()?;
         let (summary, targets, from, job) = match event::parse(event)? {
             Input::Alarm(change) => {
@@ -236,6 +238,15 @@ impl RollbackTrigger {
             // The rollback is done; a lost message must not undo that report.
             tracing::warn!(error = %e, "the notification was not sent");
         }
+    }
+}
+
+impl EventHandler for RollbackTrigger {
+    type Error = RollbackError;
+    const NAME: &'static str = "rollback-trigger";
+
+    async fn handle(self: Arc<Self>, ctx: HookContext<Value>) -> Result<Value, RollbackError> {
+        self.handle_event(&ctx.event).await
     }
 }
 

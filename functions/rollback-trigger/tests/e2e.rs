@@ -254,9 +254,10 @@ async fn an_unknown_event_is_answered_not_retried() {
     let Invocation::Response(value) = &answer else {
         panic!("expected an answer, got {answer:?}");
     };
+    assert_eq!(value["status"], "Failed", "{value}");
     assert_eq!(value["errorType"], "BadEvent", "{value}");
     assert!(
-        value["error"]
+        value["message"]
             .as_str()
             .unwrap_or_default()
             .contains("narrow the EventBridge rule"),

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
+use shared::Failure;
 use testkit::{Fault, sequential_round_trips};
 
 fn ecs_tags(cluster: &str, service: &str) -> Option<serde_json::Value> {
@@ -24,11 +25,19 @@ fn an_ecs_deployment_in_progress_is_stopped_with_rollback_once() {
         .await;
         let f = env.function(&[]);
         let event = eventbridge("web1-5xx", "ALARM", -1, ecs_tags("prod", "web1"));
-        expect_one(&f.handle(&event).await, "acted", "with ROLLBACK");
+        expect_one(&f.handle_event(&event).await, "acted", "with ROLLBACK");
         // The same delivery again, and a flap of the alarm: the rollback is under way.
-        expect_one(&f.handle(&event).await, "nothing", "already being stopped");
+        expect_one(
+            &f.handle_event(&event).await,
+            "nothing",
+            "already being stopped",
+        );
         let flap = eventbridge("web1-5xx", "ALARM", 1, ecs_tags("prod", "web1"));
-        expect_one(&f.handle(&flap).await, "nothing", "already being stopped");
+        expect_one(
+            &f.handle_event(&flap).await,
+            "nothing",
+            "already being stopped",
+        );
         let calls = env.calls().await;
         let stops = writes(&calls, "StopServiceDeployment");
         assert_eq!(stops.len(), 1, "{:?}", any_write(&calls));
@@ -61,15 +70,19 @@ fn a_completed_ecs_deployment_goes_back_to_the_last_known_good_task_definition()
         let f = env.function(&[]);
         let event = eventbridge("web2-5xx", "ALARM", -1, ecs_tags("prod", "web2"));
         expect_one(
-            &f.handle(&event).await,
+            &f.handle_event(&event).await,
             "acted",
             &task_definition("web2", 2),
         );
         // A duplicate finds a deployment newer than the alarm (the rollback itself).
-        expect_one(&f.handle(&event).await, "nothing", "after the trigger");
+        expect_one(
+            &f.handle_event(&event).await,
+            "nothing",
+            "after the trigger",
+        );
         // A flap after the rollback started: the newest deployment is a rollback.
         let flap = eventbridge("web2-5xx", "ALARM", 1, ecs_tags("prod", "web2"));
-        expect_one(&f.handle(&flap).await, "nothing", "it is a rollback");
+        expect_one(&f.handle_event(&flap).await, "nothing", "it is a rollback");
         let calls = env.calls().await;
         let updates = writes(&calls, "UpdateService");
         assert_eq!(updates.len(), 1, "{:?}", any_write(&calls));
@@ -90,7 +103,11 @@ fn an_ecs_service_without_a_known_good_deployment_is_refused() {
             .await;
         let f = env.function(&[]);
         let event = eventbridge("web3-5xx", "ALARM", -1, ecs_tags("prod", "web3"));
-        expect_one(&f.handle(&event).await, "refused", "no known good revision");
+        expect_one(
+            &f.handle_event(&event).await,
+            "refused",
+            "no known good revision",
+        );
         assert!(any_write(&env.calls().await).is_empty());
     });
 }
@@ -114,14 +131,22 @@ fn an_active_codedeploy_deployment_is_stopped_with_automatic_rollback() {
         )]);
         let event = eventbridge("app1-errors", "ALARM", -1, None);
         expect_one(
-            &f.handle(&event).await,
+            &f.handle_event(&event).await,
             "acted",
             "stopped deployment d-APP1B with automatic rollback",
         );
         // CodeDeploy's rollback deployment is now the latest: a duplicate leaves it alone.
-        expect_one(&f.handle(&event).await, "nothing", "after the trigger");
+        expect_one(
+            &f.handle_event(&event).await,
+            "nothing",
+            "after the trigger",
+        );
         let flap = eventbridge("app1-errors", "ALARM", 1, None);
-        expect_one(&f.handle(&flap).await, "nothing", "made by CodeDeploy");
+        expect_one(
+            &f.handle_event(&flap).await,
+            "nothing",
+            "made by CodeDeploy",
+        );
         let calls = env.calls().await;
         let stops = writes(&calls, "StopDeployment");
         assert_eq!(stops.len(), 1, "{:?}", any_write(&calls));
@@ -143,9 +168,9 @@ fn a_succeeded_codedeploy_deployment_is_reverted_to_the_previous_revision() {
         .await;
         let f = env.function(&[("ROLLBACK_TARGETS", r#"{"app2-errors": [{"codeDeploy": {"application": "app2", "deploymentGroup": "prod"}}]}"#)]);
         let event = eventbridge("app2-errors", "ALARM", -1, None);
-        expect_one(&f.handle(&event).await, "acted", "deployed the revision that ran before deployment d-APP2B");
+        expect_one(&f.handle_event(&event).await, "acted", "deployed the revision that ran before deployment d-APP2B");
         let flap = eventbridge("app2-errors", "ALARM", 1, None);
-        expect_one(&f.handle(&flap).await, "nothing", "made by this function");
+        expect_one(&f.handle_event(&flap).await, "nothing", "made by this function");
         let calls = env.calls().await;
         let creates = writes(&calls, "CreateDeployment");
         assert_eq!(creates.len(), 1, "{:?}", any_write(&calls));
@@ -187,7 +212,7 @@ fn a_pipeline_stage_rolls_back_to_the_newest_earlier_success_and_freezes() {
         let targets = r#"{"pipe1-5xx": {"pipelineStage": {"pipeline": "pipe1", "stage": "Prod"}, "freeze": {"pipeline": "pipe1", "stage": "Prod"}}}"#;
         let f = env.function(&[("ROLLBACK_TARGETS", targets)]);
         let event = eventbridge("pipe1-5xx", "ALARM", -1, None);
-        let result = f.handle(&event).await;
+        let result = f.handle_event(&event).await;
         let found = decisions(&result);
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found.iter().all(|(o, _)| o == "acted"), "{found:?}");
@@ -195,7 +220,7 @@ fn a_pipeline_stage_rolls_back_to_the_newest_earlier_success_and_freezes() {
         // Duplicate and flap: the stage's latest execution is the rollback; the
         // transition is already disabled.
         for again in [event.clone(), eventbridge("pipe1-5xx", "ALARM", 1, None)] {
-            let found = decisions(&f.handle(&again).await);
+            let found = decisions(&f.handle_event(&again).await);
             assert!(found.iter().all(|(o, _)| o == "nothing"), "{found:?}");
         }
         let calls = env.calls().await;
@@ -215,10 +240,10 @@ fn a_dry_run_decides_and_reports_without_acting() {
             .await;
         let f = env.function(&[("DRY_RUN", "true")]);
         let event = eventbridge("web4-5xx", "ALARM", -1, ecs_tags("prod", "web4"));
-        expect_one(&f.handle(&event).await, "dryRun", &task_definition("web4", 1));
+        expect_one(&f.handle_event(&event).await, "dryRun", &task_definition("web4", 1));
         let request = json!({"rollback": {"target": {"ecsService": {"cluster": "prod", "service": "web4"}, "dryRun": true}},
                              "reason": "checking"});
-        expect_one(&env.function(&[]).handle(&request).await, "dryRun", "updated the service");
+        expect_one(&env.function(&[]).handle_event(&request).await, "dryRun", "updated the service");
         assert!(any_write(&env.calls().await).is_empty());
     });
 }
@@ -232,8 +257,8 @@ fn a_persons_request_rolls_back_through_the_same_path() {
         let request = json!({"rollback": {"target": [{"ecsService": {"cluster": "prod", "service": "web5"}}]},
                              "reason": "bad release", "requestedAt": stamp(-1)});
         let f = env.function(&[]);
-        expect_one(&f.handle(&request).await, "acted", "with ROLLBACK");
-        expect_one(&f.handle(&request).await, "nothing", "already being stopped");
+        expect_one(&f.handle_event(&request).await, "acted", "with ROLLBACK");
+        expect_one(&f.handle_event(&request).await, "nothing", "already being stopped");
         assert_eq!(any_write(&env.calls().await), ["StopServiceDeployment"]);
     });
 }
@@ -250,7 +275,7 @@ fn concurrent_invocations_roll_back_once() {
         env.aws.latency(30).await;
         let f = env.function(&[("ROLLBACK_TARGETS", r#"{"app3-errors": {"codeDeploy": {"application": "app3", "deploymentGroup": "prod"}}}"#)]);
         let event = eventbridge("app3-errors", "ALARM", -1, None);
-        let (a, b) = futures::join!(f.handle(&event), f.handle(&event));
+        let (a, b) = futures::join!(f.handle_event(&event), f.handle_event(&event));
         let mut outcomes = [decisions(&a), decisions(&b)].concat();
         outcomes.sort();
         assert_eq!(outcomes[0].0, "acted", "{outcomes:?}");
@@ -283,14 +308,14 @@ fn round_trips_for_one_target_and_for_a_duplicate() {
         for alarm in ["web6-5xx", "app4-5xx", "pipe2-5xx"] {
             let event = eventbridge(alarm, "ALARM", -1, None);
             env.aws.reset_calls().await;
-            let first = f.handle(&event).await;
+            let first = f.handle_event(&event).await;
             assert!(decisions(&first).iter().all(|(o, _)| o == "acted"), "{alarm}: {first:?}");
             let calls = env.calls().await;
             let trips = sequential_round_trips(&calls);
             eprintln!("{alarm}: {} calls, {trips} sequential round trips", calls.len());
             assert!(trips <= 3, "{alarm}: {trips} round trips: {calls:?}");
             env.aws.reset_calls().await;
-            let again = f.handle(&event).await;
+            let again = f.handle_event(&event).await;
             assert!(decisions(&again).iter().all(|(o, _)| o == "nothing"), "{alarm}: {again:?}");
             let calls = env.calls().await;
             let trips = sequential_round_trips(&calls);
@@ -316,7 +341,7 @@ fn an_aws_call_that_keeps_failing_asks_for_a_retry_and_the_retry_acts_once() {
             .await;
         let f = env.function(&[]);
         let event = eventbridge("web7-5xx", "ALARM", -1, ecs_tags("prod", "web7"));
-        let err = f.handle(&event).await.expect_err("a retryable error");
+        let err = f.handle_event(&event).await.expect_err("a retryable error");
         assert!(err.retryable() && err.error_type() == "RetryLater", "{err}");
         assert!(
             err.to_string()
@@ -324,7 +349,7 @@ fn an_aws_call_that_keeps_failing_asks_for_a_retry_and_the_retry_acts_once() {
             "{err}"
         );
         env.aws.clear_faults().await;
-        expect_one(&f.handle(&event).await, "acted", "with ROLLBACK");
+        expect_one(&f.handle_event(&event).await, "acted", "with ROLLBACK");
         assert_eq!(any_write(&env.calls().await), ["StopServiceDeployment"]);
     });
 }
@@ -345,18 +370,20 @@ fn targets_come_from_the_alarms_tags_when_the_event_has_none() {
         }}))
         .await;
         let f = env.function(&[]);
-        let result = f.handle(&eventbridge("web8-5xx", "ALARM", -1, None)).await;
+        let result = f
+            .handle_event(&eventbridge("web8-5xx", "ALARM", -1, None))
+            .await;
         expect_one(&result, "acted", "with ROLLBACK");
         assert_eq!(result.unwrap()["targetsFrom"], "alarm tags");
         let none = f
-            .handle(&eventbridge("untagged", "ALARM", -1, None))
+            .handle_event(&eventbridge("untagged", "ALARM", -1, None))
             .await
             .unwrap();
         assert_eq!(none["decisions"], json!([]));
         assert!(none["note"].as_str().unwrap().contains("maps to no target"));
         let bad = json!({"rollback:ecs-service": "web8"});
         let err = f
-            .handle(&eventbridge("x", "ALARM", -1, Some(bad)))
+            .handle_event(&eventbridge("x", "ALARM", -1, Some(bad)))
             .await
             .unwrap_err();
         assert!(
@@ -375,7 +402,7 @@ fn other_state_changes_and_suppressed_alarms_do_nothing_and_call_nothing() {
             eventbridge("web-5xx", "OK", -1, ecs_tags("prod", "web")),
             eventbridge("web-5xx", "INSUFFICIENT_DATA", -1, ecs_tags("prod", "web")),
         ] {
-            let out = f.handle(&event).await.unwrap();
+            let out = f.handle_event(&event).await.unwrap();
             assert!(
                 out["ignored"]
                     .as_str()
@@ -386,20 +413,23 @@ fn other_state_changes_and_suppressed_alarms_do_nothing_and_call_nothing() {
         }
         let mut suppressed = eventbridge("web-5xx", "ALARM", -1, ecs_tags("prod", "web"));
         suppressed["detail"]["state"]["actionsSuppressedBy"] = json!("Alarm");
-        let out = f.handle(&suppressed).await.unwrap();
+        let out = f.handle_event(&suppressed).await.unwrap();
         assert!(
             out["ignored"].as_str().unwrap().contains("suppressed"),
             "{out}"
         );
         assert!(env.calls().await.is_empty());
-        let err = f.handle(&json!({"hello": "world"})).await.unwrap_err();
+        let err = f
+            .handle_event(&json!({"hello": "world"}))
+            .await
+            .unwrap_err();
         assert!(
             !err.retryable() && err.error_type() == "UnknownEvent",
             "{err}"
         );
         let bad = env.function(&[("DRY_RUN", "maybe")]);
         let err = bad
-            .handle(&eventbridge("web-5xx", "ALARM", -1, None))
+            .handle_event(&eventbridge("web-5xx", "ALARM", -1, None))
             .await
             .unwrap_err();
         assert!(err.to_string().contains("DRY_RUN"), "{err}");
