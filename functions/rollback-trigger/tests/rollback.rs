@@ -435,3 +435,47 @@ fn other_state_changes_and_suppressed_alarms_do_nothing_and_call_nothing() {
         assert!(err.to_string().contains("DRY_RUN"), "{err}");
     });
 }
+
+#[test]
+fn a_message_goes_to_the_topic_when_something_is_done_not_for_a_duplicate() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        env.seed(ecs_service(
+            "prod",
+            "web9",
+            &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)],
+        ))
+        .await;
+        let sns = aws_sdk_sns::Client::new(&env.sdk);
+        let topic = sns
+            .create_topic()
+            .name("deploy-alerts")
+            .send()
+            .await
+            .expect("CreateTopic");
+        let topic = topic.topic_arn().expect("a topic ARN").to_owned();
+        let f = env.function(&[("NOTIFY_TOPIC_ARN", &topic)]);
+        let event = eventbridge("web9-5xx", "ALARM", -1, ecs_tags("prod", "web9"));
+        expect_one(&f.handle_event(&event).await, "acted", "with ROLLBACK");
+        expect_one(
+            &f.handle_event(&event).await,
+            "nothing",
+            "already being stopped",
+        );
+        let calls = env.calls().await;
+        assert_eq!(
+            writes(&calls, "Publish").len(),
+            1,
+            "one message, none for the duplicate"
+        );
+        // A topic that cannot take the message does not undo the report of the rollback.
+        env.aws.fault(Fault::deny("sns", "Publish")).await;
+        env.seed(ecs_service(
+            "prod",
+            "web9",
+            &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)],
+        ))
+        .await;
+        expect_one(&f.handle_event(&event).await, "acted", "with ROLLBACK");
+    });
+}
