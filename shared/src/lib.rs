@@ -5,12 +5,15 @@ pub mod action;
 pub mod artifacts;
 pub mod aws;
 pub mod error;
+pub mod image;
 pub mod job;
 pub mod logging;
 pub mod params;
+pub mod problem;
 pub mod report;
 pub mod runner;
 pub mod runtime;
+pub mod text;
 
 pub use action::{Action, JobContext, Outcome, Success};
 pub use error::{AwsError, Failure, FailureType, aws_error};
