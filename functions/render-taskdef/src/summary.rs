@@ -55,21 +55,20 @@ pub fn summary(reg: &Registration, set: &[SetImage]) -> String {
         parts.push("no image set".to_owned());
     }
     for s in set {
-        let mut line = format!(
-            "{} -> {}",
-            escape_control(&s.container),
-            escape_control(&short_uri(&s.image.uri))
-        );
+        let mut line = format!("{} -> {}", s.container, short_uri(&s.image.uri));
         let pinned = s.image.uri.contains('@');
         match (&s.image.tag, &s.image.digest) {
-            (Some(tag), _) if pinned => {
-                line.push_str(&format!(" (from :{})", escape_control(tag)));
-            }
+            (Some(tag), _) if pinned => line.push_str(&format!(" (from :{tag})")),
             (_, Some(digest)) if !pinned => line.push_str(&format!(" ({})", short_digest(digest))),
             _ => {}
         }
         parts.push(line);
     }
+    // Names and URIs come from the artifacts: shown with control characters escaped.
+    let parts: Vec<String> = parts
+        .iter()
+        .map(|p| escape_control(p).into_owned())
+        .collect();
     // Whole parts are dropped, and counted, to stay within the limit.
     join_within(&parts, "; ", MAX_SUMMARY, |n| format!("; and {n} more"))
 }
@@ -245,6 +244,18 @@ mod tests {
         );
         assert!(shared::text::len(&s) <= MAX_SUMMARY, "{}", s.len());
         assert!(s.contains("; and ") && s.ends_with(" more"), "{s}");
+    }
+
+    #[test]
+    fn control_characters_from_the_template_are_escaped() {
+        let reg = Registration::Rendered {
+            family: "web\u{1b}[2J".into(),
+        };
+        let s = summary(&reg, &[set("app\nFAKE", 0, "web:v1", None, None)]);
+        assert_eq!(
+            s,
+            "web\\u001b[2J rendered (not registered); app\\nFAKE -> web:v1"
+        );
     }
 
     #[test]
