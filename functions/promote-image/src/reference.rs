@@ -2,7 +2,10 @@
 
 use std::fmt;
 
-use shared::image::{ImageName, NameError, Registry, is_ecr_repository_name};
+use shared::image::{
+    ImageDefinition, ImageDetail, ImageName, NameError, Registry, is_ecr_repository_name,
+    select_definition,
+};
 
 /// Tag or digest: how an image is named inside a repository.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -105,6 +108,33 @@ pub fn parse_image_uri(uri: &str) -> Result<ImageRef, ReferenceError> {
         repository: name.repository,
         reference,
     })
+}
+
+/// The image an `imageDetail.json` names (as read by [`shared::image::read_image_detail`]):
+/// its URI, pinned by `ImageDigest` when the file gives one.
+pub fn from_detail(detail: &ImageDetail) -> Result<ImageRef, ReferenceError> {
+    let mut image = parse_image_uri(&detail.uri)?;
+    if let Some(digest) = &detail.digest {
+        if !is_digest(digest) {
+            return Err(ReferenceError::Digest {
+                uri: detail.uri.clone(),
+                digest: digest.clone(),
+            });
+        }
+        image.reference = Reference::Digest(digest.clone());
+    }
+    Ok(image)
+}
+
+/// The image of one container of an `imagedefinitions.json` (as read by
+/// [`shared::image::read_image_definitions`]): the one named, or the only one.
+pub fn from_definitions(
+    file: &str,
+    definitions: &[ImageDefinition],
+    container: Option<&str>,
+) -> Result<ImageRef, String> {
+    let chosen = select_definition(file, definitions, container).map_err(|p| p.to_string())?;
+    parse_image_uri(&chosen.uri).map_err(|e| format!("{file}, container `{}`: {e}", chosen.name))
 }
 
 /// The rules of names, shared with every action.
@@ -262,5 +292,44 @@ mod tests {
         );
         assert_eq!(short_digest(D), "sha256:0123456789ab");
         assert_eq!(short_digest("odd"), "odd");
+    }
+
+    #[test]
+    fn reads_the_source_from_image_files() {
+        use serde_json::json;
+        const URI: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:sha-1a2b3c";
+        let detail = |v| shared::image::read_image_detail("imageDetail.json", &v).unwrap();
+        let image = from_detail(&detail(json!({"ImageURI": URI, "ImageDigest": D}))).unwrap();
+        assert_eq!(image.reference, Reference::Digest(D.into()));
+        let image = from_detail(&detail(json!({"ImageURI": URI}))).unwrap();
+        assert_eq!(image.reference, Reference::Tag("sha-1a2b3c".into()));
+        let e = from_detail(&detail(json!({"ImageURI": URI, "ImageDigest": "sha256:1"})));
+        assert!(matches!(e, Err(ReferenceError::Digest { .. })), "{e:?}");
+        let e = from_detail(&detail(json!({"ImageURI": "nginx:1.27"})));
+        assert!(matches!(e, Err(ReferenceError::NotEcr { .. })), "{e:?}");
+
+        let defs = shared::image::read_image_definitions(
+            "f",
+            &json!([{"name": "web", "imageUri": URI}, {"name": "envoy", "imageUri": "public.ecr.aws/envoy:v1"}]),
+        )
+        .unwrap();
+        assert_eq!(
+            from_definitions("f", &defs, Some("web"))
+                .unwrap()
+                .repository,
+            "web"
+        );
+        let rows = [
+            (None, "several containers (`web`, `envoy`)"),
+            (Some("api"), "no container `api`"),
+            (
+                Some("envoy"),
+                "f, container `envoy`: `public.ecr.aws/envoy:v1` is not an ECR image URI",
+            ),
+        ];
+        for (container, says) in rows {
+            let e = from_definitions("f", &defs, container).unwrap_err();
+            assert!(e.contains(says), "{e}");
+        }
     }
 }
