@@ -40,6 +40,18 @@ impl fmt::Display for FailureType {
 /// what was wrong and what to do about it.
 pub trait Failure: std::error::Error + Send + Sync + 'static {
     fn failure_type(&self) -> FailureType;
+
+    /// A stable, machine-readable name for the cause (Lambda's `errorType`, the log's
+    /// `error_type`). Enums override it with one name per variant.
+    fn error_type(&self) -> &'static str {
+        self.failure_type().as_str()
+    }
+
+    /// Whether invoking again can help (throttling, an outage). Only such errors are
+    /// returned to Lambda by the triggers that have no one else to report to.
+    fn retryable(&self) -> bool {
+        self.failure_type() == FailureType::SystemUnavailable
+    }
 }
 
 /// An AWS call that failed, classified for the report.

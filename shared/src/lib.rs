@@ -1,12 +1,15 @@
-//! The CodePipeline job contract shared by every action: the job event, the runner that
-//! always reports one result, artifact I/O, `UserParameters`, errors and logging.
+//! What every function shares: the triggers it is invoked by (CodePipeline jobs, CodeDeploy
+//! and ECS lifecycle hooks, other events) and the runner that always answers each one,
+//! artifact I/O, `UserParameters`, errors and logging.
 
 pub mod action;
 pub mod artifacts;
 pub mod aws;
 pub mod error;
+pub mod handler;
 pub mod image;
 pub mod job;
+pub mod json;
 pub mod logging;
 pub mod params;
 pub mod problem;
@@ -14,6 +17,10 @@ pub mod report;
 pub mod runner;
 pub mod runtime;
 pub mod text;
+pub mod trigger;
 
 pub use action::{Action, JobContext, Outcome, Success};
 pub use error::{AwsError, Failure, FailureType, aws_error};
+pub use handler::{CodeDeployHook, EcsHook, EcsHookAnswer, EventHandler, HookContext, HookVerdict};
+pub use runner::Triggers;
+pub use trigger::{CodeDeployHookEvent, EcsHookEvent, Trigger};

@@ -49,20 +49,84 @@ pub fn register_secrets<'a>(values: impl IntoIterator<Item = &'a str>) {
     }
 }
 
-/// Registers the artifact credentials found in a raw job payload, before it is parsed.
-/// They replace the previous job's: a Lambda sandbox runs one invocation at a time.
-pub fn register_job_secrets(payload: &serde_json::Value) {
+/// Registers the secrets an event carries, before it is parsed: a CodePipeline job's
+/// artifact credentials, and in any trigger's event the string values of keys that name a
+/// secret (`password`, `token`, `secret`, `apiKey`, `authorization`). They replace the
+/// previous invocation's: a Lambda sandbox runs one invocation at a time.
+pub fn register_event_secrets(payload: &serde_json::Value) {
+    let mut found = Vec::new();
     let creds = &payload["CodePipeline.job"]["data"]["artifactCredentials"];
-    let values = ["secretAccessKey", "sessionToken", "accessKeyId"]
-        .iter()
-        .filter_map(|k| creds.get(*k).and_then(|v| v.as_str()));
+    found.extend(
+        ["secretAccessKey", "sessionToken", "accessKeyId"]
+            .iter()
+            .filter_map(|k| creds.get(*k).and_then(|v| v.as_str())),
+    );
+    secret_values(payload, 0, &mut found);
     let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
     secrets.clear();
     drop(secrets);
-    register_secrets(values);
+    register_secrets(found);
 }
 
-/// Removes secrets from one formatted log line.
+/// The string values under keys that name a secret, to a bounded depth.
+fn secret_values<'a>(value: &'a serde_json::Value, depth: usize, out: &mut Vec<&'a str>) {
+    const MAX_DEPTH: usize = 16;
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                match v.as_str() {
+                    Some(s) if names_a_secret(key) => out.push(s),
+                    _ => secret_values(v, depth + 1, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items {
+                secret_values(v, depth + 1, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn names_a_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    !matches!(key.as_str(), "continuationtoken" | "nexttoken")
+        && [
+            "password",
+            "passwd",
+            "secret",
+            "token",
+            "apikey",
+            "api_key",
+            "authorization",
+        ]
+        .iter()
+        .any(|k| key.contains(k))
+}
+
+/// Keys whose value is masked wherever they appear, in any case: credentials, signed URL
+/// query parameters, bearer and basic authorization, passwords and OAuth tokens.
+const SECRET_KEYS: &[&str] = &[
+    "secretaccesskey",
+    "sessiontoken",
+    "x-amz-security-token",
+    "x-amz-signature",
+    "x-amz-credential",
+    "signature",
+    "authorization",
+    "password",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+];
+
+/// Removes secrets from one formatted log line, and escapes its control characters (but
+/// for the line's own final newline) so that no value can forge another line.
 pub fn scrub(line: &str) -> String {
     let mut out = line.to_owned();
     {
@@ -73,41 +137,80 @@ pub fn scrub(line: &str) -> String {
             }
         }
     }
-    for key in [
-        "secretAccessKey",
-        "sessionToken",
-        "SecretAccessKey",
-        "SessionToken",
-        "x-amz-security-token",
-    ] {
+    for key in SECRET_KEYS {
         out = mask_values_after(&out, key);
     }
-    out
+    out = mask_url_userinfo(&out);
+    match out.strip_suffix('\n') {
+        Some(body) => format!("{}\n", crate::text::escape_line(body)),
+        None => crate::text::escape_line(&out),
+    }
 }
 
-/// Masks the value that follows `key` in `key": "value"`, `key=value` or `key:value` forms.
+/// Masks the value that follows `key` (matched in any case) in `key": "value"`,
+/// `key=value` or `key: value` forms; `Bearer`/`Basic` schemes are kept, their credentials
+/// masked. A key not followed by `:` or `=` is ordinary text and left alone.
 fn mask_values_after(line: &str, key: &str) -> String {
+    let lower = line.to_ascii_lowercase();
     let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(pos) = rest.find(key) {
-        let after_key = pos + key.len();
-        out.push_str(&rest[..after_key]);
-        rest = &rest[after_key..];
-        // Skip quotes, escapes, separators and spaces up to the value.
+    let mut at = 0;
+    while let Some(found) = lower[at..].find(key) {
+        let after_key = at + found + key.len();
+        out.push_str(&line[at..after_key]);
+        at = after_key;
+        let rest = &line[at..];
         let sep_len = rest
             .char_indices()
             .find(|(_, c)| !matches!(c, '"' | '\\' | ':' | '=' | ' ' | '\''))
             .map_or(rest.len(), |(i, _)| i);
-        out.push_str(&rest[..sep_len]);
-        rest = &rest[sep_len..];
+        let separator = &rest[..sep_len];
+        if !separator.contains([':', '=']) {
+            continue;
+        }
+        out.push_str(separator);
+        at += sep_len;
+        let lower_rest = &lower[at..];
+        for scheme in ["bearer ", "basic ", "aws4-hmac-sha256 "] {
+            if lower_rest.starts_with(scheme) {
+                out.push_str(&line[at..at + scheme.len()]);
+                at += scheme.len();
+                break;
+            }
+        }
+        let rest = &line[at..];
         let value_len = rest
             .char_indices()
-            .find(|(_, c)| matches!(c, '"' | '\\' | ',' | '}' | ' ' | '\'' | '\n' | ';' | '&'))
+            .find(|(_, c)| {
+                matches!(
+                    c,
+                    '"' | '\\' | ',' | '}' | ']' | ')' | ' ' | '\'' | '\n' | ';' | '&' | '<' | '>'
+                )
+            })
             .map_or(rest.len(), |(i, _)| i);
         if value_len > 0 {
             out.push_str(MASK);
         }
-        rest = &rest[value_len..];
+        at += value_len;
+    }
+    out.push_str(&line[at..]);
+    out
+}
+
+/// Masks the user information of URLs: `https://user:pass@host` becomes `https://***@host`.
+fn mask_url_userinfo(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(pos) = rest.find("://") {
+        let start = pos + 3;
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let authority_end = rest
+            .find(['/', '?', '#', '"', ' ', '\\', '\n', '\''])
+            .unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            out.push_str(MASK);
+            rest = &rest[at..];
+        }
     }
     out.push_str(rest);
     out
@@ -158,6 +261,65 @@ mod tests {
         assert!(!scrub(escaped).contains("zzz"));
         let header = "x-amz-security-token:FQoGZXIvYXdz\nhost:s3";
         assert!(!scrub(header).contains("FQoGZXIvYXdz"));
+    }
+
+    #[test]
+    fn signed_urls_and_bearer_tokens_are_masked_in_any_case() {
+        let url = "GET https://bucket.s3.amazonaws.com/blob?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20261129%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261129T000000Z&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEBc&X-Amz-Signature=9f8e7d6c5b4a";
+        let lower = url.to_ascii_lowercase();
+        for line in [url, lower.as_str()] {
+            let s = scrub(line);
+            for secret in ["akiaexample", "iqojb3jpz2lux2vjebc", "9f8e7d6c5b4a"] {
+                assert!(!s.to_ascii_lowercase().contains(secret), "{s}");
+            }
+            assert!(
+                s.to_ascii_lowercase()
+                    .contains("x-amz-date=20261129t000000z"),
+                "{s}"
+            );
+        }
+        let cases = [
+            (
+                "authorization: Bearer eyJhbGciOi.abc.def",
+                "authorization: Bearer ***",
+            ),
+            (
+                "{\"Authorization\":\"Basic dXNlcjpwYXNz\"}",
+                "{\"Authorization\":\"Basic ***\"}",
+            ),
+            (
+                "token url https://u:p4ss@registry.example.com/v2/",
+                "token url https://***@registry.example.com/v2/",
+            ),
+            ("access_token=abc123&x=1", "access_token=***&x=1"),
+            (
+                "the request signature we calculated",
+                "the request signature we calculated",
+            ),
+            ("password is required", "password is required"),
+        ];
+        for (line, want) in cases {
+            assert_eq!(scrub(line), want);
+        }
+    }
+
+    #[test]
+    fn control_characters_cannot_forge_a_line() {
+        assert_eq!(
+            scrub("value=a\nINFO forged\u{1b}[2J\n"),
+            "value=a\\nINFO forged\\u{1b}[2J\n"
+        );
+    }
+
+    #[test]
+    fn secrets_come_from_any_trigger() {
+        register_event_secrets(&serde_json::json!({
+            "lifecycleStage": "POST_SCALE_UP",
+            "hookDetails": {"probe": {"headers": {"X-Api-Token": "tok-0123456789"}}}
+        }));
+        assert_eq!(scrub("sent tok-0123456789"), "sent ***");
+        register_event_secrets(&serde_json::json!({"continuationToken": "state-0123456789"}));
+        assert_eq!(scrub("state-0123456789"), "state-0123456789");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `UserParameters`: one JSON string per action, parsed into the action's typed configuration.
 
 use crate::error::{Failure, FailureType};
+use crate::json::{self, JsonError, JsonLimits};
 use serde::de::DeserializeOwned;
 
 /// CodePipeline's limit on the `UserParameters` string.
@@ -16,6 +17,10 @@ pub enum ParamsError {
         "UserParameters is not a JSON object ({detail}). Write it as JSON, for example {{\"key\": \"value\"}}"
     )]
     NotJson { detail: String },
+    #[error(
+        "UserParameters has the key `{key}` twice (at `{path}`); keep one: the last would otherwise win without a word"
+    )]
+    DuplicateKey { key: String, path: String },
     #[error("UserParameters has an unknown key `{key}`. Accepted keys: {accepted}")]
     UnknownKey { key: String, accepted: String },
     #[error("UserParameters: {detail}")]
@@ -38,15 +43,28 @@ pub fn parse_params<T: DeserializeOwned + Default>(raw: Option<&str>) -> Result<
     if len > MAX_USER_PARAMETERS {
         return Err(ParamsError::TooLong { len });
     }
-    let value: serde_json::Value = serde_json::from_str(raw).map_err(|e| ParamsError::NotJson {
-        detail: e.to_string(),
-    })?;
+    let value = json::parse(raw.as_bytes(), &JsonLimits::default()).map_err(not_json)?;
     if !value.is_object() {
         return Err(ParamsError::NotJson {
             detail: format!("found {}", kind_of(&value)),
         });
     }
     serde_json::from_value(value).map_err(|e| explain(&e.to_string()))
+}
+
+/// Duplicate keys are named with their path; anything else is not JSON as CodePipeline
+/// passes it on. (1,000 characters stay far inside the size and count limits.)
+fn not_json(e: JsonError) -> ParamsError {
+    match e {
+        JsonError::DuplicateKey { ref key, .. } => ParamsError::DuplicateKey {
+            key: key.clone(),
+            path: e.duplicate_path().unwrap_or_default(),
+        },
+        JsonError::Syntax { detail } => ParamsError::NotJson { detail },
+        other => ParamsError::NotJson {
+            detail: format!("it {other}"),
+        },
+    }
 }
 
 fn kind_of(v: &serde_json::Value) -> &'static str {
@@ -136,6 +154,48 @@ mod tests {
     fn wrong_type_is_explained() {
         let e = parse_params::<Cfg>(Some(r#"{"register": "yes"}"#)).unwrap_err();
         assert!(e.to_string().contains("invalid type"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_their_path() {
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)] // only parsed
+        struct Images {
+            #[serde(default)]
+            images: std::collections::BTreeMap<String, String>,
+            #[serde(default)]
+            register: bool,
+        }
+        for (raw, key, path) in [
+            (
+                r#"{"images": {"app": "web:v1", "app": "web:v2"}}"#,
+                "app",
+                "images.app",
+            ),
+            (
+                r#"{"register": false, "register": true}"#,
+                "register",
+                "register",
+            ),
+        ] {
+            let e = parse_params::<Images>(Some(raw)).unwrap_err();
+            assert_eq!(
+                e,
+                ParamsError::DuplicateKey {
+                    key: key.into(),
+                    path: path.into()
+                },
+                "{raw}"
+            );
+            assert_eq!(e.failure_type(), FailureType::ConfigurationError);
+            assert!(
+                e.to_string().starts_with(&format!(
+                    "UserParameters has the key `{key}` twice (at `{path}`); keep one"
+                )),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -3,10 +3,10 @@
 
 use std::fmt;
 
-use crate::text::escape_control;
+use crate::text::escape_line;
 
 /// One thing wrong, at `path` (`containerDefinitions[1].memory`, `UserParameters.images.api`).
-/// Both are shown with control characters escaped: they quote the user's input.
+/// Both are shown on one line with control characters escaped: they quote the user's input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub path: String,
@@ -29,11 +29,11 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let message = escape_control(&self.message);
+        let message = escape_line(&self.message);
         if self.path.is_empty() {
             f.write_str(&message)
         } else {
-            write!(f, "{}: {message}", escape_control(&self.path))
+            write!(f, "{}: {message}", escape_line(&self.path))
         }
     }
 }
@@ -174,7 +174,7 @@ mod tests {
         let p = Problem::new("images.\u{1b}[2J", "`web\nFAKE: ok` is not a tag");
         assert_eq!(
             p.to_string(),
-            "images.\\u001b[2J: `web\\nFAKE: ok` is not a tag"
+            "images.\\u{1b}[2J: `web\\nFAKE: ok` is not a tag"
         );
     }
 

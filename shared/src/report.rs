@@ -3,6 +3,7 @@
 
 use crate::action::{Outcome, Success};
 use crate::error::FailureType;
+use crate::text::escape_control;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 pub const MAX_SUMMARY: usize = 2048;
@@ -34,7 +35,10 @@ impl Report {
     pub fn failure(kind: FailureType, message: impl AsRef<str>) -> Self {
         Self::Failure {
             kind,
-            message: nonempty(truncate(message.as_ref(), MAX_MESSAGE), "failed"),
+            message: nonempty(
+                truncate(&escape_control(message.as_ref()), MAX_MESSAGE),
+                "failed",
+            ),
         }
     }
 
@@ -47,7 +51,7 @@ impl Report {
             );
         }
         Self::Success {
-            summary: nonempty(truncate(&summary, MAX_SUMMARY), "done"),
+            summary: nonempty(truncate(&escape_control(&summary), MAX_SUMMARY), "done"),
             external_execution_id: s
                 .external_execution_id
                 .map(|id| truncate(&id, MAX_EXTERNAL_ID))
@@ -66,7 +70,10 @@ impl Report {
                 percent_complete,
             } => match encode_token(&state, state_version) {
                 Ok(token) => Self::Continue {
-                    summary: nonempty(truncate(&summary, MAX_SUMMARY), "in progress"),
+                    summary: nonempty(
+                        truncate(&escape_control(&summary), MAX_SUMMARY),
+                        "in progress",
+                    ),
                     continuation_token: token,
                     percent_complete: percent_complete.map(|p| i32::from(p.min(100))),
                 },

@@ -1,25 +1,37 @@
 //! The Lambda entry point every function's `main` calls.
 
 use crate::action::Action;
-use crate::runner::Runner;
+use crate::runner::Triggers;
+use crate::runner::deadline::margin_from;
 use aws_config::SdkConfig;
 use lambda_runtime::service_fn;
 use std::sync::Arc;
 
-/// Initialises logging, loads the SDK configuration once, builds the action, and serves
-/// invocations until the Lambda environment shuts down.
+/// Initialises logging, reads the settings, loads the SDK configuration once, builds the
+/// function's triggers, and serves invocations until the Lambda environment shuts down.
+/// A bad setting stops the function at start with a message that names it.
+pub async fn serve<F>(make: F) -> Result<(), lambda_runtime::Error>
+where
+    F: FnOnce(&SdkConfig) -> Triggers,
+{
+    crate::logging::init();
+    let margin = margin_from(std::env::var("REPORT_MARGIN_MS").ok().as_deref())
+        .inspect_err(|e| tracing::error!(error_type = "BadSetting", "{e}"))?;
+    let sdk = crate::aws::load().await;
+    let dispatcher = Arc::new(make(&sdk).bind(&sdk, margin));
+    lambda_runtime::run(service_fn(move |event| {
+        let dispatcher = Arc::clone(&dispatcher);
+        // Boxed: the handler's future is deep, and its layout need not be part of `main`'s.
+        async move { Box::pin(dispatcher.handle(event)).await }
+    }))
+    .await
+}
+
+/// [`serve`] for a function that takes CodePipeline jobs only.
 pub async fn run<A, F>(make: F) -> Result<(), lambda_runtime::Error>
 where
     A: Action,
     F: FnOnce(&SdkConfig) -> A,
 {
-    crate::logging::init();
-    let sdk = crate::aws::load().await;
-    let runner = Arc::new(Runner::new(make(&sdk), &sdk));
-    lambda_runtime::run(service_fn(move |event| {
-        let runner = Arc::clone(&runner);
-        // Boxed: the handler's future is deep, and its layout need not be part of `main`'s.
-        async move { Box::pin(runner.handle(event)).await }
-    }))
-    .await
+    serve(|sdk| Triggers::new().job(make(sdk))).await
 }

@@ -1,7 +1,50 @@
 //! Text shown to people: lengths as CodePipeline counts them, cuts within its limits, and
 //! untrusted text (from artifacts or parameters) with its control characters escaped.
 
-use std::borrow::Cow;
+use std::fmt::Write;
+
+/// Escapes control characters (and the bidirectional overrides that reorder what a reader
+/// sees) so that text from artifacts or parameters cannot forge log lines, move the cursor
+/// or hide itself: `\u{1b}` becomes `\u{1b}` as text. Newlines and tabs are kept.
+pub fn escape_control(s: &str) -> String {
+    escape(s, |c| matches!(c, '\n' | '\t'))
+}
+
+/// As [`escape_control`], but newlines, carriage returns and tabs are escaped too (`\n`),
+/// for one log line.
+pub fn escape_line(s: &str) -> String {
+    escape(s, |_| false)
+}
+
+fn escape(s: &str, keep: impl Fn(char) -> bool) -> String {
+    if !s.chars().any(|c| needs_escape(c) && !keep(c)) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if !needs_escape(c) || keep(c) {
+            out.push(c);
+            continue;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            _ => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+        }
+    }
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
 
 /// The length CodePipeline checks its limits against: its service counts characters as
 /// Java does, in UTF-16 units, so an emoji counts as two.
@@ -64,35 +107,6 @@ pub fn join_within(
     out
 }
 
-/// Untrusted text made safe to show in a message, summary or log line: control
-/// characters (ESC, NUL, carriage returns, ...), line and paragraph separators, bidi
-/// overrides and byte-order marks become visible escapes (`\n`, `\u001b`), so they can
-/// neither restyle a terminal nor forge a line. Everything else is kept as it is.
-pub fn escape_control(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if needs_escape(c) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
-fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-        )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,23 +163,27 @@ mod tests {
     }
 
     #[test]
-    fn escapes_control_characters() {
+    fn control_characters_are_escaped() {
         let cases = [
-            ("plain text, ünïcödé, 🚀", "plain text, ünïcödé, 🚀"),
-            ("\u{1b}[31mred", "\\u001b[31mred"),
-            ("two\nlines\r\n", "two\\nlines\\r\\n"),
-            ("tab\there", "tab\\there"),
-            ("nul\0", "nul\\u0000"),
-            ("del\u{7f}", "del\\u007f"),
-            ("c1\u{9b}", "c1\\u009b"),
-            ("line\u{2028}sep", "line\\u2028sep"),
-            ("bidi\u{202e}txt", "bidi\\u202etxt"),
-            ("isolate\u{2066}", "isolate\\u2066"),
-            ("\u{feff}bom", "\\ufeffbom"),
+            ("plain text é ✓", "plain text é ✓", "plain text é ✓"),
+            ("a\nb\tc", "a\nb\tc", "a\\nb\\tc"),
+            ("\u{1b}[31mred", "\\u{1b}[31mred", "\\u{1b}[31mred"),
+            (
+                "x\r\nINFO forged",
+                "x\\r\nINFO forged",
+                "x\\r\\nINFO forged",
+            ),
+            (
+                "\u{7f}\u{85}\u{0}",
+                "\\u{7f}\\u{85}\\u{0}",
+                "\\u{7f}\\u{85}\\u{0}",
+            ),
+            ("abc\u{202e}fed", "abc\\u{202e}fed", "abc\\u{202e}fed"),
         ];
-        for (text, want) in cases {
-            assert_eq!(escape_control(text), want, "{text:?}");
+        for (input, message, line) in cases {
+            assert_eq!(escape_control(input), message, "{input:?}");
+            assert_eq!(escape_line(input), line, "{input:?}");
         }
-        assert!(matches!(escape_control("clean"), Cow::Borrowed(_)));
+        assert_eq!(escape_line("a\u{2028}b\u{feff}"), "a\\u{2028}b\\u{feff}");
     }
 }

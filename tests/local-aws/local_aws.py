@@ -80,7 +80,7 @@ FAILURE_TYPES = {
     "JobFailed", "ConfigurationError", "PermissionError",
     "RevisionOutOfSync", "RevisionUnavailable", "SystemUnavailable",
 }
-FAULT_KINDS = {"throttle", "error", "deny", "reset", "delay"}
+FAULT_KINDS = {"throttle", "error", "deny", "reset", "delay", "cut"}
 # (status, code, message) per protocol for the "throttle", "error" and "deny" faults.
 FAULTS = {
     "throttle": {
@@ -376,6 +376,8 @@ class LocalAws:
         """Forget calls, faults, stubs, jobs, state, latency, and ECR blobs, uploads
         and settings (lock held or not shared yet)."""
         self.calls, self.faults, self.stubs, self.jobs = [], [], [], {}
+        # "<deploymentId>/<lifecycleEventHookExecutionId>" -> the hook's answer
+        self.hooks = {}
         self.state = {"pipelines": {}, "alarms": []}
         self.latency_ms = 0.0
         # (registry id, region, repository) -> {"repo": moto's Repository, "blobs": {digest: bytes}}
@@ -420,7 +422,11 @@ class LocalAws:
             status, headers, body = error_response(call, "InternalFailure", repr(exc), 500)
         self._record(seq, call, start, status, kind)
         start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown')}", headers)
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return []
+        if kind == "cut":
+            return cut_body(environ, body)
+        return [body]
 
     def identify(self, environ):
         """Service, operation and protocol of a request; reads the body unless S3."""
@@ -656,7 +662,28 @@ class LocalAws:
     # ---- CodeDeploy
 
     def put_hook_status(self, req, _call=None):
-        return {"lifecycleEventHookExecutionId": req.get("lifecycleEventHookExecutionId")}
+        """Records a CodeDeploy hook's answer. As in CodeDeploy, a hook is answered once:
+        a second answer gets LifecycleEventAlreadyCompletedException."""
+        deployment, execution = req.get("deploymentId"), req.get("lifecycleEventHookExecutionId")
+        status = req.get("status")
+        if not deployment:
+            raise ApiError("DeploymentIdRequiredException", "At least one deployment ID must be specified.")
+        if not execution:
+            raise ApiError("InvalidLifecycleEventHookExecutionIdException",
+                           "The lifecycle event hook execution ID is not valid.")
+        if status not in ("Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Unknown"):
+            raise ApiError("InvalidLifecycleEventHookExecutionStatusException",
+                           f"The status {status} is not valid.")
+        key = f"{deployment}/{execution}"
+        with self.lock:
+            hook = self.hooks.get(key)
+            if hook is not None:
+                hook["rejected"] += 1
+                raise ApiError("LifecycleEventAlreadyCompletedException",
+                               f"The lifecycle event {execution} has already completed ({hook['status']})")
+            self.hooks[key] = {"deploymentId": deployment, "lifecycleEventHookExecutionId": execution,
+                               "status": status, "reports": 1, "rejected": 0}
+        return {"lifecycleEventHookExecutionId": execution}
 
     def stop_deployment(self, req, _call=None):
         return {"status": "Pending", "statusMessage": f"Stopping deployment {req.get('deploymentId')}"}
@@ -823,8 +850,16 @@ class LocalAws:
                            f"The layer with digest '{digest}' is not available because it is not associated "
                            "with an image")
         signed_at = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        # Shaped like S3's presigned URLs, whose credential, token and signature must never
+        # reach a log.
+        day = signed_at[:8]
+        signature = hashlib.sha256(f"{digest}{signed_at}".encode()).hexdigest()
         url = (f"{call.base_url}{BLOB_PATH}{key[0]}/{key[1]}/{quote(key[2])}/{quote(digest, safe=':')}"
-               f"?X-Amz-Date={signed_at}&X-Amz-Expires={BLOB_URL_SECONDS}&X-Amz-Signature=local")
+               f"?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+               f"&X-Amz-Credential=ASIALOCALBLOBACCESS%2F{day}%2F{key[1]}%2Fs3%2Faws4_request"
+               f"&X-Amz-Date={signed_at}&X-Amz-Expires={BLOB_URL_SECONDS}"
+               f"&X-Amz-Security-Token=IQoJb3JpZ2luX2VjLOCALBLOBSESSIONTOKEN"
+               f"&X-Amz-SignedHeaders=host&X-Amz-Signature={signature}")
         return {"downloadUrl": url, "layerDigest": digest}
 
     def download_blob(self, environ, call):
@@ -961,6 +996,9 @@ class LocalAws:
                     return 200, copy.deepcopy(self.jobs)
                 job = self.jobs.get(path[len("/jobs/"):])
                 return (200, copy.deepcopy(job)) if job else (404, {"error": "no such job"})
+        if method == "GET" and path == "/hooks":
+            with self.lock:
+                return 200, copy.deepcopy(self.hooks)
         if path == "/state" and method in ("GET", "POST"):
             with self.lock:
                 if method == "POST":
@@ -1173,6 +1211,14 @@ def run_wsgi(app, environ):
         if hasattr(result, "close"):
             result.close()
     return int(started["status"].split()[0]), list(started["headers"]), b"".join(chunks)
+
+
+def cut_body(environ, body):
+    """Send the headers and the first half of the body, then reset the connection: a
+    download that breaks off midway."""
+    yield body[: len(body) // 2]
+    reset_connection(environ)
+    raise ConnectionResetError("connection cut mid-body on purpose")  # werkzeug stays quiet
 
 
 def reset_connection(environ):

@@ -207,6 +207,24 @@ def reset_fault_drops_connection(aws):
 
 
 @check
+def cut_fault_breaks_off_the_body(aws):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="cut")
+    data = os.urandom(100_000)
+    s3.put_object(Bucket="cut", Key="a.zip", Body=data)
+    aws.fault(service="s3", operation="GetObject", kind="cut")
+    body = s3.get_object(Bucket="cut", Key="a.zip")["Body"]  # the headers arrive whole
+    try:
+        got = body.read()
+    except Exception:  # botocore's ResponseStreamingError or urllib3's ProtocolError
+        got = None
+    assert got is None, f"read {len(got)} of {len(data)} bytes through a cut"
+    assert s3.get_object(Bucket="cut", Key="a.zip")["Body"].read() == data  # once only
+    cuts = [c for c in aws.calls(operation="GetObject") if c["fault"] == "cut"]
+    assert len(cuts) == 1 and cuts[0]["status"] == 200, cuts
+
+
+@check
 def delay_fault_and_concurrency(aws):
     aws.fault(service="sts", operation="GetCallerIdentity", kind="delay", delay_ms=400, count=2)
     began = time.monotonic()
@@ -285,6 +303,12 @@ def codedeploy_hooks(aws):
     out = cd.put_lifecycle_event_hook_execution_status(deploymentId="d-1", lifecycleEventHookExecutionId="h-1",
                                                        status="Succeeded")
     assert out["lifecycleEventHookExecutionId"] == "h-1"
+    expect_error("LifecycleEventAlreadyCompletedException", 400,
+                 lambda: cd.put_lifecycle_event_hook_execution_status(
+                     deploymentId="d-1", lifecycleEventHookExecutionId="h-1", status="Failed"))
+    status, hooks = aws.ctl("GET", "/hooks")
+    hook = hooks["d-1/h-1"]
+    assert status == 200 and hook["status"] == "Succeeded" and hook["rejected"] == 1, hook
     assert cd.stop_deployment(deploymentId="d-1")["status"] == "Pending"
 
 
@@ -390,6 +414,8 @@ def ecr_layer_upload_check_and_download(aws):
     url = ecr.get_download_url_for_layer(repositoryName="team/layers", layerDigest=sha256(LAYER))
     assert url["layerDigest"] == sha256(LAYER), url
     assert url["downloadUrl"].startswith(aws.url + "/_local/ecr-blobs/123456789012/us-east-1/team/layers/"), url
+    for part in ("X-Amz-Credential=", "X-Amz-Security-Token=", "X-Amz-Signature="):
+        assert part in url["downloadUrl"], f"a presigned URL carries {part}: {url}"
     status, headers, body = fetch(url["downloadUrl"])
     assert status == 200 and body == LAYER and headers["Content-Length"] == str(len(LAYER)), (status, headers)
     status, headers, body = fetch(url["downloadUrl"], {"Range": "bytes=256-511"})

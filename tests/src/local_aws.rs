@@ -338,6 +338,15 @@ impl LocalAws {
         Some(job_report(&entry["status"], &entry["request"]))
     }
 
+    /// The answer CodeDeploy recorded for a lifecycle hook execution:
+    /// `{"status", "reports", "rejected"}`, or `None` when it was never answered.
+    pub async fn hook(&self, deployment_id: &str, execution_id: &str) -> Option<Value> {
+        let hooks = self.control("GET", "/_local/hooks", None).await;
+        hooks
+            .get(format!("{deployment_id}/{execution_id}"))
+            .cloned()
+    }
+
     /// A raw AWS JSON-protocol call (`target` like `AmazonEC2ContainerServiceV20141113.CreateCluster`).
     pub async fn json_call(&self, target: &str, body: &Value) -> Result<Value, String> {
         let service = service_of_target(target);

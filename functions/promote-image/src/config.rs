@@ -403,9 +403,18 @@ fn validate_target(t: TargetConfig, problems: &mut Problems) -> Target {
 
 fn validate_gate(g: ScanGateConfig, problems: &mut Problems) -> GatePolicy {
     let mut max = BTreeMap::new();
+    let mut spelled: BTreeMap<String, String> = BTreeMap::new();
     for (severity, limit) in g.max {
         let upper = severity.to_ascii_uppercase();
         if SEVERITIES.contains(&upper.as_str()) {
+            // Severities fold case: two spellings of one would leave the limit to chance.
+            if let Some(first) = spelled.get(&upper) {
+                problems.push(
+                    at(&format!("scanGate.max.{severity}")),
+                    format!("`{first}` and `{severity}` name the same severity; keep one"),
+                );
+            }
+            spelled.insert(upper.clone(), severity.clone());
             max.insert(upper, limit);
         } else {
             problems.push(
@@ -693,6 +702,27 @@ mod tests {
                 "UserParameters.scanGate.allow[0].until",
                 "UserParameters.scanGate.allow[1].id"
             ]
+        );
+    }
+
+    #[test]
+    fn severities_spelled_twice_are_refused() {
+        let p = problems(
+            r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["p"], "scanGate": {"max": {"CRITICAL": 0, "critical": 50}}}"#,
+        );
+        assert!(
+            p.contains("UserParameters.scanGate.max.critical: `CRITICAL` and `critical` name the same severity; keep one"),
+            "{p}"
+        );
+        // Exact duplicates never get this far: UserParameters refuses them when it is parsed.
+        let e = shared::params::parse_params::<Config>(Some(
+            r#"{"scanGate": {"max": {"HIGH": 0, "HIGH": 9}}}"#,
+        ))
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("the key `HIGH` twice (at `scanGate.max.HIGH`)"),
+            "{e}"
         );
     }
 

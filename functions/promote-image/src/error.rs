@@ -423,6 +423,6 @@ mod tests {
         };
         assert!(e.to_string().contains("now points at nothing"), "{e}");
         let e = PromoteError::Config("bad\u{1b}[2Jfile".into());
-        assert_eq!(e.to_string(), "bad\\u001b[2Jfile");
+        assert_eq!(e.to_string(), "bad\\u{1b}[2Jfile");
     }
 }

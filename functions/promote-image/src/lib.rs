@@ -189,11 +189,11 @@ async fn resolve_source(
     let zip = artifacts.read(name).await?;
     let paths: Vec<&str> = zip.paths().collect();
     let file = source::choose_file(name, &paths, file, container).map_err(PromoteError::Config)?;
-    let bytes = zip.file(&file)?;
+    let json = zip.json(&file)?;
     let image = if file.rsplit('/').next() == Some(source::IMAGE_DETAIL) {
-        source::from_image_detail(&file, &bytes)
+        source::from_image_detail(&file, json)
     } else {
-        source::from_image_definitions(&file, &bytes, container)
+        source::from_image_definitions(&file, json, container)
     }
     .map_err(|e| PromoteError::Config(format!("input artifact `{name}`: {e}")))?;
     Ok((image, Some(format!("{file} in input artifact `{name}`"))))

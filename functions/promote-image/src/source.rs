@@ -2,6 +2,7 @@
 //! action, blue/green builds) or `imagedefinitions.json` (standard ECS deploy).
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::reference::{ImageRef, Reference, is_digest, parse_image_uri};
 
@@ -55,10 +56,11 @@ struct ImageDetail {
     image_digest: Option<String>,
 }
 
-/// The image named by an `imageDetail.json`; its `ImageDigest`, when present, pins it.
-pub fn from_image_detail(file: &str, bytes: &[u8]) -> Result<ImageRef, String> {
-    let detail: ImageDetail = serde_json::from_slice(bytes)
-        .map_err(|e| format!("{file} is not valid JSON ({e}); expected {{\"ImageURI\": \"<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>\"}}"))?;
+/// The image named by an `imageDetail.json` (parsed within the artifact's JSON limits); its
+/// `ImageDigest`, when present, pins it.
+pub fn from_image_detail(file: &str, json: Value) -> Result<ImageRef, String> {
+    let detail: ImageDetail = serde_json::from_value(json)
+        .map_err(|e| format!("{file} is not valid ({e}); expected {{\"ImageURI\": \"<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>\"}}"))?;
     let uri = detail
         .image_uri
         .ok_or_else(|| format!("{file} has no ImageURI; expected {{\"ImageURI\": \"...\"}}"))?;
@@ -88,13 +90,14 @@ struct ImageDefinition {
     image_uri: String,
 }
 
-/// The image of one container of an `imagedefinitions.json`.
+/// The image of one container of an `imagedefinitions.json` (parsed within the artifact's
+/// JSON limits).
 pub fn from_image_definitions(
     file: &str,
-    bytes: &[u8],
+    json: Value,
     container: Option<&str>,
 ) -> Result<ImageRef, String> {
-    let defs: Vec<ImageDefinition> = serde_json::from_slice(bytes).map_err(|e| {
+    let defs: Vec<ImageDefinition> = serde_json::from_value(json).map_err(|e| {
         format!("{file} is not valid ({e}); expected [{{\"name\": \"<container>\", \"imageUri\": \"<uri>\"}}]")
     })?;
     let names = || {
@@ -124,6 +127,10 @@ pub fn from_image_definitions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn v(bytes: &[u8]) -> Value {
+        serde_json::from_slice(bytes).unwrap()
+    }
 
     const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     const URI: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:sha-1a2b3c";
@@ -162,7 +169,7 @@ mod tests {
                 "RegistryId": "123456789012", "RepositoryName": "web",
                 "ImageURI": "123456789012.dkr.ecr.us-east-1.amazonaws.com/web@{D}", "ImageTags": ["latest"]}}"#
         );
-        let image = from_image_detail("imageDetail.json", json.as_bytes()).unwrap();
+        let image = from_image_detail("imageDetail.json", v(json.as_bytes())).unwrap();
         assert_eq!(image.repository, "web");
         assert_eq!(image.reference, Reference::Digest(D.into()));
     }
@@ -171,12 +178,16 @@ mod tests {
     fn image_detail_digest_pins_a_tagged_uri() {
         let json = format!(r#"{{"ImageURI": "{URI}", "ImageDigest": "{D}"}}"#);
         assert_eq!(
-            from_image_detail("f", json.as_bytes()).unwrap().reference,
+            from_image_detail("f", v(json.as_bytes()))
+                .unwrap()
+                .reference,
             Reference::Digest(D.into())
         );
         let json = format!(r#"{{"ImageURI": "{URI}"}}"#);
         assert_eq!(
-            from_image_detail("f", json.as_bytes()).unwrap().reference,
+            from_image_detail("f", v(json.as_bytes()))
+                .unwrap()
+                .reference,
             Reference::Tag("sha-1a2b3c".into())
         );
     }
@@ -184,23 +195,23 @@ mod tests {
     #[test]
     fn image_detail_errors() {
         assert!(
-            from_image_detail("f", b"[1]")
+            from_image_detail("f", v(b"[1]"))
                 .unwrap_err()
-                .contains("not valid JSON")
+                .contains("f is not valid (invalid type")
         );
         assert!(
-            from_image_detail("f", b"{}")
+            from_image_detail("f", v(b"{}"))
                 .unwrap_err()
                 .contains("no ImageURI")
         );
         assert!(
-            from_image_detail("f", br#"{"ImageURI": "nginx"}"#)
+            from_image_detail("f", v(br#"{"ImageURI": "nginx"}"#))
                 .unwrap_err()
                 .contains("not an ECR image URI")
         );
         let bad = format!(r#"{{"ImageURI": "{URI}", "ImageDigest": "sha256:1"}}"#);
         assert!(
-            from_image_detail("f", bad.as_bytes())
+            from_image_detail("f", v(bad.as_bytes()))
                 .unwrap_err()
                 .contains("not a digest")
         );
@@ -209,7 +220,7 @@ mod tests {
             r#"{{"ImageURI": "123456789012.dkr.ecr.us-east-1.amazonaws.com/web@{D}", "ImageDigest": "{other}"}}"#
         );
         assert!(
-            from_image_detail("f", clash.as_bytes())
+            from_image_detail("f", v(clash.as_bytes()))
                 .unwrap_err()
                 .contains("pinned")
         );
@@ -220,32 +231,32 @@ mod tests {
         let json = format!(
             r#"[{{"name": "web", "imageUri": "{URI}"}}, {{"name": "envoy", "imageUri": "public.ecr.aws/envoy:v1"}}]"#
         );
-        let image = from_image_definitions("f", json.as_bytes(), Some("web")).unwrap();
+        let image = from_image_definitions("f", v(json.as_bytes()), Some("web")).unwrap();
         assert_eq!(image.repository, "web");
-        let e = from_image_definitions("f", json.as_bytes(), None).unwrap_err();
+        let e = from_image_definitions("f", v(json.as_bytes()), None).unwrap_err();
         assert!(
             e.contains("several containers") && e.contains("`web`, `envoy`"),
             "{e}"
         );
-        let e = from_image_definitions("f", json.as_bytes(), Some("api")).unwrap_err();
+        let e = from_image_definitions("f", v(json.as_bytes()), Some("api")).unwrap_err();
         assert!(
             e.contains("no container `api`") && e.contains("`envoy`"),
             "{e}"
         );
-        let e = from_image_definitions("f", json.as_bytes(), Some("envoy")).unwrap_err();
+        let e = from_image_definitions("f", v(json.as_bytes()), Some("envoy")).unwrap_err();
         assert!(
             e.contains("container `envoy`") && e.contains("not an ECR image URI"),
             "{e}"
         );
         let single = format!(r#"[{{"name": "web", "imageUri": "{URI}"}}]"#);
-        assert!(from_image_definitions("f", single.as_bytes(), None).is_ok());
+        assert!(from_image_definitions("f", v(single.as_bytes()), None).is_ok());
         assert!(
-            from_image_definitions("f", b"[]", None)
+            from_image_definitions("f", v(b"[]"), None)
                 .unwrap_err()
                 .contains("no containers")
         );
         assert!(
-            from_image_definitions("f", br#"{"ImageURI": "x"}"#, None)
+            from_image_definitions("f", v(br#"{"ImageURI": "x"}"#), None)
                 .unwrap_err()
                 .contains("expected [")
         );

@@ -40,9 +40,14 @@ pub fn template_file<'a>(
             )])
         })?,
     };
-    let bytes = zip.file(path)?;
     let label = format!("{}/{}", zip.name(), zip.find(path).unwrap_or(path));
-    let (doc, stripped) = template::parse(&label, &bytes).map_err(|p| Error::from(vec![p]))?;
+    let value = zip.json(path).map_err(|e| match e {
+        ArtifactError::Json { source, .. } if source.is_syntax() => {
+            Error::from(vec![template::not_json(&label, &source)])
+        }
+        other => other.into(),
+    })?;
+    let (doc, stripped) = template::from_value(&label, value).map_err(|p| Error::from(vec![p]))?;
     Ok((doc, zip.name(), stripped))
 }
 
@@ -111,10 +116,21 @@ pub fn image_file(
             )]));
         }
     };
-    let bytes = zip.file(path)?;
+    let bytes = bounded_json(zip, path)?;
     let label = format!("{}/{path}", zip.name());
     let parsed = parse_image_file(&label, &bytes).map_err(Error::from)?;
     Ok(Some((label, parsed)))
+}
+
+/// A JSON file's bytes once it has passed the artifact's JSON limits and duplicate-key check
+/// (compacted); text that is not JSON at all is passed on as it is, for the image file's
+/// parser to explain.
+fn bounded_json(zip: &ArtifactZip, path: &str) -> Result<Vec<u8>, Error> {
+    match zip.json(path) {
+        Ok(value) => Ok(serde_json::to_vec(&value).unwrap_or_default()),
+        Err(ArtifactError::Json { source, .. }) if source.is_syntax() => Ok(zip.file(path)?),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The appspec template: `appspec.template` (required to exist when given), else
@@ -215,6 +231,55 @@ mod tests {
         assert!(
             e.to_string()
                 .starts_with("Src/taskdef.json: is not valid JSON"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn json_inputs_are_bounded_and_refuse_duplicate_keys() {
+        let twice = r#"{"family": "web", "containerDefinitions": [{"name": "app", "image": "a:1", "image": "a:2"}]}"#;
+        let e = template_file(
+            &Config::default(),
+            &[zip("Src", &[("taskdef.json", twice)])],
+            "taskdef.json",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "`taskdef.json` in input artifact `Src` has the key `image` twice in `containerDefinitions[0]`"
+            ),
+            "{e}"
+        );
+        let numbers = format!("[{}1]", "1,".repeat(200_000));
+        for files in [
+            [
+                ("taskdef.json", TD),
+                ("imagedefinitions.json", numbers.as_str()),
+            ],
+            [
+                ("taskdef.json", numbers.as_str()),
+                ("imageDetail.json", DETAIL),
+            ],
+        ] {
+            let inputs = [zip("Src", &files)];
+            let e = template_file(&Config::default(), &inputs, "taskdef.json")
+                .and_then(|_| image_file(&Config::default(), &inputs))
+                .unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("holds more than 100000 JSON values and keys"),
+                "{e}"
+            );
+            assert_eq!(
+                shared::Failure::failure_type(&e),
+                shared::FailureType::ConfigurationError
+            );
+        }
+        let twice = r#"[{"name": "app", "imageUri": "web:1", "name": "envoy"}]"#;
+        let inputs = [zip("Src", &[("imagedefinitions.json", twice)])];
+        let e = image_file(&Config::default(), &inputs).unwrap_err();
+        assert!(
+            e.to_string().contains("has the key `name` twice in `[0]`"),
             "{e}"
         );
     }

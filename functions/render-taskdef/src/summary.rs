@@ -4,7 +4,7 @@ use crate::edit::SetImage;
 use crate::images::ImageName;
 use crate::template::{TaskDef, containers};
 use serde_json::Value;
-use shared::text::{escape_control, join_within};
+use shared::text::{escape_line, join_within};
 
 /// CodePipeline's limit on `executionDetails.summary`.
 pub use shared::report::MAX_SUMMARY;
@@ -65,10 +65,7 @@ pub fn summary(reg: &Registration, set: &[SetImage]) -> String {
         parts.push(line);
     }
     // Names and URIs come from the artifacts: shown with control characters escaped.
-    let parts: Vec<String> = parts
-        .iter()
-        .map(|p| escape_control(p).into_owned())
-        .collect();
+    let parts: Vec<String> = parts.iter().map(|p| escape_line(p)).collect();
     // Whole parts are dropped, and counted, to stay within the limit.
     join_within(&parts, "; ", MAX_SUMMARY, |n| format!("; and {n} more"))
 }
@@ -254,7 +251,7 @@ mod tests {
         let s = summary(&reg, &[set("app\nFAKE", 0, "web:v1", None, None)]);
         assert_eq!(
             s,
-            "web\\u001b[2J rendered (not registered); app\\nFAKE -> web:v1"
+            "web\\u{1b}[2J rendered (not registered); app\\nFAKE -> web:v1"
         );
     }
 

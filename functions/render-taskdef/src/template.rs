@@ -2,6 +2,7 @@
 
 use crate::problem::Problem;
 use serde_json::{Map, Value};
+use shared::json::{self, JsonError, JsonLimits};
 
 /// Fields that DescribeTaskDefinition returns and RegisterTaskDefinition refuses.
 pub const DESCRIBE_ONLY: [&str; 8] = [
@@ -22,17 +23,23 @@ pub type TaskDef = Map<String, Value>;
 /// wrapper that describe-task-definition prints (its `tags` are kept) and strips the
 /// describe-only fields. Returns the document and the names of the fields stripped.
 pub fn parse(source: &str, bytes: &[u8]) -> Result<(TaskDef, Vec<String>), Problem> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| Problem::new(source, "is not UTF-8 text"))?
-        .trim_start_matches('\u{feff}');
-    if text.trim().is_empty() {
-        return Err(Problem::new(
+    let value = json::parse(bytes, &JsonLimits::default()).map_err(|e| not_json(source, &e))?;
+    from_value(source, value)
+}
+
+/// Why a template's text is not JSON, said for a template.
+pub fn not_json(source: &str, e: &JsonError) -> Problem {
+    match e {
+        JsonError::Empty => Problem::new(
             source,
             "is empty; expected a task definition JSON object with `family` and `containerDefinitions`",
-        ));
+        ),
+        other => Problem::new(source, other.to_string()),
     }
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| Problem::new(source, format!("is not valid JSON ({e})")))?;
+}
+
+/// A template already parsed as JSON: see [`parse`].
+pub fn from_value(source: &str, value: Value) -> Result<(TaskDef, Vec<String>), Problem> {
     let Value::Object(obj) = value else {
         return Err(Problem::new(
             source,
@@ -170,6 +177,17 @@ mod tests {
         assert!(e.message.contains("not a JSON object"));
         let e = parse("t", &[0xff]).unwrap_err();
         assert!(e.message.contains("UTF-8"));
+        let e = parse("t", "\u{feff} \n".as_bytes()).unwrap_err();
+        assert!(e.message.contains("is empty"));
+        let e = parse(
+            "t",
+            br#"{"containerDefinitions": [{"name": "app", "image": "a", "image": "b"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t: has the key `image` twice in `containerDefinitions[0]`; keep one (a JSON reader would silently take the last)"
+        );
     }
 
     #[test]

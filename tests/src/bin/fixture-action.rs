@@ -1,13 +1,23 @@
-//! A small action used by the foundation's end-to-end tests: it exercises the job runner,
-//! artifact I/O and continuation through the real Lambda Runtime API.
+//! A small function used by the foundation's end-to-end tests: it takes every trigger and
+//! exercises the runner, artifact I/O and continuation through the real Lambda Runtime API.
 //!
-//! UserParameters: `{"file": "<path in the first input>", "sleepMs": 0, "panic": false,
-//! "continueTimes": 0}`. It copies `file` into the first output artifact.
+//! CodePipeline job, UserParameters: `{"file": "<path in the first input>", "sleepMs": 0,
+//! "panic": false, "continueTimes": 0}`; it copies `file` into the first output artifact.
+//!
+//! The other triggers behave as their event says, `ok`, `fail`, `error`, `retryable`,
+//! `panic`, `sleep` or `progress`: a CodeDeploy hook by the word after `d-` in its
+//! `DeploymentId`, an ECS hook by `hookDetails.behave`, any other event by `behave`.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use shared::artifacts::ArtifactError;
-use shared::{Action, JobContext, Outcome, Success};
+use shared::{
+    Action, CodeDeployHook, CodeDeployHookEvent, EcsHook, EcsHookAnswer, EcsHookEvent,
+    EventHandler, Failure, FailureType, HookContext, HookVerdict, JobContext, Outcome, Success,
+    Triggers,
+};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -42,7 +52,7 @@ impl Action for Fixture {
         if ctx.config.panic {
             panic!("asked to panic");
         }
-        tokio::time::sleep(std::time::Duration::from_millis(ctx.config.sleep_ms)).await;
+        tokio::time::sleep(Duration::from_millis(ctx.config.sleep_ms)).await;
         let times = ctx.state.map_or(0, |s| s.times);
         if times < ctx.config.continue_times {
             return Ok(Outcome::Continue {
@@ -80,7 +90,110 @@ impl Action for Fixture {
     }
 }
 
+/// The error the fixture was asked for.
+#[derive(Debug, thiserror::Error)]
+#[error("asked to fail with a {0} error")]
+struct Asked(FailureType);
+
+impl Failure for Asked {
+    fn failure_type(&self) -> FailureType {
+        self.0
+    }
+
+    fn error_type(&self) -> &'static str {
+        "Asked"
+    }
+}
+
+/// Does what `behave` says: `Ok(false)` for `fail` (a verdict, not an error).
+async fn behave(behave: &str, deadline_left: Duration) -> Result<bool, Asked> {
+    match behave {
+        "panic" => panic!("asked to panic"),
+        "error" => Err(Asked(FailureType::ConfigurationError)),
+        "retryable" => Err(Asked(FailureType::SystemUnavailable)),
+        "sleep" => {
+            tokio::time::sleep(deadline_left + Duration::from_secs(60)).await;
+            Ok(true)
+        }
+        "fail" => Ok(false),
+        _ => Ok(true),
+    }
+}
+
+impl CodeDeployHook for Fixture {
+    type Error = Asked;
+    const NAME: &'static str = "fixture-action";
+
+    async fn check(
+        self: Arc<Self>,
+        ctx: HookContext<CodeDeployHookEvent>,
+    ) -> Result<HookVerdict, Asked> {
+        let word = ctx.event.deployment_id.trim_start_matches("d-");
+        let word = word.split('-').next().unwrap_or_default().to_owned();
+        Ok(if behave(&word, ctx.remaining()).await? {
+            HookVerdict::Succeeded {
+                reason: "checked".into(),
+            }
+        } else {
+            HookVerdict::Failed {
+                reason: "asked to fail".into(),
+            }
+        })
+    }
+}
+
+impl EcsHook for Fixture {
+    type Error = Asked;
+    const NAME: &'static str = "fixture-action";
+
+    async fn check(
+        self: Arc<Self>,
+        ctx: HookContext<EcsHookEvent>,
+    ) -> Result<EcsHookAnswer, Asked> {
+        let details = ctx.event.hook_details.clone().unwrap_or(Value::Null);
+        let word = details["behave"].as_str().unwrap_or("ok").to_owned();
+        if word == "progress" {
+            let polls = details["polls"].as_u64().unwrap_or(0);
+            return Ok(if polls < 2 {
+                EcsHookAnswer::InProgress {
+                    callback_delay_s: 5,
+                    details: json!({"behave": "progress", "polls": polls + 1}),
+                }
+            } else {
+                EcsHookAnswer::Succeeded {
+                    details: json!({"polls": polls}),
+                }
+            });
+        }
+        let stage = json!({"stage": ctx.event.lifecycle_stage});
+        Ok(if behave(&word, ctx.remaining()).await? {
+            EcsHookAnswer::Succeeded { details: stage }
+        } else {
+            EcsHookAnswer::Failed { details: stage }
+        })
+    }
+}
+
+impl EventHandler for Fixture {
+    type Error = Asked;
+    const NAME: &'static str = "fixture-action";
+
+    async fn handle(self: Arc<Self>, ctx: HookContext<Value>) -> Result<Value, Asked> {
+        let word = ctx.event["behave"].as_str().unwrap_or("ok").to_owned();
+        let acted = behave(&word, ctx.remaining()).await?;
+        Ok(json!({"status": if acted { "Handled" } else { "Ignored" }}))
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    shared::runtime::run(|_| Fixture).await
+    shared::runtime::serve(|_| {
+        let f = Arc::new(Fixture);
+        Triggers::new()
+            .job_arc(f.clone())
+            .codedeploy_hook_arc(f.clone())
+            .ecs_hook_arc(f.clone())
+            .event_arc(f)
+    })
+    .await
 }
