@@ -133,7 +133,10 @@ pub fn from_definitions(
     definitions: &[ImageDefinition],
     container: Option<&str>,
 ) -> Result<ImageRef, String> {
-    let chosen = select_definition(file, definitions, container).map_err(|p| p.to_string())?;
+    let chosen = select_definition(file, definitions, container).map_err(|p| match container {
+        Some(_) => format!("{p}. Set source.container to one of them"),
+        None => format!("{p}; set source.container to the one to promote"),
+    })?;
     parse_image_uri(&chosen.uri).map_err(|e| format!("{file}, container `{}`: {e}", chosen.name))
 }
 

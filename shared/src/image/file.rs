@@ -116,10 +116,7 @@ pub fn select_definition<'a>(
             .ok_or_else(|| {
                 Problem::new(
                     file,
-                    format!(
-                        "has no container `{wanted}`; it names {}. Name one of them",
-                        names()
-                    ),
+                    format!("has no container `{wanted}`; it names {}", names()),
                 )
             }),
         None => match definitions {
@@ -127,10 +124,7 @@ pub fn select_definition<'a>(
             [] => Err(Problem::new(file, "lists no containers")),
             _ => Err(Problem::new(
                 file,
-                format!(
-                    "names several containers ({}); name the one to use",
-                    names()
-                ),
+                format!("names several containers ({})", names()),
             )),
         },
     }
