@@ -91,25 +91,7 @@ impl Report {
     }
 }
 
-/// Cuts `s` to at most `max` characters on a UTF-8 boundary, marking the cut with `…`.
-/// Characters are counted as CodePipeline's Java service counts them (UTF-16 units), so an
-/// emoji counts as two.
-pub fn truncate(s: &str, max: usize) -> String {
-    if s.encode_utf16().count() <= max {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len().min(max * 4));
-    let mut used = 0;
-    for c in s.chars() {
-        if used + c.len_utf16() > max.saturating_sub(1) {
-            break;
-        }
-        used += c.len_utf16();
-        out.push(c);
-    }
-    out.push('…');
-    out
-}
+pub use crate::text::truncate;
 
 fn nonempty(s: String, fallback: &str) -> String {
     if s.trim().is_empty() {

@@ -1,4 +1,5 @@
-//! Text shown to people: control characters escaped.
+//! Text shown to people: lengths as CodePipeline counts them, cuts within its limits, and
+//! untrusted text (from artifacts or parameters) with its control characters escaped.
 
 use std::fmt::Write;
 
@@ -38,12 +39,128 @@ fn escape(s: &str, keep: impl Fn(char) -> bool) -> String {
 }
 
 fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// The length CodePipeline checks its limits against: its service counts characters as
+/// Java does, in UTF-16 units, so an emoji counts as two.
+pub fn len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+/// Cuts `s` to at most `max` units (see [`len`]) on a character boundary, marking the cut
+/// with `…`.
+pub fn truncate(s: &str, max: usize) -> String {
+    if len(s) <= max {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len().min(max * 4));
+    let mut used = 0;
+    for c in s.chars() {
+        if used + c.len_utf16() > max.saturating_sub(1) {
+            break;
+        }
+        used += c.len_utf16();
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// Joins `parts` with `sep` within `max` units, dropping whole parts from the end and
+/// saying so with `more(n)` (for example `; and 3 more`). A first part too long on its own
+/// is cut with [`truncate`].
+pub fn join_within(
+    parts: &[String],
+    sep: &str,
+    max: usize,
+    more: impl Fn(usize) -> String,
+) -> String {
+    let mut out = String::new();
+    let mut used = 0;
+    for (i, part) in parts.iter().enumerate() {
+        let sep = if i == 0 { "" } else { sep };
+        let rest = if i + 1 == parts.len() {
+            0
+        } else {
+            len(&more(parts.len() - i - 1))
+        };
+        let needed = len(sep) + len(part);
+        if used + needed + rest > max {
+            if out.is_empty() {
+                return truncate(part, max);
+            }
+            let tail = more(parts.len() - i);
+            if used + len(&tail) <= max {
+                out.push_str(&tail);
+            }
+            return out;
+        }
+        out.push_str(sep);
+        out.push_str(part);
+        used += needed;
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_utf16_units() {
+        let cases = [("", 0), ("abc", 3), ("é", 1), ("🚀", 2), ("a🚀b", 4)];
+        for (text, units) in cases {
+            assert_eq!(len(text), units, "{text}");
+        }
+    }
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        let cases: [(&str, usize, &str); 7] = [
+            ("abc", 3, "abc"),
+            ("abcd", 3, "ab…"),
+            ("🚀🚀🚀🚀🚀🚀🚀🚀🚀🚀", 5, "🚀🚀…"),
+            ("ééééé", 4, "ééé…"),
+            ("abc", 0, "…"),
+            ("abc", 1, "…"),
+            ("", 0, ""),
+        ];
+        for (text, max, want) in cases {
+            assert_eq!(truncate(text, max), want, "{text} {max}");
+        }
+        let long = "é".repeat(3000);
+        let cut = truncate(&long, 2048);
+        assert_eq!(len(&cut), 2048);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn joins_whole_parts_within_the_limit() {
+        let parts: Vec<String> = ["aaaa", "bbbb", "cccc", "dddd"].map(String::from).to_vec();
+        let more = |n: usize| format!("; +{n}");
+        let cases: [(usize, &str); 7] = [
+            (100, "aaaa; bbbb; cccc; dddd"),
+            (22, "aaaa; bbbb; cccc; dddd"),
+            (21, "aaaa; bbbb; cccc; +1"),
+            (20, "aaaa; bbbb; cccc; +1"),
+            (14, "aaaa; bbbb; +2"),
+            (13, "aaaa; +3"),
+            (3, "aa…"),
+        ];
+        for (max, want) in cases {
+            let got = join_within(&parts, "; ", max, more);
+            assert_eq!(got, want, "{max}");
+            assert!(len(&got) <= max);
+        }
+        // Units, not bytes: four two-byte characters fit a limit of four.
+        let wide = vec!["éééé".to_owned()];
+        assert_eq!(join_within(&wide, "; ", 4, more), "éééé");
+    }
 
     #[test]
     fn control_characters_are_escaped() {
@@ -67,5 +184,6 @@ mod tests {
             assert_eq!(escape_control(input), message, "{input:?}");
             assert_eq!(escape_line(input), line, "{input:?}");
         }
+        assert_eq!(escape_line("a\u{2028}b\u{feff}"), "a\\u{2028}b\\u{feff}");
     }
 }

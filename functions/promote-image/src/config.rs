@@ -4,9 +4,9 @@
 //! collects every problem at once so a user fixes the configuration in one go.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::Deserialize;
+use shared::problem::Problems;
 
 use crate::date::Date;
 use crate::reference::{
@@ -147,22 +147,21 @@ pub struct Unscanned {
     pub failed: OnUnscanned,
 }
 
-/// Every problem found in the configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigProblems(pub Vec<String>);
+/// Where every problem of this file is located.
+const ROOT: &str = "UserParameters";
 
-impl fmt::Display for ConfigProblems {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "UserParameters: {}", self.0.join("; "))
-    }
+/// `UserParameters.source.tag`.
+fn at(field: &str) -> String {
+    shared::problem::join(ROOT, field)
 }
 
 const EXAMPLE: &str =
     r#"{"source": {"repository": "web", "tag": "sha-1a2b3c"}, "tags": ["staging"]}"#;
 
 impl Config {
-    pub fn validate(self) -> Result<Settings, ConfigProblems> {
-        let mut problems = Vec::new();
+    /// The settings, or every problem found, each located by its JSON path.
+    pub fn validate(self) -> Result<Settings, Problems> {
+        let mut problems = Problems::new();
         let source = validate_source(self.source, &mut problems);
         let tags = validate_tags(self.tags, &mut problems);
         let target = validate_target(self.target, &mut problems);
@@ -175,7 +174,7 @@ impl Config {
                 allow_moving_tags: self.allow_moving_tags.unwrap_or(true),
                 gate,
             }),
-            _ => Err(ConfigProblems(problems)),
+            _ => Err(problems),
         }
     }
 }
@@ -185,24 +184,21 @@ fn unresolved(value: &str) -> bool {
     value.contains("#{")
 }
 
-fn check(
-    field: &str,
-    value: &str,
-    valid: fn(&str) -> bool,
-    what: &str,
-    problems: &mut Vec<String>,
-) {
+fn check(field: &str, value: &str, valid: fn(&str) -> bool, what: &str, problems: &mut Problems) {
     if unresolved(value) {
-        problems.push(format!(
-            "{field} `{value}` contains a pipeline variable that was not resolved; check the \
-             namespace and variable name, and that the action producing it runs earlier"
-        ));
+        problems.push(
+            at(field),
+            format!(
+                "`{value}` contains a pipeline variable that was not resolved; check the \
+                 namespace and variable name, and that the action producing it runs earlier"
+            ),
+        );
     } else if !valid(value) {
-        problems.push(format!("{field} `{value}` is not {what}"));
+        problems.push(at(field), format!("`{value}` is not {what}"));
     }
 }
 
-fn validate_source(s: SourceConfig, problems: &mut Vec<String>) -> Option<SourceSpec> {
+fn validate_source(s: SourceConfig, problems: &mut Problems) -> Option<SourceSpec> {
     let direct =
         s.repository.is_some() || s.tag.is_some() || s.digest.is_some() || s.registry_id.is_some();
     let from_artifact = s.artifact.is_some();
@@ -212,32 +208,42 @@ fn validate_source(s: SourceConfig, problems: &mut Vec<String>) -> Option<Source
         .filter(|&&w| w)
         .count();
     if ways == 0 {
-        problems.push(format!(
-            "source is missing: give source.repository with source.tag or source.digest, \
-             source.imageUri, or source.artifact (an input artifact with imageDetail.json or \
-             imagedefinitions.json); for example {EXAMPLE}"
-        ));
+        problems.push(
+            at("source"),
+            format!(
+                "is missing: give source.repository with source.tag or source.digest, \
+                 source.imageUri, or source.artifact (an input artifact with imageDetail.json or \
+                 imagedefinitions.json); for example {EXAMPLE}"
+            ),
+        );
         return None;
     }
     if ways > 1 {
         problems.push(
-            "source: give only one of source.repository (+ tag/digest), source.imageUri or \
-             source.artifact"
-                .to_string(),
+            at("source"),
+            "give only one of source.repository (+ tag/digest), source.imageUri or source.artifact",
         );
         return None;
     }
     if !from_artifact && (s.file.is_some() || s.container.is_some()) {
-        problems
-            .push("source.file and source.container apply only with source.artifact".to_string());
+        let field = if s.file.is_some() {
+            "source.file"
+        } else {
+            "source.container"
+        };
+        problems.push(
+            at(field),
+            "source.file and source.container apply only with source.artifact",
+        );
     }
     if let Some(name) = s.artifact {
         if let Some(file) = &s.file
             && !matches!(basename(file), "imageDetail.json" | "imagedefinitions.json")
         {
-            problems.push(format!(
-                "source.file `{file}` must be an imageDetail.json or imagedefinitions.json file"
-            ));
+            problems.push(
+                at("source.file"),
+                format!("`{file}` must be an imageDetail.json or imagedefinitions.json file"),
+            );
         }
         if s.container.is_some()
             && s.file
@@ -245,8 +251,8 @@ fn validate_source(s: SourceConfig, problems: &mut Vec<String>) -> Option<Source
                 .is_some_and(|f| basename(f) == "imageDetail.json")
         {
             problems.push(
-                "source.container applies to imagedefinitions.json; imageDetail.json names one image"
-                    .to_string(),
+                at("source.container"),
+                "applies to imagedefinitions.json; imageDetail.json names one image",
             );
         }
         return Some(SourceSpec::Artifact {
@@ -263,14 +269,15 @@ fn validate_source(s: SourceConfig, problems: &mut Vec<String>) -> Option<Source
         return match parse_image_uri(&uri) {
             Ok(image) => Some(SourceSpec::Image(image)),
             Err(e) => {
-                problems.push(format!("source.imageUri: {e}"));
+                problems.push(at("source.imageUri"), e.to_string());
                 None
             }
         };
     }
     let Some(repository) = s.repository else {
         problems.push(
-            "source.repository is missing (the ECR repository holding the image)".to_string(),
+            at("source.repository"),
+            "is missing (the ECR repository holding the image)",
         );
         return None;
     };
@@ -292,11 +299,11 @@ fn validate_source(s: SourceConfig, problems: &mut Vec<String>) -> Option<Source
     }
     let reference = match (s.tag, s.digest) {
         (Some(_), Some(_)) => {
-            problems.push("source: give source.tag or source.digest, not both".to_string());
+            problems.push(at("source"), "give source.tag or source.digest, not both");
             return None;
         }
         (None, None) => {
-            problems.push("source.tag or source.digest is missing".to_string());
+            problems.push(at("source"), "source.tag or source.digest is missing");
             return None;
         }
         (Some(tag), None) => {
@@ -326,16 +333,17 @@ fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-fn validate_tags(tags: Vec<String>, problems: &mut Vec<String>) -> Vec<String> {
+fn validate_tags(tags: Vec<String>, problems: &mut Problems) -> Vec<String> {
     if tags.is_empty() {
-        problems.push(format!(
-            "tags is missing: list the tags to put on the image, e.g. {EXAMPLE}"
-        ));
+        problems.push(
+            at("tags"),
+            format!("is missing: list the tags to put on the image, e.g. {EXAMPLE}"),
+        );
     }
     let mut unique: Vec<String> = Vec::with_capacity(tags.len());
-    for tag in tags {
+    for (i, tag) in tags.into_iter().enumerate() {
         check(
-            "tags:",
+            &format!("tags[{i}]"),
             &tag,
             is_tag,
             "a valid image tag (letters, digits, _ . -; at most 128)",
@@ -348,7 +356,7 @@ fn validate_tags(tags: Vec<String>, problems: &mut Vec<String>) -> Vec<String> {
     unique
 }
 
-fn validate_target(t: TargetConfig, problems: &mut Vec<String>) -> Target {
+fn validate_target(t: TargetConfig, problems: &mut Problems) -> Target {
     if let Some(repo) = &t.repository {
         check(
             "target.repository",
@@ -393,7 +401,7 @@ fn validate_target(t: TargetConfig, problems: &mut Vec<String>) -> Target {
     }
 }
 
-fn validate_gate(g: ScanGateConfig, problems: &mut Vec<String>) -> GatePolicy {
+fn validate_gate(g: ScanGateConfig, problems: &mut Problems) -> GatePolicy {
     let mut max = BTreeMap::new();
     let mut spelled: BTreeMap<String, String> = BTreeMap::new();
     for (severity, limit) in g.max {
@@ -401,23 +409,27 @@ fn validate_gate(g: ScanGateConfig, problems: &mut Vec<String>) -> GatePolicy {
         if SEVERITIES.contains(&upper.as_str()) {
             // Severities fold case: two spellings of one would leave the limit to chance.
             if let Some(first) = spelled.get(&upper) {
-                problems.push(format!(
-                    "scanGate.max: `{first}` and `{severity}` name the same severity; keep one"
-                ));
+                problems.push(
+                    at(&format!("scanGate.max.{severity}")),
+                    format!("`{first}` and `{severity}` name the same severity; keep one"),
+                );
             }
             spelled.insert(upper.clone(), severity.clone());
             max.insert(upper, limit);
         } else {
-            problems.push(format!(
-                "scanGate.max: unknown severity `{severity}`; use {}",
-                SEVERITIES.join(", ")
-            ));
+            problems.push(
+                at(&format!("scanGate.max.{severity}")),
+                format!(
+                    "unknown severity `{severity}`; use {}",
+                    SEVERITIES.join(", ")
+                ),
+            );
         }
     }
     let mut allow = Vec::new();
-    for entry in g.allow {
+    for (i, entry) in g.allow.into_iter().enumerate() {
         if entry.id.trim().is_empty() {
-            problems.push("scanGate.allow: an entry has an empty id".to_string());
+            problems.push(at(&format!("scanGate.allow[{i}].id")), "is empty");
             continue;
         }
         match Date::parse(&entry.until) {
@@ -425,10 +437,13 @@ fn validate_gate(g: ScanGateConfig, problems: &mut Vec<String>) -> GatePolicy {
                 id: entry.id,
                 until,
             }),
-            None => problems.push(format!(
-                "scanGate.allow `{}`: until `{}` is not a date (YYYY-MM-DD)",
-                entry.id, entry.until
-            )),
+            None => problems.push(
+                at(&format!("scanGate.allow[{i}].until")),
+                format!(
+                    "`{}` (for `{}`) is not a date (YYYY-MM-DD)",
+                    entry.until, entry.id
+                ),
+            ),
         }
     }
     GatePolicy {
@@ -448,13 +463,22 @@ fn validate_gate(g: ScanGateConfig, problems: &mut Vec<String>) -> GatePolicy {
 mod tests {
     use super::*;
 
-    fn parse(json: &str) -> Result<Settings, ConfigProblems> {
+    fn parse(json: &str) -> Result<Settings, Problems> {
         let config: Config = serde_json::from_str(json).expect("test JSON parses");
         config.validate()
     }
 
     fn problems(json: &str) -> String {
         parse(json).unwrap_err().to_string()
+    }
+
+    /// The JSON paths of the problems found.
+    fn paths(json: &str) -> Vec<String> {
+        parse(json)
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.path)
+            .collect()
     }
 
     const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -524,19 +548,19 @@ mod tests {
             problems(r#"{"source": {"artifact": "B", "file": "taskdef.json"}, "tags": ["p"]}"#)
                 .contains("imageDetail.json or imagedefinitions.json")
         );
-        assert!(problems(r#"{"source": {"artifact": "B", "file": "imageDetail.json", "container": "web"}, "tags": ["p"]}"#).contains("source.container applies"));
+        assert!(problems(r#"{"source": {"artifact": "B", "file": "imageDetail.json", "container": "web"}, "tags": ["p"]}"#).contains("UserParameters.source.container: applies"));
     }
 
     #[test]
     fn source_errors_say_what_to_give() {
-        assert!(problems(r#"{"tags": ["prod"]}"#).contains("source is missing"));
+        assert!(problems(r#"{"tags": ["prod"]}"#).contains("UserParameters.source: is missing"));
         assert!(
             problems(r#"{"source": {"repository": "web"}, "tags": ["prod"]}"#)
                 .contains("source.tag or source.digest is missing")
         );
         assert!(
             problems(r#"{"source": {"tag": "v1"}, "tags": ["prod"]}"#)
-                .contains("source.repository is missing")
+                .contains("UserParameters.source.repository: is missing")
         );
         assert!(problems(&format!(r#"{{"source": {{"repository": "web", "tag": "v1", "digest": "{D}"}}, "tags": ["p"]}}"#)).contains("not both"));
         assert!(
@@ -547,7 +571,7 @@ mod tests {
         );
         assert!(
             problems(r#"{"source": {"repository": "Web", "digest": "sha256:xyz"}, "tags": ["p"]}"#)
-                .contains("source.digest `sha256:xyz` is not a digest")
+                .contains("source.digest: `sha256:xyz` is not a digest")
         );
         assert!(problems(r#"{"source": {"repository": "web", "tag": "v1", "container": "web"}, "tags": ["p"]}"#).contains("only with source.artifact"));
         assert!(problems(r#"{"source": {"repository": "web", "tag": "v1", "registryId": "12"}, "tags": ["p"]}"#).contains("12-digit"));
@@ -559,7 +583,7 @@ mod tests {
             r##"{"source": {"repository": "web", "tag": "#{Build.TAG}"}, "tags": ["prod"]}"##,
         );
         assert!(
-            p.contains("source.tag `#{Build.TAG}`") && p.contains("not resolved"),
+            p.contains("UserParameters.source.tag: `#{Build.TAG}`") && p.contains("not resolved"),
             "{p}"
         );
         let p = problems(r##"{"source": {"imageUri": "#{Source.ImageURI}"}, "tags": ["prod"]}"##);
@@ -570,12 +594,18 @@ mod tests {
     fn tags_are_required_and_valid() {
         assert!(
             problems(r#"{"source": {"repository": "web", "tag": "v1"}}"#)
-                .contains("tags is missing")
+                .contains("UserParameters.tags: is missing")
         );
         let p = problems(
             r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["ok", "not ok", ".x"]}"#,
         );
         assert!(p.contains("`not ok`") && p.contains("`.x`"), "{p}");
+        assert_eq!(
+            paths(
+                r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["ok", "not ok", ".x"]}"#
+            ),
+            ["UserParameters.tags[1]", "UserParameters.tags[2]"]
+        );
     }
 
     #[test]
@@ -584,10 +614,18 @@ mod tests {
             r#"{"source": {"repository": "web", "tag": "v 1"}, "tags": [], "target": {"region": "mars"}}"#,
         );
         assert!(
-            p.contains("source.tag")
-                && p.contains("tags is missing")
-                && p.contains("target.region"),
+            p.starts_with("3 problems: (1) UserParameters.source.tag: "),
             "{p}"
+        );
+        assert_eq!(
+            paths(
+                r#"{"source": {"repository": "web", "tag": "v 1"}, "tags": [], "target": {"region": "mars"}}"#
+            ),
+            [
+                "UserParameters.source.tag",
+                "UserParameters.tags",
+                "UserParameters.target.region"
+            ]
         );
     }
 
@@ -654,9 +692,16 @@ mod tests {
             p.contains("unknown severity `SEVERE`") && p.contains("CRITICAL, HIGH"),
             "{p}"
         );
-        assert!(
-            p.contains("until `next year`") && p.contains("empty id"),
-            "{p}"
+        assert!(p.contains("`next year` (for `CVE-1`) is not a date"), "{p}");
+        assert_eq!(
+            paths(
+                r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["p"], "scanGate": {"max": {"SEVERE": 0}, "allow": [{"id": "CVE-1", "until": "next year"}, {"id": " ", "until": "2026-01-01"}]}}"#
+            ),
+            [
+                "UserParameters.scanGate.max.SEVERE",
+                "UserParameters.scanGate.allow[0].until",
+                "UserParameters.scanGate.allow[1].id"
+            ]
         );
     }
 
@@ -666,7 +711,7 @@ mod tests {
             r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["p"], "scanGate": {"max": {"CRITICAL": 0, "critical": 50}}}"#,
         );
         assert!(
-            p.contains("scanGate.max: `CRITICAL` and `critical` name the same severity; keep one"),
+            p.contains("UserParameters.scanGate.max.critical: `CRITICAL` and `critical` name the same severity; keep one"),
             "{p}"
         );
         // Exact duplicates never get this far: UserParameters refuses them when it is parsed.
@@ -685,7 +730,7 @@ mod tests {
     fn default_config_is_invalid_with_guidance() {
         let p = Config::default().validate().unwrap_err().to_string();
         assert!(
-            p.contains("source is missing") && p.contains(EXAMPLE),
+            p.contains("UserParameters.source: is missing") && p.contains(EXAMPLE),
             "{p}"
         );
     }

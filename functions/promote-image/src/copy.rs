@@ -13,7 +13,6 @@ use shared::error::aws_error;
 use crate::ecr::Repo;
 use crate::error::PromoteError;
 use crate::manifest::Blob;
-use crate::reference::short_digest;
 use crate::summary::CopyStats;
 
 /// Layer digests per BatchCheckLayerAvailability call (the API maximum).
@@ -159,11 +158,12 @@ async fn copy_blob(
             }
         }
     }
-    Err(PromoteError::Transfer(format!(
-        "could not download layer {} from repository {} after {ATTEMPTS} attempts ({last}); retry the stage",
-        short_digest(&blob.digest),
-        source.name
-    )))
+    Err(PromoteError::Transfer {
+        layer: blob.digest,
+        repository: source.name.to_string(),
+        attempts: ATTEMPTS,
+        reason: last,
+    })
 }
 
 enum Attempt {

@@ -1,81 +1,52 @@
-//! Calendar dates (UTC) for allow-list expiry, without a date-time dependency.
+//! Calendar dates (UTC) for allow-list expiry: `YYYY-MM-DD` only, on the `time` crate.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A proleptic Gregorian calendar date. Ordering is chronological.
+use time::format_description::well_known::Iso8601;
+
+/// A calendar date. Ordering is chronological.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date {
-    year: i32,
-    month: u8,
-    day: u8,
-}
+pub struct Date(time::Date);
 
 impl Date {
     /// Builds a date, rejecting impossible ones (2026-02-30).
     pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
-        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-            return None;
-        }
-        Some(Date { year, month, day })
+        let month = time::Month::try_from(month).ok()?;
+        time::Date::from_calendar_date(year, month, day)
+            .ok()
+            .map(Date)
     }
 
-    /// Parses `YYYY-MM-DD`.
+    /// Parses `YYYY-MM-DD`, exactly: ISO 8601's other date forms (`20260101`,
+    /// `2026-W01-1`, `+002026-01-01`) are refused.
     pub fn parse(text: &str) -> Option<Date> {
-        let bytes = text.as_bytes();
-        if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        let shape = text.len() == 10
+            && text.bytes().enumerate().all(|(i, b)| match i {
+                4 | 7 => b == b'-',
+                _ => b.is_ascii_digit(),
+            });
+        if !shape {
             return None;
         }
-        let digits = |range: std::ops::Range<usize>| -> Option<u32> {
-            let part = text.get(range)?;
-            if part.bytes().all(|b| b.is_ascii_digit()) {
-                part.parse().ok()
-            } else {
-                None
-            }
-        };
-        let year = i32::try_from(digits(0..4)?).ok()?;
-        let month = u8::try_from(digits(5..7)?).ok()?;
-        let day = u8::try_from(digits(8..10)?).ok()?;
-        Date::new(year, month, day)
-    }
-
-    /// The UTC date `days` days after 1970-01-01 (civil-from-days, H. Hinnant).
-    pub fn from_unix_days(days: i64) -> Date {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-        Date { year, month, day }
+        time::Date::parse(text, &Iso8601::DATE).ok().map(Date)
     }
 
     /// Today's date in UTC.
     pub fn today() -> Date {
-        let secs = match SystemTime::now().duration_since(UNIX_EPOCH) {
-            Ok(elapsed) => elapsed.as_secs() as i64,
-            Err(before) => -(before.duration().as_secs() as i64),
-        };
-        Date::from_unix_days(secs.div_euclid(86_400))
+        Date(time::OffsetDateTime::now_utc().date())
     }
 }
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
-    }
-}
-
-fn days_in_month(year: i32, month: u8) -> u8 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        _ => 31,
+        let d = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}",
+            d.year(),
+            u8::from(d.month()),
+            d.day()
+        )
     }
 }
 
@@ -85,11 +56,13 @@ mod tests {
 
     #[test]
     fn parses_valid_dates() {
+        for text in ["2026-12-31", "2024-02-29", "2000-02-29", "0001-01-01"] {
+            assert_eq!(
+                Date::parse(text).map(|d| d.to_string()).as_deref(),
+                Some(text)
+            );
+        }
         assert_eq!(Date::parse("2026-12-31"), Date::new(2026, 12, 31));
-        assert_eq!(
-            Date::parse("2024-02-29").map(|d| d.to_string()).as_deref(),
-            Some("2024-02-29")
-        );
     }
 
     #[test]
@@ -103,19 +76,26 @@ mod tests {
             "",
             "2026-01-0x",
             "+026-01-01",
+            "-026-01-01",
             "2026-00-10",
             "2026-04-31",
+            "2026-01-01T",
+            " 2026-01-01",
+            "20260101",
+            "2026-W01-1",
+            "2026-001",
         ] {
             assert_eq!(Date::parse(bad), None, "{bad}");
         }
+        assert_eq!(Date::new(2026, 2, 30), None);
+        assert_eq!(Date::new(2026, 13, 1), None);
     }
 
     #[test]
-    fn converts_unix_days() {
-        assert_eq!(Date::from_unix_days(0).to_string(), "1970-01-01");
-        assert_eq!(Date::from_unix_days(-1).to_string(), "1969-12-31");
-        assert_eq!(Date::from_unix_days(19_782).to_string(), "2024-02-29");
-        assert_eq!(Date::from_unix_days(20_779).to_string(), "2026-11-22");
+    fn today_is_a_plausible_date() {
+        let today = Date::today();
+        assert!(today > Date::parse("2024-01-01").unwrap());
+        assert_eq!(Date::parse(&today.to_string()), Some(today));
     }
 
     #[test]

@@ -1,41 +1,213 @@
-//! The action's errors; each variant is one CodePipeline failure type.
+//! The action's errors: a variant per cause, carrying the values that explain it; each is
+//! one CodePipeline failure type and one stable `error_type`.
 
 use shared::artifacts::ArtifactError;
 use shared::error::{AwsError, Failure, FailureType};
+use shared::problem::Problems;
+use shared::text::escape_control;
+
+use crate::manifest::{ManifestError, MediaType};
+use crate::reference::{Reference, short_digest};
+use crate::tags::{self, Conflict, Mutability};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PromoteError {
-    /// UserParameters, or a file they point at, is wrong.
-    #[error("{0}")]
+    /// The function's setup, or a file UserParameters points at, is wrong.
+    #[error("{}", escape_control(.0))]
     Config(String),
-    /// The image named in UserParameters, or its repository, does not exist.
+    /// UserParameters is wrong; every problem with its JSON path.
     #[error("{0}")]
-    SourceNotFound(String),
+    Invalid(Problems),
+    #[error("source repository `{repository}` does not exist ({place}); {hint}")]
+    SourceRepositoryMissing {
+        repository: String,
+        /// `registry 111122223333, eu-west-1`.
+        place: String,
+        hint: String,
+    },
+    /// The image named in UserParameters does not exist.
+    #[error("repository `{repository}` ({place}) has {}; check source.{}", missing(.reference), field(.reference))]
+    SourceImageMissing {
+        repository: String,
+        place: String,
+        reference: Reference,
+    },
     /// The image an input artifact names does not exist (the build's output is gone).
-    #[error("{0}")]
-    RevisionUnavailable(String),
-    /// A target tag cannot be pointed at the image (immutable, or moving forbidden).
-    #[error("{0}")]
-    TagConflict(String),
+    #[error(
+        "repository `{repository}` ({place}) has {}, the image named by {origin}. Was it pushed, or \
+         expired by a lifecycle policy? Re-run the build that produces it",
+        missing(.reference)
+    )]
+    RevisionUnavailable {
+        repository: String,
+        place: String,
+        reference: Reference,
+        origin: String,
+    },
+    #[error(
+        "target repository `{repository}` does not exist ({place}); create it first (promote-image \
+         does not create repositories), or fix target.repository"
+    )]
+    TargetRepositoryMissing { repository: String, place: String },
+    /// Target tags cannot be pointed at the image (immutable, or moving forbidden).
+    #[error("{}", tags::explain(.conflicts, .repository, .mutability, .digest))]
+    TagConflict {
+        conflicts: Vec<Conflict>,
+        repository: String,
+        mutability: Mutability,
+        digest: String,
+    },
     /// An index lists child manifests the repository does not hold.
-    #[error("{0}")]
-    IncompleteIndex(String),
+    #[error(
+        "{image} is an {media_type} ({}) whose child manifests are missing from repository `{repository}`: \
+         {}. Promoting it would publish a broken multi-platform image. Push the complete image again \
+         (e.g. docker buildx build --platform ... --push) and make sure no lifecycle policy expires \
+         untagged child images",
+        short_digest(.digest),
+        .missing.join(", ")
+    )]
+    IncompleteIndex {
+        image: String,
+        media_type: MediaType,
+        digest: String,
+        repository: String,
+        /// `linux/arm64 sha256:...` for each missing child.
+        missing: Vec<String>,
+    },
     /// The manifest cannot be promoted as it is.
-    #[error("{0}")]
-    Manifest(String),
-    /// The scan gate refused the image.
-    #[error("{0}")]
-    ScanGate(String),
-    /// The source or a tag changed while the action ran.
-    #[error("{0}")]
-    Raced(String),
+    #[error("{image} ({}): {source}", short_digest(.digest))]
+    Manifest {
+        image: String,
+        digest: String,
+        source: ManifestError,
+    },
+    #[error("child manifest {}: {source}", short_digest(.digest))]
+    ChildManifest {
+        digest: String,
+        source: ManifestError,
+    },
+    #[error(
+        "child manifest {} is itself an index; nested indexes are not supported",
+        short_digest(.digest)
+    )]
+    NestedIndex { digest: String },
+    #[error(
+        "{image} ({}) was not promoted: the index holds no runnable image to check (only \
+         attestations), so the scan gate cannot pass",
+        short_digest(.digest)
+    )]
+    NothingToScan { image: String, digest: String },
+    /// The scan gate refused the image; `verdict` is the gate's report.
+    #[error(
+        "{image} ({}) was not promoted. {verdict}. Fix the findings and rebuild, or add an \
+         allow-list entry (scanGate.allow: [{{\"id\": \"CVE-...\", \"until\": \"YYYY-MM-DD\"}}]) for \
+         accepted ones",
+        short_digest(.digest)
+    )]
+    ScanGate {
+        image: String,
+        digest: String,
+        verdict: String,
+    },
+    /// The source tag moved between the look-up and the scan.
+    #[error(
+        "{image} moved from {} to {} while it was being promoted; run the stage again",
+        short_digest(.from),
+        short_digest(.to)
+    )]
+    SourceMoved {
+        image: String,
+        from: String,
+        to: String,
+    },
+    /// A target tag moved while the action wrote it.
+    #[error(
+        "tag `{tag}` in repository {repository} changed while it was being promoted (it now points \
+         at {}); run the stage again",
+        .now.as_deref().map_or("nothing", short_digest)
+    )]
+    TagMoved {
+        tag: String,
+        repository: String,
+        now: Option<String>,
+    },
+    /// Some tags were written before one failed.
+    #[error(
+        "{source}. Tags written: {}; not written: {}. Run the stage again to finish (tags already \
+         in place are left as they are)",
+        list(.written),
+        list(.not_written)
+    )]
+    TagsPartlyWritten {
+        written: Vec<String>,
+        not_written: Vec<String>,
+        source: Box<PromoteError>,
+    },
     /// Downloading a layer failed after retries.
-    #[error("{0}")]
-    Transfer(String),
+    #[error(
+        "could not download layer {} from repository {repository} after {attempts} attempts \
+         ({reason}); retry the stage",
+        short_digest(.layer)
+    )]
+    Transfer {
+        layer: String,
+        repository: String,
+        attempts: usize,
+        reason: String,
+    },
     #[error(transparent)]
     Artifact(Box<ArtifactError>),
     #[error(transparent)]
     Aws(Box<AwsError>),
+}
+
+fn missing(reference: &Reference) -> String {
+    match reference {
+        Reference::Tag(tag) => format!("no image tagged `{tag}`"),
+        Reference::Digest(d) => format!("no image with digest {d}"),
+    }
+}
+
+fn field(reference: &Reference) -> &'static str {
+    match reference {
+        Reference::Tag(_) => "tag",
+        Reference::Digest(_) => "digest",
+    }
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+impl PromoteError {
+    /// A stable name for the cause, for logs and reports.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Config(_) => "ConfigError",
+            Self::Invalid(_) => "InvalidUserParameters",
+            Self::SourceRepositoryMissing { .. } => "SourceRepositoryNotFound",
+            Self::SourceImageMissing { .. } => "SourceImageNotFound",
+            Self::RevisionUnavailable { .. } => "RevisionUnavailable",
+            Self::TargetRepositoryMissing { .. } => "TargetRepositoryNotFound",
+            Self::TagConflict { .. } => "TagConflict",
+            Self::IncompleteIndex { .. } => "IncompleteIndex",
+            Self::Manifest { .. } => "UnsupportedManifest",
+            Self::ChildManifest { .. } => "UnsupportedChildManifest",
+            Self::NestedIndex { .. } => "NestedIndex",
+            Self::NothingToScan { .. } => "ScanGateNothingToScan",
+            Self::ScanGate { .. } => "ScanGateFailed",
+            Self::SourceMoved { .. } => "SourceMoved",
+            Self::TagMoved { .. } => "TagMoved",
+            Self::TagsPartlyWritten { .. } => "TagsPartlyWritten",
+            Self::Transfer { .. } => "LayerTransferFailed",
+            Self::Artifact(_) => "ArtifactError",
+            Self::Aws(_) => "AwsError",
+        }
+    }
 }
 
 impl From<ArtifactError> for PromoteError {
@@ -50,18 +222,31 @@ impl From<AwsError> for PromoteError {
     }
 }
 
+impl From<Problems> for PromoteError {
+    fn from(p: Problems) -> Self {
+        Self::Invalid(p)
+    }
+}
+
 impl Failure for PromoteError {
     fn failure_type(&self) -> FailureType {
         match self {
-            Self::Config(_) | Self::SourceNotFound(_) | Self::TagConflict(_) => {
-                FailureType::ConfigurationError
-            }
-            Self::RevisionUnavailable(_) => FailureType::RevisionUnavailable,
-            Self::IncompleteIndex(_) | Self::Manifest(_) | Self::ScanGate(_) => {
-                FailureType::JobFailed
-            }
-            Self::Raced(_) => FailureType::RevisionOutOfSync,
-            Self::Transfer(_) => FailureType::SystemUnavailable,
+            Self::Config(_)
+            | Self::Invalid(_)
+            | Self::SourceRepositoryMissing { .. }
+            | Self::SourceImageMissing { .. }
+            | Self::TargetRepositoryMissing { .. }
+            | Self::TagConflict { .. } => FailureType::ConfigurationError,
+            Self::RevisionUnavailable { .. } => FailureType::RevisionUnavailable,
+            Self::IncompleteIndex { .. }
+            | Self::Manifest { .. }
+            | Self::ChildManifest { .. }
+            | Self::NestedIndex { .. }
+            | Self::NothingToScan { .. }
+            | Self::ScanGate { .. } => FailureType::JobFailed,
+            Self::SourceMoved { .. } | Self::TagMoved { .. } => FailureType::RevisionOutOfSync,
+            Self::TagsPartlyWritten { source, .. } => source.failure_type(),
+            Self::Transfer { .. } => FailureType::SystemUnavailable,
             Self::Artifact(e) => e.failure_type(),
             Self::Aws(e) => e.failure_type(),
         }
@@ -72,32 +257,172 @@ impl Failure for PromoteError {
 mod tests {
     use super::*;
 
+    const D: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+    fn s() -> String {
+        "x".to_string()
+    }
+
     #[test]
-    fn each_variant_maps_to_one_failure_type() {
-        let s = || "x".to_string();
+    fn each_variant_has_one_failure_type_and_a_stable_name() {
+        let tag = || Reference::Tag("v1".into());
         let cases = [
-            (PromoteError::Config(s()), FailureType::ConfigurationError),
             (
-                PromoteError::SourceNotFound(s()),
+                PromoteError::Config(s()),
                 FailureType::ConfigurationError,
+                "ConfigError",
             ),
             (
-                PromoteError::TagConflict(s()),
+                PromoteError::Invalid(Problems::new()),
                 FailureType::ConfigurationError,
+                "InvalidUserParameters",
             ),
             (
-                PromoteError::RevisionUnavailable(s()),
+                PromoteError::SourceRepositoryMissing {
+                    repository: s(),
+                    place: s(),
+                    hint: s(),
+                },
+                FailureType::ConfigurationError,
+                "SourceRepositoryNotFound",
+            ),
+            (
+                PromoteError::SourceImageMissing {
+                    repository: s(),
+                    place: s(),
+                    reference: tag(),
+                },
+                FailureType::ConfigurationError,
+                "SourceImageNotFound",
+            ),
+            (
+                PromoteError::RevisionUnavailable {
+                    repository: s(),
+                    place: s(),
+                    reference: tag(),
+                    origin: s(),
+                },
                 FailureType::RevisionUnavailable,
+                "RevisionUnavailable",
             ),
-            (PromoteError::IncompleteIndex(s()), FailureType::JobFailed),
-            (PromoteError::Manifest(s()), FailureType::JobFailed),
-            (PromoteError::ScanGate(s()), FailureType::JobFailed),
-            (PromoteError::Raced(s()), FailureType::RevisionOutOfSync),
-            (PromoteError::Transfer(s()), FailureType::SystemUnavailable),
+            (
+                PromoteError::TargetRepositoryMissing {
+                    repository: s(),
+                    place: s(),
+                },
+                FailureType::ConfigurationError,
+                "TargetRepositoryNotFound",
+            ),
+            (
+                PromoteError::TagConflict {
+                    conflicts: vec![],
+                    repository: s(),
+                    mutability: Mutability::Immutable,
+                    digest: D.into(),
+                },
+                FailureType::ConfigurationError,
+                "TagConflict",
+            ),
+            (
+                PromoteError::IncompleteIndex {
+                    image: s(),
+                    media_type: MediaType::OciIndex,
+                    digest: D.into(),
+                    repository: s(),
+                    missing: vec![],
+                },
+                FailureType::JobFailed,
+                "IncompleteIndex",
+            ),
+            (
+                PromoteError::Manifest {
+                    image: s(),
+                    digest: D.into(),
+                    source: ManifestError::Json(s()),
+                },
+                FailureType::JobFailed,
+                "UnsupportedManifest",
+            ),
+            (
+                PromoteError::NothingToScan {
+                    image: s(),
+                    digest: D.into(),
+                },
+                FailureType::JobFailed,
+                "ScanGateNothingToScan",
+            ),
+            (
+                PromoteError::ScanGate {
+                    image: s(),
+                    digest: D.into(),
+                    verdict: s(),
+                },
+                FailureType::JobFailed,
+                "ScanGateFailed",
+            ),
+            (
+                PromoteError::SourceMoved {
+                    image: s(),
+                    from: D.into(),
+                    to: D.into(),
+                },
+                FailureType::RevisionOutOfSync,
+                "SourceMoved",
+            ),
+            (
+                PromoteError::TagMoved {
+                    tag: s(),
+                    repository: s(),
+                    now: None,
+                },
+                FailureType::RevisionOutOfSync,
+                "TagMoved",
+            ),
+            (
+                PromoteError::TagsPartlyWritten {
+                    written: vec![],
+                    not_written: vec![],
+                    source: Box::new(PromoteError::Config(s())),
+                },
+                FailureType::ConfigurationError,
+                "TagsPartlyWritten",
+            ),
+            (
+                PromoteError::Transfer {
+                    layer: D.into(),
+                    repository: s(),
+                    attempts: 3,
+                    reason: s(),
+                },
+                FailureType::SystemUnavailable,
+                "LayerTransferFailed",
+            ),
         ];
-        for (error, kind) in cases {
+        for (error, kind, name) in cases {
             assert_eq!(error.failure_type(), kind, "{error:?}");
-            assert_eq!(error.to_string(), "x");
+            assert_eq!(error.error_type(), name, "{error:?}");
         }
+    }
+
+    #[test]
+    fn messages_name_the_values() {
+        let e = PromoteError::TagsPartlyWritten {
+            written: vec!["staging".into()],
+            not_written: vec!["prod".into(), "v1".into()],
+            source: Box::new(PromoteError::Config("ecr:PutImage failed".into())),
+        };
+        assert_eq!(
+            e.to_string(),
+            "ecr:PutImage failed. Tags written: staging; not written: prod, v1. Run the stage again \
+             to finish (tags already in place are left as they are)"
+        );
+        let e = PromoteError::TagMoved {
+            tag: "prod".into(),
+            repository: "web".into(),
+            now: None,
+        };
+        assert!(e.to_string().contains("now points at nothing"), "{e}");
+        let e = PromoteError::Config("bad\u{1b}[2Jfile".into());
+        assert_eq!(e.to_string(), "bad\\u{1b}[2Jfile");
     }
 }

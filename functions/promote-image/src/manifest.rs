@@ -254,7 +254,7 @@ fn blob(d: RawDescriptor) -> Blob {
 }
 
 fn child(d: RawDescriptor) -> Child {
-    let attestation_annotation = d
+    let annotated = d
         .annotations
         .get("vnd.docker.reference.type")
         .map(String::as_str)
@@ -267,12 +267,27 @@ fn child(d: RawDescriptor) -> Child {
         }
         text
     });
-    let unknown_platform = platform.as_deref() == Some("unknown/unknown");
+    let attestation = is_attestation(annotated, platform.as_deref());
     Child {
         digest: d.digest,
         media_type: d.media_type,
-        platform: platform.filter(|_| !unknown_platform),
-        attestation: attestation_annotation || unknown_platform,
+        platform: platform.filter(|p| p != UNKNOWN_PLATFORM),
+        attestation,
+    }
+}
+
+const UNKNOWN_PLATFORM: &str = "unknown/unknown";
+
+/// Whether an index child is an attestation rather than an image that runs. The
+/// annotation and the platform decide together: a child with a runnable platform is an
+/// image whatever its annotation says (so the scan gate always sees it), and only a child
+/// with no runnable platform that is annotated as, or placed like, an attestation
+/// (`unknown/unknown`) is one.
+pub fn is_attestation(annotated: bool, platform: Option<&str>) -> bool {
+    match platform {
+        Some(UNKNOWN_PLATFORM) => true,
+        Some(_) => false,
+        None => annotated,
     }
 }
 
@@ -379,6 +394,44 @@ pub(crate) mod tests {
             digest(9)
         );
         assert!(parse(&body, Some(OCI_INDEX)).unwrap().children()[0].attestation);
+    }
+
+    #[test]
+    fn attestation_status_needs_annotation_and_platform_to_agree() {
+        let rows = [
+            // (annotated, platform, attestation)
+            (true, Some("unknown/unknown"), true),
+            (false, Some("unknown/unknown"), true),
+            (true, None, true),
+            (false, None, false),
+            (false, Some("linux/amd64"), false),
+            // A runnable platform is an image to scan, whatever the annotation claims.
+            (true, Some("linux/amd64"), false),
+            (true, Some("linux/arm64/v8"), false),
+            (true, Some("windows/amd64"), false),
+        ];
+        for (annotated, platform, attestation) in rows {
+            assert_eq!(
+                is_attestation(annotated, platform),
+                attestation,
+                "{annotated} {platform:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_annotated_child_with_a_runnable_platform_is_an_image() {
+        let body = format!(
+            r#"{{"manifests": [{{"mediaType": "{OCI_MANIFEST}", "digest": "{}", "size": 1,
+                "annotations": {{"vnd.docker.reference.type": "attestation-manifest"}},
+                "platform": {{"os": "linux", "architecture": "amd64"}}}}]}}"#,
+            digest(7)
+        );
+        let m = parse(&body, Some(OCI_INDEX)).unwrap();
+        let child = &m.children()[0];
+        assert!(!child.attestation);
+        assert_eq!(child.label(), "linux/amd64");
+        assert_eq!(m.describe(), "OCI image index, 1 platform");
     }
 
     #[test]

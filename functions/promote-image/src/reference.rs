@@ -2,6 +2,11 @@
 
 use std::fmt;
 
+use shared::image::{
+    ImageDefinition, ImageDetail, ImageName, NameError, Registry, is_ecr_repository_name,
+    select_definition,
+};
+
 /// Tag or digest: how an image is named inside a repository.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reference {
@@ -33,140 +38,113 @@ impl fmt::Display for ImageRef {
     }
 }
 
-/// Parses `<account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag][@digest]`
-/// (also `.amazonaws.com.cn`, `dkr.ecr-fips` and dual-stack `dkr-ecr.<region>.on.aws`).
-/// A digest wins over a tag when both are present.
-pub fn parse_image_uri(uri: &str) -> Result<ImageRef, String> {
+/// Why a URI does not name an image in private ECR.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReferenceError {
+    #[error(
+        "`{uri}` is not an ECR image URI ({reason}); expected \
+         <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> or ...@sha256:<digest>"
+    )]
+    NotAReference { uri: String, reason: NameError },
+    #[error(
+        "`{uri}` is not an ECR image URI; expected \
+         <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> or ...@sha256:<digest>"
+    )]
+    NotEcr { uri: String },
+    #[error("`{uri}`: `{repository}` is not a valid repository name")]
+    Repository { uri: String, repository: String },
+    #[error("`{uri}`: `{digest}` is not a digest (sha256:<64 hex digits>)")]
+    Digest { uri: String, digest: String },
+    #[error("`{uri}`: `{tag}` is not a valid tag")]
+    Tag { uri: String, tag: String },
+    #[error("`{uri}` names no tag or digest; add :<tag> or @sha256:<digest>")]
+    Unnamed { uri: String },
+}
+
+/// Parses an image URI in private ECR, through any of its endpoints: standard, China,
+/// FIPS and dual-stack (`<account>.dkr-ecr.<region>.on.aws`). A digest wins over a tag
+/// when both are present.
+pub fn parse_image_uri(uri: &str) -> Result<ImageRef, ReferenceError> {
     let uri = uri.trim();
-    let not_ecr = || {
-        format!(
-            "`{uri}` is not an ECR image URI; expected \
-             <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> or ...@sha256:<digest>"
-        )
+    let name = ImageName::parse(uri).map_err(|reason| ReferenceError::NotAReference {
+        uri: uri.to_owned(),
+        reason,
+    })?;
+    let Registry::Ecr(host) = name.registry_kind() else {
+        return Err(ReferenceError::NotEcr {
+            uri: uri.to_owned(),
+        });
     };
-    let (host, path) = uri.split_once('/').ok_or_else(not_ecr)?;
-    let (registry_id, region) = parse_registry_host(host).ok_or_else(not_ecr)?;
-    let (name_and_tag, digest) = match path.split_once('@') {
-        Some((name, digest)) => (name, Some(digest)),
-        None => (path, None),
-    };
-    let (repository, tag) = match name_and_tag.rsplit_once(':') {
-        Some((name, tag)) if !tag.contains('/') => (name, Some(tag)),
-        _ => (name_and_tag, None),
-    };
-    if !is_repository_name(repository) {
-        return Err(format!(
-            "`{uri}`: `{repository}` is not a valid repository name"
-        ));
+    if !is_ecr_repository_name(&name.repository) {
+        return Err(ReferenceError::Repository {
+            uri: uri.to_owned(),
+            repository: name.repository,
+        });
     }
-    let reference = match (tag, digest) {
-        (_, Some(digest)) if is_digest(digest) => Reference::Digest(digest.to_string()),
+    let reference = match (name.tag, name.digest) {
+        (_, Some(digest)) if is_digest(&digest) => Reference::Digest(digest),
         (_, Some(digest)) => {
-            return Err(format!(
-                "`{uri}`: `{digest}` is not a digest (sha256:<64 hex digits>)"
-            ));
+            return Err(ReferenceError::Digest {
+                uri: uri.to_owned(),
+                digest,
+            });
         }
-        (Some(tag), None) if is_tag(tag) => Reference::Tag(tag.to_string()),
-        (Some(tag), None) => return Err(format!("`{uri}`: `{tag}` is not a valid tag")),
+        (Some(tag), None) if is_tag(&tag) => Reference::Tag(tag),
+        (Some(tag), None) => {
+            return Err(ReferenceError::Tag {
+                uri: uri.to_owned(),
+                tag,
+            });
+        }
         (None, None) => {
-            return Err(format!(
-                "`{uri}` names no tag or digest; add :<tag> or @sha256:<digest>"
-            ));
+            return Err(ReferenceError::Unnamed {
+                uri: uri.to_owned(),
+            });
         }
     };
     Ok(ImageRef {
-        registry_id: Some(registry_id.to_string()),
-        region: Some(region.to_string()),
-        repository: repository.to_string(),
+        registry_id: Some(host.account),
+        region: Some(host.region),
+        repository: name.repository,
         reference,
     })
 }
 
-fn parse_registry_host(host: &str) -> Option<(&str, &str)> {
-    let (account, rest) = host.split_once('.')?;
-    if !is_registry_id(account) {
-        return None;
+/// The image an `imageDetail.json` names (as read by [`shared::image::read_image_detail`]):
+/// its URI, pinned by `ImageDigest` when the file gives one.
+pub fn from_detail(detail: &ImageDetail) -> Result<ImageRef, ReferenceError> {
+    let mut image = parse_image_uri(&detail.uri)?;
+    if let Some(digest) = &detail.digest {
+        if !is_digest(digest) {
+            return Err(ReferenceError::Digest {
+                uri: detail.uri.clone(),
+                digest: digest.clone(),
+            });
+        }
+        image.reference = Reference::Digest(digest.clone());
     }
-    let rest = rest
-        .strip_prefix("dkr.ecr.")
-        .or_else(|| rest.strip_prefix("dkr.ecr-fips."))
-        .or_else(|| rest.strip_prefix("dkr-ecr."))
-        .or_else(|| rest.strip_prefix("dkr-ecr-fips."))?;
-    let region = rest
-        .strip_suffix(".amazonaws.com")
-        .or_else(|| rest.strip_suffix(".amazonaws.com.cn"))
-        .or_else(|| rest.strip_suffix(".on.aws"))?;
-    is_region(region).then_some((account, region))
+    Ok(image)
 }
 
-/// The registry host for an account and region.
-pub fn registry_host(registry_id: &str, region: &str) -> String {
-    let suffix = if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
-    };
-    format!("{registry_id}.dkr.ecr.{region}.{suffix}")
+/// The image of one container of an `imagedefinitions.json` (as read by
+/// [`shared::image::read_image_definitions`]): the one named, or the only one.
+pub fn from_definitions(
+    file: &str,
+    definitions: &[ImageDefinition],
+    container: Option<&str>,
+) -> Result<ImageRef, String> {
+    let chosen = select_definition(file, definitions, container).map_err(|p| match container {
+        Some(_) => format!("{p}. Set source.container to one of them"),
+        None => format!("{p}; set source.container to the one to promote"),
+    })?;
+    parse_image_uri(&chosen.uri).map_err(|e| format!("{file}, container `{}`: {e}", chosen.name))
 }
 
-/// ECR repository names: lowercase path components joined by `/`, 2-256 characters.
-pub fn is_repository_name(name: &str) -> bool {
-    (2..=256).contains(&name.len()) && name.split('/').all(is_name_component)
-}
-
-fn is_name_component(part: &str) -> bool {
-    // [a-z0-9]+(?:[._-][a-z0-9]+)*
-    let bytes = part.as_bytes();
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let sep = |b: u8| matches!(b, b'.' | b'_' | b'-');
-    !bytes.is_empty()
-        && alnum(bytes[0])
-        && alnum(bytes[bytes.len() - 1])
-        && bytes.iter().all(|&b| alnum(b) || sep(b))
-        && !bytes.windows(2).any(|w| sep(w[0]) && sep(w[1]))
-}
-
-/// Docker tag rules: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
-pub fn is_tag(tag: &str) -> bool {
-    let bytes = tag.as_bytes();
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    (1..=128).contains(&bytes.len())
-        && word(bytes[0])
-        && bytes.iter().all(|&b| word(b) || b == b'.' || b == b'-')
-}
-
-/// `sha256:` with 64 lowercase hex digits, or `sha512:` with 128.
-pub fn is_digest(digest: &str) -> bool {
-    let hex = |s: &str, n: usize| {
-        s.len() == n
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    match digest.split_once(':') {
-        Some(("sha256", h)) => hex(h, 64),
-        Some(("sha512", h)) => hex(h, 128),
-        _ => false,
-    }
-}
-
-/// A 12-digit AWS account id.
-pub fn is_registry_id(id: &str) -> bool {
-    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Region names such as `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
-pub fn is_region(region: &str) -> bool {
-    let parts: Vec<&str> = region.split('-').collect();
-    parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && parts[0].len() == 2
-        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
-        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
-}
+/// The rules of names, shared with every action.
+pub use shared::image::{
+    is_account_id as is_registry_id, is_digest, is_ecr_repository_name as is_repository_name,
+    is_region, is_tag, registry_host, short_digest,
+};
 
 /// The account of an IAM role ARN (`arn:<partition>:iam::<account>:role/<name>`).
 pub fn role_account(arn: &str) -> Option<&str> {
@@ -188,14 +166,6 @@ pub fn role_account(arn: &str) -> Option<&str> {
             .strip_prefix("role/")
             .is_some_and(|name| !name.is_empty());
     ok.then_some(account)
-}
-
-/// A digest shortened for people: `sha256:1a2b3c4d5e6f`.
-pub fn short_digest(digest: &str) -> &str {
-    match digest.split_once(':') {
-        Some((algo, hex)) if hex.len() > 12 => &digest[..algo.len() + 1 + 12],
-        _ => digest,
-    }
 }
 
 #[cfg(test)]
@@ -242,19 +212,31 @@ mod tests {
 
     #[test]
     fn rejects_non_ecr_and_malformed_uris() {
-        for bad in [
-            "nginx:latest",
-            "docker.io/library/nginx:1.27",
-            "123456789012.dkr.ecr.us-east-1.amazonaws.com/web",
-            "123456789012.dkr.ecr.us-east-1.amazonaws.com/Web:v1",
-            "123456789012.dkr.ecr.us-east-1.amazonaws.com/web@sha256:abc",
-            "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:bad tag",
-            "12345.dkr.ecr.us-east-1.amazonaws.com/web:v1",
-            "",
-        ] {
-            let err = parse_image_uri(bad).unwrap_err();
-            assert!(err.contains('`'), "{bad}: {err}");
+        const ECR: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+        let rows: [(String, &str); 9] = [
+            ("nginx:latest".into(), "NotEcr"),
+            ("docker.io/library/nginx:1.27".into(), "NotEcr"),
+            ("public.ecr.aws/nginx/nginx:1".into(), "NotEcr"),
+            (
+                "12345.dkr.ecr.us-east-1.amazonaws.com/web:v1".into(),
+                "NotEcr",
+            ),
+            (format!("{ECR}/web"), "Unnamed"),
+            (format!("{ECR}/Web:v1"), "Repository"),
+            (format!("{ECR}/web@sha256:abc"), "Digest"),
+            (format!("{ECR}/web:bad tag"), "NotAReference"),
+            (String::new(), "NotAReference"),
+        ];
+        for (uri, variant) in rows {
+            let err = parse_image_uri(&uri).unwrap_err();
+            assert!(format!("{err:?}").starts_with(variant), "{uri}: {err:?}");
+            assert!(err.to_string().contains('`'), "{uri}: {err}");
         }
+        let err = parse_image_uri(&format!("{ECR}/web:.v1")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("`{ECR}/web:.v1`: `.v1` is not a valid tag")
+        );
     }
 
     #[test]
@@ -313,5 +295,44 @@ mod tests {
         );
         assert_eq!(short_digest(D), "sha256:0123456789ab");
         assert_eq!(short_digest("odd"), "odd");
+    }
+
+    #[test]
+    fn reads_the_source_from_image_files() {
+        use serde_json::json;
+        const URI: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:sha-1a2b3c";
+        let detail = |v| shared::image::read_image_detail("imageDetail.json", &v).unwrap();
+        let image = from_detail(&detail(json!({"ImageURI": URI, "ImageDigest": D}))).unwrap();
+        assert_eq!(image.reference, Reference::Digest(D.into()));
+        let image = from_detail(&detail(json!({"ImageURI": URI}))).unwrap();
+        assert_eq!(image.reference, Reference::Tag("sha-1a2b3c".into()));
+        let e = from_detail(&detail(json!({"ImageURI": URI, "ImageDigest": "sha256:1"})));
+        assert!(matches!(e, Err(ReferenceError::Digest { .. })), "{e:?}");
+        let e = from_detail(&detail(json!({"ImageURI": "nginx:1.27"})));
+        assert!(matches!(e, Err(ReferenceError::NotEcr { .. })), "{e:?}");
+
+        let defs = shared::image::read_image_definitions(
+            "f",
+            &json!([{"name": "web", "imageUri": URI}, {"name": "envoy", "imageUri": "public.ecr.aws/envoy:v1"}]),
+        )
+        .unwrap();
+        assert_eq!(
+            from_definitions("f", &defs, Some("web"))
+                .unwrap()
+                .repository,
+            "web"
+        );
+        let rows = [
+            (None, "several containers (`web`, `envoy`)"),
+            (Some("api"), "no container `api`"),
+            (
+                Some("envoy"),
+                "f, container `envoy`: `public.ecr.aws/envoy:v1` is not an ECR image URI",
+            ),
+        ];
+        for (container, says) in rows {
+            let e = from_definitions("f", &defs, container).unwrap_err();
+            assert!(e.contains(says), "{e}");
+        }
     }
 }

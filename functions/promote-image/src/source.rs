@@ -1,10 +1,10 @@
 //! Reading the source image from an input artifact: `imageDetail.json` (ECR source
 //! action, blue/green builds) or `imagedefinitions.json` (standard ECS deploy).
 
-use serde::Deserialize;
 use serde_json::Value;
+use shared::image;
 
-use crate::reference::{ImageRef, Reference, is_digest, parse_image_uri};
+use crate::reference::{self, ImageRef};
 
 pub const IMAGE_DETAIL: &str = "imageDetail.json";
 pub const IMAGE_DEFINITIONS: &str = "imagedefinitions.json";
@@ -48,46 +48,11 @@ fn listing(paths: &[&str]) -> String {
     }
 }
 
-#[derive(Deserialize)]
-struct ImageDetail {
-    #[serde(rename = "ImageURI")]
-    image_uri: Option<String>,
-    #[serde(rename = "ImageDigest")]
-    image_digest: Option<String>,
-}
-
 /// The image named by an `imageDetail.json` (parsed within the artifact's JSON limits); its
 /// `ImageDigest`, when present, pins it.
 pub fn from_image_detail(file: &str, json: Value) -> Result<ImageRef, String> {
-    let detail: ImageDetail = serde_json::from_value(json)
-        .map_err(|e| format!("{file} is not valid ({e}); expected {{\"ImageURI\": \"<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>\"}}"))?;
-    let uri = detail
-        .image_uri
-        .ok_or_else(|| format!("{file} has no ImageURI; expected {{\"ImageURI\": \"...\"}}"))?;
-    let mut image = parse_image_uri(&uri).map_err(|e| format!("{file}: ImageURI {e}"))?;
-    if let Some(digest) = detail.image_digest {
-        if !is_digest(&digest) {
-            return Err(format!(
-                "{file}: ImageDigest `{digest}` is not a digest (sha256:<64 hex digits>)"
-            ));
-        }
-        if let Reference::Digest(pinned) = &image.reference
-            && *pinned != digest
-        {
-            return Err(format!(
-                "{file}: ImageURI is pinned to {pinned} but ImageDigest says {digest}"
-            ));
-        }
-        image.reference = Reference::Digest(digest);
-    }
-    Ok(image)
-}
-
-#[derive(Deserialize)]
-struct ImageDefinition {
-    name: String,
-    #[serde(rename = "imageUri")]
-    image_uri: String,
+    let detail = image::read_image_detail(file, &json).map_err(|p| p.to_string())?;
+    reference::from_detail(&detail).map_err(|e| format!("{file}: ImageURI {e}"))
 }
 
 /// The image of one container of an `imagedefinitions.json` (parsed within the artifact's
@@ -97,36 +62,14 @@ pub fn from_image_definitions(
     json: Value,
     container: Option<&str>,
 ) -> Result<ImageRef, String> {
-    let defs: Vec<ImageDefinition> = serde_json::from_value(json).map_err(|e| {
-        format!("{file} is not valid ({e}); expected [{{\"name\": \"<container>\", \"imageUri\": \"<uri>\"}}]")
-    })?;
-    let names = || {
-        defs.iter()
-            .map(|d| format!("`{}`", d.name))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let def = match container {
-        Some(wanted) => defs.iter().find(|d| d.name == wanted).ok_or_else(|| {
-            format!("{file} has no container `{wanted}`; it names {}. Set source.container to one of them", names())
-        })?,
-        None => match defs.as_slice() {
-            [only] => only,
-            [] => return Err(format!("{file} lists no containers")),
-            _ => {
-                return Err(format!(
-                    "{file} names several containers ({}); set source.container to the one to promote",
-                    names()
-                ));
-            }
-        },
-    };
-    parse_image_uri(&def.image_uri).map_err(|e| format!("{file}, container `{}`: {e}", def.name))
+    let definitions = image::read_image_definitions(file, &json).map_err(|p| p.to_string())?;
+    reference::from_definitions(file, &definitions, container)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::Reference;
 
     fn v(bytes: &[u8]) -> Value {
         serde_json::from_slice(bytes).unwrap()
@@ -197,12 +140,12 @@ mod tests {
         assert!(
             from_image_detail("f", v(b"[1]"))
                 .unwrap_err()
-                .contains("f is not valid (invalid type")
+                .contains("f: holds a list; expected imageDetail.json")
         );
         assert!(
             from_image_detail("f", v(b"{}"))
                 .unwrap_err()
-                .contains("no ImageURI")
+                .contains("no `ImageURI`")
         );
         assert!(
             from_image_detail("f", v(br#"{"ImageURI": "nginx"}"#))
@@ -222,7 +165,7 @@ mod tests {
         assert!(
             from_image_detail("f", v(clash.as_bytes()))
                 .unwrap_err()
-                .contains("pinned")
+                .contains("inconsistent")
         );
     }
 
@@ -253,12 +196,12 @@ mod tests {
         assert!(
             from_image_definitions("f", v(b"[]"), None)
                 .unwrap_err()
-                .contains("no containers")
+                .contains("is an empty list")
         );
         assert!(
             from_image_definitions("f", v(br#"{"ImageURI": "x"}"#), None)
                 .unwrap_err()
-                .contains("expected [")
+                .contains("holds an object; expected imagedefinitions.json")
         );
     }
 }

@@ -55,7 +55,7 @@ fn each_bad_input_fails_naming_the_problem_and_the_fix() {
         type Case<'a> = (Value, Option<(&'a str, &'a str)>, &'a str, &'a [&'a str]);
         let cases: Vec<Case> = vec![
             (json!({"tag": "x"}), None, "ConfigurationError", &["unknown key `tag`", "Accepted keys"]),
-            (json!({"source": {"repository": "in-bad", "tag": "sha-1a2b3c"}}), None, "ConfigurationError", &["tags is missing"]),
+            (json!({"source": {"repository": "in-bad", "tag": "sha-1a2b3c"}}), None, "ConfigurationError", &["UserParameters.tags: is missing"]),
             (json!({"source": {"repository": "in-bad", "tag": "#{Build.TAG}"}, "tags": ["p"]}), None, "ConfigurationError", &["not resolved", "namespace"]),
             (json!({"source": {"repository": "in-bad", "tag": "nope"}, "tags": ["prod"]}), None, "ConfigurationError", &["has no image tagged `nope`", "check source.tag"]),
             (json!({"source": {"repository": "in-missing", "tag": "v1"}, "tags": ["prod"]}), None, "ConfigurationError", &["source repository `in-missing` does not exist", "check source.repository"]),

@@ -77,11 +77,11 @@ fn assignment(
             "is empty (an unresolved pipeline variable?); give an image URI",
         ));
     }
-    if ImageName::parse(uri).is_none() {
+    if let Err(e) = ImageName::parse(uri) {
         return Err(Problem::new(
             source,
             format!(
-                "`{uri}` is not an image reference such as `repository:tag` or `registry/repository@sha256:...`"
+                "`{uri}` is not an image reference such as `repository:tag` or `registry/repository@sha256:...` ({e})"
             ),
         ));
     }
@@ -151,7 +151,7 @@ pub fn digest_queries<'a>(
         if image.digest.is_some() {
             continue;
         }
-        let Some(name) = ImageName::parse(&image.uri) else {
+        let Ok(name) = ImageName::parse(&image.uri) else {
             continue;
         };
         let Some(repository) = name.ecr() else {
@@ -189,7 +189,7 @@ pub fn pin(rendered: &mut Rendered, resolved: &[(DigestQuery, String)]) {
         return;
     };
     for s in &mut rendered.set {
-        let Some(name) = ImageName::parse(&s.image.uri) else {
+        let Ok(name) = ImageName::parse(&s.image.uri) else {
             continue;
         };
         if name.digest.is_some() {
@@ -549,6 +549,39 @@ mod tests {
             containers(&r.doc)[1]["image"],
             "envoyproxy/envoy:v1.30",
             "images not set are not pinned"
+        );
+    }
+
+    /// The dual-stack endpoint is the same private registry: its tags are looked up in
+    /// ECR and pinned as written (promote-image accepted it while pinDigests refused it).
+    #[test]
+    fn dual_stack_ecr_images_are_pinned() {
+        let dual = "123456789012.dkr-ecr.eu-west-1.on.aws";
+        let d = format!("sha256:{}", "d".repeat(64));
+        let image = ImageRef::from_uri(&format!("{dual}/team/web:v2"));
+        let q = digest_queries([("UserParameters.images.app", &image)].into_iter()).unwrap();
+        assert_eq!(
+            q,
+            [DigestQuery {
+                repository: EcrRepository {
+                    account: "123456789012".into(),
+                    region: "eu-west-1".into(),
+                    name: "team/web".into()
+                },
+                tag: "v2".into()
+            }]
+        );
+        let a = assignments(
+            &cfg(&format!(r#"{{"images": {{"app": "{dual}/team/web:v2"}}}}"#)),
+            None,
+            &template(),
+        )
+        .unwrap();
+        let mut r = render(template(), &a, &Config::default()).unwrap();
+        pin(&mut r, &[(q[0].clone(), d.clone())]);
+        assert_eq!(
+            containers(&r.doc)[0]["image"],
+            format!("{dual}/team/web@{d}")
         );
     }
 

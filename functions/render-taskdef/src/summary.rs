@@ -4,9 +4,10 @@ use crate::edit::SetImage;
 use crate::images::ImageName;
 use crate::template::{TaskDef, containers};
 use serde_json::Value;
+use shared::text::{escape_line, join_within};
 
 /// CodePipeline's limit on `executionDetails.summary`.
-pub const MAX_SUMMARY: usize = 2048;
+pub use shared::report::MAX_SUMMARY;
 
 /// What happened to the task definition in ECS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,31 +64,15 @@ pub fn summary(reg: &Registration, set: &[SetImage]) -> String {
         }
         parts.push(line);
     }
-    truncate(&parts)
-}
-
-/// Joins with `; `, dropping whole parts (and saying how many) to stay within the limit.
-fn truncate(parts: &[String]) -> String {
-    let mut out = String::new();
-    for (i, part) in parts.iter().enumerate() {
-        let sep = if i == 0 { "" } else { "; " };
-        let more = format!("; and {} more", parts.len() - i);
-        if out.len() + sep.len() + part.len() + more.len() > MAX_SUMMARY {
-            if out.is_empty() {
-                return part.chars().take(MAX_SUMMARY).collect();
-            }
-            out.push_str(&more);
-            return out;
-        }
-        out.push_str(sep);
-        out.push_str(part);
-    }
-    out
+    // Names and URIs come from the artifacts: shown with control characters escaped.
+    let parts: Vec<String> = parts.iter().map(|p| escape_line(p)).collect();
+    // Whole parts are dropped, and counted, to stay within the limit.
+    join_within(&parts, "; ", MAX_SUMMARY, |n| format!("; and {n} more"))
 }
 
 /// An ECR host shortened to `<account>.dkr.ecr...`, a digest to its first 12 hex digits.
 pub fn short_uri(uri: &str) -> String {
-    let Some(name) = ImageName::parse(uri) else {
+    let Ok(name) = ImageName::parse(uri) else {
         return uri.to_owned();
     };
     let registry = match (&name.registry, name.ecr()) {
@@ -106,11 +91,10 @@ pub fn short_uri(uri: &str) -> String {
     out
 }
 
+/// A digest cut to its first 12 digits, the cut marked `..`.
 fn short_digest(digest: &str) -> String {
-    match digest.split_once(':') {
-        Some((algo, hex)) if hex.chars().count() > 12 => {
-            format!("{algo}:{}..", hex.chars().take(12).collect::<String>())
-        }
+    match shared::image::short_digest(digest) {
+        short if short.len() < digest.len() => format!("{short}.."),
         _ => digest.to_owned(),
     }
 }
@@ -141,7 +125,7 @@ pub fn output_variables(
             .iter()
             .find(|s| s.index == i)
             .and_then(|s| s.image.digest.clone())
-            .or_else(|| ImageName::parse(image).and_then(|n| n.digest));
+            .or_else(|| ImageName::parse(image).ok().and_then(|n| n.digest));
         if let Some(d) = digest {
             vars.push((format!("ImageDigest_{name}"), d));
         }
@@ -255,8 +239,20 @@ mod tests {
             },
             &many,
         );
-        assert!(s.len() <= MAX_SUMMARY, "{}", s.len());
+        assert!(shared::text::len(&s) <= MAX_SUMMARY, "{}", s.len());
         assert!(s.contains("; and ") && s.ends_with(" more"), "{s}");
+    }
+
+    #[test]
+    fn control_characters_from_the_template_are_escaped() {
+        let reg = Registration::Rendered {
+            family: "web\u{1b}[2J".into(),
+        };
+        let s = summary(&reg, &[set("app\nFAKE", 0, "web:v1", None, None)]);
+        assert_eq!(
+            s,
+            "web\\u{1b}[2J rendered (not registered); app\\nFAKE -> web:v1"
+        );
     }
 
     #[test]
