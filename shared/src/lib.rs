@@ -4,6 +4,7 @@
 pub mod action;
 pub mod artifacts;
 pub mod aws;
+pub mod ecs;
 pub mod error;
 pub mod job;
 pub mod logging;

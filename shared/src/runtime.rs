@@ -14,7 +14,9 @@ where
     F: FnOnce(&SdkConfig) -> A,
 {
     crate::logging::init();
-    let sdk = crate::aws::load().await;
+    let sdk = crate::aws::try_load()
+        .await
+        .inspect_err(|e| tracing::error!("{e}"))?;
     let runner = Arc::new(Runner::new(make(&sdk), &sdk));
     lambda_runtime::run(service_fn(move |event| {
         let runner = Arc::clone(&runner);

@@ -1,6 +1,7 @@
 //! The action's errors; each variant is one CodePipeline failure type.
 
 use shared::artifacts::ArtifactError;
+use shared::aws::AssumeError;
 use shared::error::{AwsError, Failure, FailureType};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,9 @@ pub enum PromoteError {
     Artifact(Box<ArtifactError>),
     #[error(transparent)]
     Aws(Box<AwsError>),
+    /// The target role could not be assumed.
+    #[error(transparent)]
+    Assume(#[from] AssumeError),
 }
 
 impl From<ArtifactError> for PromoteError {
@@ -64,6 +68,7 @@ impl Failure for PromoteError {
             Self::Transfer(_) => FailureType::SystemUnavailable,
             Self::Artifact(e) => e.failure_type(),
             Self::Aws(e) => e.failure_type(),
+            Self::Assume(e) => e.failure_type(),
         }
     }
 }
