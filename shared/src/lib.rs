@@ -5,6 +5,7 @@
 pub mod action;
 pub mod artifacts;
 pub mod aws;
+pub mod ecs;
 pub mod error;
 pub mod handler;
 pub mod image;

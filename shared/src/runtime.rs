@@ -17,7 +17,9 @@ where
     crate::logging::init();
     let margin = margin_from(std::env::var("REPORT_MARGIN_MS").ok().as_deref())
         .inspect_err(|e| tracing::error!(error_type = "BadSetting", "{e}"))?;
-    let sdk = crate::aws::load().await;
+    let sdk = crate::aws::try_load()
+        .await
+        .inspect_err(|e| tracing::error!(error_type = "BadSetting", "{e}"))?;
     let dispatcher = Arc::new(make(&sdk).bind(&sdk, margin));
     lambda_runtime::run(service_fn(move |event| {
         let dispatcher = Arc::clone(&dispatcher);

@@ -223,6 +223,7 @@ impl LocalAws {
     /// SDK configuration pointing at the emulator, with test credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
+            .http_client(shared::aws::http_client())
             .region(Region::new(REGION))
             .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
             .endpoint_url(self.endpoint())

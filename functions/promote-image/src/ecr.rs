@@ -184,19 +184,17 @@ pub async fn scan(
     let mut status = String::new();
     let mut description = None;
     let mut digest = None;
-    let mut token: Option<String> = None;
-    loop {
-        let sent = repo
-            .client
-            .describe_image_scan_findings()
-            .set_registry_id(repo.registry_id.map(str::to_owned))
-            .repository_name(repo.name)
-            .image_id(identifier(reference))
-            .max_results(SCAN_PAGE)
-            .set_next_token(token.take())
-            .send()
-            .await;
-        let out = match sent {
+    let mut pages = repo
+        .client
+        .describe_image_scan_findings()
+        .set_registry_id(repo.registry_id.map(str::to_owned))
+        .repository_name(repo.name)
+        .image_id(identifier(reference))
+        .max_results(SCAN_PAGE)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let out = match page {
             Ok(out) => out,
             Err(e) => {
                 let e = aws_error("ecr:DescribeImageScanFindings", e);
@@ -256,10 +254,6 @@ pub async fn scan(
                         status: x.status().unwrap_or_default().to_owned(),
                     }
                 }));
-        }
-        match out.next_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-            _ => break,
         }
     }
     Ok((

@@ -2,6 +2,7 @@
 //! one CodePipeline failure type and one stable `error_type`.
 
 use shared::artifacts::ArtifactError;
+use shared::aws::AssumeError;
 use shared::error::{AwsError, Failure, FailureType};
 use shared::problem::Problems;
 use shared::text::escape_control;
@@ -159,6 +160,9 @@ pub enum PromoteError {
     Artifact(Box<ArtifactError>),
     #[error(transparent)]
     Aws(Box<AwsError>),
+    /// The target role could not be assumed.
+    #[error(transparent)]
+    Assume(#[from] AssumeError),
 }
 
 fn missing(reference: &Reference) -> String {
@@ -183,32 +187,6 @@ fn list(items: &[String]) -> String {
     }
 }
 
-impl PromoteError {
-    /// A stable name for the cause, for logs and reports.
-    pub fn error_type(&self) -> &'static str {
-        match self {
-            Self::Config(_) => "ConfigError",
-            Self::Invalid(_) => "InvalidUserParameters",
-            Self::SourceRepositoryMissing { .. } => "SourceRepositoryNotFound",
-            Self::SourceImageMissing { .. } => "SourceImageNotFound",
-            Self::RevisionUnavailable { .. } => "RevisionUnavailable",
-            Self::TargetRepositoryMissing { .. } => "TargetRepositoryNotFound",
-            Self::TagConflict { .. } => "TagConflict",
-            Self::IncompleteIndex { .. } => "IncompleteIndex",
-            Self::Manifest { .. } => "UnsupportedManifest",
-            Self::ChildManifest { .. } => "UnsupportedChildManifest",
-            Self::NestedIndex { .. } => "NestedIndex",
-            Self::NothingToScan { .. } => "ScanGateNothingToScan",
-            Self::ScanGate { .. } => "ScanGateFailed",
-            Self::SourceMoved { .. } => "SourceMoved",
-            Self::TagMoved { .. } => "TagMoved",
-            Self::TagsPartlyWritten { .. } => "TagsPartlyWritten",
-            Self::Transfer { .. } => "LayerTransferFailed",
-            Self::Artifact(_) => "ArtifactError",
-            Self::Aws(_) => "AwsError",
-        }
-    }
-}
 
 impl From<ArtifactError> for PromoteError {
     fn from(e: ArtifactError) -> Self {
@@ -249,6 +227,33 @@ impl Failure for PromoteError {
             Self::Transfer { .. } => FailureType::SystemUnavailable,
             Self::Artifact(e) => e.failure_type(),
             Self::Aws(e) => e.failure_type(),
+            Self::Assume(e) => e.failure_type(),
+        }
+    }
+
+    /// A stable name for the cause, for logs and reports.
+    fn error_type(&self) -> &'static str {
+        match self {
+            Self::Config(_) => "ConfigError",
+            Self::Invalid(_) => "InvalidUserParameters",
+            Self::SourceRepositoryMissing { .. } => "SourceRepositoryNotFound",
+            Self::SourceImageMissing { .. } => "SourceImageNotFound",
+            Self::RevisionUnavailable { .. } => "RevisionUnavailable",
+            Self::TargetRepositoryMissing { .. } => "TargetRepositoryNotFound",
+            Self::TagConflict { .. } => "TagConflict",
+            Self::IncompleteIndex { .. } => "IncompleteIndex",
+            Self::Manifest { .. } => "UnsupportedManifest",
+            Self::ChildManifest { .. } => "UnsupportedChildManifest",
+            Self::NestedIndex { .. } => "NestedIndex",
+            Self::NothingToScan { .. } => "ScanGateNothingToScan",
+            Self::ScanGate { .. } => "ScanGateFailed",
+            Self::SourceMoved { .. } => "SourceMoved",
+            Self::TagMoved { .. } => "TagMoved",
+            Self::TagsPartlyWritten { .. } => "TagsPartlyWritten",
+            Self::Transfer { .. } => "LayerTransferFailed",
+            Self::Artifact(_) => "ArtifactError",
+            Self::Aws(_) => "AwsError",
+            Self::Assume(_) => "AssumeRoleFailed",
         }
     }
 }

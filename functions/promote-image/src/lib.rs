@@ -16,12 +16,10 @@ pub mod summary;
 pub mod tags;
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use aws_config::SdkConfig;
-use aws_sdk_ecr::config::{Credentials, Region};
 use shared::artifacts::Artifacts;
-use shared::error::aws_error;
+use shared::aws::Clients as Factory;
 use shared::{Action, JobContext, Outcome};
 
 use crate::config::{Config, SourceSpec};
@@ -31,41 +29,39 @@ use crate::error::PromoteError;
 use crate::promote::{Clients, Request};
 use crate::reference::{ImageRef, role_account};
 
-/// The action, with clients built once per cold start.
+/// The session name of an assumed target role (its credentials serve every later job of
+/// the same process until they near expiry).
+const SESSION_NAME: &str = "promote-image";
+
+/// The action. Clients come from the shared factory, which keeps assumed roles'
+/// credentials between jobs.
 pub struct PromoteImage {
-    sdk: SdkConfig,
-    ecr: aws_sdk_ecr::Client,
-    sts: aws_sdk_sts::Client,
+    clients: Factory,
     downloader: Downloader,
 }
 
 impl PromoteImage {
     pub fn new(sdk: &SdkConfig) -> Self {
         PromoteImage {
-            sdk: sdk.clone(),
-            ecr: aws_sdk_ecr::Client::new(sdk),
-            sts: aws_sdk_sts::Client::new(sdk),
+            clients: Factory::new(sdk),
             downloader: Downloader::new(sdk),
         }
     }
 
     fn home_region(&self) -> Result<String, PromoteError> {
-        self.sdk.region().map(|r| r.to_string()).ok_or_else(|| {
-            PromoteError::Config(
-                "the function has no AWS region configured (AWS_REGION is not set)".to_string(),
-            )
-        })
+        self.clients
+            .home_region()
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                PromoteError::Config(
+                    "the function has no AWS region configured (AWS_REGION is not set)".to_string(),
+                )
+            })
     }
 
     /// An ECR client in `region`, with the function's own credentials.
-    fn regional(&self, region: &str, home: &str) -> aws_sdk_ecr::Client {
-        if region == home {
-            return self.ecr.clone();
-        }
-        let config = aws_sdk_ecr::config::Builder::from(&self.sdk)
-            .region(Region::new(region.to_owned()))
-            .build();
-        aws_sdk_ecr::Client::from_conf(config)
+    fn regional(&self, region: &str) -> aws_sdk_ecr::Client {
+        shared::aws::ecr(&self.clients.in_region(region))
     }
 
     /// An ECR client in `region` acting as `role_arn`.
@@ -73,34 +69,9 @@ impl PromoteImage {
         &self,
         role_arn: &str,
         region: &str,
-        job_id: &str,
     ) -> Result<aws_sdk_ecr::Client, PromoteError> {
-        let session: String = format!("promote-image-{job_id}").chars().take(64).collect();
-        let out = self
-            .sts
-            .assume_role()
-            .role_arn(role_arn)
-            .role_session_name(session)
-            .send()
-            .await
-            .map_err(|e| aws_error("sts:AssumeRole", e))?;
-        let Some(c) = out.credentials() else {
-            return Err(PromoteError::Config(format!(
-                "sts:AssumeRole for {role_arn} returned no credentials"
-            )));
-        };
-        let credentials = Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_owned()),
-            SystemTime::try_from(*c.expiration()).ok(),
-            "promote-image-assume-role",
-        );
-        let config = aws_sdk_ecr::config::Builder::from(&self.sdk)
-            .credentials_provider(credentials)
-            .region(Region::new(region.to_owned()))
-            .build();
-        Ok(aws_sdk_ecr::Client::from_conf(config))
+        let config = self.clients.as_role(role_arn, region, SESSION_NAME).await?;
+        Ok(shared::aws::ecr(&config))
     }
 }
 
@@ -145,11 +116,11 @@ impl Action for PromoteImage {
             .clone()
             .unwrap_or_else(|| source.repository.clone());
 
-        let source_client = self.regional(&source_region, &home);
+        let source_client = self.regional(&source_region);
         let target_client = match &settings.target.role_arn {
-            Some(role) => self.assumed(role, &target_region, &ctx.job.id).await?,
+            Some(role) => self.assumed(role, &target_region).await?,
             None if target_region == source_region => source_client.clone(),
-            None => self.regional(&target_region, &home),
+            None => self.regional(&target_region),
         };
         let clients = Clients {
             source: &source_client,

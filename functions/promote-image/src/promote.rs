@@ -595,6 +595,7 @@ mod tests {
     use super::*;
     use crate::manifest::tests::{digest, oci_index};
     use crate::scan::ScanResult;
+    use shared::Failure;
 
     #[test]
     fn incomplete_index_names_platform_digest_and_fix() {

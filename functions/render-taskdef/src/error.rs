@@ -2,6 +2,7 @@
 
 use crate::problem::Problems;
 use shared::artifacts::ArtifactError;
+use shared::ecs::EcsError;
 use shared::error::{AwsError, Failure, FailureType};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,8 @@ pub enum Error {
     Artifact(#[from] ArtifactError),
     #[error(transparent)]
     Aws(#[from] AwsError),
+    #[error(transparent)]
+    Ecs(#[from] EcsError),
 }
 
 impl Failure for Error {
@@ -45,6 +48,21 @@ impl Failure for Error {
             Self::ImageNotFound { .. } | Self::Unexpected { .. } => FailureType::JobFailed,
             Self::Artifact(e) => e.failure_type(),
             Self::Aws(e) => e.failure_type(),
+            Self::Ecs(e) => e.failure_type(),
+        }
+    }
+
+    /// A stable name for the cause, for logs and reports.
+    fn error_type(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "InvalidTaskDefinition",
+            Self::TaskDefinitionNotFound { .. } => "TaskDefinitionNotFound",
+            Self::ServiceNotFound { .. } => "ServiceNotFound",
+            Self::ImageNotFound { .. } => "ImageNotFound",
+            Self::Unexpected { .. } => "UnexpectedResponse",
+            Self::Artifact(_) => "ArtifactError",
+            Self::Aws(_) => "AwsError",
+            Self::Ecs(_) => "EcsError",
         }
     }
 }

@@ -42,10 +42,12 @@ pub struct RenderTaskdef {
 }
 
 impl RenderTaskdef {
+    /// Clients from the shared factory (its retry policy, ECS's throttling retried).
+    /// Building them is cheap: connections are made on the first call.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
         Self {
-            ecs: aws_sdk_ecs::Client::new(sdk),
-            ecr: aws_sdk_ecr::Client::new(sdk),
+            ecs: shared::aws::ecs(sdk),
+            ecr: shared::aws::ecr(sdk),
         }
     }
 }

@@ -3,7 +3,12 @@
 //! of each sample event, with a fixed latency added to every AWS call.
 //!
 //! Usage: bench [--bin-dir DIR] [--latency-ms 20] [--warm 20] [--out FILE] [--arm64-dir DIR]
+//!              [--env KEY=VALUE ...]
 //! Scenarios: every `events/<function>*.json`; the floor runs with an empty event.
+//! `--env` adds a variable to the functions' environment (e.g. `AWS_TLS_ROOTS=system` to
+//! see what loading the system's certificate store costs).
+//! Targets checked at the end: init within 1.5x the floor's, peak RSS under 8 MB, the
+//! zipped binary under 3 MB (arm64 when measured, else x86_64).
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -19,7 +24,15 @@ struct Options {
     warm: usize,
     out: PathBuf,
     arm64_dir: Option<PathBuf>,
+    env: Vec<(String, String)>,
 }
+
+/// Init at most this many times the floor's.
+const INIT_TARGET: f64 = 1.5;
+/// Peak RSS under this.
+const RSS_TARGET_KIB: u64 = 8 * 1024;
+/// Zipped binary under this.
+const ZIP_TARGET_BYTES: u64 = 3 * 1024 * 1024;
 
 fn options() -> Options {
     let root = workspace_root();
@@ -29,6 +42,7 @@ fn options() -> Options {
         warm: 20,
         out: root.join("bench-results/bench.json"),
         arm64_dir: None,
+        env: Vec::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -40,6 +54,13 @@ fn options() -> Options {
             "--warm" => o.warm = value.parse().unwrap_or(20),
             "--out" => o.out = value.into(),
             "--arm64-dir" => o.arm64_dir = Some(value.into()),
+            "--env" => match value.split_once('=') {
+                Some((k, v)) => o.env.push((k.to_owned(), v.to_owned())),
+                None => {
+                    eprintln!("--env takes KEY=VALUE, got `{value}`");
+                    std::process::exit(2);
+                }
+            },
             other => {
                 eprintln!("unknown option {other}");
                 std::process::exit(2);
@@ -83,6 +104,7 @@ async fn main() {
         row["init_vs_floor"] = json!(round2(init / floor_init.max(0.001)));
     }
     print_table(&rows, o.latency_ms);
+    let failed = print_targets(&rows);
     let report =
         json!({"latency_ms_per_aws_call": o.latency_ms, "warm_runs": o.warm, "rows": rows});
     if let Some(dir) = o.out.parent() {
@@ -95,6 +117,54 @@ async fn main() {
         Ok(()) => eprintln!("wrote {}", o.out.display()),
         Err(e) => eprintln!("could not write {}: {e}", o.out.display()),
     }
+    if failed > 0 {
+        eprintln!("{failed} target(s) missed");
+    }
+}
+
+/// Prints each function's targets, met or missed; returns how many were missed.
+fn print_targets(rows: &[Value]) -> usize {
+    let mut missed = 0;
+    println!(
+        "Targets: init <= {INIT_TARGET}x the floor, peak RSS < {} MB, zip < {} MB (arm64 when measured, else x86_64).",
+        RSS_TARGET_KIB / 1024,
+        ZIP_TARGET_BYTES / 1024 / 1024
+    );
+    for function in FUNCTIONS {
+        let mine: Vec<&Value> = rows.iter().filter(|r| r["function"] == *function).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let worst = |key: &str| {
+            mine.iter()
+                .filter_map(|r| r[key].as_f64())
+                .fold(0.0_f64, f64::max)
+        };
+        let init = worst("init_vs_floor");
+        let rss = worst("peak_rss_kib") as u64;
+        let (zip, arch) = match mine[0]["arm64_zip_bytes"].as_u64() {
+            Some(b) => (b, "arm64"),
+            None => (mine[0]["zip_bytes"].as_u64().unwrap_or(0), "x86_64"),
+        };
+        let checks = [
+            (init <= INIT_TARGET, format!("init {init:.2}x")),
+            (
+                rss < RSS_TARGET_KIB,
+                format!("RSS {:.1} MB", rss as f64 / 1024.0),
+            ),
+            (
+                zip < ZIP_TARGET_BYTES,
+                format!("{arch} zip {:.2} MB", zip as f64 / 1024.0 / 1024.0),
+            ),
+        ];
+        let line: Vec<String> = checks
+            .iter()
+            .map(|(ok, what)| format!("{what} {}", if *ok { "ok" } else { "MISSED" }))
+            .collect();
+        missed += checks.iter().filter(|(ok, _)| !ok).count();
+        println!("  {function:<15} {}", line.join(", "));
+    }
+    missed
 }
 
 fn scenarios(events: &Path, function: &str) -> Vec<(String, Value)> {
@@ -138,12 +208,17 @@ async fn measure(
         .and_then(|d| std::fs::metadata(d.join(function).join("bootstrap.zip")).ok())
         .map(|m| m.len());
 
+    let mut env = aws.function_env();
+    if function != FLOOR {
+        env.extend(o.env.iter().cloned());
+    }
+
     // First run, in a process of its own: what a new job costs (a new tag, a new revision),
     // counted in AWS calls and sequential round trips.
     let (first, first_id) = fresh(&event);
     let (first_calls, result) = {
         aws.reset_calls().await;
-        let mut f = Function::spawn(&exe, &aws.function_env()).await;
+        let mut f = Function::spawn(&exe, &env).await;
         let result = f.invoke(&first, Duration::from_secs(60)).await;
         (work_calls(aws).await, result)
     };
@@ -162,7 +237,7 @@ async fn measure(
     // Then a cold process doing the steady-state work (a re-run: everything in place), and
     // warm invocations of the same work, so that cold less warm is what being cold costs.
     aws.reset_calls().await;
-    let mut f = Function::spawn(&exe, &aws.function_env()).await;
+    let mut f = Function::spawn(&exe, &env).await;
     let (again, _) = fresh(&event);
     f.invoke(&again, Duration::from_secs(60)).await;
     let cold = f.started().elapsed();

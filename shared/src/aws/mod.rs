@@ -1,0 +1,45 @@
+//! The AWS SDK's configuration, loaded once per cold start, and the clients built from it.
+//!
+//! - [`tls`]: the HTTPS client, with the Mozilla roots compiled in (no certificate file is
+//!   read at start unless `AWS_CA_BUNDLE` or `AWS_TLS_ROOTS=system` asks for it);
+//! - [`retry`]: one retry and timeout policy for every call;
+//! - [`clients`]: clients in another region or acting as another role;
+//! - [`assume`]: assumed-role credentials, cached and renewed.
+
+pub mod assume;
+pub mod clients;
+pub mod retry;
+pub mod tls;
+
+pub use assume::AssumeError;
+pub use clients::{Clients, ecr, ecs};
+pub use tls::TlsError;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// Loads the SDK configuration from the environment: region, credentials, and endpoints
+/// from the standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` settings; the
+/// project's HTTPS client, retry and timeouts. A TLS setting that cannot be honoured
+/// (`AWS_CA_BUNDLE`, `AWS_TLS_ROOTS`) is an error that names it.
+pub async fn try_load() -> Result<SdkConfig, TlsError> {
+    let roots = tls::roots(&tls::RootsSetting::from_env()?)?;
+    Ok(aws_config::defaults(BehaviorVersion::latest())
+        .http_client(tls::http_client(roots))
+        .retry_config(retry::retry_config())
+        .timeout_config(retry::timeout_config())
+        .load()
+        .await)
+}
+
+/// The project's HTTPS client with the compiled-in roots only, for configurations built by
+/// hand (test kits, tools).
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    tls::http_client(tls::Roots::default())
+}
+
+/// Whether a service's endpoint was overridden (an emulator or an S3-compatible store).
+/// `service` is the environment suffix, e.g. `S3`.
+pub fn custom_endpoint(sdk: &SdkConfig, service: &str) -> bool {
+    sdk.endpoint_url().is_some()
+        || std::env::var_os(format!("AWS_ENDPOINT_URL_{service}")).is_some_and(|v| !v.is_empty())
+}
