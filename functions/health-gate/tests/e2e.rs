@@ -1,0 +1,354 @@
+//! Every entry point end to end: the real binary under the Lambda Runtime API, against
+//! the local AWS playing scripted deployments, and a real HTTP server for the probes.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+use testkit::{Fault, Function, Invocation, JobBuilder, JobReport, LocalAws};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const BIN: &str = env!("CARGO_BIN_EXE_health-gate");
+const TIMEOUT: Duration = Duration::from_secs(30);
+const SD: &str = "arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/web/d2";
+const GREEN: &str = "arn:aws:ecs:us-east-1:123456789012:service-revision/prod/web/2";
+const BLUE: &str = "arn:aws:ecs:us-east-1:123456789012:service-revision/prod/web/1";
+
+fn tg(name: &str) -> String {
+    format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{name}/1")
+}
+
+fn targets(states: &[(&str, Option<&str>)]) -> Value {
+    let list: Vec<Value> = states
+        .iter()
+        .enumerate()
+        .map(|(i, (state, reason))| json!({"id": format!("10.0.0.{i}"), "port": 8080, "state": state, "reason": reason}))
+        .collect();
+    json!({ "targets": list })
+}
+
+/// A real HTTP server answering every request with `status` and `body`.
+async fn http_server(status: u16, body: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://probe:secret@{addr}/health?token=s3cret")
+}
+
+async fn job(
+    aws: &LocalAws,
+    params: &Value,
+    token: Option<&str>,
+) -> (Invocation, JobReport, String) {
+    let mut builder = JobBuilder::new().user_parameters(params.to_string());
+    if let Some(t) = token {
+        builder = builder.continuation_token(t);
+    }
+    let staged = builder.stage(aws).await;
+    let mut f = Function::start(BIN, aws).await;
+    let r = f.invoke(&staged.event, TIMEOUT).await;
+    let report = aws
+        .job(&staged.id)
+        .await
+        .unwrap_or_else(|| panic!("no report\n{}", f.logs()));
+    (r, report, f.logs())
+}
+
+fn token_of(report: &JobReport) -> String {
+    match report {
+        JobReport::Success {
+            continuation_token: Some(t),
+            ..
+        } => t.clone(),
+        other => panic!("expected a continuation, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn pipeline_action_waits_through_continuation_tokens_then_passes() {
+    let aws = LocalAws::shared();
+    let group = tg("cont-green");
+    aws.set_state(json!({
+        "targetHealth": {group.clone(): [
+            targets(&[("healthy", None), ("initial", Some("Elb.InitialHealthChecking"))]),
+            targets(&[("healthy", None), ("healthy", None)]),
+        ]},
+        "alarms": [{"AlarmName": "cont-5xx", "StateValue": "OK"}],
+        "metricData": {"latency": [[30, 0.12]]},
+    }))
+    .await;
+    let url = http_server(200, r#"{"status":"UP"}"#).await;
+    let params = json!({
+        "targets": {"targetGroups": [group]},
+        "alarms": {"names": ["cont-5xx"]},
+        "metrics": [{"id": "latency", "namespace": "AWS/ApplicationELB", "metricName": "TargetResponseTime", "max": 0.3}],
+        "probes": [{"url": url, "jsonPointer": "/status", "jsonEquals": "UP"}],
+        "interval": 1, "consecutiveSuccesses": 1
+    });
+    let (_, first, logs) = job(aws, &params, None).await;
+    let token = token_of(&first);
+    let JobReport::Success {
+        summary,
+        percent_complete,
+        ..
+    } = &first
+    else {
+        unreachable!()
+    };
+    assert!(
+        summary.starts_with("waiting (pass 1): targets: cont-green 1/2 healthy"),
+        "{summary}"
+    );
+    assert!(percent_complete.is_some());
+    assert!(
+        !logs.contains("s3cret") && !summary.contains("s3cret"),
+        "{logs}"
+    );
+
+    let (_, second, logs) = job(aws, &params, Some(&token)).await;
+    let (summary, vars) = second.expect_success();
+    assert!(
+        summary.starts_with("passed after 2 passes"),
+        "{summary}\n{logs}"
+    );
+    for text in [
+        "cont-green 2/2 healthy",
+        "alarm cont-5xx OK",
+        "latency 0.12 <= 0.3",
+        "GET /health 200 in",
+    ] {
+        assert!(summary.contains(text), "{text} not in {summary}");
+    }
+    assert_eq!(vars["Verdict"], "passed");
+    assert!(
+        vars["Checks"].as_str().unwrap().contains("targets=passed"),
+        "{vars}"
+    );
+}
+
+#[tokio::test]
+async fn pipeline_action_fails_at_once_on_a_circuit_breaker_rollback() {
+    let aws = LocalAws::shared();
+    aws.set_state(json!({"serviceDeployments": [{
+        "serviceDeploymentArn": SD,
+        "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/prod/web",
+        "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+        "createdAt": 1767000000,
+        "timeline": [{
+            "status": "ROLLBACK_SUCCESSFUL",
+            "statusReason": "ECS deployment circuit breaker: tasks failed to start.",
+            "targetServiceRevision": {"arn": GREEN, "requestedTaskCount": 2, "runningTaskCount": 0, "pendingTaskCount": 0},
+            "rollback": {"reason": "circuit breaker", "serviceRevisionArn": BLUE},
+            "deploymentCircuitBreaker": {"status": "TRIGGERED", "failureCount": 3, "threshold": 3}
+        }]
+    }]}))
+    .await;
+    let (_, report, logs) = job(
+        aws,
+        &json!({"ecs": {"cluster": "prod", "service": "web"}}),
+        None,
+    )
+    .await;
+    let message = report.expect_failure("JobFailed");
+    assert!(
+        message.contains("ROLLBACK_SUCCESSFUL")
+            && message.contains("circuit breaker triggered (3 of 3"),
+        "{message}\n{logs}"
+    );
+}
+
+#[tokio::test]
+async fn pipeline_action_bad_input_gets_a_clear_error() {
+    let aws = LocalAws::shared();
+    let (_, report, _) = job(aws, &json!({"alarm": {"names": ["x"]}}), None).await;
+    let m = report.expect_failure("ConfigurationError");
+    assert!(
+        m.contains("unknown key `alarm`") && m.contains("alarms"),
+        "{m}"
+    );
+    let (_, report, _) = job(aws, &json!({"alarms": {"names": ["x"]}}), Some("garbled!")).await;
+    let m = report.expect_failure("JobFailed");
+    assert!(m.to_lowercase().contains("continuation token"), "{m}");
+}
+
+#[tokio::test]
+async fn ec2_deployment_whose_instance_fails_validate_service_is_stopped_with_rollback() {
+    let aws = LocalAws::start().await;
+    let failed = json!({"status": "Failed", "lifecycleEvents": [
+        {"lifecycleEventName": "ValidateService", "status": "Failed", "diagnostics": {
+            "errorCode": "ScriptFailed", "scriptName": "scripts/validate.sh",
+            "message": "Script at specified location: scripts/validate.sh failed with exit code 1",
+            "logTail": "[stderr]curl: (7) Failed to connect to localhost port 8080"}}]});
+    aws.set_state(json!({"codedeployDeployments": {"d-EC2FAIL": {
+        "applicationName": "web", "deploymentGroupName": "prod",
+        "timeline": [
+            {"status": "InProgress", "deploymentOverview": {"InProgress": 2}},
+            {"status": "InProgress", "deploymentOverview": {"Failed": 1, "Succeeded": 1},
+             "targets": {"i-1": failed, "i-2": {"status": "Succeeded", "lifecycleEvents": []}}}
+        ],
+        "targets": {"i-1": {"status": "InProgress"}, "i-2": {"status": "InProgress"}}
+    }}}))
+    .await;
+    let params = json!({"codeDeploy": {"application": "web", "deploymentGroup": "prod", "stopOnFailure": true}, "interval": 1});
+    let (_, first, _) = job(&aws, &params, None).await;
+    let token = token_of(&first);
+    let (_, second, logs) = job(&aws, &params, Some(&token)).await;
+    let m = second.expect_failure("JobFailed");
+    assert!(
+        m.contains("i-1 failed ValidateService (scripts/validate.sh, ScriptFailed)"),
+        "{m}\n{logs}"
+    );
+    assert!(
+        m.contains("Failed to connect") && m.contains("stopped deployment d-EC2FAIL with rollback"),
+        "{m}"
+    );
+    let stops: Vec<_> = aws
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.operation == "StopDeployment")
+        .collect();
+    assert_eq!(stops.len(), 1);
+    assert_eq!(
+        stops[0].request.as_ref().unwrap()["autoRollbackEnabled"],
+        true
+    );
+}
+
+fn codedeploy_event(id: &str) -> Value {
+    json!({"DeploymentId": id, "LifecycleEventHookExecutionId": format!("hook-{id}")})
+}
+
+#[tokio::test]
+async fn codedeploy_hook_polls_until_healthy_and_answers_succeeded() {
+    let aws = LocalAws::shared();
+    let group = tg("hook-green");
+    aws.set_state(json!({"targetHealth": {group.clone(): [
+        targets(&[("initial", Some("Elb.InitialHealthChecking"))]),
+        targets(&[("healthy", None)]),
+    ]}}))
+    .await;
+    let config = json!({"targets": {"targetGroups": [group]}, "interval": 1}).to_string();
+    let mut f =
+        Function::start_with_env(BIN, aws, &[("HEALTH_GATE_CONFIG", config.as_str())]).await;
+    let r = f.invoke(&codedeploy_event("d-HOOKOK"), TIMEOUT).await;
+    let Invocation::Response(answer) = r else {
+        panic!("{r:?}\n{}", f.logs())
+    };
+    assert_eq!(answer["status"], "Succeeded", "{answer}");
+    assert!(
+        answer["reason"]
+            .as_str()
+            .unwrap()
+            .contains("passed after 2 passes"),
+        "{answer}"
+    );
+    let hook = aws.hook("d-HOOKOK", "hook-d-HOOKOK").await.unwrap();
+    assert_eq!(
+        (hook["status"].as_str(), hook["reports"].as_u64()),
+        (Some("Succeeded"), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn codedeploy_hook_answers_failed_when_an_aws_call_keeps_failing() {
+    let aws = LocalAws::start().await;
+    aws.fault(Fault::throttle("elbv2", "DescribeTargetHealth").times(-1))
+        .await;
+    let config =
+        json!({"targets": {"targetGroups": [tg("throttled")]}, "interval": 1, "errorLimit": 1})
+            .to_string();
+    let mut f =
+        Function::start_with_env(BIN, &aws, &[("HEALTH_GATE_CONFIG", config.as_str())]).await;
+    let r = f.invoke(&codedeploy_event("d-HOOKERR"), TIMEOUT).await;
+    let Invocation::Response(answer) = r else {
+        panic!("{r:?}\n{}", f.logs())
+    };
+    assert_eq!(answer["status"], "Failed", "{answer}");
+    let reason = answer["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("errored 2 times in a row") && reason.contains("Throttling"),
+        "{reason}"
+    );
+    let hook = aws.hook("d-HOOKERR", "hook-d-HOOKERR").await.unwrap();
+    assert_eq!(hook["status"], "Failed");
+}
+
+fn ecs_event(stage: &str, test: Value, prod: Value, details: Value) -> Value {
+    json!({
+        "executionId": "exec-1",
+        "lifecycleStage": stage,
+        "resourceArn": SD,
+        "executionDetails": {
+            "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/prod/web",
+            "targetServiceRevisionArn": GREEN,
+            "testTrafficWeights": test,
+            "productionTrafficWeights": prod
+        },
+        "hookDetails": details
+    })
+}
+
+#[tokio::test]
+async fn ecs_hook_waits_in_progress_then_succeeds_and_never_blocks_a_rollback() {
+    let aws = LocalAws::shared();
+    let group = tg("ecs-green");
+    aws.set_state(json!({"targetHealth": {group.clone(): [targets(&[("healthy", None)])]}}))
+        .await;
+    let mut f = Function::start(BIN, aws).await;
+    let mut details =
+        json!({"targets": {"targetGroups": [group]}, "consecutiveSuccesses": 2, "interval": 5});
+    let stage = "POST_TEST_TRAFFIC_SHIFT";
+    let weights = json!({GREEN: 100, BLUE: 0});
+    let first = f
+        .invoke(
+            &ecs_event(stage, weights.clone(), json!({}), details.clone()),
+            TIMEOUT,
+        )
+        .await;
+    let Invocation::Response(first) = first else {
+        panic!("{first:?}\n{}", f.logs())
+    };
+    assert_eq!(
+        (
+            first["hookStatus"].as_str(),
+            first["callBackDelay"].as_u64()
+        ),
+        (Some("IN_PROGRESS"), Some(5)),
+        "{first}"
+    );
+    // ECS merges the returned details into the next event of the same hook.
+    for (k, v) in first["hookDetails"].as_object().unwrap() {
+        details[k] = v.clone();
+    }
+    let second = f
+        .invoke(&ecs_event(stage, weights, json!({}), details), TIMEOUT)
+        .await;
+    let Invocation::Response(second) = second else {
+        panic!("{second:?}")
+    };
+    assert_eq!(second["hookStatus"], "SUCCEEDED", "{second}");
+
+    let rollback = ecs_event(
+        "PRODUCTION_TRAFFIC_SHIFT",
+        json!({}),
+        json!({GREEN: 0, BLUE: 100}),
+        json!({"alarms": {"names": ["missing"]}}),
+    );
+    let answer = f.invoke(&rollback, TIMEOUT).await;
+    let Invocation::Response(answer) = answer else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(answer["hookStatus"], "SUCCEEDED", "{answer}");
+    assert_eq!(answer["hookDetails"]["verdict"], "rollback");
+}
