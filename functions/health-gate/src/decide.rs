@@ -383,14 +383,12 @@ pub fn decide(
 
 /// Whether every deciding reading is a pass or an error (an error holds the streak).
 fn all_passed_but_errors(readings: &[CheckReading]) -> bool {
-    readings
-        .iter()
-        .filter(|c| !c.dry_run)
-        .all(|c| match (&c.reading, c.missing_data) {
-            (Reading::Pass(_) | Reading::Error(_), _) => true,
-            (Reading::NoData(_), MissingData::Pass) => true,
-            _ => false,
-        })
+    readings.iter().filter(|c| !c.dry_run).all(|c| {
+        matches!(
+            (&c.reading, c.missing_data),
+            (Reading::Pass(_) | Reading::Error(_), _) | (Reading::NoData(_), MissingData::Pass)
+        )
+    })
 }
 
 fn limit_note(count: u32, limit: u32, what: &str) -> String {
@@ -407,7 +405,7 @@ pub fn human_ms(ms: u64) -> String {
         return format!("{ms}ms");
     }
     if ms < 60_000 {
-        return if ms % 1000 == 0 {
+        return if ms.is_multiple_of(1000) {
             format!("{}s", ms / 1000)
         } else {
             format!("{:.1}s", ms as f64 / 1000.0)

@@ -4,7 +4,9 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use testkit::{Fault, Function, Invocation, JobBuilder, JobReport, LocalAws};
+use testkit::{
+    Fault, Function, Invocation, JobBuilder, JobReport, LocalAws, sequential_round_trips,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BIN: &str = env!("CARGO_BIN_EXE_health-gate");
@@ -154,6 +156,12 @@ async fn pipeline_action_fails_at_once_on_a_circuit_breaker_rollback() {
         }]
     }]}))
     .await;
+    aws.stub("ecs", "ListTasks", json!({"serviceName": "web", "desiredStatus": "STOPPED"}),
+        json!({"taskArns": ["arn:aws:ecs:us-east-1:123456789012:task/prod/t1", "arn:aws:ecs:us-east-1:123456789012:task/prod/t2"]})).await;
+    aws.stub("ecs", "DescribeTasks", json!({}), json!({"tasks": [
+        {"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/prod/t1", "stoppedReason": "Essential container in task exited"},
+        {"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/prod/t2", "stoppedReason": "Essential container in task exited"}
+    ]})).await;
     let (_, report, logs) = job(
         aws,
         &json!({"ecs": {"cluster": "prod", "service": "web"}}),
@@ -161,6 +169,10 @@ async fn pipeline_action_fails_at_once_on_a_circuit_breaker_rollback() {
     )
     .await;
     let message = report.expect_failure("JobFailed");
+    assert!(
+        message.contains("tasks stopped: Essential container in task exited (2 tasks)"),
+        "{message}\n{logs}"
+    );
     assert!(
         message.contains("ROLLBACK_SUCCESSFUL")
             && message.contains("circuit breaker triggered (3 of 3"),
@@ -353,4 +365,48 @@ async fn ecs_hook_waits_in_progress_then_succeeds_and_never_blocks_a_rollback() 
     };
     assert_eq!(answer["hookStatus"], "SUCCEEDED", "{answer}");
     assert_eq!(answer["hookDetails"]["verdict"], "rollback");
+}
+
+#[tokio::test]
+async fn one_pass_costs_at_most_two_sequential_round_trips() {
+    let aws = &LocalAws::start().await;
+    let group = tg("cost-green");
+    aws.set_state(json!({
+        "serviceDeployments": [{
+            "serviceDeploymentArn": SD,
+            "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/prod/web",
+            "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+            "createdAt": 1767000000,
+            "timeline": [{"status": "SUCCESSFUL",
+                          "targetServiceRevision": {"arn": GREEN, "requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0}}]
+        }],
+        "targetHealth": {group.clone(): [targets(&[("healthy", None), ("healthy", None)])]},
+        "alarms": [{"AlarmName": "cost-5xx", "StateValue": "OK"}],
+        "metricData": {"errors": [[60, 0.0]]},
+    }))
+    .await;
+    aws.latency(20).await;
+    let params = json!({
+        "ecs": {"cluster": "prod", "service": "web"},
+        "targets": {"targetGroups": [group]},
+        "alarms": {"names": ["cost-5xx"]},
+        "metrics": [{"id": "errors", "namespace": "AWS/ApplicationELB", "metricName": "HTTPCode_Target_5XX_Count", "stat": "Sum", "max": 0}]
+    });
+    let (_, report, logs) = job(aws, &params, None).await;
+    let (summary, vars) = report.expect_success();
+    assert!(
+        summary.contains("deployment d2 SUCCESSFUL, running 2/2"),
+        "{summary}\n{logs}"
+    );
+    assert_eq!(vars["DeploymentId"], SD);
+    let calls: Vec<_> = aws
+        .calls()
+        .await
+        .into_iter()
+        // Staging the job uses S3; the gate itself does not.
+        .filter(|c| !matches!(c.service.as_str(), "codepipeline" | "s3"))
+        .collect();
+    let operations: Vec<&str> = calls.iter().map(|c| c.operation.as_str()).collect();
+    assert_eq!(calls.len(), 5, "{operations:?}");
+    assert_eq!(sequential_round_trips(&calls), 2, "{operations:?}");
 }

@@ -4,12 +4,15 @@
 
 use crate::decide::{CheckReading, Reading};
 use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::DesiredStatus;
 use shared::{AwsError, aws_error};
 
 /// What `DescribeServiceDeployments` says about one deployment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Deployment {
     pub arn: String,
+    pub cluster_arn: Option<String>,
+    pub service_arn: Option<String>,
     /// `PENDING`, `IN_PROGRESS`, `SUCCESSFUL`, `STOPPED`, `ROLLBACK_*`, ...
     pub status: String,
     pub status_reason: Option<String>,
@@ -111,6 +114,8 @@ pub async fn read(client: &Client, arn: &str) -> Result<Option<Deployment>, AwsE
         let target = d.target_service_revision();
         Deployment {
             arn: d.service_deployment_arn().unwrap_or(arn).to_owned(),
+            cluster_arn: d.cluster_arn().map(str::to_owned),
+            service_arn: d.service_arn().map(str::to_owned),
             status: d.status().map_or("", |s| s.as_str()).to_owned(),
             status_reason: d.status_reason().map(str::to_owned),
             requested: target.map_or(0, |t| t.requested_task_count()),
@@ -133,10 +138,73 @@ pub async fn read(client: &Client, arn: &str) -> Result<Option<Deployment>, AwsE
     }))
 }
 
-/// The check over a known deployment ARN.
+/// Why the service's tasks stopped, most frequent first (two round trips: read only when
+/// the deployment failed). A failure to read them does not hide the verdict.
+pub async fn stopped_reasons(client: &Client, cluster: &str, service: &str) -> Vec<String> {
+    let service = service.rsplit('/').next().unwrap_or(service);
+    let Ok(listed) = client
+        .list_tasks()
+        .cluster(cluster)
+        .service_name(service)
+        .desired_status(DesiredStatus::Stopped)
+        .send()
+        .await
+    else {
+        return Vec::new();
+    };
+    let arns: Vec<String> = listed.task_arns().iter().take(100).cloned().collect();
+    if arns.is_empty() {
+        return Vec::new();
+    }
+    let Ok(described) = client
+        .describe_tasks()
+        .cluster(cluster)
+        .set_tasks(Some(arns))
+        .send()
+        .await
+    else {
+        return Vec::new();
+    };
+    count_reasons(described.tasks().iter().filter_map(|t| t.stopped_reason()))
+}
+
+/// `["a", "b", "a"]` -> `["a (2 tasks)", "b"]`, at most three.
+fn count_reasons<'a>(reasons: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for r in reasons {
+        match counts.iter_mut().find(|(seen, _)| *seen == r) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((r, 1)),
+        }
+    }
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    counts
+        .into_iter()
+        .take(3)
+        .map(|(r, n)| {
+            if n > 1 {
+                format!("{r} ({n} tasks)")
+            } else {
+                r.to_owned()
+            }
+        })
+        .collect()
+}
+
+/// The check over a known deployment ARN; a failed deployment quotes why its tasks stopped.
 pub async fn check(client: &Client, arn: &str, in_hook: bool, dry_run: bool) -> CheckReading {
     let reading = match read(client, arn).await {
-        Ok(Some(d)) => judge(&d, in_hook),
+        Ok(Some(mut d)) => match judge(&d, in_hook) {
+            Reading::Fatal(_) if d.cluster_arn.is_some() && d.service_arn.is_some() => {
+                let (cluster, service) = (
+                    d.cluster_arn.clone().unwrap_or_default(),
+                    d.service_arn.clone().unwrap_or_default(),
+                );
+                d.stopped_reasons = stopped_reasons(client, &cluster, &service).await;
+                judge(&d, in_hook)
+            }
+            other => other,
+        },
         Ok(None) => Reading::Fatal(format!("ECS has no service deployment {arn}")),
         Err(e) => Reading::Error(e.to_string()),
     };

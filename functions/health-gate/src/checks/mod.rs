@@ -94,7 +94,7 @@ pub async fn measure(
                     Ok(Some(arn)) => arn,
                     Ok(None) => {
                         let r = Reading::Fatal(format!(
-                            "the service {service} in {cluster} has no deployment"
+                            "the service {service} in {cluster} has no service deployments (a service with the CODE_DEPLOY or EXTERNAL deployment controller has none: gate it with codeDeploy, targets or alarms)"
                         ));
                         return (
                             Some(CheckReading::new("deployment", r).dry_run(check.dry_run)),
