@@ -410,3 +410,40 @@ async fn one_pass_costs_at_most_two_sequential_round_trips() {
     assert_eq!(calls.len(), 5, "{operations:?}");
     assert_eq!(sequential_round_trips(&calls), 2, "{operations:?}");
 }
+
+#[tokio::test]
+async fn hooks_for_a_deployment_that_does_not_exist_get_a_clear_answer() {
+    let aws = &LocalAws::start().await;
+    // CodeDeploy refuses the answer for a deployment it does not know: the caller is told.
+    aws.stub_error(
+        "codedeploy",
+        "PutLifecycleEventHookExecutionStatus",
+        json!({"deploymentId": "d-MISSING"}),
+        "DeploymentDoesNotExistException",
+        "The deployment d-MISSING could not be found",
+    )
+    .await;
+    aws.set_state(json!({"alarms": [{"AlarmName": "gone-5xx", "StateValue": "OK"}]}))
+        .await;
+    let config = json!({"alarms": {"names": ["gone-5xx"]}}).to_string();
+    let mut f =
+        Function::start_with_env(BIN, aws, &[("HEALTH_GATE_CONFIG", config.as_str())]).await;
+    let r = f.invoke(&codedeploy_event("d-MISSING"), TIMEOUT).await;
+    let Invocation::Response(answer) = r else {
+        panic!("{r:?}\n{}", f.logs())
+    };
+    assert_eq!(answer["status"], "HookNotFound", "{answer}");
+
+    // ECS: a service deployment it does not know fails the hook, saying which.
+    let event = ecs_event("POST_SCALE_UP", json!({}), json!({}), json!({"ecs": {}}));
+    let r = f.invoke(&event, TIMEOUT).await;
+    let Invocation::Response(answer) = r else {
+        panic!("{r:?}\n{}", f.logs())
+    };
+    assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
+    let summary = answer["hookDetails"]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!("ECS has no service deployment {SD}")),
+        "{summary}"
+    );
+}
