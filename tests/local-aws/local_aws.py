@@ -146,7 +146,8 @@ class Forward(Exception):
 
 def GATE_STATE_DEFAULTS():
     """The health gate's scripted state (see README.md, "Deployment health")."""
-    return {"serviceDeployments": [], "targetHealth": {}, "metricData": {}, "codedeployDeployments": {}}
+    return {"serviceDeployments": [], "serviceRevisions": {}, "targetHealth": {}, "metricData": {},
+            "codedeployDeployments": {}}
 
 
 class Call:
@@ -960,6 +961,7 @@ class LocalAws:
         return {
             (ecs, "ListServiceDeployments"): self.gate_list_service_deployments,
             (ecs, "DescribeServiceDeployments"): self.gate_describe_service_deployments,
+            (ecs, "DescribeServiceRevisions"): self.gate_describe_service_revisions,
             ("elasticloadbalancing", "DescribeTargetHealth"): self.gate_describe_target_health,
             ("GraniteServiceVersion20100801", "GetMetricData"): self.gate_get_metric_data,
             ("CodeDeploy_20141006", "GetDeployment"): self.gate_get_deployment,
@@ -1019,6 +1021,16 @@ class LocalAws:
                 else:
                     failures.append({"arn": arn, "reason": "MISSING", "detail": "ServiceDeploymentNotFound"})
         return {"serviceDeployments": out, "failures": failures}
+
+    def gate_describe_service_revisions(self, req, _call=None):
+        arns = req.get("serviceRevisionArns") or []
+        if not 1 <= len(arns) <= 20:
+            raise _validation(arns, "serviceRevisionArns", "Member must have length between 1 and 20")
+        with self.lock:
+            known = copy.deepcopy(self.gate_state["serviceRevisions"])
+        found = [dict(known[a], serviceRevisionArn=a) for a in arns if a in known]
+        failures = [{"arn": a, "reason": "MISSING"} for a in arns if a not in known]
+        return {"serviceRevisions": found, "failures": failures}
 
     def gate_describe_target_health(self, _req, call):
         arn = (call.params or {}).get("TargetGroupArn")
@@ -1109,7 +1121,8 @@ class LocalAws:
 
     def _set_gate_state(self, data):
         """Control API: the scripted deployment health; replacing a part restarts its timelines."""
-        kinds = {"serviceDeployments": list, "targetHealth": dict, "metricData": dict, "codedeployDeployments": dict}
+        kinds = {"serviceDeployments": list, "serviceRevisions": dict, "targetHealth": dict, "metricData": dict,
+                 "codedeployDeployments": dict}
         for key, kind in kinds.items():
             if key in data:
                 if not isinstance(data[key], kind):

@@ -380,6 +380,13 @@ def gate_ecs_service_deployments_follow_a_timeline(aws):
     assert seen[2]["deploymentCircuitBreaker"]["failureCount"] == 3, seen[2]
     missing = ecs.describe_service_deployments(serviceDeploymentArns=[arn + "x"])
     assert missing["failures"][0]["reason"] == "MISSING", missing
+    green = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-green/1"
+    aws.ctl("POST", "/state", {"serviceRevisions": {revision["arn"]: {
+        "loadBalancers": [{"targetGroupArn": green.replace("green", "blue")}],
+        "resolvedConfiguration": {"loadBalancers": [{"targetGroupArn": green}]}}}})
+    out = ecs.describe_service_revisions(serviceRevisionArns=[revision["arn"], revision["arn"] + "9"])
+    assert out["serviceRevisions"][0]["resolvedConfiguration"]["loadBalancers"][0]["targetGroupArn"] == green, out
+    assert out["failures"][0]["reason"] == "MISSING", out
 
 
 @check

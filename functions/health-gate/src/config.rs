@@ -78,7 +78,9 @@ pub struct EcsCheck {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TargetsCheck {
-    /// Target group ARNs.
+    /// Target group ARNs. In an ECS hook, leave it out to check the green target groups
+    /// of the deployment's target revision.
+    #[serde(default)]
     pub target_groups: Vec<String>,
     /// Healthy targets needed per group (default: all registered, and at least one).
     pub min_healthy: Option<u32>,
@@ -294,21 +296,13 @@ impl Config {
         if t.consecutive_successes == 0 {
             return bad("consecutiveSuccesses", "must be at least 1".into());
         }
-        if let Some(targets) = &self.targets {
-            if targets.target_groups.is_empty() {
-                return bad(
-                    "targets.targetGroups",
-                    "list at least one target group ARN".into(),
-                );
-            }
-            if let Some(p) = targets.min_healthy_percent
-                && !(0.0..=100.0).contains(&p)
-            {
-                return bad(
-                    "targets.minHealthyPercent",
-                    format!("{p} is not between 0 and 100"),
-                );
-            }
+        if let Some(p) = self.targets.as_ref().and_then(|t| t.min_healthy_percent)
+            && !(0.0..=100.0).contains(&p)
+        {
+            return bad(
+                "targets.minHealthyPercent",
+                format!("{p} is not between 0 and 100"),
+            );
         }
         if let Some(alarms) = &self.alarms
             && alarms.names.is_empty()
@@ -375,15 +369,29 @@ impl Config {
         Ok(())
     }
 
-    /// Outside an ECS hook (which names its deployment), the ECS check needs the service.
-    pub fn require_ecs_service(&self) -> Result<(), GateError> {
-        match &self.ecs {
-            Some(ecs) if ecs.deployment_arn.is_none() && ecs.service.is_none() => Err(GateError::BadConfig {
+    /// Outside an ECS hook (which names its deployment and target revision), the ECS check
+    /// needs the service and the target health check its target groups.
+    pub fn require_outside_ecs_hook(&self) -> Result<(), GateError> {
+        if let Some(ecs) = &self.ecs
+            && ecs.deployment_arn.is_none()
+            && ecs.service.is_none()
+        {
+            return Err(GateError::BadConfig {
                 key: "ecs".into(),
                 problem: "give cluster and service (or a deploymentArn); only an ECS hook takes the deployment from its event".into(),
-            }),
-            _ => Ok(()),
+            });
         }
+        if self
+            .targets
+            .as_ref()
+            .is_some_and(|t| t.target_groups.is_empty())
+        {
+            return Err(GateError::BadConfig {
+                key: "targets.targetGroups".into(),
+                problem: "list at least one target group ARN; only an ECS hook finds the green target groups itself".into(),
+            });
+        }
+        Ok(())
     }
 
     /// Replaces this configuration's keys with those given in `overrides` (a hook's details).

@@ -447,3 +447,58 @@ async fn hooks_for_a_deployment_that_does_not_exist_get_a_clear_answer() {
         "{summary}"
     );
 }
+
+#[tokio::test]
+async fn ecs_hook_finds_the_green_target_group_from_the_target_revision_once() {
+    let aws = &LocalAws::start().await;
+    let (green, blue) = (tg("found-green"), tg("found-blue"));
+    aws.set_state(json!({
+        "serviceRevisions": {GREEN: {
+            "loadBalancers": [{"targetGroupArn": blue}],
+            "resolvedConfiguration": {"loadBalancers": [{"targetGroupArn": green}]}
+        }},
+        "targetHealth": {
+            green.clone(): [targets(&[("healthy", None), ("healthy", None)])],
+            blue.clone(): [targets(&[("unhealthy", Some("Target.Timeout"))])]
+        }
+    }))
+    .await;
+    let mut f = Function::start(BIN, aws).await;
+    let mut details = json!({"targets": {}, "consecutiveSuccesses": 2, "interval": 1});
+    let event = |d: &Value| ecs_event("POST_SCALE_UP", json!({}), json!({}), d.clone());
+    let first = f.invoke(&event(&details), TIMEOUT).await;
+    let Invocation::Response(first) = first else {
+        panic!("{first:?}\n{}", f.logs())
+    };
+    assert_eq!(first["hookStatus"], "IN_PROGRESS", "{first}");
+    assert_eq!(
+        first["hookDetails"]["gateState"]["tg"],
+        json!([green]),
+        "{first}"
+    );
+    for (k, v) in first["hookDetails"].as_object().unwrap() {
+        details[k] = v.clone();
+    }
+    let second = f.invoke(&event(&details), TIMEOUT).await;
+    let Invocation::Response(second) = second else {
+        panic!("{second:?}")
+    };
+    assert_eq!(second["hookStatus"], "SUCCEEDED", "{second}");
+    assert!(
+        second["hookDetails"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("found-green 2/2 healthy"),
+        "{second}"
+    );
+    let revisions = aws
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.operation == "DescribeServiceRevisions")
+        .count();
+    assert_eq!(
+        revisions, 1,
+        "the target group is found once and kept in the hook's details"
+    );
+}

@@ -56,6 +56,9 @@ pub struct Watched {
     /// The CodeDeploy deployment id.
     #[serde(rename = "cd", default, skip_serializing_if = "Option::is_none")]
     pub codedeploy: Option<String>,
+    /// The green target groups, when found from the target revision.
+    #[serde(rename = "tg", default, skip_serializing_if = "Vec::is_empty")]
+    pub target_groups: Vec<String>,
 }
 
 /// What a pass measured.
@@ -66,15 +69,26 @@ pub struct Pass {
     pub codedeploy: Option<codedeploy::Deployment>,
 }
 
-/// Measures every configured check once. `in_hook`: judged from one of the deployment's
-/// own lifecycle hooks.
+/// Where a pass is measured from: one of the deployment's own lifecycle hooks (with the
+/// deployment's target revision, in an ECS hook), or outside it.
+#[derive(Debug, Clone, Copy)]
+pub enum Vantage<'a> {
+    Outside,
+    Hook { revision: Option<&'a str> },
+}
+
+/// Measures every configured check once.
 pub async fn measure(
     clients: &Clients,
     config: &Config,
     watched: &Watched,
-    in_hook: bool,
+    vantage: Vantage<'_>,
     now_ms: u64,
 ) -> Pass {
+    let (in_hook, revision) = match vantage {
+        Vantage::Hook { revision } => (true, revision),
+        Vantage::Outside => (false, None),
+    };
     let ecs = async {
         let Some(check) = &config.ecs else {
             return (None, None);
@@ -115,10 +129,48 @@ pub async fn measure(
         (Some(reading), Some(arn))
     };
     let targets = async {
-        match &config.targets {
-            Some(t) => Some(target_health::check(&clients.elbv2, t).await),
-            None => None,
+        let Some(t) = &config.targets else {
+            return (None, Vec::new());
+        };
+        if !t.target_groups.is_empty() {
+            return (
+                Some(target_health::check(&clients.elbv2, t).await),
+                Vec::new(),
+            );
         }
+        let failed = |r: Reading| {
+            (
+                Some(CheckReading::new("targets", r).dry_run(t.dry_run)),
+                Vec::new(),
+            )
+        };
+        let groups = match (&watched.target_groups, revision) {
+            (known, _) if !known.is_empty() => known.clone(),
+            (_, Some(revision)) => {
+                match target_health::green_groups(&clients.ecs, revision).await {
+                    Ok(groups) if !groups.is_empty() => groups,
+                    Ok(_) => {
+                        return failed(Reading::Fatal(format!(
+                            "the revision {revision} has no load balancer target group"
+                        )));
+                    }
+                    Err(e) => return failed(Reading::Error(e.to_string())),
+                }
+            }
+            (_, None) => {
+                return failed(Reading::Fatal(
+                    "no target groups: list them in targets.targetGroups".into(),
+                ));
+            }
+        };
+        let found = crate::config::TargetsCheck {
+            target_groups: groups.clone(),
+            ..t.clone()
+        };
+        (
+            Some(target_health::check(&clients.elbv2, &found).await),
+            groups,
+        )
     };
     let alarms = async {
         match &config.alarms {
@@ -172,7 +224,7 @@ pub async fn measure(
             codedeploy::check(&clients.codedeploy, &id, check.dry_run).await;
         (Some(reading), Some(id), deployment)
     };
-    let ((ecs, ecs_arn), targets, alarms, metrics, probes, (cd, cd_id, cd_deployment)) =
+    let ((ecs, ecs_arn), (targets, groups), alarms, metrics, probes, (cd, cd_id, cd_deployment)) =
         futures::join!(ecs, targets, alarms, metrics, probes, codedeploy);
     let mut readings: Vec<CheckReading> =
         [ecs, cd, targets, alarms].into_iter().flatten().collect();
@@ -183,6 +235,11 @@ pub async fn measure(
         watched: Watched {
             ecs_deployment: ecs_arn.or_else(|| watched.ecs_deployment.clone()),
             codedeploy: cd_id.or_else(|| watched.codedeploy.clone()),
+            target_groups: if groups.is_empty() {
+                watched.target_groups.clone()
+            } else {
+                groups
+            },
         },
         codedeploy: cd_deployment,
     }

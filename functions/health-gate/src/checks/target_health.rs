@@ -91,6 +91,41 @@ fn judge_group(check: &TargetsCheck, group: &Group) -> (u8, String) {
     (if failing { 2 } else { 1 }, text)
 }
 
+/// The green target groups of a service revision: the load balancers ECS resolved for
+/// it (blue/green puts the alternate target group there), else the configured ones.
+pub async fn green_groups(
+    client: &aws_sdk_ecs::Client,
+    revision: &str,
+) -> Result<Vec<String>, AwsError> {
+    let out = client
+        .describe_service_revisions()
+        .service_revision_arns(revision)
+        .send()
+        .await
+        .map_err(|e| aws_error("ecs:DescribeServiceRevisions", e))?;
+    let Some(r) = out.service_revisions().first() else {
+        return Ok(Vec::new());
+    };
+    let resolved: Vec<String> = r
+        .resolved_configuration()
+        .map(|c| {
+            c.load_balancers()
+                .iter()
+                .filter_map(|l| l.target_group_arn())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !resolved.is_empty() {
+        return Ok(resolved);
+    }
+    Ok(r.load_balancers()
+        .iter()
+        .filter_map(|l| l.target_group_arn())
+        .map(str::to_owned)
+        .collect())
+}
+
 /// Reads every group concurrently (one round trip) and judges them.
 pub async fn check(client: &Client, check: &TargetsCheck) -> CheckReading {
     let reads = check.target_groups.iter().map(|arn| read(client, arn));

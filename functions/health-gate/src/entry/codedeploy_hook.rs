@@ -5,6 +5,7 @@
 //! Configured by `HEALTH_GATE_CONFIG`.
 
 use super::{GateState, HealthGate, NAME, now_ms, pass};
+use crate::checks::Vantage;
 use crate::config::{self, Config};
 use crate::decide::{Verdict, due_in};
 use crate::error::GateError;
@@ -26,7 +27,7 @@ impl CodeDeployHook for HealthGate {
             problem: "not set; a CodeDeploy hook reads its checks from it (the same JSON as the pipeline action's UserParameters)".into(),
         })?;
         let config = Config::merged(Some(&base), &Map::new())?;
-        config.require_ecs_service()?;
+        config.require_outside_ecs_hook()?;
         let timing = config.timing();
         let deadline_ms = now_ms() + ctx.remaining().as_millis() as u64;
         let mut state = GateState::start(now_ms());
@@ -34,8 +35,14 @@ impl CodeDeployHook for HealthGate {
             tokio::time::sleep(Duration::from_millis(wait)).await;
         }
         loop {
-            let (verdict, next, _, text) =
-                pass(&self, &config, state, true, Some(deadline_ms)).await;
+            let (verdict, next, _, text) = pass(
+                &self,
+                &config,
+                state,
+                Vantage::Hook { revision: None },
+                Some(deadline_ms),
+            )
+            .await;
             state = next;
             match verdict {
                 Verdict::Passed => return Ok(HookVerdict::Succeeded { reason: text }),

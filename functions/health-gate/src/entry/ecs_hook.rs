@@ -7,6 +7,7 @@
 //! replacing its keys. With `ecs` configured, the deployment is the event's.
 
 use super::{GateState, HealthGate, NAME, now_ms, pass};
+use crate::checks::Vantage;
 use crate::config::{self, Config};
 use crate::decide::{Verdict, due_in};
 use crate::error::GateError;
@@ -92,6 +93,10 @@ impl EcsHook for HealthGate {
             ecs.deployment_arn = event.resource_arn.clone();
         }
         let step = step(&event);
+        let revision = event
+            .execution_details
+            .target_service_revision_arn
+            .as_deref();
         let now = now_ms();
         let state = saved
             .filter(|s| s.step.as_deref() == Some(step.as_str()))
@@ -107,7 +112,8 @@ impl EcsHook for HealthGate {
                 details: json!({"gateState": state, "summary": "waiting: initialDelay"}),
             });
         }
-        let (verdict, state, _, text) = pass(&self, &config, state, true, None).await;
+        let (verdict, state, _, text) =
+            pass(&self, &config, state, Vantage::Hook { revision }, None).await;
         Ok(match verdict {
             Verdict::Passed => EcsHookAnswer::Succeeded {
                 details: json!({"verdict": "passed", "summary": text}),

@@ -7,7 +7,7 @@ mod pipeline;
 
 pub use ecs_hook::rollback;
 
-use crate::checks::{Clients, Pass, Watched};
+use crate::checks::{Clients, Pass, Vantage, Watched};
 use crate::config::Config;
 use crate::decide::{Progress, Verdict, decide};
 use crate::summary::summary;
@@ -64,12 +64,12 @@ pub(crate) async fn pass(
     gate: &HealthGate,
     config: &Config,
     state: GateState,
-    in_hook: bool,
+    vantage: Vantage<'_>,
     deadline_ms: Option<u64>,
 ) -> (Verdict, GateState, Pass, String) {
     let now = now_ms();
     let measured =
-        crate::checks::measure(&gate.clients, config, &state.watched, in_hook, now).await;
+        crate::checks::measure(&gate.clients, config, &state.watched, vantage, now).await;
     let (verdict, progress) = decide(
         &config.timing(),
         state.progress,

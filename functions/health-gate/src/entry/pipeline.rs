@@ -4,7 +4,7 @@
 //! deployment with rollback.
 
 use super::{GateState, HealthGate, NAME, now_ms, pass};
-use crate::checks::codedeploy;
+use crate::checks::{Vantage, codedeploy};
 use crate::config::Config;
 use crate::decide::{Verdict, due_in, human_ms};
 use crate::error::GateError;
@@ -25,7 +25,7 @@ impl Action for HealthGate {
     ) -> Result<Outcome<GateState>, GateError> {
         let config = ctx.config;
         config.validate()?;
-        config.require_ecs_service()?;
+        config.require_outside_ecs_hook()?;
         let timing = config.timing();
         let now = now_ms();
         let state = ctx.state.unwrap_or_else(|| GateState::start(now));
@@ -40,7 +40,8 @@ impl Action for HealthGate {
                 state,
             });
         }
-        let (verdict, state, measured, text) = pass(&self, &config, state, false, None).await;
+        let (verdict, state, measured, text) =
+            pass(&self, &config, state, Vantage::Outside, None).await;
         let deployment_id = state
             .watched
             .codedeploy
