@@ -180,6 +180,9 @@ pub struct Progress {
     /// When the current streak began (epoch ms).
     #[serde(rename = "b", default, skip_serializing_if = "Option::is_none")]
     pub bake_since_ms: Option<u64>,
+    /// When the last pass was measured (epoch ms).
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub last_ms: Option<u64>,
     /// Whether any deciding check has ever been measured without error.
     #[serde(rename = "m", default)]
     pub measured: bool,
@@ -224,10 +227,15 @@ impl Verdict {
     }
 }
 
-/// When the next pass is due, from the gate's start: `None` when it is due now.
+/// How long until the next pass is due (`initialDelay` after the start, then `interval`
+/// after the last pass): `None` when it is due now. A re-invocation that comes early
+/// (CodePipeline chooses when to continue) waits without measuring.
 pub fn due_in(timing: &Timing, progress: &Progress, now_ms: u64) -> Option<u64> {
-    let first = progress.started_ms + timing.initial_delay_ms;
-    (progress.passes == 0 && now_ms < first).then(|| first - now_ms)
+    let next = match progress.last_ms {
+        Some(last) if progress.passes > 0 => last + timing.interval_ms,
+        _ => progress.started_ms + timing.initial_delay_ms,
+    };
+    (now_ms < next).then(|| next - now_ms)
 }
 
 /// Where a pass's readings leave the gate. `deadline_ms` is the latest time another pass
@@ -241,6 +249,7 @@ pub fn decide(
     deadline_ms: Option<u64>,
 ) -> (Verdict, Progress) {
     progress.passes += 1;
+    progress.last_ms = Some(now_ms);
     let mut failed = Vec::new();
     let mut inconclusive = Vec::new();
     let mut pending = Vec::new();

@@ -118,6 +118,15 @@ async fn pipeline_action_waits_through_continuation_tokens_then_passes() {
         "{logs}"
     );
 
+    // Continued before the interval is up: it waits without measuring.
+    let (_, early, _) = job(aws, &params, Some(&token)).await;
+    let token = token_of(&early);
+    let JobReport::Success { summary, .. } = &early else {
+        unreachable!()
+    };
+    assert!(summary.starts_with("waiting: pass 2 in"), "{summary}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
     let (_, second, logs) = job(aws, &params, Some(&token)).await;
     let (summary, vars) = second.expect_success();
     assert!(
@@ -216,6 +225,7 @@ async fn ec2_deployment_whose_instance_fails_validate_service_is_stopped_with_ro
     let params = json!({"codeDeploy": {"application": "web", "deploymentGroup": "prod", "stopOnFailure": true}, "interval": 1});
     let (_, first, _) = job(&aws, &params, None).await;
     let token = token_of(&first);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let (_, second, logs) = job(&aws, &params, Some(&token)).await;
     let m = second.expect_failure("JobFailed");
     assert!(
@@ -321,7 +331,7 @@ async fn ecs_hook_waits_in_progress_then_succeeds_and_never_blocks_a_rollback() 
         .await;
     let mut f = Function::start(BIN, aws).await;
     let mut details =
-        json!({"targets": {"targetGroups": [group]}, "consecutiveSuccesses": 2, "interval": 5});
+        json!({"targets": {"targetGroups": [group]}, "consecutiveSuccesses": 2, "interval": 2});
     let stage = "POST_TEST_TRAFFIC_SHIFT";
     let weights = json!({GREEN: 100, BLUE: 0});
     let first = f
@@ -338,13 +348,26 @@ async fn ecs_hook_waits_in_progress_then_succeeds_and_never_blocks_a_rollback() 
             first["hookStatus"].as_str(),
             first["callBackDelay"].as_u64()
         ),
-        (Some("IN_PROGRESS"), Some(5)),
+        (Some("IN_PROGRESS"), Some(2)),
         "{first}"
     );
     // ECS merges the returned details into the next event of the same hook.
     for (k, v) in first["hookDetails"].as_object().unwrap() {
         details[k] = v.clone();
     }
+    // Called back early: it waits the rest of the interval without measuring.
+    let early = f
+        .invoke(
+            &ecs_event(stage, weights.clone(), json!({}), details.clone()),
+            TIMEOUT,
+        )
+        .await;
+    let Invocation::Response(early) = early else {
+        panic!("{early:?}")
+    };
+    assert_eq!(early["hookStatus"], "IN_PROGRESS", "{early}");
+    assert!(early["callBackDelay"].as_u64().unwrap() <= 2, "{early}");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let second = f
         .invoke(&ecs_event(stage, weights, json!({}), details), TIMEOUT)
         .await;
@@ -479,6 +502,7 @@ async fn ecs_hook_finds_the_green_target_group_from_the_target_revision_once() {
     for (k, v) in first["hookDetails"].as_object().unwrap() {
         details[k] = v.clone();
     }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let second = f.invoke(&event(&details), TIMEOUT).await;
     let Invocation::Response(second) = second else {
         panic!("{second:?}")

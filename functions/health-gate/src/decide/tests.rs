@@ -252,7 +252,10 @@ fn initial_delay_holds_the_first_pass_only() {
     assert_eq!(due_in(&t, &p, 1_000), Some(2 * M));
     assert_eq!(due_in(&t, &p, 1_000 + 2 * M), None);
     p.passes = 1;
-    assert_eq!(due_in(&t, &p, 1_000), None);
+    p.last_ms = Some(1_000 + 2 * M);
+    // Then one interval after the last pass.
+    assert_eq!(due_in(&t, &p, 1_000 + 2 * M + 10 * S), Some(20 * S));
+    assert_eq!(due_in(&t, &p, 1_000 + 2 * M + 30 * S), None);
 }
 
 #[test]

@@ -109,7 +109,7 @@ impl EcsHook for HealthGate {
         if let Some(wait) = due_in(&timing, &state.progress, now) {
             return Ok(EcsHookAnswer::InProgress {
                 callback_delay_s: delay(wait),
-                details: json!({"gateState": state, "summary": "waiting: initialDelay"}),
+                details: json!({"gateState": state, "summary": "waiting for the next pass"}),
             });
         }
         let (verdict, state, _, text) =

@@ -35,7 +35,15 @@ impl Action for HealthGate {
         };
         if let Some(wait) = due_in(&timing, &state.progress, now) {
             return Ok(Outcome::Continue {
-                summary: format!("waiting: first pass in {} (initialDelay)", human_ms(wait)),
+                summary: if state.progress.passes == 0 {
+                    format!("waiting: first pass in {} (initialDelay)", human_ms(wait))
+                } else {
+                    format!(
+                        "waiting: pass {} in {} (interval)",
+                        state.progress.passes + 1,
+                        human_ms(wait)
+                    )
+                },
                 percent_complete: percent(&state),
                 state,
             });
