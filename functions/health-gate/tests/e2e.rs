@@ -526,3 +526,35 @@ async fn ecs_hook_finds_the_green_target_group_from_the_target_revision_once() {
         "the target group is found once and kept in the hook's details"
     );
 }
+
+#[tokio::test]
+async fn a_service_without_service_deployments_is_read_from_describe_services() {
+    let aws = &LocalAws::start().await;
+    aws.stub(
+        "ecs",
+        "DescribeServices",
+        json!({"services": ["legacy"]}),
+        json!({"services": [{
+            "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/prod/legacy",
+            "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+            "deployments": [
+                {"id": "ecs-svc/222", "status": "PRIMARY", "rolloutState": "IN_PROGRESS", "desiredCount": 2, "runningCount": 2},
+                {"id": "ecs-svc/111", "status": "ACTIVE", "rolloutState": "FAILED", "failedTasks": 3,
+                 "rolloutStateReason": "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/000"}
+            ]
+        }]}),
+    )
+    .await;
+    let (_, report, logs) = job(
+        aws,
+        &json!({"ecs": {"cluster": "prod", "service": "legacy"}}),
+        None,
+    )
+    .await;
+    let m = report.expect_failure("JobFailed");
+    assert!(
+        m.contains("FAILED: ECS deployment circuit breaker: rolling back")
+            && m.contains("(3 tasks failed to start)"),
+        "{m}\n{logs}"
+    );
+}

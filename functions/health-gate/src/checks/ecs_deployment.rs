@@ -62,7 +62,8 @@ pub fn judge(d: &Deployment, in_hook: bool) -> Reading {
     if !d.stopped_reasons.is_empty() {
         why.push(format!("tasks stopped: {}", d.stopped_reasons.join("; ")));
     }
-    let failed_status = d.status.starts_with("ROLLBACK") || d.status.starts_with("STOP");
+    let failed_status =
+        d.status.starts_with("ROLLBACK") || d.status.starts_with("STOP") || d.status == "FAILED";
     if failed_status || breaker.is_some() || !d.triggered_alarms.is_empty() {
         return Reading::Fatal(format!("deployment {id} {}: {}", d.status, why.join("; ")));
     }
@@ -191,20 +192,79 @@ fn count_reasons<'a>(reasons: impl Iterator<Item = &'a str>) -> Vec<String> {
         .collect()
 }
 
-/// The check over a known deployment ARN; a failed deployment quotes why its tasks stopped.
+/// The deployment as `DescribeServices` shows it, for a service that has no service
+/// deployments: a `FAILED` rollout (also one being rolled back) fails; else the primary
+/// deployment's rollout and counts decide.
+pub async fn from_services(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+) -> Result<Option<Deployment>, AwsError> {
+    let out = client
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send()
+        .await
+        .map_err(|e| aws_error("ecs:DescribeServices", e))?;
+    let Some(svc) = out.services().first() else {
+        return Ok(None);
+    };
+    let rollout =
+        |d: &aws_sdk_ecs::types::Deployment| d.rollout_state().map(|r| r.as_str().to_owned());
+    let failed = svc
+        .deployments()
+        .iter()
+        .find(|d| rollout(d).as_deref() == Some("FAILED"));
+    let primary = svc
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"));
+    let Some(d) = failed.or(primary) else {
+        return Ok(None);
+    };
+    let status = match rollout(d).as_deref() {
+        Some("COMPLETED") => "SUCCESSFUL",
+        Some("FAILED") => "FAILED",
+        Some(_) => "IN_PROGRESS",
+        None if d.running_count() >= d.desired_count() => "SUCCESSFUL",
+        None => "IN_PROGRESS",
+    };
+    let mut reason = d.rollout_state_reason().map(str::to_owned);
+    if d.failed_tasks() > 0 {
+        let note = format!("{} tasks failed to start", d.failed_tasks());
+        reason = Some(reason.map_or(note.clone(), |r| format!("{r} ({note})")));
+    }
+    Ok(Some(Deployment {
+        arn: d.id().unwrap_or_default().to_owned(),
+        cluster_arn: svc.cluster_arn().map(str::to_owned),
+        service_arn: svc.service_arn().map(str::to_owned),
+        status: status.to_owned(),
+        status_reason: reason,
+        requested: d.desired_count(),
+        running: d.running_count(),
+        pending: d.pending_count(),
+        ..Deployment::default()
+    }))
+}
+
+/// Judges a deployment; a failed one quotes why its tasks stopped.
+pub async fn judged(client: &Client, mut d: Deployment, in_hook: bool) -> Reading {
+    match judge(&d, in_hook) {
+        Reading::Fatal(_) if d.cluster_arn.is_some() && d.service_arn.is_some() => {
+            let cluster = d.cluster_arn.clone().unwrap_or_default();
+            let service = d.service_arn.clone().unwrap_or_default();
+            d.stopped_reasons = stopped_reasons(client, &cluster, &service).await;
+            judge(&d, in_hook)
+        }
+        other => other,
+    }
+}
+
+/// The check over a known deployment ARN.
 pub async fn check(client: &Client, arn: &str, in_hook: bool, dry_run: bool) -> CheckReading {
     let reading = match read(client, arn).await {
-        Ok(Some(mut d)) => match judge(&d, in_hook) {
-            Reading::Fatal(_) if d.cluster_arn.is_some() && d.service_arn.is_some() => {
-                let (cluster, service) = (
-                    d.cluster_arn.clone().unwrap_or_default(),
-                    d.service_arn.clone().unwrap_or_default(),
-                );
-                d.stopped_reasons = stopped_reasons(client, &cluster, &service).await;
-                judge(&d, in_hook)
-            }
-            other => other,
-        },
+        Ok(Some(d)) => judged(client, d, in_hook).await,
         Ok(None) => Reading::Fatal(format!("ECS has no service deployment {arn}")),
         Err(e) => Reading::Error(e.to_string()),
     };
@@ -278,6 +338,7 @@ mod tests {
             (breaker_while_running, false, "failed", "circuit breaker"),
             (alarmed, true, "failed", "alarms triggered: web-5xx"),
             (deployment("STOPPED", 0), false, "failed", "STOPPED"),
+            (deployment("FAILED", 1), false, "failed", "FAILED"),
         ];
         for (d, in_hook, word, text) in cases {
             let r = judge(&d, in_hook);

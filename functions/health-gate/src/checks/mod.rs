@@ -107,9 +107,17 @@ pub async fn measure(
                 match ecs_deployment::newest(&clients.ecs, cluster, service).await {
                     Ok(Some(arn)) => arn,
                     Ok(None) => {
-                        let r = Reading::Fatal(format!(
-                            "the service {service} in {cluster} has no service deployments (a service with the CODE_DEPLOY or EXTERNAL deployment controller has none: gate it with codeDeploy, targets or alarms)"
-                        ));
+                        // No service deployments (the CODE_DEPLOY or EXTERNAL controller,
+                        // or before their history began): the service's own deployments.
+                        let r = match ecs_deployment::from_services(&clients.ecs, cluster, service)
+                            .await
+                        {
+                            Ok(Some(d)) => ecs_deployment::judged(&clients.ecs, d, in_hook).await,
+                            Ok(None) => {
+                                Reading::Fatal(format!("ECS has no service {service} in {cluster}"))
+                            }
+                            Err(e) => Reading::Error(e.to_string()),
+                        };
                         return (
                             Some(CheckReading::new("deployment", r).dry_run(check.dry_run)),
                             None,
