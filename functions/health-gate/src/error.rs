@@ -16,12 +16,6 @@ pub enum GateError {
     /// An environment setting is wrong.
     #[error("the setting {name} is {problem}; fix it in the function's environment")]
     BadSetting { name: &'static str, problem: String },
-    /// The event lacks what the gate needs (a hook without the service, ...).
-    #[error("{0}")]
-    BadEvent(String),
-    /// The deployment to watch does not exist.
-    #[error("{what} was not found ({detail}); check the name, the region and the account")]
-    NotFound { what: String, detail: String },
     /// An AWS call failed in a way the gate cannot measure around.
     #[error(transparent)]
     Aws(#[from] AwsError),
@@ -39,7 +33,6 @@ impl Failure for GateError {
             Self::Params(_) | Self::BadConfig { .. } | Self::BadSetting { .. } => {
                 FailureType::ConfigurationError
             }
-            Self::BadEvent(_) | Self::NotFound { .. } => FailureType::ConfigurationError,
             Self::Aws(e) => e.failure_type(),
             Self::Failed { .. } | Self::Inconclusive { .. } => FailureType::JobFailed,
         }
@@ -50,8 +43,6 @@ impl Failure for GateError {
             Self::Params(_) => "BadParameters",
             Self::BadConfig { .. } => "BadConfig",
             Self::BadSetting { .. } => "BadSetting",
-            Self::BadEvent(_) => "BadEvent",
-            Self::NotFound { .. } => "NotFound",
             Self::Aws(_) => "AwsError",
             Self::Failed { .. } => "GateFailed",
             Self::Inconclusive { .. } => "GateInconclusive",
@@ -87,14 +78,6 @@ mod tests {
                 },
                 FailureType::JobFailed,
                 "GateInconclusive",
-            ),
-            (
-                GateError::NotFound {
-                    what: "w".into(),
-                    detail: "d".into(),
-                },
-                FailureType::ConfigurationError,
-                "NotFound",
             ),
         ];
         for (e, kind, name) in cases {
