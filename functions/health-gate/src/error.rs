@@ -19,11 +19,12 @@ pub enum GateError {
     /// An AWS call failed in a way the gate cannot measure around.
     #[error(transparent)]
     Aws(#[from] AwsError),
-    /// The gate's verdict: the deployment is not healthy.
-    #[error("health gate failed: {summary}")]
+    /// The gate's verdict: the deployment is not healthy. The summary starts with `failed:`.
+    #[error("health gate {summary}")]
     Failed { summary: String },
-    /// The gate could not tell, and `onInconclusive` is `fail`.
-    #[error("health gate inconclusive: {summary}")]
+    /// The gate could not tell, and `onInconclusive` is `fail`. The summary starts with
+    /// `inconclusive:`.
+    #[error("health gate {summary}")]
     Inconclusive { summary: String },
 }
 

@@ -179,6 +179,10 @@ async fn pipeline_action_fails_at_once_on_a_circuit_breaker_rollback() {
     .await;
     let message = report.expect_failure("JobFailed");
     assert!(
+        message.starts_with("health gate failed: deployment: deployment d2 ROLLBACK_SUCCESSFUL"),
+        "{message}"
+    );
+    assert!(
         message.contains("tasks stopped: Essential container in task exited (2 tasks)"),
         "{message}\n{logs}"
     );

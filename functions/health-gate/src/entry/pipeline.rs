@@ -88,7 +88,7 @@ impl Action for HealthGate {
                         Err(e) => format!("could not stop deployment {}: {e}", d.id),
                     };
                     tracing::info!(deployment_id = %d.id, %note, "stop");
-                    text = format!("{note}; {text}");
+                    text = format!("{text}; {note}");
                 }
                 Err(if matches!(verdict, Verdict::Failed { .. }) {
                     GateError::Failed { summary: text }
