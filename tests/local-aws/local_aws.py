@@ -140,6 +140,16 @@ class ApiError(Exception):
         self.code, self.message, self.status, self.fields = code, message, status, fields or {}
 
 
+class Forward(Exception):
+    """Raised by a built-in that has nothing scripted for a request: moto answers it."""
+
+
+def GATE_STATE_DEFAULTS():
+    """The health gate's scripted state (see README.md, "Deployment health")."""
+    return {"serviceDeployments": [], "serviceRevisions": {}, "targetHealth": {}, "metricData": {},
+            "codedeployDeployments": {}}
+
+
 class Call:
     """What one incoming AWS request is."""
 
@@ -714,6 +724,11 @@ class LocalAws(DeploymentHistories):
             (ECR_API, "BatchCheckLayerAvailability"): self.batch_check_layer_availability,
             (ECR_API, "GetDownloadUrlForLayer"): self.get_download_url_for_layer,
         }
+        # The gate's scripted timelines come first; what they do not script goes to the
+        # deployment histories' built-in for the same operation, then to moto.
+        for key, gate in self.gate_builtins().items():
+            fallback = self.builtins.get(key)
+            self.builtins[key] = gate if fallback is None else _chain(gate, fallback)
 
     def _clear(self):
         """Forget calls, faults, stubs, jobs, state, latency, and ECR blobs, uploads
@@ -722,6 +737,10 @@ class LocalAws(DeploymentHistories):
         # "<deploymentId>/<lifecycleEventHookExecutionId>" -> the hook's answer
         self.hooks = {}
         self.state = {"pipelines": {}, "alarms": []}
+        # the health gate's scripted deployments, set with the rest of the state
+        self.gate_state = GATE_STATE_DEFAULTS()
+        # scripted timeline -> calls served so far
+        self.gate_calls = {}
         self.latency_ms = 0.0
         # (registry id, region, repository) -> {"repo": moto's Repository, "blobs": {digest: bytes}}
         self.blobs = {}
@@ -889,7 +908,7 @@ class LocalAws(DeploymentHistories):
     def _serve(self, environ, call):
         if call.service == "ecr-blob":
             return self.download_blob(environ, call)
-        handler = self.builtins.get((call.api, call.operation))
+        handler = self.builtins.get((call.api, call.operation)) or self.builtins.get((call.service, call.operation))
         if handler is None and call.protocol == "cbor":
             return error_response(call, "UnknownOperationException",
                                   f"{call.operation} is not served here; add a stub", 400)
@@ -899,7 +918,7 @@ class LocalAws(DeploymentHistories):
             return ok_response(call, handler(call.request if isinstance(call.request, dict) else {}, call))
         except ApiError as err:
             return error_response(call, err.code, err.message, err.status, err.fields)
-        except ForwardToMoto:
+        except (ForwardToMoto, Forward):
             return self._forward(environ, call)
 
     def _forward(self, environ, call):
@@ -1284,6 +1303,194 @@ class LocalAws(DeploymentHistories):
                 settings[field] = value
         self.ecr = settings
 
+    # ---- deployment health: ECS service deployments, ELBv2 target health, CloudWatch
+    # metric data, CodeDeploy deployments and targets. Each plays a timeline scripted
+    # through POST /_local/state (README.md, "Deployment health"); what is not
+    # scripted goes to moto.
+
+    def gate_builtins(self):
+        ecs = "AmazonEC2ContainerServiceV20141113"
+        return {
+            (ecs, "ListServiceDeployments"): self.gate_list_service_deployments,
+            (ecs, "DescribeServiceDeployments"): self.gate_describe_service_deployments,
+            (ecs, "DescribeServiceRevisions"): self.gate_describe_service_revisions,
+            ("elasticloadbalancing", "DescribeTargetHealth"): self.gate_describe_target_health,
+            ("GraniteServiceVersion20100801", "GetMetricData"): self.gate_get_metric_data,
+            ("CodeDeploy_20141006", "GetDeployment"): self.gate_get_deployment,
+            ("CodeDeploy_20141006", "ListDeployments"): self.gate_list_deployments,
+            ("CodeDeploy_20141006", "ListDeploymentTargets"): self.gate_list_deployment_targets,
+            ("CodeDeploy_20141006", "BatchGetDeploymentTargets"): self.gate_batch_get_deployment_targets,
+        }
+
+    def _gate_frame(self, key, frames, advance=True):
+        """The frame of a timeline for this read (lock held). Each frame serves
+        `calls` reads (default 1); the last one serves every read after. A read
+        that does not advance sees the frame the last read saw."""
+        served = self.gate_calls.get(key, 0)
+        if advance:
+            self.gate_calls[key] = served + 1
+        else:
+            served = max(served - 1, 0)
+        chosen = frames[-1]
+        for frame in frames:
+            n = int(frame.get("calls", 1))
+            if served < n:
+                chosen = frame
+                break
+            served -= n
+        return {k: v for k, v in copy.deepcopy(chosen).items() if k != "calls"}
+
+    def _gate_service_deployment(self, entry, advance=True):
+        base = {k: v for k, v in entry.items() if k != "timeline"}
+        frames = entry.get("timeline") or [{}]
+        return {**copy.deepcopy(base), **self._gate_frame(("sd", base["serviceDeploymentArn"]), frames, advance)}
+
+    def gate_list_service_deployments(self, req, _call=None):
+        service, cluster = req.get("service"), req.get("cluster")
+        if not service:
+            raise _validation(None, "service", "Member must not be null")
+        named = lambda arn, name: name is None or arn == name or str(arn).endswith("/" + name)
+        with self.lock:
+            found = [self._gate_service_deployment(e, advance=False) for e in self.gate_state["serviceDeployments"]
+                     if named(e.get("serviceArn"), service) and named(e.get("clusterArn"), cluster)]
+        if not found:
+            raise Forward()
+        found.sort(key=lambda d: _epoch(d.get("createdAt")) or 0, reverse=True)
+        brief = ("serviceDeploymentArn", "serviceArn", "clusterArn", "createdAt", "startedAt", "finishedAt",
+                 "status", "statusReason")
+        return {"serviceDeployments": [{k: d[k] for k in brief if k in d} |
+                                       {"targetServiceRevisionArn": (d.get("targetServiceRevision") or {}).get("arn")}
+                                       for d in found]}
+
+    def gate_describe_service_deployments(self, req, _call=None):
+        arns = req.get("serviceDeploymentArns") or []
+        if not 1 <= len(arns) <= 20:
+            raise _validation(arns, "serviceDeploymentArns", "Member must have length between 1 and 20")
+        out, failures = [], []
+        with self.lock:
+            by_arn = {e["serviceDeploymentArn"]: e for e in self.gate_state["serviceDeployments"]}
+            if not any(arn in by_arn for arn in arns):
+                raise Forward()
+            for arn in arns:
+                if arn in by_arn:
+                    out.append(self._gate_service_deployment(by_arn[arn]))
+                else:
+                    failures.append({"arn": arn, "reason": "MISSING", "detail": "ServiceDeploymentNotFound"})
+        return {"serviceDeployments": out, "failures": failures}
+
+    def gate_describe_service_revisions(self, req, _call=None):
+        arns = req.get("serviceRevisionArns") or []
+        if not 1 <= len(arns) <= 20:
+            raise _validation(arns, "serviceRevisionArns", "Member must have length between 1 and 20")
+        with self.lock:
+            known = copy.deepcopy(self.gate_state["serviceRevisions"])
+        found = [dict(known[a], serviceRevisionArn=a) for a in arns if a in known]
+        if not found:
+            raise Forward()
+        failures = [{"arn": a, "reason": "MISSING"} for a in arns if a not in known]
+        return {"serviceRevisions": found, "failures": failures}
+
+    def gate_describe_target_health(self, _req, call):
+        arn = (call.params or {}).get("TargetGroupArn")
+        with self.lock:
+            frames = self.gate_state["targetHealth"].get(arn)
+            if not frames:
+                raise Forward()
+            frame = self._gate_frame(("tg", arn), frames)
+        descriptions = []
+        for t in frame.get("targets", []):
+            health = {"State": t.get("state", "healthy"), "Reason": t.get("reason"),
+                      "Description": t.get("description")}
+            descriptions.append({"Target": {"Id": t["id"], "Port": t.get("port", 80)},
+                                 "HealthCheckPort": str(t.get("port", 80)), "TargetHealth": health})
+        return {"TargetHealthDescriptions": descriptions}
+
+    def gate_get_metric_data(self, req, _call=None):
+        queries = req.get("MetricDataQueries") or []
+        if not queries:
+            raise _validation(None, "MetricDataQueries", "Member must not be null")
+        start, end = _epoch(req.get("StartTime")) or 0, _epoch(req.get("EndTime")) or time.time()
+        now = time.time()
+        with self.lock:
+            scripted = copy.deepcopy(self.gate_state["metricData"])
+        results = []
+        for q in queries:
+            data = scripted.get(q.get("Id"))
+            result = {"Id": q.get("Id"), "Label": q.get("Label") or q.get("Id"), "Timestamps": [], "Values": [],
+                      "StatusCode": "Complete"}
+            if isinstance(data, dict) and "error" in data:
+                result |= {"StatusCode": "InternalError",
+                           "Messages": [{"Code": "InternalError", "Value": data["error"]}]}
+            elif data:
+                points = sorted(((now - ago, v) for ago, v in data), reverse=True)
+                points = [(t, v) for t, v in points if start <= t <= end]
+                result |= {"Timestamps": [t for t, _ in points], "Values": [float(v) for _, v in points]}
+            results.append(result)
+        return {"MetricDataResults": results, "Messages": []}
+
+    def _gate_codedeploy(self, deployment_id, advance):
+        entry = self.gate_state["codedeployDeployments"].get(deployment_id)
+        if entry is None:
+            return None
+        base = {k: v for k, v in entry.items() if k not in ("timeline", "targets")}
+        frame = self._gate_frame(("cd", deployment_id), entry.get("timeline") or [{}], advance)
+        targets = copy.deepcopy(frame.pop("targets", None) or entry.get("targets") or {})
+        return {**copy.deepcopy(base), "deploymentId": deployment_id, **frame}, targets
+
+    def gate_get_deployment(self, req, _call=None):
+        with self.lock:
+            found = self._gate_codedeploy(req.get("deploymentId"), advance=True)
+        if found is None:
+            raise Forward()
+        return {"deploymentInfo": found[0]}
+
+    def gate_list_deployments(self, req, _call=None):
+        app, group = req.get("applicationName"), req.get("deploymentGroupName")
+        with self.lock:
+            found = [(e.get("createTime", 0), d) for d, e in self.gate_state["codedeployDeployments"].items()
+                     if e.get("applicationName") == app and e.get("deploymentGroupName") == group]
+        if not found:
+            raise Forward()
+        return {"deployments": [d for _, d in sorted(found, key=lambda x: _epoch(x[0]) or 0, reverse=True)]}
+
+    def gate_list_deployment_targets(self, req, _call=None):
+        with self.lock:
+            found = self._gate_codedeploy(req.get("deploymentId"), advance=False)
+        if found is None:
+            raise ApiError("DeploymentDoesNotExistException",
+                           f"The deployment {req.get('deploymentId')} could not be found")
+        wanted = ((req.get("targetFilters") or {}).get("TargetStatus")) or None
+        ids = [t for t, target in found[1].items() if wanted is None or target.get("status") in wanted]
+        return {"targetIds": ids}
+
+    def gate_batch_get_deployment_targets(self, req, _call=None):
+        deployment_id = req.get("deploymentId")
+        with self.lock:
+            found = self._gate_codedeploy(deployment_id, advance=False)
+        if found is None:
+            raise ApiError("DeploymentDoesNotExistException", f"The deployment {deployment_id} could not be found")
+        targets = []
+        for target_id in req.get("targetIds") or []:
+            if target_id not in found[1]:
+                raise ApiError("DeploymentTargetDoesNotExistException", f"The target {target_id} could not be found")
+            target = {"targetId": target_id, "deploymentId": deployment_id, **found[1][target_id]}
+            targets.append({"deploymentTargetType": "InstanceTarget", "instanceTarget": target})
+        return {"deploymentTargets": targets}
+
+    def _set_gate_state(self, data):
+        """Control API: the scripted deployment health; replacing a part restarts its timelines."""
+        kinds = {"serviceDeployments": list, "serviceRevisions": dict, "targetHealth": dict, "metricData": dict,
+                 "codedeployDeployments": dict}
+        for key, kind in kinds.items():
+            if key in data:
+                if not isinstance(data[key], kind):
+                    raise ValueError(f"{key} must be a{'n object' if kind is dict else ' list'}")
+                if key == "serviceDeployments" and not all("serviceDeploymentArn" in e for e in data[key]):
+                    raise ValueError("every service deployment needs serviceDeploymentArn")
+                self.gate_state[key] = data[key]
+                prefix = {"serviceDeployments": "sd", "targetHealth": "tg", "codedeployDeployments": "cd"}.get(key)
+                self.gate_calls = {k: v for k, v in self.gate_calls.items() if k[0] != prefix}
+
     # ---- control API
 
     def control(self, environ, start_response):
@@ -1378,9 +1585,20 @@ class LocalAws(DeploymentHistories):
             if not isinstance(data["alarms"], list):
                 raise ValueError("alarms must be a list of MetricAlarm objects")
             self.state["alarms"] = data["alarms"]
+        self._set_gate_state(data)
 
 
 # ---------------------------------------------------------------- helpers
+
+def _chain(first, then):
+    """A built-in that asks `first`, and `then` when `first` forwards the call."""
+    def handler(req, call=None):
+        try:
+            return first(req, call)
+        except Forward:
+            return then(req, call)
+    return handler
+
 
 def _service_name(name):
     name = str(name or "*").lower()

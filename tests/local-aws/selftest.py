@@ -477,6 +477,96 @@ def alarm_tags_over_cbor(aws):
         {"Key": "rollback:ecs-service", "Value": "prod/web"}]
     expect_error("ResourceNotFoundException", 400, cw.list_tags_for_resource, ResourceARN=arn + "-x")
 
+# ---- deployment health (the health gate's scripted timelines)
+
+@check
+def gate_ecs_service_deployments_follow_a_timeline(aws):
+    ecs = aws.client("ecs")
+    arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/web/d2"
+    base = {"serviceDeploymentArn": arn, "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/prod/web",
+            "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/prod", "createdAt": 1767000000}
+    old = dict(base, serviceDeploymentArn=arn[:-1] + "1", createdAt=1766000000, timeline=[{"status": "SUCCESSFUL"}])
+    revision = {"arn": "arn:aws:ecs:us-east-1:123456789012:service-revision/prod/web/2", "requestedTaskCount": 2}
+    timeline = [
+        {"status": "IN_PROGRESS", "targetServiceRevision": dict(revision, runningTaskCount=0), "calls": 2},
+        {"status": "ROLLBACK_IN_PROGRESS", "statusReason": "circuit breaker",
+         "deploymentCircuitBreaker": {"status": "TRIGGERED", "failureCount": 3, "threshold": 3}},
+    ]
+    aws.ctl("POST", "/state", {"serviceDeployments": [old, dict(base, timeline=timeline)]})
+    listed = ecs.list_service_deployments(cluster="prod", service="web")["serviceDeployments"]
+    assert [d["serviceDeploymentArn"] for d in listed] == [arn, old["serviceDeploymentArn"]], listed
+    seen = [ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+            for _ in range(4)]
+    assert [d["status"] for d in seen] == ["IN_PROGRESS", "IN_PROGRESS", "ROLLBACK_IN_PROGRESS",
+                                           "ROLLBACK_IN_PROGRESS"], seen
+    assert seen[2]["deploymentCircuitBreaker"]["failureCount"] == 3, seen[2]
+    missing = ecs.describe_service_deployments(serviceDeploymentArns=[arn + "x"])
+    assert missing["failures"][0]["reason"] == "MISSING", missing
+    green = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-green/1"
+    aws.ctl("POST", "/state", {"serviceRevisions": {revision["arn"]: {
+        "loadBalancers": [{"targetGroupArn": green.replace("green", "blue")}],
+        "resolvedConfiguration": {"loadBalancers": [{"targetGroupArn": green}]}}}})
+    out = ecs.describe_service_revisions(serviceRevisionArns=[revision["arn"], revision["arn"] + "9"])
+    assert out["serviceRevisions"][0]["resolvedConfiguration"]["loadBalancers"][0]["targetGroupArn"] == green, out
+    assert out["failures"][0]["reason"] == "MISSING", out
+
+
+@check
+def gate_target_health_scripted_states_and_reasons(aws):
+    elb = aws.client("elbv2")
+    tg = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-green/1"
+    frames = [{"targets": [{"id": "10.0.0.1", "port": 8080, "state": "initial", "reason": "Elb.InitialHealthChecking"}]},
+              {"targets": [{"id": "10.0.0.1", "port": 8080, "state": "unhealthy", "reason": "Target.Timeout",
+                            "description": "Request timed out"}]}]
+    aws.ctl("POST", "/state", {"targetHealth": {tg: frames}})
+    states = [elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"][0] for _ in range(3)]
+    assert [(d["TargetHealth"]["State"], d["TargetHealth"].get("Reason")) for d in states] == [
+        ("initial", "Elb.InitialHealthChecking"), ("unhealthy", "Target.Timeout"), ("unhealthy", "Target.Timeout")]
+    assert states[0]["Target"]["Port"] == 8080, states
+
+
+@check
+def gate_metric_data_over_cbor(aws):
+    cw = aws.cbor_client("cloudwatch")
+    aws.ctl("POST", "/state", {"metricData": {"p99": [[60, 0.18], [120, 0.2], [3600, 9]], "broken": {"error": "bad"}}})
+    now = time.time()
+    stat = {"Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": "TargetResponseTime"}, "Period": 60,
+            "Stat": "p99"}
+    out = cw.get_metric_data(StartTime=now - 600, EndTime=now, MetricDataQueries=[
+        {"Id": "p99", "MetricStat": stat}, {"Id": "none", "MetricStat": stat}, {"Id": "broken", "Expression": "x"}])
+    results = {r["Id"]: r for r in out["MetricDataResults"]}
+    assert results["p99"]["Values"] == [0.18, 0.2], results  # the 1-hour-old point is outside the window
+    assert abs(results["p99"]["Timestamps"][0].timestamp() - (now - 60)) < 5, results
+    assert results["none"]["Values"] == [] and results["none"]["StatusCode"] == "Complete", results
+    assert results["broken"]["StatusCode"] == "InternalError", results
+
+
+@check
+def gate_codedeploy_deployment_and_targets_with_diagnostics(aws):
+    cd = aws.client("codedeploy")
+    failed = {"status": "Failed", "lifecycleEvents": [
+        {"lifecycleEventName": "ValidateService", "status": "Failed", "diagnostics": {
+            "errorCode": "ScriptFailed", "scriptName": "scripts/validate.sh", "message": "exit code 1",
+            "logTail": "[stderr]curl: (7) Failed to connect"}}]}
+    aws.ctl("POST", "/state", {"codedeployDeployments": {"d-GATE1": {
+        "applicationName": "web", "deploymentGroupName": "prod", "createTime": 1767000000,
+        "timeline": [{"status": "InProgress", "deploymentOverview": {"InProgress": 2}},
+                     {"status": "Failed", "errorInformation": {"code": "HEALTH_CONSTRAINTS", "message": "failed"},
+                      "targets": {"i-1": failed, "i-2": {"status": "Succeeded", "lifecycleEvents": []}}}],
+        "targets": {"i-1": {"status": "InProgress"}, "i-2": {"status": "InProgress"}}}}})
+    assert cd.list_deployments(applicationName="web", deploymentGroupName="prod")["deployments"] == ["d-GATE1"]
+    assert cd.get_deployment(deploymentId="d-GATE1")["deploymentInfo"]["status"] == "InProgress"
+    assert cd.list_deployment_targets(deploymentId="d-GATE1", targetFilters={"TargetStatus": ["Failed"]})[
+        "targetIds"] == []
+    info = cd.get_deployment(deploymentId="d-GATE1")["deploymentInfo"]
+    assert info["status"] == "Failed" and info["errorInformation"]["code"] == "HEALTH_CONSTRAINTS", info
+    ids = cd.list_deployment_targets(deploymentId="d-GATE1", targetFilters={"TargetStatus": ["Failed"]})["targetIds"]
+    assert ids == ["i-1"], ids
+    target = cd.batch_get_deployment_targets(deploymentId="d-GATE1", targetIds=ids)["deploymentTargets"][0]
+    diag = target["instanceTarget"]["lifecycleEvents"][0]["diagnostics"]
+    assert diag["scriptName"] == "scripts/validate.sh" and "curl" in diag["logTail"], target
+    expect_error("DeploymentDoesNotExistException", 400, cd.list_deployment_targets, deploymentId="d-NONE")
+
 
 LAYER = bytes(range(256)) * 1200       # 307,200 bytes
 CONFIG = b'{"architecture": "amd64", "os": "linux"}'

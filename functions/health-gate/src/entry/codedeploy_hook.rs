@@ -1,0 +1,58 @@
+//! A CodeDeploy ECS blue/green lifecycle hook (`AfterAllowTestTraffic`,
+//! `BeforeAllowTraffic`, `AfterAllowTraffic`): passes within the invocation until a
+//! verdict, bounded by the Lambda deadline. The runner always answers
+//! `PutLifecycleEventHookExecutionStatus`, `Failed` on any error or when time runs out.
+//! Configured by `HEALTH_GATE_CONFIG`.
+
+use super::{GateState, HealthGate, NAME, now_ms, pass};
+use crate::checks::Vantage;
+use crate::config::{self, Config};
+use crate::decide::{Verdict, due_in};
+use crate::error::GateError;
+use serde_json::Map;
+use shared::{CodeDeployHook, CodeDeployHookEvent, HookContext, HookVerdict};
+use std::sync::Arc;
+use std::time::Duration;
+
+impl CodeDeployHook for HealthGate {
+    type Error = GateError;
+    const NAME: &'static str = NAME;
+
+    async fn check(
+        self: Arc<Self>,
+        ctx: HookContext<CodeDeployHookEvent>,
+    ) -> Result<HookVerdict, GateError> {
+        let base = config::from_env()?.ok_or_else(|| GateError::BadSetting {
+            name: config::CONFIG_ENV,
+            problem: "not set; a CodeDeploy hook reads its checks from it (the same JSON as the pipeline action's UserParameters)".into(),
+        })?;
+        let config = Config::merged(Some(&base), &Map::new())?;
+        config.require_outside_ecs_hook()?;
+        let timing = config.timing();
+        let deadline_ms = now_ms() + ctx.remaining().as_millis() as u64;
+        let mut state = GateState::start(now_ms());
+        if let Some(wait) = due_in(&timing, &state.progress, now_ms()) {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
+        loop {
+            let (verdict, next, _, text) = pass(
+                &self,
+                &config,
+                state,
+                Vantage::Hook { revision: None },
+                Some(deadline_ms),
+            )
+            .await;
+            state = next;
+            match verdict {
+                Verdict::Passed => return Ok(HookVerdict::Succeeded { reason: text }),
+                Verdict::Failed { .. } | Verdict::Inconclusive { .. } => {
+                    return Ok(HookVerdict::Failed { reason: text });
+                }
+                Verdict::Wait { after_ms, .. } => {
+                    tokio::time::sleep(Duration::from_millis(after_ms)).await;
+                }
+            }
+        }
+    }
+}

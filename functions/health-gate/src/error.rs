@@ -1,0 +1,88 @@
+//! The gate's errors: one variant per cause, each with its CodePipeline failure type and
+//! a stable `error_type`. A failed or inconclusive verdict is an error too: it is what the
+//! pipeline action reports as `JobFailed`.
+
+use shared::params::ParamsError;
+use shared::{AwsError, Failure, FailureType};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// `UserParameters`, `hookDetails` or `HEALTH_GATE_CONFIG` could not be read.
+    #[error("{0}")]
+    Params(ParamsError),
+    /// A key has a value the gate cannot use.
+    #[error("health gate configuration, `{key}`: {problem}")]
+    BadConfig { key: String, problem: String },
+    /// An environment setting is wrong.
+    #[error("the setting {name} is {problem}; fix it in the function's environment")]
+    BadSetting { name: &'static str, problem: String },
+    /// An AWS call failed in a way the gate cannot measure around.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The gate's verdict: the deployment is not healthy. The summary starts with `failed:`.
+    #[error("health gate {summary}")]
+    Failed { summary: String },
+    /// The gate could not tell, and `onInconclusive` is `fail`. The summary starts with
+    /// `inconclusive:`.
+    #[error("health gate {summary}")]
+    Inconclusive { summary: String },
+}
+
+impl Failure for GateError {
+    fn failure_type(&self) -> FailureType {
+        match self {
+            Self::Params(_) | Self::BadConfig { .. } | Self::BadSetting { .. } => {
+                FailureType::ConfigurationError
+            }
+            Self::Aws(e) => e.failure_type(),
+            Self::Failed { .. } | Self::Inconclusive { .. } => FailureType::JobFailed,
+        }
+    }
+
+    fn error_type(&self) -> &'static str {
+        match self {
+            Self::Params(_) => "BadParameters",
+            Self::BadConfig { .. } => "BadConfig",
+            Self::BadSetting { .. } => "BadSetting",
+            Self::Aws(_) => "AwsError",
+            Self::Failed { .. } => "GateFailed",
+            Self::Inconclusive { .. } => "GateInconclusive",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cause_has_its_failure_type() {
+        let cases = [
+            (
+                GateError::BadConfig {
+                    key: "k".into(),
+                    problem: "p".into(),
+                },
+                FailureType::ConfigurationError,
+                "BadConfig",
+            ),
+            (
+                GateError::Failed {
+                    summary: "s".into(),
+                },
+                FailureType::JobFailed,
+                "GateFailed",
+            ),
+            (
+                GateError::Inconclusive {
+                    summary: "s".into(),
+                },
+                FailureType::JobFailed,
+                "GateInconclusive",
+            ),
+        ];
+        for (e, kind, name) in cases {
+            assert_eq!((e.failure_type(), e.error_type()), (kind, name), "{e}");
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The sample events in `events/health-gate-*.json`, one per entry point: each is
+//! recognised as its trigger and its configuration parses and validates.
+
+use health_gate::config::{self, Config};
+use serde_json::{Map, Value};
+use shared::job::JobEvent;
+use shared::trigger::{Trigger, recognise};
+use shared::{CodeDeployHookEvent, EcsHookEvent};
+use testkit::workspace_root;
+
+const SAMPLES: [(&str, Trigger); 5] = [
+    ("pipeline", Trigger::Job),
+    ("pipeline-ec2", Trigger::Job),
+    ("codedeploy-hook", Trigger::CodeDeployHook),
+    ("ecs-hook", Trigger::EcsHook),
+    ("ecs-hook-rollback", Trigger::EcsHook),
+];
+
+fn load(name: &str) -> Value {
+    let path = workspace_root().join(format!("events/health-gate-{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn every_sample_is_its_trigger_with_a_valid_configuration() {
+    let mut found: Vec<String> = std::fs::read_dir(workspace_root().join("events"))
+        .expect("events/")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter(|n| n.starts_with("health-gate-") && n.ends_with(".json"))
+        .collect();
+    found.sort();
+    let mut expected: Vec<String> = SAMPLES
+        .iter()
+        .map(|(n, _)| format!("health-gate-{n}.json"))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        found, expected,
+        "one sample per entry point, each tested here"
+    );
+    for (name, trigger) in SAMPLES {
+        let event = load(name);
+        assert_eq!(recognise(&event), trigger, "{name}");
+        match trigger {
+            Trigger::Job => {
+                let job: JobEvent =
+                    serde_json::from_value(event).unwrap_or_else(|e| panic!("{name}: {e}"));
+                let c: Config = shared::params::parse_params(job.job.user_parameters())
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                c.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+            Trigger::CodeDeployHook => {
+                serde_json::from_value::<CodeDeployHookEvent>(event)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+            _ => {
+                let e: EcsHookEvent =
+                    serde_json::from_value(event).unwrap_or_else(|e| panic!("{name}: {e}"));
+                let details: Map<String, Value> = e
+                    .hook_details
+                    .and_then(|d| d.as_object().cloned())
+                    .unwrap_or_default();
+                if health_gate::entry::rollback(&e.execution_details).is_none() {
+                    let mut details = details;
+                    // The deployment comes from the event, as the hook fills it in.
+                    details.insert(
+                        "ecs".into(),
+                        serde_json::json!({"deploymentArn": e.resource_arn}),
+                    );
+                    config::from_value(Value::Object(details))
+                        .unwrap_or_else(|e| panic!("{name}: {e}"));
+                } else {
+                    assert!(Config::merged(None, &details).is_ok(), "{name}");
+                }
+            }
+        }
+    }
+}
