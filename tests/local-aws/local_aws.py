@@ -451,9 +451,9 @@ class DeploymentHistories:
         key = f"{_last(req.get('cluster') or 'default')}/{_last(req.get('service'))}"
         statuses, window = req.get("status"), req.get("createdAt") or {}
         with self.lock:
-            if key not in self.ecs_deployments:
-                raise ForwardToMoto()
-            found = [d for d in reversed(self.ecs_deployments[key])
+            # A service with no history (never deployed since, or a CODE_DEPLOY
+            # controller): ECS answers an empty list.
+            found = [d for d in reversed(self.ecs_deployments.get(key, []))
                      if (not statuses or d["status"] in statuses)
                      and (window.get("after") is None or d["createdAt"] >= _epoch(window["after"]))
                      and (window.get("before") is None or d["createdAt"] <= _epoch(window["before"]))]

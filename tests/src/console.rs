@@ -3,6 +3,28 @@
 use crate::local_aws::{Call, JobReport, sequential_round_trips};
 use std::fmt::Write;
 
+/// Prints the answer of an invocation that no CodePipeline job stands behind: a lifecycle
+/// hook's verdict or an event's result, and the AWS calls it made.
+pub fn render_answer(function: &str, trigger: &str, answer: &str, calls: &[Call]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Function {function}, invoked as {trigger}");
+    for line in answer.lines() {
+        let _ = writeln!(out, "  {line}");
+    }
+    let ops: Vec<String> = calls
+        .iter()
+        .map(|c| format!("{}:{}", c.service, c.operation))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  AWS calls: {} in {} sequential round trips (+20 ms each): {}",
+        calls.len(),
+        sequential_round_trips(calls),
+        ops.join(", ")
+    );
+    out
+}
+
 pub fn render(
     action: &str,
     job_id: &str,

@@ -187,7 +187,6 @@ fn list(items: &[String]) -> String {
     }
 }
 
-
 impl From<ArtifactError> for PromoteError {
     fn from(e: ArtifactError) -> Self {
         Self::Artifact(Box::new(e))

@@ -1,5 +1,6 @@
-//! Runs one action on a sample pipeline job against the embedded local AWS and prints the
-//! result as the CodePipeline console shows it.
+//! Runs one function on a sample event against the embedded local AWS and prints the
+//! result: a pipeline job as the CodePipeline console shows it, any other trigger's answer
+//! as the function returned it.
 //!
 //! Usage: demo [FUNCTION] [EVENT_FILE]   (default: render-taskdef on its sample job)
 
@@ -42,6 +43,25 @@ async fn main() {
     eprintln!("Invoking {function} with {}...\n", event_path.display());
     let result = f.invoke(&event, Duration::from_secs(60)).await;
 
+    let trigger = shared::trigger::recognise(&event);
+    if trigger != shared::Trigger::Job {
+        let answer = match &result {
+            testkit::Invocation::Response(v) | testkit::Invocation::Error(v) => {
+                serde_json::to_string_pretty(v).unwrap_or_default()
+            }
+            other => format!("{other:?}"),
+        };
+        let calls = aws.calls().await;
+        print!(
+            "{}",
+            console::render_answer(&function, &trigger.to_string(), &answer, &calls)
+        );
+        if !result.is_response() {
+            eprintln!("\nFunction logs:\n{}", f.logs());
+            std::process::exit(1);
+        }
+        return;
+    }
     let job_id = event["CodePipeline.job"]["id"].as_str().unwrap_or_default();
     let report = aws.job(job_id).await;
     let calls = aws.calls().await;
