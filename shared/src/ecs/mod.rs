@@ -257,6 +257,29 @@ fn refused(code: Option<&str>) -> bool {
     matches!(code, Some("ClientException" | "InvalidParameterException"))
 }
 
+/// ListServiceDeployments answers at most 100 per page; the newest are the ones that matter.
+const DEPLOYMENTS_PAGE: i32 = 100;
+
+/// A service's deployments (ECS keeps 90 days of them), newest first, in one round trip.
+/// Services with the CODE_DEPLOY or EXTERNAL controller have none.
+pub async fn service_deployments(
+    ecs: &Client,
+    cluster: &str,
+    service: &str,
+) -> Result<Vec<aws_sdk_ecs::types::ServiceDeploymentBrief>, AwsError> {
+    let out = ecs
+        .list_service_deployments()
+        .cluster(cluster)
+        .service(service)
+        .max_results(DEPLOYMENTS_PAGE)
+        .send()
+        .await
+        .map_err(|e| aws_error("ecs:ListServiceDeployments", e))?;
+    let mut found = out.service_deployments().to_vec();
+    found.sort_by_key(|d| std::cmp::Reverse(d.created_at().map(|t| t.as_nanos())));
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,17 +88,9 @@ pub async fn newest(
     cluster: &str,
     service: &str,
 ) -> Result<Option<String>, AwsError> {
-    let out = client
-        .list_service_deployments()
-        .cluster(cluster)
-        .service(service)
-        .send()
-        .await
-        .map_err(|e| aws_error("ecs:ListServiceDeployments", e))?;
-    Ok(out
-        .service_deployments()
-        .iter()
-        .max_by_key(|d| d.created_at().map(|t| t.as_nanos()))
+    Ok(shared::ecs::service_deployments(client, cluster, service)
+        .await?
+        .first()
         .and_then(|d| d.service_deployment_arn())
         .map(str::to_owned))
 }

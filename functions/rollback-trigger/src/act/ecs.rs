@@ -9,10 +9,6 @@ use aws_sdk_ecs::types::StopServiceDeploymentStopType;
 use shared::error::{AwsError, aws_error};
 use std::collections::BTreeMap;
 
-/// ListServiceDeployments returns at most 100 per page; the newest deployments are the
-/// ones that matter.
-const PAGE: i32 = 100;
-
 pub struct EcsService<'a> {
     pub client: &'a aws_sdk_ecs::Client,
     pub cluster: &'a str,
@@ -22,17 +18,9 @@ pub struct EcsService<'a> {
 
 impl EcsService<'_> {
     async fn deployments(&self) -> Result<Vec<Deployment>, AwsError> {
-        let out = self
-            .client
-            .list_service_deployments()
-            .cluster(self.cluster)
-            .service(self.service)
-            .max_results(PAGE)
-            .send()
-            .await
-            .map_err(|e| aws_error("ecs:ListServiceDeployments", e))?;
-        Ok(out
-            .service_deployments()
+        let found =
+            shared::ecs::service_deployments(self.client, self.cluster, self.service).await?;
+        Ok(found
             .iter()
             .filter_map(|b| {
                 Some(Deployment {
