@@ -95,3 +95,21 @@ pub(crate) fn stale(what: &str, started_ms: i64, at: i64) -> String {
 pub(crate) fn is_newer(started_ms: i64, at: TriggerTime) -> bool {
     at.is_some_and(|at| started_ms > at)
 }
+
+/// For the scenario tables: asserts that `plan` is what `want` says (`"act: <text>"`,
+/// `"nothing: <text>"`, `"refuse: <text>"`, `"later: <text>"`, or a bare kind), with an
+/// act described by `act`.
+#[cfg(test)]
+pub(crate) fn assert_plan(name: &str, plan: Plan, act: impl Fn(&Step) -> String, want: &str) {
+    let got = match plan {
+        Plan::Act(step) => format!("act: {}", act(&step)),
+        Plan::Nothing(w) => format!("nothing: {w}"),
+        Plan::Refuse(w) => format!("refuse: {w}"),
+        Plan::Later(w) => format!("later: {w}"),
+    };
+    let (kind, says) = want.split_once(": ").unwrap_or((want, ""));
+    assert!(
+        got.starts_with(kind) && got.contains(says),
+        "{name}: got {got}, want {want}"
+    );
+}

@@ -91,6 +91,7 @@ pub fn decide(f: &Facts, at: TriggerTime) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decide::assert_plan;
 
     fn run(id: &str, status: &str, rollback: bool) -> Option<Option<StageRun>> {
         Some(Some(StageRun {
@@ -224,18 +225,11 @@ mod tests {
                 recent: history.clone(),
                 succeeded,
             };
-            let got = match decide(&facts, at) {
-                Plan::Act(Step::PipelineRollback { target, .. }) => format!("act: {target}"),
-                Plan::Act(other) => format!("act: {other:?}"),
-                Plan::Nothing(w) => format!("nothing: {w}"),
-                Plan::Refuse(w) => format!("refuse: {w}"),
-                Plan::Later(w) => format!("later: {w}"),
+            let act = |step: &Step| match step {
+                Step::PipelineRollback { target, .. } => target.clone(),
+                other => format!("{other:?}"),
             };
-            let (kind, says) = want.split_once(": ").unwrap();
-            assert!(
-                got.starts_with(kind) && got.contains(says),
-                "{name}: got {got}, want {want}"
-            );
+            assert_plan(name, decide(&facts, at), act, want);
         }
     }
 }
