@@ -82,7 +82,7 @@ impl<H: EcsHook> EcsRunner<H> {
 
 /// The return value ECS reads. `hookDetails` is always an object (ECS merges it into the
 /// next event of the same hook).
-pub fn to_json(answer: EcsHookAnswer) -> Value {
+fn to_json(answer: EcsHookAnswer) -> Value {
     match answer {
         EcsHookAnswer::Succeeded { details } => {
             json!({"hookStatus": "SUCCEEDED", "hookDetails": object(details)})

@@ -16,8 +16,6 @@ mod event;
 mod guard;
 mod job;
 
-pub use ecs::to_json as ecs_answer_json;
-
 use crate::action::Action;
 use crate::handler::{CodeDeployHook, EcsHook, EventHandler};
 use crate::logging;
