@@ -8,6 +8,7 @@ pub mod aws;
 pub mod ecs;
 pub mod error;
 pub mod handler;
+pub mod http;
 pub mod image;
 pub mod job;
 pub mod json;

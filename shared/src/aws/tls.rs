@@ -33,7 +33,7 @@ pub struct RootsSetting {
 }
 
 /// A TLS setting that cannot be honoured; the function refuses to start.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TlsError {
     #[error(
         "AWS_TLS_ROOTS is `{0}`; use `mozilla` (the compiled-in roots, the default) or `system` (also trust the system's certificate store)"
@@ -168,6 +168,17 @@ pub fn roots(setting: &RootsSetting) -> Result<Roots, TlsError> {
         extra_pem.push(system_pem()?);
     }
     Ok(Roots { extra_pem })
+}
+
+/// The compiled-in roots and the opt-ins' certificates as a rustls store, for HTTPS
+/// outside the SDK ([`crate::http`]).
+pub fn root_store(roots: &Roots) -> rustls::RootCertStore {
+    let mut store = rustls::RootCertStore::empty();
+    store.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+    for pem in &roots.extra_pem {
+        store.add_parsable_certificates(CertificateDer::pem_slice_iter(pem).flatten());
+    }
+    store
 }
 
 /// The compiled-in roots and the opt-ins' certificates.

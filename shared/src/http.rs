@@ -1,0 +1,57 @@
+//! Plain HTTP(S) outside the SDK: HTTP probes and container registries.
+//!
+//! One client per process, built on first use: rustls with ring, trusting the same roots
+//! as the SDK's client (the compiled-in Mozilla roots plus `AWS_CA_BUNDLE` or
+//! `AWS_TLS_ROOTS=system`, see [`crate::aws::tls`]). HTTP/1.1 only, no proxy lookup, at
+//! most five redirects; a redirect to another host drops the `Authorization` header (a
+//! registry's blob redirect to object storage must not carry the registry's token).
+
+use crate::aws::tls::{self, TlsError};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// How long opening a connection may take; a request's own timeout is the caller's.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The `User-Agent` of every request.
+pub const USER_AGENT: &str = concat!("ecs-pipeline-actions/", env!("CARGO_PKG_VERSION"));
+
+/// The process's client; a TLS setting that cannot be honoured is an error naming it.
+pub fn client() -> Result<reqwest::Client, TlsError> {
+    static CLIENT: OnceLock<Result<reqwest::Client, TlsError>> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            let roots = tls::roots(&tls::RootsSetting::from_env()?)?;
+            Ok(build(&roots))
+        })
+        .clone()
+}
+
+/// A client trusting the compiled-in roots and `roots`.
+pub fn build(roots: &tls::Roots) -> reqwest::Client {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(tls::root_store(roots))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .no_proxy()
+        .user_agent(USER_AGENT)
+        .build()
+        .expect("a client with a preconfigured rustls configuration always builds")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_with_the_compiled_in_roots() {
+        let _ = build(&tls::Roots::default());
+    }
+}
