@@ -135,7 +135,10 @@ pub fn env_file(rev: &RevisionConfig) -> String {
 
 /// One hook's script: the header, its settings (quoted), the shared functions, its body.
 pub fn script(hook: &str, rev: &RevisionConfig, deploy: &Deploy, login: &Login) -> String {
-    let mut settings = vec![assign("hook", hook), assign("name", deploy.name)];
+    let mut settings = vec![assign("hook", hook)];
+    if hook != "BeforeInstall" {
+        settings.push(assign("name", deploy.name));
+    }
     let body = match hook {
         "ApplicationStop" => {
             let grace = (rev.timeout(hook) / 2).clamp(1, 30);
