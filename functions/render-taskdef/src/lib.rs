@@ -1,6 +1,7 @@
 //! render-taskdef: renders an ECS task definition from a template and the pipeline's images,
 //! checks it, optionally registers it (idempotently), and writes `taskdef.json`,
-//! `appspec.yaml` and `imagedefinitions.json` for the ECS deploy actions.
+//! `appspec.yaml` and `imagedefinitions.json` for the ECS deploy actions. With `revision`
+//! it writes a CodeDeploy EC2/on-premises revision instead (see [`revision`]).
 //!
 //! Sequential AWS round trips: (1) the inputs are read while a live template is described
 //! (or a service's is looked up); (2) digests, the family's latest revision and a service's
