@@ -344,7 +344,7 @@ fn redeployment_replaces_the_container_and_keeps_the_previous_image() {
         i.calls_in("ApplicationStop"),
         [
             "docker container inspect web",
-            "docker stop --time 30 web",
+            "docker stop -t 30 web",
             "docker rm --force web",
         ]
     );
