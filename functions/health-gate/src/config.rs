@@ -139,7 +139,8 @@ pub struct MetricCheck {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProbeCheck {
-    /// `http://host:port/path`. Credentials and query values never appear in summaries or logs.
+    /// `http://host:port/path` or `https://...` (trusting the compiled-in roots and
+    /// `AWS_CA_BUNDLE`). Credentials and query values never appear in summaries or logs.
     pub url: String,
     /// Default `GET`.
     pub method: Option<String>,
@@ -356,14 +357,8 @@ impl Config {
             }
         }
         for p in &self.probes {
-            if !p.url.starts_with("http://") {
-                return bad(
-                    "probes.url",
-                    format!(
-                        "{} is not an http:// URL; probes speak plain HTTP (probe the test listener or the task)",
-                        crate::checks::http_probe::redact(&p.url)
-                    ),
-                );
+            if let Err(problem) = crate::checks::http_probe::parse_url(&p.url) {
+                return bad("probes.url", problem);
             }
         }
         Ok(())
@@ -417,10 +412,8 @@ pub fn from_value(value: Value) -> Result<Config, GateError> {
     let config: Config = if text.chars().count() <= shared::params::MAX_USER_PARAMETERS {
         shared::params::parse_params(Some(&text)).map_err(GateError::Params)?
     } else {
-        serde_json::from_value(value).map_err(|e| GateError::BadConfig {
-            key: "(all)".into(),
-            problem: e.to_string(),
-        })?
+        serde_json::from_value(value)
+            .map_err(|e| GateError::Params(shared::params::explain(&e.to_string())))?
     };
     config.validate()?;
     Ok(config)
@@ -507,8 +500,12 @@ mod tests {
                 "unknown variant `ignore`",
             ),
             (
-                json!({"probes": [{"url": "https://user:pw@example.com/h?token=s3cret"}]}),
-                "not an http:// URL",
+                json!({"probes": [{"url": "ftp://user:pw@example.com/h?token=s3cret"}]}),
+                "not an http:// or https:// URL",
+            ),
+            (
+                json!({"probes": [{"url": "https://user:pw@/h?token=s3cret"}]}),
+                "not a valid URL",
             ),
             (
                 json!({"targets": {"targetGroups": ["a"], "minHealthyPercent": 120}}),
@@ -525,6 +522,43 @@ mod tests {
             assert!(err.contains(want), "{input}: {err}");
             assert!(!err.contains("s3cret") && !err.contains(":pw@"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_long_configuration_with_an_unknown_key_names_it_with_the_accepted_ones() {
+        // Over 1,000 characters: hook details and the environment are not bound by
+        // CodePipeline's limit, and get the same message as short UserParameters.
+        let names: Vec<String> = (0..80).map(|i| format!("web-alarm-{i}")).collect();
+        let cases = [
+            (
+                json!({"alarms": {"names": names}, "bakeTime": "5m"}),
+                "bakeTime",
+                "initialDelay",
+            ),
+            (
+                json!({"alarms": {"names": names, "prefixes": ["web-"]}}),
+                "prefixes",
+                "prefix",
+            ),
+        ];
+        for (input, key, accepted) in cases {
+            assert!(input.to_string().len() > 1000);
+            let err = parse(input).unwrap_err();
+            assert!(
+                err.contains(&format!("unknown key `{key}`"))
+                    && err.contains("Accepted keys:")
+                    && err.contains(accepted)
+                    && !err.contains("unknown field"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn https_probes_are_accepted() {
+        let c =
+            parse(json!({"probes": [{"url": "https://user:pw@api.example.com:8443/ready?sig=x"}]}));
+        assert!(c.is_ok(), "{c:?}");
     }
 
     #[test]
