@@ -78,8 +78,9 @@ pub struct EcsCheck {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TargetsCheck {
-    /// Target group ARNs. In an ECS hook, leave it out to check the green target groups
-    /// of the deployment's target revision.
+    /// Target group ARNs. Leave it out to check the green target groups found from the
+    /// deployment: the target revision's (ECS hook), or the CodeDeploy deployment's (the
+    /// CodeDeploy hook, or the pipeline action with `codeDeploy`).
     #[serde(default)]
     pub target_groups: Vec<String>,
     /// Healthy targets needed per group (default: all registered, and at least one).
@@ -365,8 +366,10 @@ impl Config {
     }
 
     /// Outside an ECS hook (which names its deployment and target revision), the ECS check
-    /// needs the service and the target health check its target groups.
-    pub fn require_outside_ecs_hook(&self) -> Result<(), GateError> {
+    /// needs the service, and the target health check its target groups unless a CodeDeploy
+    /// deployment is watched (`codedeploy_known`: the CodeDeploy hook, or `codeDeploy`
+    /// configured), whose green target group is then found.
+    pub fn require_outside_ecs_hook(&self, codedeploy_known: bool) -> Result<(), GateError> {
         if let Some(ecs) = &self.ecs
             && ecs.deployment_arn.is_none()
             && ecs.service.is_none()
@@ -376,14 +379,15 @@ impl Config {
                 problem: "give cluster and service (or a deploymentArn); only an ECS hook takes the deployment from its event".into(),
             });
         }
-        if self
-            .targets
-            .as_ref()
-            .is_some_and(|t| t.target_groups.is_empty())
+        if !codedeploy_known
+            && self
+                .targets
+                .as_ref()
+                .is_some_and(|t| t.target_groups.is_empty())
         {
             return Err(GateError::BadConfig {
                 key: "targets.targetGroups".into(),
-                problem: "list at least one target group ARN; only an ECS hook finds the green target groups itself".into(),
+                problem: "list at least one target group ARN, or configure codeDeploy (its deployment's green target group is found); only hooks find the green target groups themselves".into(),
             });
         }
         Ok(())

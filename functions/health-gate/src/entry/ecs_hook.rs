@@ -113,7 +113,17 @@ impl EcsHook for HealthGate {
             });
         }
         let (verdict, state, _, text) =
-            pass(&self, &config, state, Vantage::Hook { revision }, None).await;
+            pass(
+            &self,
+            &config,
+            state,
+            Vantage::Hook {
+                revision,
+                codedeploy: None,
+            },
+            None,
+        )
+        .await;
         Ok(match verdict {
             Verdict::Passed => EcsHookAnswer::Succeeded {
                 details: json!({"verdict": "passed", "summary": text}),
