@@ -562,3 +562,137 @@ async fn a_service_without_service_deployments_is_read_from_describe_services() 
         "{m}\n{logs}"
     );
 }
+
+/// A CodeDeploy ECS blue/green deployment `id` of web/bg whose task sets are `task_sets`,
+/// the group's target group pair web-tg-1/web-tg-2, and their scripted health.
+fn codedeploy_ecs_state(
+    id: &str,
+    status: &str,
+    task_sets: Value,
+    green: Value,
+    blue: Value,
+) -> Value {
+    json!({
+        "codedeployDeployments": {id: {
+            "applicationName": "web", "deploymentGroupName": "bg", "computePlatform": "ECS",
+            "timeline": [{"status": status}],
+            "targets": {"prod:web": {"status": "InProgress", "taskSetsInfo": task_sets}}
+        }},
+        "deploymentGroups": {"web/bg": {"computePlatform": "ECS", "loadBalancerInfo": {
+            "targetGroupPairInfoList": [{"targetGroups": [{"name": "web-tg-1"}, {"name": "web-tg-2"}]}]}}},
+        "targetHealth": {tg("web-tg-2"): green, tg("web-tg-1"): blue}
+    })
+}
+
+#[tokio::test]
+async fn codedeploy_hook_checks_the_green_target_group_of_its_deployment() {
+    let aws = &LocalAws::start().await;
+    let sets = json!([
+        {"taskSetLabel": "Blue", "targetGroup": {"name": "web-tg-1"}, "trafficWeight": 100.0},
+        {"taskSetLabel": "Green", "targetGroup": {"name": "web-tg-2"}, "trafficWeight": 0.0}
+    ]);
+    let blue = json!([targets(&[("unhealthy", Some("Target.Timeout"))])]);
+    let state = |green: Value| {
+        codedeploy_ecs_state("d-ECSBG1", "InProgress", sets.clone(), green, blue.clone())
+    };
+    // Each answer goes to a hook execution of its own.
+    let invoke = |hook: &'static str, env: Vec<(&'static str, String)>| async move {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut f = Function::start_with_env(BIN, aws, &env).await;
+        let event = json!({"DeploymentId": "d-ECSBG1", "LifecycleEventHookExecutionId": hook});
+        let r = f.invoke(&event, TIMEOUT).await;
+        let Invocation::Response(answer) = r else {
+            panic!("{r:?}\n{}", f.logs())
+        };
+        let reason = answer["reason"].as_str().unwrap_or_default().to_owned();
+        (
+            answer["status"].as_str().unwrap_or_default().to_owned(),
+            reason,
+        )
+    };
+    let count =
+        |calls: &[testkit::Call], op: &str| calls.iter().filter(|c| c.operation == op).count();
+
+    // No HEALTH_GATE_CONFIG: the green target group, every target healthy.
+    aws.set_state(state(json!([targets(&[
+        ("healthy", None),
+        ("healthy", None)
+    ])])))
+    .await;
+    let (status, reason) = invoke("hook-default", Vec::new()).await;
+    assert_eq!(status, "Succeeded", "{reason}");
+    assert!(reason.contains("web-tg-2 2/2 healthy"), "{reason}");
+
+    // Found once, then kept across the passes of the invocation.
+    aws.set_state(state(json!([
+        targets(&[("initial", Some("Elb.InitialHealthChecking"))]),
+        targets(&[("healthy", None), ("healthy", None)])
+    ])))
+    .await;
+    aws.reset_calls().await;
+    let config = json!({"targets": {}, "interval": 1}).to_string();
+    let (status, reason) = invoke("hook-found", vec![("HEALTH_GATE_CONFIG", config)]).await;
+    assert_eq!(status, "Succeeded", "{reason}");
+    assert!(reason.contains("passed after 2 passes"), "{reason}");
+    let calls = aws.calls().await;
+    let counts = [
+        "BatchGetDeploymentTargets",
+        "DescribeTargetGroups",
+        "DescribeTargetHealth",
+    ]
+    .map(|op| count(&calls, op));
+    assert_eq!(counts, [1, 1, 2], "found once, then kept");
+
+    // A configured target group wins: nothing is looked up.
+    aws.reset_calls().await;
+    let config = json!({"targets": {"targetGroups": [tg("web-tg-2")]}}).to_string();
+    let (status, reason) = invoke("hook-configured", vec![("HEALTH_GATE_CONFIG", config)]).await;
+    assert_eq!(status, "Succeeded", "{reason}");
+    let calls = aws.calls().await;
+    assert_eq!(
+        (
+            count(&calls, "GetDeployment"),
+            count(&calls, "ListDeploymentTargets")
+        ),
+        (0, 0)
+    );
+}
+
+#[tokio::test]
+async fn pipeline_action_on_a_codedeploy_ecs_deployment_finds_its_green_target_group() {
+    let aws = &LocalAws::start().await;
+    // Only the blue task set names its target group: the green one is the other of the pair.
+    let sets = json!([
+        {"taskSetLabel": "Blue", "targetGroup": {"name": "web-tg-1"}, "trafficWeight": 0.0},
+        {"taskSetLabel": "Green", "trafficWeight": 100.0}
+    ]);
+    aws.set_state(codedeploy_ecs_state(
+        "d-ECSBG2",
+        "Succeeded",
+        sets,
+        json!([targets(&[
+            ("unhealthy", Some("Target.ResponseCodeMismatch")),
+            ("healthy", None)
+        ])]),
+        json!([targets(&[("healthy", None)])]),
+    ))
+    .await;
+    let params =
+        json!({"codeDeploy": {"application": "web", "deploymentGroup": "bg"}, "targets": {}});
+    let (_, report, logs) = job(aws, &params, None).await;
+    let m = report.expect_failure("JobFailed");
+    assert!(
+        m.contains("web-tg-2 1/2 healthy")
+            && m.contains("10.0.0.0:8080 unhealthy (Target.ResponseCodeMismatch)"),
+        "{m}\n{logs}"
+    );
+    assert!(!m.contains("web-tg-1"), "{m}");
+
+    // Without codeDeploy, a pipeline action must name its target groups.
+    let (_, report, _) = job(aws, &json!({"targets": {}}), None).await;
+    let m = report.expect_failure("ConfigurationError");
+    assert!(
+        m.contains("targets.targetGroups") && m.contains("configure codeDeploy"),
+        "{m}"
+    );
+}

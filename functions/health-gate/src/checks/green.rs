@@ -84,7 +84,10 @@ pub async fn find(
     elbv2: &aws_sdk_elasticloadbalancingv2::Client,
     deployment_id: &str,
 ) -> Result<Found, AwsError> {
-    let get = codedeploy.get_deployment().deployment_id(deployment_id).send();
+    let get = codedeploy
+        .get_deployment()
+        .deployment_id(deployment_id)
+        .send();
     let list = codedeploy
         .list_deployment_targets()
         .deployment_id(deployment_id)
@@ -217,13 +220,19 @@ mod tests {
         let cases = [
             // The green task set names its target group: it wins.
             (
-                vec![set("Blue", Some("web-blue")), set("Green", Some("web-green"))],
+                vec![
+                    set("Blue", Some("web-blue")),
+                    set("Green", Some("web-green")),
+                ],
                 &pair,
                 found(&["web-green"]),
             ),
             // Target groups swap roles between deployments: the task set decides.
             (
-                vec![set("Blue", Some("web-green")), set("GREEN", Some("web-blue"))],
+                vec![
+                    set("Blue", Some("web-green")),
+                    set("GREEN", Some("web-blue")),
+                ],
                 &pair,
                 found(&["web-blue"]),
             ),
@@ -233,7 +242,11 @@ mod tests {
                 &pair,
                 found(&["web-green"]),
             ),
-            (vec![set("Blue", Some("web-green"))], &pair, found(&["web-blue"])),
+            (
+                vec![set("Blue", Some("web-green"))],
+                &pair,
+                found(&["web-blue"]),
+            ),
             // EC2/on-premises: the deployment group's target groups.
             (vec![], &ec2, found(&["web-ec2"])),
         ];

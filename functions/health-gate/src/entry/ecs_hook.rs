@@ -112,8 +112,7 @@ impl EcsHook for HealthGate {
                 details: json!({"gateState": state, "summary": "waiting for the next pass"}),
             });
         }
-        let (verdict, state, _, text) =
-            pass(
+        let (verdict, state, _, text) = pass(
             &self,
             &config,
             state,
