@@ -696,3 +696,66 @@ async fn pipeline_action_on_a_codedeploy_ecs_deployment_finds_its_green_target_g
         "{m}"
     );
 }
+
+#[tokio::test]
+async fn hooks_with_an_unknown_key_in_a_long_configuration_name_it() {
+    let aws = &LocalAws::start().await;
+    // Over CodePipeline's 1,000 characters, which hook configurations may be.
+    let names: Vec<String> = (0..80).map(|i| format!("web-alarm-{i}")).collect();
+    let mut f = Function::start(BIN, aws).await;
+    let details = json!({"alarms": {"names": names}, "bakeTime": "5m"});
+    let r = f
+        .invoke(
+            &ecs_event("POST_SCALE_UP", json!({}), json!({}), details),
+            TIMEOUT,
+        )
+        .await;
+    let Invocation::Response(answer) = r else {
+        panic!("{r:?}\n{}", f.logs())
+    };
+    assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
+    let text = answer["hookDetails"].to_string();
+    assert!(
+        text.contains("unknown key `bakeTime`") && text.contains("initialDelay"),
+        "{text}"
+    );
+
+    let config = json!({"alarms": {"names": names, "prefixes": ["web-"]}}).to_string();
+    let mut f =
+        Function::start_with_env(BIN, aws, &[("HEALTH_GATE_CONFIG", config.as_str())]).await;
+    let r = f.invoke(&codedeploy_event("d-BADKEY"), TIMEOUT).await;
+    let Invocation::Response(answer) = r else {
+        panic!("{r:?}\n{}", f.logs())
+    };
+    assert_eq!(answer["status"], "Failed", "{answer}");
+    let reason = answer["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("unknown key `prefixes`") && reason.contains("prefix"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn codedeploy_hook_for_a_deployment_that_does_not_exist_fails_at_once() {
+    let aws = &LocalAws::start().await;
+    // The default configuration looks for the deployment's green target group.
+    let mut f = Function::start(BIN, aws).await;
+    let started = std::time::Instant::now();
+    let r = f.invoke(&codedeploy_event("d-NOSUCH"), TIMEOUT).await;
+    let Invocation::Response(answer) = r else {
+        panic!("{r:?}\n{}", f.logs())
+    };
+    assert_eq!(answer["status"], "Failed", "{answer}");
+    let reason = answer["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("CodeDeploy has no deployment d-NOSUCH"),
+        "{reason}\n{}",
+        f.logs()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "not retried for minutes"
+    );
+    let hook = aws.hook("d-NOSUCH", "hook-d-NOSUCH").await.unwrap();
+    assert_eq!(hook["status"], "Failed");
+}

@@ -191,6 +191,11 @@ pub async fn measure(
                     Ok(green::Found::Missing(why)) => {
                         return failed(Reading::Fatal(format!("deployment {id}: {why}")));
                     }
+                    Err(e) if e.code() == Some("DeploymentDoesNotExistException") => {
+                        return failed(Reading::Fatal(format!(
+                            "CodeDeploy has no deployment {id}"
+                        )));
+                    }
                     Err(e) => return failed(Reading::Error(e.to_string())),
                 }
             }
