@@ -759,3 +759,79 @@ async fn codedeploy_hook_for_a_deployment_that_does_not_exist_fails_at_once() {
     let hook = aws.hook("d-NOSUCH", "hook-d-NOSUCH").await.unwrap();
     assert_eq!(hook["status"], "Failed");
 }
+
+#[tokio::test]
+async fn ecs_hook_answers_failed_when_an_aws_call_keeps_failing() {
+    let aws = LocalAws::start().await;
+    aws.fault(Fault::throttle("elbv2", "DescribeTargetHealth").times(-1))
+        .await;
+    let mut f = Function::start(BIN, &aws).await;
+    let mut details =
+        json!({"targets": {"targetGroups": [tg("ecs-throttled")]}, "interval": 1, "errorLimit": 1});
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        let event = ecs_event("POST_SCALE_UP", json!({}), json!({}), details.clone());
+        let r = f.invoke(&event, TIMEOUT).await;
+        let Invocation::Response(answer) = r else {
+            panic!("{r:?}\n{}", f.logs())
+        };
+        answers.push(answer["hookStatus"].as_str().unwrap_or_default().to_owned());
+        if answer["hookStatus"] != "IN_PROGRESS" {
+            let summary = answer["hookDetails"]["summary"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                summary.contains("errored 2 times in a row") && summary.contains("Throttling"),
+                "{summary}"
+            );
+            break;
+        }
+        for (k, v) in answer["hookDetails"].as_object().unwrap() {
+            details[k] = v.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(1050)).await;
+    }
+    assert_eq!(answers, ["IN_PROGRESS", "FAILED"]);
+}
+
+#[tokio::test]
+async fn every_sample_answers_against_the_demo_seed() {
+    let aws = &LocalAws::start().await;
+    let events = testkit::workspace_root().join("events");
+    testkit::seed::seed_only(aws, &events, "health-gate")
+        .await
+        .unwrap();
+    for path in testkit::seed::sample_events(&events, "health-gate") {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut f = Function::start(BIN, aws).await;
+        let r = f.invoke(&event, TIMEOUT).await;
+        let Invocation::Response(answer) = r else {
+            panic!("{name}: {r:?}\n{}", f.logs())
+        };
+        let said = match event["CodePipeline.job"]["id"].as_str() {
+            Some(id) => {
+                let report = aws.job(id).await.expect("a report");
+                let (summary, vars) = report.expect_success();
+                assert_eq!(vars["Verdict"], "passed", "{name}: {summary}");
+                summary.to_owned()
+            }
+            None if name.ends_with("rollback") => {
+                assert_eq!(
+                    answer["hookDetails"]["verdict"], "rollback",
+                    "{name}: {answer}"
+                );
+                answer.to_string()
+            }
+            None => {
+                let ok = answer["status"] == "Succeeded" || answer["hookStatus"] == "SUCCEEDED";
+                assert!(ok, "{name}: {answer}\n{}", f.logs());
+                answer.to_string()
+            }
+        };
+        assert!(
+            said.contains("passed") || said.contains("rolling back"),
+            "{name}: {said}"
+        );
+    }
+}
