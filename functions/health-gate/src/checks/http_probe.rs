@@ -195,10 +195,17 @@ fn explain(e: &reqwest::Error) -> String {
         .unwrap_or_default()
         .to_owned();
     let lower = root.to_lowercase();
-    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+    let tls = ["certificate", "tls", "handshake"]
+        .iter()
+        .any(|w| lower.contains(w));
+    if tls && root.contains("UnknownIssuer") {
         format!(
             "TLS: {root} (the server's certificate is not trusted: add its CA to AWS_CA_BUNDLE, or probe over http://)"
         )
+    } else if tls && root.contains("NotValidForName") {
+        format!("TLS: {root} (the certificate is not for this host name: probe a name it names)")
+    } else if tls {
+        format!("TLS: {root}")
     } else if e.is_redirect() {
         format!("too many redirects ({root})")
     } else {
