@@ -5,6 +5,7 @@
 //! once (three round trips: the deployment and its targets, then the targets and the
 //! deployment group, then the target groups by name) and kept in the gate's state.
 
+use crate::decide::Reading;
 use aws_sdk_codedeploy::types::TargetLabel;
 use shared::{AwsError, aws_error};
 
@@ -192,6 +193,26 @@ pub async fn find(
             .map(str::to_owned)
             .collect(),
     ))
+}
+
+/// The green target group ARNs of deployment `id`, or the reading that says why not.
+pub async fn groups(
+    codedeploy: &aws_sdk_codedeploy::Client,
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    id: &str,
+) -> Result<Vec<String>, Reading> {
+    match find(codedeploy, elbv2, id).await {
+        Ok(Found::Arns(arns)) if !arns.is_empty() => Ok(arns),
+        Ok(Found::Arns(_)) => Err(Reading::Fatal(format!(
+            "deployment {id}: ELBv2 found none of its target groups"
+        ))),
+        Ok(Found::NotYet(why)) => Err(Reading::Pending(format!("deployment {id}: {why}"))),
+        Ok(Found::Missing(why)) => Err(Reading::Fatal(format!("deployment {id}: {why}"))),
+        Err(e) if e.code() == Some("DeploymentDoesNotExistException") => {
+            Err(Reading::Fatal(format!("CodeDeploy has no deployment {id}")))
+        }
+        Err(e) => Err(Reading::Error(e.to_string())),
+    }
 }
 
 #[cfg(test)]

@@ -174,29 +174,13 @@ pub async fn measure(
                 }
             }
             (_, None) => {
-                let id = match codedeploy_id(clients, config, watched, hook_codedeploy).await {
-                    Ok(id) => id,
-                    Err(r) => return failed(r),
+                let found = match codedeploy_id(clients, config, watched, hook_codedeploy).await {
+                    Ok(id) => green::groups(&clients.codedeploy, &clients.elbv2, &id).await,
+                    Err(r) => Err(r),
                 };
-                match green::find(&clients.codedeploy, &clients.elbv2, &id).await {
-                    Ok(green::Found::Arns(arns)) if !arns.is_empty() => arns,
-                    Ok(green::Found::Arns(_)) => {
-                        return failed(Reading::Fatal(format!(
-                            "deployment {id}: ELBv2 found none of its target groups"
-                        )));
-                    }
-                    Ok(green::Found::NotYet(why)) => {
-                        return failed(Reading::Pending(format!("deployment {id}: {why}")));
-                    }
-                    Ok(green::Found::Missing(why)) => {
-                        return failed(Reading::Fatal(format!("deployment {id}: {why}")));
-                    }
-                    Err(e) if e.code() == Some("DeploymentDoesNotExistException") => {
-                        return failed(Reading::Fatal(format!(
-                            "CodeDeploy has no deployment {id}"
-                        )));
-                    }
-                    Err(e) => return failed(Reading::Error(e.to_string())),
+                match found {
+                    Ok(groups) => groups,
+                    Err(r) => return failed(r),
                 }
             }
         };
