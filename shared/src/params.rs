@@ -79,8 +79,9 @@ fn kind_of(v: &serde_json::Value) -> &'static str {
 }
 
 /// Turns serde's `unknown field `x`, expected one of `a`, `b`` into a message that names
-/// the key and lists the accepted ones.
-fn explain(message: &str) -> ParamsError {
+/// the key and lists the accepted ones; any other message is kept as `Invalid`. For
+/// configuration read outside `UserParameters` (longer JSON, a hook's details).
+pub fn explain(message: &str) -> ParamsError {
     let Some(rest) = message.strip_prefix("unknown field `") else {
         return ParamsError::Invalid {
             detail: message.to_owned(),

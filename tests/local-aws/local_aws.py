@@ -147,7 +147,7 @@ class Forward(Exception):
 def GATE_STATE_DEFAULTS():
     """The health gate's scripted state (see README.md, "Deployment health")."""
     return {"serviceDeployments": [], "serviceRevisions": {}, "targetHealth": {}, "metricData": {},
-            "codedeployDeployments": {}}
+            "codedeployDeployments": {}, "deploymentGroups": {}}
 
 
 class Call:
@@ -1320,6 +1320,8 @@ class LocalAws(DeploymentHistories):
             ("CodeDeploy_20141006", "ListDeployments"): self.gate_list_deployments,
             ("CodeDeploy_20141006", "ListDeploymentTargets"): self.gate_list_deployment_targets,
             ("CodeDeploy_20141006", "BatchGetDeploymentTargets"): self.gate_batch_get_deployment_targets,
+            ("CodeDeploy_20141006", "GetDeploymentGroup"): self.gate_get_deployment_group,
+            ("elasticloadbalancing", "DescribeTargetGroups"): self.gate_describe_target_groups,
         }
 
     def _gate_frame(self, key, frames, advance=True):
@@ -1474,13 +1476,43 @@ class LocalAws(DeploymentHistories):
             if target_id not in found[1]:
                 raise ApiError("DeploymentTargetDoesNotExistException", f"The target {target_id} could not be found")
             target = {"targetId": target_id, "deploymentId": deployment_id, **found[1][target_id]}
-            targets.append({"deploymentTargetType": "InstanceTarget", "instanceTarget": target})
+            if "taskSetsInfo" in target:  # an ECS blue/green deployment's service
+                targets.append({"deploymentTargetType": "ECSTarget", "ecsTarget": target})
+            else:
+                targets.append({"deploymentTargetType": "InstanceTarget", "instanceTarget": target})
         return {"deploymentTargets": targets}
+
+    # The green target group of a CodeDeploy deployment: its ECS target's task sets
+    # (above), the deployment group's target groups, and their ARNs by name.
+
+    def gate_get_deployment_group(self, req, _call=None):
+        key = f"{req.get('applicationName')}/{req.get('deploymentGroupName')}"
+        with self.lock:
+            group = copy.deepcopy(self.gate_state["deploymentGroups"].get(key))
+        if group is None:
+            raise Forward()
+        return {"deploymentGroupInfo": {"applicationName": req.get("applicationName"),
+                                        "deploymentGroupName": req.get("deploymentGroupName"), **group}}
+
+    def gate_describe_target_groups(self, _req, call):
+        """By `Names`, the target groups whose ARNs `targetHealth` scripts
+        (`.../targetgroup/<name>/<id>`); anything else goes to moto."""
+        params = call.params or {}
+        names = [v for k, v in sorted((k, v) for k, v in params.items() if k.startswith("Names.member."))
+                 if k.rsplit(".", 1)[-1].isdigit()]
+        names = [params[f"Names.member.{i}"] for i in range(1, len(names) + 1) if f"Names.member.{i}" in params]
+        with self.lock:
+            by_name = {arn.split(":targetgroup/", 1)[-1].split("/", 1)[0]: arn
+                       for arn in self.gate_state["targetHealth"]}
+        if not names or not all(n in by_name for n in names):
+            raise Forward()
+        return {"TargetGroups": [{"TargetGroupArn": by_name[n], "TargetGroupName": n, "TargetType": "ip"}
+                                 for n in names]}
 
     def _set_gate_state(self, data):
         """Control API: the scripted deployment health; replacing a part restarts its timelines."""
         kinds = {"serviceDeployments": list, "serviceRevisions": dict, "targetHealth": dict, "metricData": dict,
-                 "codedeployDeployments": dict}
+                 "codedeployDeployments": dict, "deploymentGroups": dict}
         for key, kind in kinds.items():
             if key in data:
                 if not isinstance(data[key], kind):

@@ -568,6 +568,33 @@ def gate_codedeploy_deployment_and_targets_with_diagnostics(aws):
     expect_error("DeploymentDoesNotExistException", 400, cd.list_deployment_targets, deploymentId="d-NONE")
 
 
+@check
+def gate_codedeploy_ecs_green_target_group(aws):
+    cd, elb = aws.client("codedeploy"), aws.client("elbv2")
+    green = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg-2/2"
+    task_sets = [{"taskSetLabel": "Blue", "targetGroup": {"name": "web-tg-1"}, "trafficWeight": 100.0},
+                 {"taskSetLabel": "Green", "targetGroup": {"name": "web-tg-2"}, "trafficWeight": 0.0}]
+    aws.ctl("POST", "/state", {
+        "codedeployDeployments": {"d-ECSBG": {"applicationName": "web", "deploymentGroupName": "bg",
+                                              "computePlatform": "ECS", "timeline": [{"status": "InProgress"}],
+                                              "targets": {"prod:web": {"status": "InProgress",
+                                                                       "taskSetsInfo": task_sets}}}},
+        "deploymentGroups": {"web/bg": {"computePlatform": "ECS", "loadBalancerInfo": {"targetGroupPairInfoList": [
+            {"targetGroups": [{"name": "web-tg-1"}, {"name": "web-tg-2"}]}]}}},
+        "targetHealth": {green: [{"targets": [{"id": "10.0.0.9", "state": "healthy"}]}]}})
+    ids = cd.list_deployment_targets(deploymentId="d-ECSBG")["targetIds"]
+    target = cd.batch_get_deployment_targets(deploymentId="d-ECSBG", targetIds=ids)["deploymentTargets"][0]
+    assert target["deploymentTargetType"] == "ECSTarget", target
+    labels = {t["taskSetLabel"]: t["targetGroup"]["name"] for t in target["ecsTarget"]["taskSetsInfo"]}
+    assert labels == {"Blue": "web-tg-1", "Green": "web-tg-2"}, target
+    group = cd.get_deployment_group(applicationName="web", deploymentGroupName="bg")["deploymentGroupInfo"]
+    pair = group["loadBalancerInfo"]["targetGroupPairInfoList"][0]["targetGroups"]
+    assert [g["name"] for g in pair] == ["web-tg-1", "web-tg-2"], group
+    found = elb.describe_target_groups(Names=["web-tg-2"])["TargetGroups"]
+    assert [(g["TargetGroupName"], g["TargetGroupArn"]) for g in found] == [("web-tg-2", green)], found
+    expect_error("TargetGroupNotFound", 400, elb.describe_target_groups, Names=["nowhere"])
+
+
 LAYER = bytes(range(256)) * 1200       # 307,200 bytes
 CONFIG = b'{"architecture": "amd64", "os": "linux"}'
 

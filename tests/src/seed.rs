@@ -8,7 +8,8 @@
 //!   [{"service", "operation", "match", "response"}]` (answers the local AWS gives instead
 //!   of moto, e.g. ECR scan findings), and `"deployments"` (deployment histories for the
 //!   emulator's `/_local/deployments`: ECS service deployments, CodeDeploy groups, pipeline
-//!   executions and states, alarm tags).
+//!   executions and states, alarm tags), and `"state"` (the emulator's `/_local/state`:
+//!   alarms and the scripted deployment health the health gate reads).
 
 use crate::job::{BUCKET, ensure_bucket};
 use crate::local_aws::LocalAws;
@@ -99,6 +100,9 @@ async fn seed_matching(
         }
         if let Some(histories) = spec.get("deployments") {
             aws.seed_deployments(histories.clone()).await;
+        }
+        if let Some(state) = spec.get("state") {
+            aws.set_state(state.clone()).await;
         }
         done.push(format!(
             "seed {}",

@@ -78,8 +78,9 @@ pub struct EcsCheck {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TargetsCheck {
-    /// Target group ARNs. In an ECS hook, leave it out to check the green target groups
-    /// of the deployment's target revision.
+    /// Target group ARNs. Leave it out to check the green target groups found from the
+    /// deployment: the target revision's (ECS hook), or the CodeDeploy deployment's (the
+    /// CodeDeploy hook, or the pipeline action with `codeDeploy`).
     #[serde(default)]
     pub target_groups: Vec<String>,
     /// Healthy targets needed per group (default: all registered, and at least one).
@@ -139,7 +140,8 @@ pub struct MetricCheck {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProbeCheck {
-    /// `http://host:port/path`. Credentials and query values never appear in summaries or logs.
+    /// `http://host:port/path` or `https://...` (trusting the compiled-in roots and
+    /// `AWS_CA_BUNDLE`). Credentials and query values never appear in summaries or logs.
     pub url: String,
     /// Default `GET`.
     pub method: Option<String>,
@@ -356,22 +358,18 @@ impl Config {
             }
         }
         for p in &self.probes {
-            if !p.url.starts_with("http://") {
-                return bad(
-                    "probes.url",
-                    format!(
-                        "{} is not an http:// URL; probes speak plain HTTP (probe the test listener or the task)",
-                        crate::checks::http_probe::redact(&p.url)
-                    ),
-                );
+            if let Err(problem) = crate::checks::http_probe::parse_url(&p.url) {
+                return bad("probes.url", problem);
             }
         }
         Ok(())
     }
 
     /// Outside an ECS hook (which names its deployment and target revision), the ECS check
-    /// needs the service and the target health check its target groups.
-    pub fn require_outside_ecs_hook(&self) -> Result<(), GateError> {
+    /// needs the service, and the target health check its target groups unless a CodeDeploy
+    /// deployment is watched (`codedeploy_known`: the CodeDeploy hook, or `codeDeploy`
+    /// configured), whose green target group is then found.
+    pub fn require_outside_ecs_hook(&self, codedeploy_known: bool) -> Result<(), GateError> {
         if let Some(ecs) = &self.ecs
             && ecs.deployment_arn.is_none()
             && ecs.service.is_none()
@@ -381,14 +379,15 @@ impl Config {
                 problem: "give cluster and service (or a deploymentArn); only an ECS hook takes the deployment from its event".into(),
             });
         }
-        if self
-            .targets
-            .as_ref()
-            .is_some_and(|t| t.target_groups.is_empty())
+        if !codedeploy_known
+            && self
+                .targets
+                .as_ref()
+                .is_some_and(|t| t.target_groups.is_empty())
         {
             return Err(GateError::BadConfig {
                 key: "targets.targetGroups".into(),
-                problem: "list at least one target group ARN; only an ECS hook finds the green target groups itself".into(),
+                problem: "list at least one target group ARN, or configure codeDeploy (its deployment's green target group is found); only hooks find the green target groups themselves".into(),
             });
         }
         Ok(())
@@ -417,10 +416,8 @@ pub fn from_value(value: Value) -> Result<Config, GateError> {
     let config: Config = if text.chars().count() <= shared::params::MAX_USER_PARAMETERS {
         shared::params::parse_params(Some(&text)).map_err(GateError::Params)?
     } else {
-        serde_json::from_value(value).map_err(|e| GateError::BadConfig {
-            key: "(all)".into(),
-            problem: e.to_string(),
-        })?
+        serde_json::from_value(value)
+            .map_err(|e| GateError::Params(shared::params::explain(&e.to_string())))?
     };
     config.validate()?;
     Ok(config)
@@ -507,8 +504,12 @@ mod tests {
                 "unknown variant `ignore`",
             ),
             (
-                json!({"probes": [{"url": "https://user:pw@example.com/h?token=s3cret"}]}),
-                "not an http:// URL",
+                json!({"probes": [{"url": "ftp://user:pw@example.com/h?token=s3cret"}]}),
+                "not an http:// or https:// URL",
+            ),
+            (
+                json!({"probes": [{"url": "https://user:pw@/h?token=s3cret"}]}),
+                "not a valid URL",
             ),
             (
                 json!({"targets": {"targetGroups": ["a"], "minHealthyPercent": 120}}),
@@ -525,6 +526,43 @@ mod tests {
             assert!(err.contains(want), "{input}: {err}");
             assert!(!err.contains("s3cret") && !err.contains(":pw@"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_long_configuration_with_an_unknown_key_names_it_with_the_accepted_ones() {
+        // Over 1,000 characters: hook details and the environment are not bound by
+        // CodePipeline's limit, and get the same message as short UserParameters.
+        let names: Vec<String> = (0..80).map(|i| format!("web-alarm-{i}")).collect();
+        let cases = [
+            (
+                json!({"alarms": {"names": names}, "bakeTime": "5m"}),
+                "bakeTime",
+                "initialDelay",
+            ),
+            (
+                json!({"alarms": {"names": names, "prefixes": ["web-"]}}),
+                "prefixes",
+                "prefix",
+            ),
+        ];
+        for (input, key, accepted) in cases {
+            assert!(input.to_string().len() > 1000);
+            let err = parse(input).unwrap_err();
+            assert!(
+                err.contains(&format!("unknown key `{key}`"))
+                    && err.contains("Accepted keys:")
+                    && err.contains(accepted)
+                    && !err.contains("unknown field"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn https_probes_are_accepted() {
+        let c =
+            parse(json!({"probes": [{"url": "https://user:pw@api.example.com:8443/ready?sig=x"}]}));
+        assert!(c.is_ok(), "{c:?}");
     }
 
     #[test]

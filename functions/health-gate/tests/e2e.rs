@@ -562,3 +562,276 @@ async fn a_service_without_service_deployments_is_read_from_describe_services() 
         "{m}\n{logs}"
     );
 }
+
+/// A CodeDeploy ECS blue/green deployment `id` of web/bg whose task sets are `task_sets`,
+/// the group's target group pair web-tg-1/web-tg-2, and their scripted health.
+fn codedeploy_ecs_state(
+    id: &str,
+    status: &str,
+    task_sets: Value,
+    green: Value,
+    blue: Value,
+) -> Value {
+    json!({
+        "codedeployDeployments": {id: {
+            "applicationName": "web", "deploymentGroupName": "bg", "computePlatform": "ECS",
+            "timeline": [{"status": status}],
+            "targets": {"prod:web": {"status": "InProgress", "taskSetsInfo": task_sets}}
+        }},
+        "deploymentGroups": {"web/bg": {"computePlatform": "ECS", "loadBalancerInfo": {
+            "targetGroupPairInfoList": [{"targetGroups": [{"name": "web-tg-1"}, {"name": "web-tg-2"}]}]}}},
+        "targetHealth": {tg("web-tg-2"): green, tg("web-tg-1"): blue}
+    })
+}
+
+#[tokio::test]
+async fn codedeploy_hook_checks_the_green_target_group_of_its_deployment() {
+    let aws = &LocalAws::start().await;
+    let sets = json!([
+        {"taskSetLabel": "Blue", "targetGroup": {"name": "web-tg-1"}, "trafficWeight": 100.0},
+        {"taskSetLabel": "Green", "targetGroup": {"name": "web-tg-2"}, "trafficWeight": 0.0}
+    ]);
+    let blue = json!([targets(&[("unhealthy", Some("Target.Timeout"))])]);
+    let state = |green: Value| {
+        codedeploy_ecs_state("d-ECSBG1", "InProgress", sets.clone(), green, blue.clone())
+    };
+    // Each answer goes to a hook execution of its own.
+    let invoke = |hook: &'static str, env: Vec<(&'static str, String)>| async move {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut f = Function::start_with_env(BIN, aws, &env).await;
+        let event = json!({"DeploymentId": "d-ECSBG1", "LifecycleEventHookExecutionId": hook});
+        let r = f.invoke(&event, TIMEOUT).await;
+        let Invocation::Response(answer) = r else {
+            panic!("{r:?}\n{}", f.logs())
+        };
+        let reason = answer["reason"].as_str().unwrap_or_default().to_owned();
+        (
+            answer["status"].as_str().unwrap_or_default().to_owned(),
+            reason,
+        )
+    };
+    let count =
+        |calls: &[testkit::Call], op: &str| calls.iter().filter(|c| c.operation == op).count();
+
+    // No HEALTH_GATE_CONFIG: the green target group, every target healthy.
+    aws.set_state(state(json!([targets(&[
+        ("healthy", None),
+        ("healthy", None)
+    ])])))
+    .await;
+    let (status, reason) = invoke("hook-default", Vec::new()).await;
+    assert_eq!(status, "Succeeded", "{reason}");
+    assert!(reason.contains("web-tg-2 2/2 healthy"), "{reason}");
+
+    // Found once, then kept across the passes of the invocation.
+    aws.set_state(state(json!([
+        targets(&[("initial", Some("Elb.InitialHealthChecking"))]),
+        targets(&[("healthy", None), ("healthy", None)])
+    ])))
+    .await;
+    aws.reset_calls().await;
+    let config = json!({"targets": {}, "interval": 1}).to_string();
+    let (status, reason) = invoke("hook-found", vec![("HEALTH_GATE_CONFIG", config)]).await;
+    assert_eq!(status, "Succeeded", "{reason}");
+    assert!(reason.contains("passed after 2 passes"), "{reason}");
+    let calls = aws.calls().await;
+    let counts = [
+        "BatchGetDeploymentTargets",
+        "DescribeTargetGroups",
+        "DescribeTargetHealth",
+    ]
+    .map(|op| count(&calls, op));
+    assert_eq!(counts, [1, 1, 2], "found once, then kept");
+
+    // A configured target group wins: nothing is looked up.
+    aws.reset_calls().await;
+    let config = json!({"targets": {"targetGroups": [tg("web-tg-2")]}}).to_string();
+    let (status, reason) = invoke("hook-configured", vec![("HEALTH_GATE_CONFIG", config)]).await;
+    assert_eq!(status, "Succeeded", "{reason}");
+    let calls = aws.calls().await;
+    assert_eq!(
+        (
+            count(&calls, "GetDeployment"),
+            count(&calls, "ListDeploymentTargets")
+        ),
+        (0, 0)
+    );
+}
+
+#[tokio::test]
+async fn pipeline_action_on_a_codedeploy_ecs_deployment_finds_its_green_target_group() {
+    let aws = &LocalAws::start().await;
+    // Only the blue task set names its target group: the green one is the other of the pair.
+    let sets = json!([
+        {"taskSetLabel": "Blue", "targetGroup": {"name": "web-tg-1"}, "trafficWeight": 0.0},
+        {"taskSetLabel": "Green", "trafficWeight": 100.0}
+    ]);
+    aws.set_state(codedeploy_ecs_state(
+        "d-ECSBG2",
+        "Succeeded",
+        sets,
+        json!([targets(&[
+            ("unhealthy", Some("Target.ResponseCodeMismatch")),
+            ("healthy", None)
+        ])]),
+        json!([targets(&[("healthy", None)])]),
+    ))
+    .await;
+    let params =
+        json!({"codeDeploy": {"application": "web", "deploymentGroup": "bg"}, "targets": {}});
+    let (_, report, logs) = job(aws, &params, None).await;
+    let m = report.expect_failure("JobFailed");
+    assert!(
+        m.contains("web-tg-2 1/2 healthy")
+            && m.contains("10.0.0.0:8080 unhealthy (Target.ResponseCodeMismatch)"),
+        "{m}\n{logs}"
+    );
+    assert!(!m.contains("web-tg-1"), "{m}");
+
+    // Without codeDeploy, a pipeline action must name its target groups.
+    let (_, report, _) = job(aws, &json!({"targets": {}}), None).await;
+    let m = report.expect_failure("ConfigurationError");
+    assert!(
+        m.contains("targets.targetGroups") && m.contains("configure codeDeploy"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn hooks_with_an_unknown_key_in_a_long_configuration_name_it() {
+    let aws = &LocalAws::start().await;
+    // Over CodePipeline's 1,000 characters, which hook configurations may be.
+    let names: Vec<String> = (0..80).map(|i| format!("web-alarm-{i}")).collect();
+    let mut f = Function::start(BIN, aws).await;
+    let details = json!({"alarms": {"names": names}, "bakeTime": "5m"});
+    let r = f
+        .invoke(
+            &ecs_event("POST_SCALE_UP", json!({}), json!({}), details),
+            TIMEOUT,
+        )
+        .await;
+    let Invocation::Response(answer) = r else {
+        panic!("{r:?}\n{}", f.logs())
+    };
+    assert_eq!(answer["hookStatus"], "FAILED", "{answer}");
+    let text = answer["hookDetails"].to_string();
+    assert!(
+        text.contains("unknown key `bakeTime`") && text.contains("initialDelay"),
+        "{text}"
+    );
+
+    let config = json!({"alarms": {"names": names, "prefixes": ["web-"]}}).to_string();
+    let mut f =
+        Function::start_with_env(BIN, aws, &[("HEALTH_GATE_CONFIG", config.as_str())]).await;
+    let r = f.invoke(&codedeploy_event("d-BADKEY"), TIMEOUT).await;
+    let Invocation::Response(answer) = r else {
+        panic!("{r:?}\n{}", f.logs())
+    };
+    assert_eq!(answer["status"], "Failed", "{answer}");
+    let reason = answer["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("unknown key `prefixes`") && reason.contains("prefix"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn codedeploy_hook_for_a_deployment_that_does_not_exist_fails_at_once() {
+    let aws = &LocalAws::start().await;
+    // The default configuration looks for the deployment's green target group.
+    let mut f = Function::start(BIN, aws).await;
+    let started = std::time::Instant::now();
+    let r = f.invoke(&codedeploy_event("d-NOSUCH"), TIMEOUT).await;
+    let Invocation::Response(answer) = r else {
+        panic!("{r:?}\n{}", f.logs())
+    };
+    assert_eq!(answer["status"], "Failed", "{answer}");
+    let reason = answer["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("CodeDeploy has no deployment d-NOSUCH"),
+        "{reason}\n{}",
+        f.logs()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "not retried for minutes"
+    );
+    let hook = aws.hook("d-NOSUCH", "hook-d-NOSUCH").await.unwrap();
+    assert_eq!(hook["status"], "Failed");
+}
+
+#[tokio::test]
+async fn ecs_hook_answers_failed_when_an_aws_call_keeps_failing() {
+    let aws = LocalAws::start().await;
+    aws.fault(Fault::throttle("elbv2", "DescribeTargetHealth").times(-1))
+        .await;
+    let mut f = Function::start(BIN, &aws).await;
+    let mut details =
+        json!({"targets": {"targetGroups": [tg("ecs-throttled")]}, "interval": 1, "errorLimit": 1});
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        let event = ecs_event("POST_SCALE_UP", json!({}), json!({}), details.clone());
+        let r = f.invoke(&event, TIMEOUT).await;
+        let Invocation::Response(answer) = r else {
+            panic!("{r:?}\n{}", f.logs())
+        };
+        answers.push(answer["hookStatus"].as_str().unwrap_or_default().to_owned());
+        if answer["hookStatus"] != "IN_PROGRESS" {
+            let summary = answer["hookDetails"]["summary"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                summary.contains("errored 2 times in a row") && summary.contains("Throttling"),
+                "{summary}"
+            );
+            break;
+        }
+        for (k, v) in answer["hookDetails"].as_object().unwrap() {
+            details[k] = v.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(1050)).await;
+    }
+    assert_eq!(answers, ["IN_PROGRESS", "FAILED"]);
+}
+
+#[tokio::test]
+async fn every_sample_answers_against_the_demo_seed() {
+    let aws = &LocalAws::start().await;
+    let events = testkit::workspace_root().join("events");
+    testkit::seed::seed_only(aws, &events, "health-gate")
+        .await
+        .unwrap();
+    for path in testkit::seed::sample_events(&events, "health-gate") {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut f = Function::start(BIN, aws).await;
+        let r = f.invoke(&event, TIMEOUT).await;
+        let Invocation::Response(answer) = r else {
+            panic!("{name}: {r:?}\n{}", f.logs())
+        };
+        let said = match event["CodePipeline.job"]["id"].as_str() {
+            Some(id) => {
+                let report = aws.job(id).await.expect("a report");
+                let (summary, vars) = report.expect_success();
+                assert_eq!(vars["Verdict"], "passed", "{name}: {summary}");
+                summary.to_owned()
+            }
+            None if name.ends_with("rollback") => {
+                assert_eq!(
+                    answer["hookDetails"]["verdict"], "rollback",
+                    "{name}: {answer}"
+                );
+                answer.to_string()
+            }
+            None => {
+                let ok = answer["status"] == "Succeeded" || answer["hookStatus"] == "SUCCEEDED";
+                assert!(ok, "{name}: {answer}\n{}", f.logs());
+                answer.to_string()
+            }
+        };
+        assert!(
+            said.contains("passed") || said.contains("rolling back"),
+            "{name}: {said}"
+        );
+    }
+}

@@ -3,12 +3,14 @@
 //! of each sample event, with a fixed latency added to every AWS call.
 //!
 //! Usage: bench [--bin-dir DIR] [--latency-ms 20] [--warm 20] [--out FILE] [--arm64-dir DIR]
-//!              [--env KEY=VALUE ...]
+//!              [--env KEY=VALUE ...] [--bake-only]
 //! Scenarios: every `events/<function>*.json`; the floor runs with an empty event.
 //! `--env` adds a variable to the functions' environment (e.g. `AWS_TLS_ROOTS=system` to
 //! see what loading the system's certificate store costs).
 //! Targets checked at the end: init within 1.5x the floor's, peak RSS under 8 MB, the
 //! zipped binary under 3 MB (arm64 when measured, else x86_64).
+//! Then the health gate's billed time of a 30-minute bake (`mod bake`; `--bake-only` runs
+//! only that).
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -30,6 +32,8 @@ struct Options {
     out: PathBuf,
     arm64_dir: Option<PathBuf>,
     env: Vec<(String, String)>,
+    /// `--bake-only`: only the health gate's bake billing.
+    bake_only: bool,
 }
 
 /// Init at most this many times the floor's.
@@ -48,12 +52,18 @@ fn options() -> Options {
         out: root.join("bench-results/bench.json"),
         arm64_dir: None,
         env: Vec::new(),
+        bake_only: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
         let value = args.get(i + 1).cloned().unwrap_or_default();
         match args[i].as_str() {
+            "--bake-only" => {
+                o.bake_only = true;
+                i += 1;
+                continue;
+            }
             "--bin-dir" => o.bin_dir = value.into(),
             "--latency-ms" => o.latency_ms = value.parse().unwrap_or(20),
             "--warm" => o.warm = value.parse().unwrap_or(20),
@@ -86,6 +96,10 @@ async fn main() {
         std::process::exit(2);
     }
     aws.latency(o.latency_ms).await;
+    if o.bake_only {
+        bake::run(&aws, &o).await;
+        return;
+    }
 
     let mut rows = Vec::new();
     rows.push(measure(&aws, &o, FLOOR, "empty event", json!({})).await);
@@ -124,6 +138,9 @@ async fn main() {
     }
     if failed > 0 {
         eprintln!("{failed} target(s) missed");
+    }
+    if o.bin_dir.join("health-gate").exists() {
+        bake::run(&aws, &o).await;
     }
 }
 
@@ -347,4 +364,217 @@ fn print_table(rows: &[Value], latency: u64) {
 
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
+}
+
+/// The billed Lambda time of a 30-minute bake of the health gate, through the pipeline
+/// action (continuation tokens) and through the ECS native hook (`IN_PROGRESS` with
+/// `callBackDelay`). The number of invocations follows from the settings (one pass per
+/// `interval`), so a few real passes are measured (with no added latency) and the total is
+/// computed: the cold first invocation and its init, plus the mean warm pass times the
+/// passes left, plus 20 ms per AWS call (the report included).
+mod bake {
+    use super::{Options, fresh};
+    use serde_json::{Value, json};
+    use std::time::{Duration, Instant};
+    use testkit::{Function, JobReport, LocalAws, workspace_root};
+
+    const BAKE_S: u64 = 30 * 60;
+    const INTERVALS_S: [u64; 2] = [30, 60];
+    const PER_CALL_MS: f64 = 20.0;
+    const TARGET_S: f64 = 10.0;
+    /// Passes measured for real (with a 3 s bake and a 1 s interval).
+    const MEASURED_CONFIG: &str = r#"{"bake": "3s", "interval": 1}"#;
+
+    /// One invocation as measured: how long it took and the AWS calls it made.
+    struct Measured {
+        ms: f64,
+        calls: usize,
+    }
+
+    pub async fn run(aws: &LocalAws, o: &Options) {
+        aws.latency(0).await;
+        let exe = o.bin_dir.join("health-gate");
+        let mut env = aws.function_env();
+        env.extend(o.env.iter().cloned());
+        let events = workspace_root().join("events");
+        let load = |name: &str| -> Value {
+            let path = events.join(format!("health-gate-{name}.json"));
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default())
+                .unwrap_or_default()
+        };
+        let entries = [
+            (
+                "pipeline action",
+                pipeline(aws, &exe, &env, load("pipeline")).await,
+            ),
+            (
+                "ECS hook",
+                ecs_hook(aws, &exe, &env, load("ecs-hook")).await,
+            ),
+        ];
+        aws.latency(o.latency_ms).await;
+        println!(
+            "\nhealth-gate: billed Lambda time of a {}-minute bake (sum of invocation durations + {PER_CALL_MS} ms per AWS call; \
+             invocations = one pass per interval; runs: real passes measured with a 3 s bake, a 1 s interval and no added latency).",
+            BAKE_S / 60,
+        );
+        println!(
+            "{:<16} {:>4} {:>8} {:>7} {:>7} {:>8} {:>9} {:>9} {:>8} {:>9}  target",
+            "entry",
+            "runs",
+            "interval",
+            "invokes",
+            "init ms",
+            "first ms",
+            "pass ms",
+            "calls/ps",
+            "calls",
+            "billed s"
+        );
+        let mut missed = 0;
+        for (entry, (init_ms, rest, first)) in &entries {
+            let Some(first) = first else {
+                println!("{entry:<16} no measurement (see the errors above)");
+                missed += 1;
+                continue;
+            };
+            let n = rest.len().max(1) as f64;
+            let pass_ms = rest.iter().map(|m| m.ms).sum::<f64>() / n;
+            let pass_calls = rest.iter().map(|m| m.calls).sum::<usize>() as f64 / n;
+            for interval in INTERVALS_S {
+                let invocations = BAKE_S / interval + 1;
+                let later = (invocations - 1) as f64;
+                let calls = first.calls as f64 + later * pass_calls;
+                let billed_ms = init_ms + first.ms + later * pass_ms + calls * PER_CALL_MS;
+                let ok = billed_ms / 1000.0 < TARGET_S;
+                missed += usize::from(!ok);
+                println!(
+                    "{entry:<16} {:>4} {:>7}s {invocations:>7} {init_ms:>7.1} {:>8.1} {pass_ms:>9.1} {pass_calls:>9.1} {calls:>8.0} {:>9.2}  < {TARGET_S} s {}",
+                    rest.len() + 1,
+                    interval,
+                    first.ms,
+                    billed_ms / 1000.0,
+                    if ok { "ok" } else { "MISSED" }
+                );
+            }
+        }
+        if missed > 0 {
+            eprintln!("health-gate bake: {missed} target(s) missed");
+        }
+    }
+
+    /// Invokes once, timing it, and counts the AWS calls it made.
+    async fn timed(
+        aws: &LocalAws,
+        f: &mut Function,
+        event: &Value,
+    ) -> (testkit::Invocation, Measured) {
+        aws.reset_calls().await;
+        let t = Instant::now();
+        let r = f.invoke(event, Duration::from_secs(60)).await;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let calls = aws.calls().await.len();
+        (r, Measured { ms, calls })
+    }
+
+    /// (init ms, the warm passes, the first pass) of a run to a verdict.
+    type Run = (f64, Vec<Measured>, Option<Measured>);
+
+    /// The pipeline sample with a short bake, through its continuation tokens.
+    async fn pipeline(
+        aws: &LocalAws,
+        exe: &std::path::Path,
+        env: &[(String, String)],
+        sample: Value,
+    ) -> Run {
+        let job = &sample["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"];
+        let mut params: Value =
+            serde_json::from_str(job["UserParameters"].as_str().unwrap_or("{}"))
+                .unwrap_or_default();
+        merge(&mut params, MEASURED_CONFIG);
+        let mut f = Function::spawn(exe, env).await;
+        let (mut first, mut rest, mut token) = (None, Vec::new(), None::<String>);
+        for _ in 0..10 {
+            let (mut event, id) = fresh(&sample);
+            let data = &mut event["CodePipeline.job"]["data"];
+            data["actionConfiguration"]["configuration"]["UserParameters"] =
+                json!(params.to_string());
+            if let Some(t) = &token {
+                data["continuationToken"] = json!(t);
+            }
+            let (_, m) = timed(aws, &mut f, &event).await;
+            if first.is_none() {
+                first = Some(m);
+            } else {
+                rest.push(m);
+            }
+            match aws.job(&id.unwrap_or_default()).await {
+                Some(JobReport::Success {
+                    continuation_token: Some(t),
+                    ..
+                }) => token = Some(t),
+                Some(JobReport::Success { .. }) => break,
+                other => {
+                    eprintln!("health-gate bake, pipeline action: {other:?}\n{}", f.logs());
+                    return (0.0, Vec::new(), None);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(1050)).await;
+        }
+        let init = f.init_duration().unwrap_or_default().as_secs_f64() * 1000.0;
+        (init, rest, first)
+    }
+
+    /// The ECS hook sample (its probe left out: it names a private address) with a short
+    /// bake, answered `IN_PROGRESS` until it passes; the details go back as ECS sends them.
+    async fn ecs_hook(
+        aws: &LocalAws,
+        exe: &std::path::Path,
+        env: &[(String, String)],
+        sample: Value,
+    ) -> Run {
+        let mut event = sample;
+        if let Some(details) = event["hookDetails"].as_object_mut() {
+            details.remove("probes");
+        }
+        merge(&mut event["hookDetails"], MEASURED_CONFIG);
+        let mut f = Function::spawn(exe, env).await;
+        let (mut first, mut rest) = (None, Vec::new());
+        for _ in 0..10 {
+            let (r, m) = timed(aws, &mut f, &event).await;
+            if first.is_none() {
+                first = Some(m);
+            } else {
+                rest.push(m);
+            }
+            let testkit::Invocation::Response(answer) = r else {
+                eprintln!("health-gate bake, ECS hook: {r:?}\n{}", f.logs());
+                return (0.0, Vec::new(), None);
+            };
+            if answer["hookStatus"] != "IN_PROGRESS" {
+                if answer["hookStatus"] != "SUCCEEDED" {
+                    eprintln!("health-gate bake, ECS hook: {answer}");
+                }
+                break;
+            }
+            let details = answer["hookDetails"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            for (k, v) in details {
+                event["hookDetails"][k] = v;
+            }
+            let delay = answer["callBackDelay"].as_u64().unwrap_or(1);
+            tokio::time::sleep(Duration::from_millis(delay * 1000 + 50)).await;
+        }
+        let init = f.init_duration().unwrap_or_default().as_secs_f64() * 1000.0;
+        (init, rest, first)
+    }
+
+    fn merge(target: &mut Value, extra: &str) {
+        let extra: Value = serde_json::from_str(extra).unwrap_or_default();
+        if let (Some(t), Some(e)) = (target.as_object_mut(), extra.as_object()) {
+            t.extend(e.clone());
+        }
+    }
 }

@@ -1,12 +1,12 @@
-//! HTTP probes: one request over plain HTTP/1.1 with a timeout; the status, a body text or
-//! a JSON value, and a latency budget decide. The URL is shown without credentials or
-//! query values, everywhere.
+//! HTTP probes: one request over HTTP/1.1 or HTTPS with a timeout, through the
+//! workspace's client ([`shared::http::client`]: the compiled-in roots plus
+//! `AWS_CA_BUNDLE`); the status, a body text or a JSON value, and a latency budget
+//! decide. The URL is shown without credentials or query values, everywhere: error
+//! texts are built from the error's causes, never from the URL.
 
 use crate::config::ProbeCheck;
 use crate::decide::{CheckReading, Reading};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::rt::TokioIo;
+use std::error::Error as _;
 use std::time::{Duration, Instant};
 
 /// The most of a body a probe reads.
@@ -25,6 +25,23 @@ pub enum ProbeOutcome {
         after_ms: u64,
     },
     Unreachable(String),
+}
+
+/// A probe URL the gate can send: `http://` or `https://` with a host. The problem
+/// names the URL without its credentials or query values.
+pub fn parse_url(url: &str) -> Result<reqwest::Url, String> {
+    let shown = redact(url);
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| format!("{shown} is not a valid URL ({e})"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "{shown} is not an http:// or https:// URL; probes speak HTTP (probe the test listener or the task)"
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{shown} has no host"));
+    }
+    Ok(parsed)
 }
 
 /// `http://user:pw@host:8080/health?token=x` -> `http://host:8080/health?token=***`.
@@ -138,49 +155,62 @@ async fn send(probe: &ProbeCheck, timeout: Duration) -> ProbeOutcome {
     }
 }
 
+/// One request; the body is read up to [`MAX_BODY`]. URL credentials become basic auth.
 async fn request(probe: &ProbeCheck) -> Result<(u16, String), String> {
-    let rest = probe
-        .url
-        .strip_prefix("http://")
-        .ok_or_else(|| "not an http:// URL".to_owned())?;
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let path = if path.starts_with('?') {
-        format!("/{path}")
-    } else {
-        path.to_owned()
-    };
-    let addr = if host.contains(':') && !host.ends_with(']') {
-        host.to_owned()
-    } else {
-        format!("{host}:80")
-    };
-    let stream = tokio::net::TcpStream::connect(&addr)
-        .await
-        .map_err(|e| e.kind().to_string())?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(connection);
+    let url = parse_url(&probe.url)?;
+    let client = shared::http::client().map_err(|e| e.to_string())?;
     let method = probe.method.as_deref().unwrap_or("GET");
-    let req = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", host)
-        .header("user-agent", "health-gate")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    let response = sender.send_request(req).await.map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let body = Limited::new(response.into_body(), MAX_BODY)
-        .collect()
+    let method = reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|_| format!("`{method}` is not an HTTP method"))?;
+    let mut response = client
+        .request(method, url)
+        .send()
         .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+        .map_err(|e| explain(&e))?;
+    let status = response.status().as_u16();
+    let mut body = Vec::new();
+    while body.len() < MAX_BODY {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(e) => return Err(explain(&e)),
+        }
+    }
+    body.truncate(MAX_BODY);
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// Why a request failed, from its innermost cause (never the URL): `connection refused`,
+/// `TLS: invalid peer certificate: UnknownIssuer (...)`.
+fn explain(e: &reqwest::Error) -> String {
+    let mut root = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        root = s.to_string();
+        source = s.source();
+    }
+    let root = root
+        .split(" (os error")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let lower = root.to_lowercase();
+    let tls = ["certificate", "tls", "handshake"]
+        .iter()
+        .any(|w| lower.contains(w));
+    if tls && root.contains("UnknownIssuer") {
+        format!(
+            "TLS: {root} (the server's certificate is not trusted: add its CA to AWS_CA_BUNDLE, or probe over http://)"
+        )
+    } else if tls && root.contains("NotValidForName") {
+        format!("TLS: {root} (the certificate is not for this host name: probe a name it names)")
+    } else if tls {
+        format!("TLS: {root}")
+    } else if e.is_redirect() {
+        format!("too many redirects ({root})")
+    } else {
+        root
+    }
 }
 
 #[cfg(test)]
@@ -212,6 +242,10 @@ mod tests {
         );
         assert_eq!(redact("http://h/a"), "http://h/a");
         assert_eq!(redact("http://h?x=1"), "http://h?x=***");
+        assert_eq!(
+            redact("https://u:p@h:8443/ready?sig=abc"),
+            "https://h:8443/ready?sig=***"
+        );
         assert_eq!(name(&probe(json!({}))), "probe:/health");
     }
 

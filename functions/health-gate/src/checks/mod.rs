@@ -5,6 +5,7 @@
 pub mod alarms;
 pub mod codedeploy;
 pub mod ecs_deployment;
+pub mod green;
 pub mod http_probe;
 pub mod metrics;
 pub mod target_health;
@@ -70,11 +71,15 @@ pub struct Pass {
 }
 
 /// Where a pass is measured from: one of the deployment's own lifecycle hooks (with the
-/// deployment's target revision, in an ECS hook), or outside it.
+/// deployment's target revision, in an ECS hook; with the deployment id, in a CodeDeploy
+/// hook), or outside it.
 #[derive(Debug, Clone, Copy)]
 pub enum Vantage<'a> {
     Outside,
-    Hook { revision: Option<&'a str> },
+    Hook {
+        revision: Option<&'a str>,
+        codedeploy: Option<&'a str>,
+    },
 }
 
 /// Measures every configured check once.
@@ -85,9 +90,12 @@ pub async fn measure(
     vantage: Vantage<'_>,
     now_ms: u64,
 ) -> Pass {
-    let (in_hook, revision) = match vantage {
-        Vantage::Hook { revision } => (true, revision),
-        Vantage::Outside => (false, None),
+    let (in_hook, revision, hook_codedeploy) = match vantage {
+        Vantage::Hook {
+            revision,
+            codedeploy,
+        } => (true, revision, codedeploy),
+        Vantage::Outside => (false, None, None),
     };
     let ecs = async {
         let Some(check) = &config.ecs else {
@@ -166,9 +174,14 @@ pub async fn measure(
                 }
             }
             (_, None) => {
-                return failed(Reading::Fatal(
-                    "no target groups: list them in targets.targetGroups".into(),
-                ));
+                let found = match codedeploy_id(clients, config, watched, hook_codedeploy).await {
+                    Ok(id) => green::groups(&clients.codedeploy, &clients.elbv2, &id).await,
+                    Err(r) => Err(r),
+                };
+                match found {
+                    Ok(groups) => groups,
+                    Err(r) => return failed(r),
+                }
             }
         };
         let found = crate::config::TargetsCheck {
@@ -250,5 +263,38 @@ pub async fn measure(
             },
         },
         codedeploy: cd_deployment,
+    }
+}
+
+/// The CodeDeploy deployment whose green target group the target health check reads: the
+/// hook's, the configured one, the one found on an earlier pass, or the newest of the
+/// configured group (read here too, concurrently with the deployment check).
+async fn codedeploy_id(
+    clients: &Clients,
+    config: &Config,
+    watched: &Watched,
+    hook: Option<&str>,
+) -> Result<String, Reading> {
+    let check = config.code_deploy.as_ref();
+    if let Some(id) = hook
+        .map(str::to_owned)
+        .or_else(|| check.and_then(|c| c.deployment_id.clone()))
+        .or_else(|| watched.codedeploy.clone())
+    {
+        return Ok(id);
+    }
+    let Some(check) = check else {
+        return Err(Reading::Fatal(
+            "no target groups: list them in targets.targetGroups (or watch a codeDeploy deployment, whose green target group is found)".into(),
+        ));
+    };
+    let app = check.application.as_deref().unwrap_or_default();
+    let group = check.deployment_group.as_deref().unwrap_or_default();
+    match codedeploy::newest(&clients.codedeploy, app, group).await {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err(Reading::Fatal(format!(
+            "{app}/{group} has no deployment whose target group could be checked"
+        ))),
+        Err(e) => Err(Reading::Error(e.to_string())),
     }
 }

@@ -2,17 +2,25 @@
 //! `BeforeAllowTraffic`, `AfterAllowTraffic`): passes within the invocation until a
 //! verdict, bounded by the Lambda deadline. The runner always answers
 //! `PutLifecycleEventHookExecutionStatus`, `Failed` on any error or when time runs out.
-//! Configured by `HEALTH_GATE_CONFIG`.
+//! Configured by `HEALTH_GATE_CONFIG`; unset, the hook checks that every target of the
+//! deployment's green target group is healthy ([`default_config`]). A `targets` check
+//! without `targetGroups` reads the green target group of the hook's deployment.
 
 use super::{GateState, HealthGate, NAME, now_ms, pass};
 use crate::checks::Vantage;
 use crate::config::{self, Config};
 use crate::decide::{Verdict, due_in};
 use crate::error::GateError;
-use serde_json::Map;
+use serde_json::{Map, Value, json};
 use shared::{CodeDeployHook, CodeDeployHookEvent, HookContext, HookVerdict};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The configuration when `HEALTH_GATE_CONFIG` is unset: the green target group of the
+/// hook's deployment, every target healthy.
+pub fn default_config() -> Value {
+    json!({"targets": {}})
+}
 
 impl CodeDeployHook for HealthGate {
     type Error = GateError;
@@ -22,12 +30,10 @@ impl CodeDeployHook for HealthGate {
         self: Arc<Self>,
         ctx: HookContext<CodeDeployHookEvent>,
     ) -> Result<HookVerdict, GateError> {
-        let base = config::from_env()?.ok_or_else(|| GateError::BadSetting {
-            name: config::CONFIG_ENV,
-            problem: "not set; a CodeDeploy hook reads its checks from it (the same JSON as the pipeline action's UserParameters)".into(),
-        })?;
+        let base = config::from_env()?.unwrap_or_else(default_config);
         let config = Config::merged(Some(&base), &Map::new())?;
-        config.require_outside_ecs_hook()?;
+        config.require_outside_ecs_hook(true)?;
+        let deployment = ctx.event.deployment_id.clone();
         let timing = config.timing();
         let deadline_ms = now_ms() + ctx.remaining().as_millis() as u64;
         let mut state = GateState::start(now_ms());
@@ -39,7 +45,10 @@ impl CodeDeployHook for HealthGate {
                 &self,
                 &config,
                 state,
-                Vantage::Hook { revision: None },
+                Vantage::Hook {
+                    revision: None,
+                    codedeploy: Some(&deployment),
+                },
                 Some(deadline_ms),
             )
             .await;

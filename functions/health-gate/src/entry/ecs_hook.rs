@@ -112,8 +112,17 @@ impl EcsHook for HealthGate {
                 details: json!({"gateState": state, "summary": "waiting for the next pass"}),
             });
         }
-        let (verdict, state, _, text) =
-            pass(&self, &config, state, Vantage::Hook { revision }, None).await;
+        let (verdict, state, _, text) = pass(
+            &self,
+            &config,
+            state,
+            Vantage::Hook {
+                revision,
+                codedeploy: None,
+            },
+            None,
+        )
+        .await;
         Ok(match verdict {
             Verdict::Passed => EcsHookAnswer::Succeeded {
                 details: json!({"verdict": "passed", "summary": text}),

@@ -25,7 +25,7 @@ impl Action for HealthGate {
     ) -> Result<Outcome<GateState>, GateError> {
         let config = ctx.config;
         config.validate()?;
-        config.require_outside_ecs_hook()?;
+        config.require_outside_ecs_hook(config.code_deploy.is_some())?;
         let timing = config.timing();
         let now = now_ms();
         let state = ctx.state.unwrap_or_else(|| GateState::start(now));
