@@ -207,3 +207,35 @@ async fn an_https_probe_of_an_untrusted_certificate_fails_saying_so() {
         "{message}\n{logs}"
     );
 }
+
+/// A plain HTTP server that redirects `/ready` to `/login`, which answers 200.
+async fn redirecting_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                let reply = if buf[..n].starts_with(b"GET /ready") {
+                    "HTTP/1.1 302 Found\r\nlocation: /login\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                } else {
+                    "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                };
+                let _ = socket.write_all(reply.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}/ready")
+}
+
+#[tokio::test]
+async fn a_probe_judges_a_redirect_as_the_answer_and_never_follows_it() {
+    let aws = LocalAws::shared();
+    let url = redirecting_server().await;
+    let params = json!({"probes": [{"url": url}]});
+    let (report, logs) = run(aws, &params, &[]).await;
+    let message = report.expect_failure("JobFailed");
+    assert!(message.contains("302"), "{message}\n{logs}");
+}

@@ -158,7 +158,7 @@ async fn send(probe: &ProbeCheck, timeout: Duration) -> ProbeOutcome {
 /// One request; the body is read up to [`MAX_BODY`]. URL credentials become basic auth.
 async fn request(probe: &ProbeCheck) -> Result<(u16, String), String> {
     let url = parse_url(&probe.url)?;
-    let client = shared::http::client().map_err(|e| e.to_string())?;
+    let client = shared::http::probe_client().map_err(|e| e.to_string())?;
     let method = probe.method.as_deref().unwrap_or("GET");
     let method = reqwest::Method::from_bytes(method.as_bytes())
         .map_err(|_| format!("`{method}` is not an HTTP method"))?;
