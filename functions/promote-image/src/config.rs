@@ -694,10 +694,81 @@ mod tests {
             panic!("image source")
         };
         assert_eq!(image.region.as_deref(), Some("eu-west-1"));
-        assert!(
-            problems(r#"{"source": {"imageUri": "nginx:latest"}, "tags": ["prod"]}"#)
-                .contains("not an ECR image URI")
+        let s = parse(r#"{"source": {"imageUri": "nginx:latest"}, "tags": ["prod"]}"#).unwrap();
+        let SourceSpec::Registry(image) = s.source else {
+            panic!("a Docker Hub source")
+        };
+        assert_eq!(
+            (image.host.as_str(), image.repository.as_str()),
+            ("registry-1.docker.io", "library/nginx")
         );
+        assert!(
+            problems(r#"{"source": {"imageUri": "nginx"}, "tags": ["prod"]}"#)
+                .contains("names no tag or digest")
+        );
+    }
+
+    #[test]
+    fn registry_sources_and_targets() {
+        // (UserParameters, Ok(()) or Err(text in the problems))
+        let rows: [(&str, Result<(), &str>); 10] = [
+            (
+                r#"{"source": {"imageUri": "docker.io/user/app:v1", "credentialsSecret": "hub"}, "tags": ["prod"]}"#,
+                Ok(()),
+            ),
+            (
+                r#"{"source": {"registry": "ghcr.io", "repository": "org/app", "tag": "v1"}, "tags": ["prod"],
+                    "target": {"registry": "123456789012.dkr.ecr.eu-west-1.amazonaws.com", "repository": "app"}}"#,
+                Ok(()),
+            ),
+            (
+                r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["v1"],
+                    "target": {"registry": "docker.io", "repository": "user/web", "credentialsSecret": "hub"}}"#,
+                Ok(()),
+            ),
+            (
+                r#"{"source": {"imageUri": "ghcr.io/org/app:v1"}, "tags": ["prod"], "scanGate": {"max": {"HIGH": 0}}}"#,
+                Err(
+                    "UserParameters.scanGate: the scan gate reads ECR's scan results, so it applies to ECR sources only, and the source is in ghcr.io",
+                ),
+            ),
+            (
+                r#"{"source": {"repository": "web", "tag": "v1", "credentialsSecret": "hub"}, "tags": ["prod"]}"#,
+                Err(
+                    "UserParameters.source.credentialsSecret: applies to a source in a registry other than ECR",
+                ),
+            ),
+            (
+                r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["prod"], "target": {"credentialsSecret": "hub"}}"#,
+                Err(
+                    "UserParameters.target.credentialsSecret: applies to a target in a registry other than ECR",
+                ),
+            ),
+            (
+                r#"{"source": {"imageUri": "ghcr.io/org/app:v1"}, "tags": ["prod"], "target": {"roleArn": "arn:aws:iam::222233334444:role/x"}}"#,
+                Err("UserParameters.target.roleArn: applies to an ECR target only"),
+            ),
+            (
+                r#"{"source": {"imageUri": "ghcr.io/org/app:v1"}, "tags": ["prod"],
+                    "target": {"registry": "123456789012.dkr.ecr.eu-west-1.amazonaws.com"}}"#,
+                Err("UserParameters.target.repository: is missing"),
+            ),
+            (
+                r#"{"source": {"imageUri": "ghcr.io/org/app:v1"}, "tags": ["prod"], "target": {"registry": "ghcr.io/org"}}"#,
+                Err("UserParameters.target.registry: `ghcr.io/org` is not a registry host"),
+            ),
+            (
+                r#"{"source": {"registry": "docker.io", "repository": "app", "tag": "v1", "registryId": "123456789012"}, "tags": ["p"]}"#,
+                Err("UserParameters.source.registryId: applies to ECR only"),
+            ),
+        ];
+        for (json, want) in rows {
+            match (parse(json), want) {
+                (Ok(_), Ok(())) => {}
+                (Err(p), Err(text)) => assert!(p.to_string().contains(text), "{json}: {p}"),
+                (got, _) => panic!("{json}: {got:?}"),
+            }
+        }
     }
 
     #[test]

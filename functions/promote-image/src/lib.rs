@@ -95,9 +95,11 @@ impl Action for PromoteImage {
         let mut settings = std::mem::take(&mut ctx.config)
             .validate()
             .map_err(|p| PromoteError::Config(p.to_string()))?;
-        if let Some(Place::Ecr { account, region }) = settings.target.registry.take() {
-            settings.target.registry_id = Some(account);
-            settings.target.region = Some(region);
+        if let Some(Place::Ecr { account, region }) = &settings.target.registry
+            && !matches!(settings.source, SourceSpec::Registry(_))
+        {
+            settings.target.registry_id = Some(account.clone());
+            settings.target.region = Some(region.clone());
         } else if settings.target.is_registry(&settings.source)
             || matches!(settings.source, SourceSpec::Registry(_))
         {
@@ -237,18 +239,25 @@ impl PromoteImage {
                 let repository = target_repository_named
                     .clone()
                     .unwrap_or_else(|| source_repository(&settings.source, ecr_source.as_ref()));
-                let label = format!(
-                    "{repository} ({})",
-                    settings.target.region.as_deref().unwrap_or(&home)
-                );
+                let region = match &settings.target.registry {
+                    Some(Place::Ecr { region, .. }) => region.as_str(),
+                    _ => settings.target.region.as_deref().unwrap_or(&home),
+                };
+                let label = format!("{repository} ({region})");
                 (None, repository, label)
             }
         };
-        let target_region = settings
-            .target
-            .region
-            .clone()
-            .unwrap_or_else(|| home.clone());
+        let (target_registry_id, target_region) = match &settings.target.registry {
+            Some(Place::Ecr { account, region }) => (Some(account.clone()), region.clone()),
+            _ => (
+                settings.target.registry_id.clone(),
+                settings
+                    .target
+                    .region
+                    .clone()
+                    .unwrap_or_else(|| home.clone()),
+            ),
+        };
         let target_ecr = match &settings.target.role_arn {
             Some(role) => self.assumed(role, &target_region).await?,
             None => self.regional(&target_region),
@@ -287,7 +296,7 @@ impl PromoteImage {
             None => Side::Ecr {
                 repo: Repo {
                     client: &target_ecr,
-                    registry_id: settings.target.registry_id.as_deref(),
+                    registry_id: target_registry_id.as_deref(),
                     name: &target_repository,
                 },
                 downloader: &self.downloader,

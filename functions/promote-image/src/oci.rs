@@ -58,6 +58,10 @@ pub async fn promote(
     target: Side<'_>,
     req: &Request<'_>,
 ) -> Result<Success, PromoteError> {
+    futures::try_join!(
+        source.authenticate(false, &target),
+        target.authenticate(true, &source)
+    )?;
     let facts = gather(source, target, req).await?;
     let same_repository = source.same_as(&target);
     let plan = decide(&facts, req, target.label(), same_repository)?;

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use shared::error::AwsError;
-use shared::registry::{self, Client as RegistryClient, Copied, RegistryError};
+use shared::registry::{self, Client as RegistryClient, Copied, RegistryError, Scope};
 
 use crate::copy::{self, Attempt, Downloader};
 use crate::ecr::{self, Put, Repo};
@@ -85,6 +85,23 @@ impl Side<'_> {
             (Side::Ecr { label: a, .. }, Side::Ecr { label: b, .. }) => a == b,
             _ => false,
         }
+    }
+
+    /// Authenticates with a registry ahead of the first request: for reading, or for
+    /// writing (`push`). A source that is also the target asks for push access at once.
+    pub async fn authenticate(&self, push: bool, other: &Side<'_>) -> Result<(), PromoteError> {
+        if let Side::Registry {
+            client, repository, ..
+        } = self
+        {
+            let scope = if push || self.same_as(other) {
+                Scope::push(repository)
+            } else {
+                Scope::pull(repository)
+            };
+            client.authenticate(&scope).await?;
+        }
+        Ok(())
     }
 
     /// The manifest `reference` names; `None` when there is none.
