@@ -9,7 +9,9 @@ use common::*;
 use serde_json::{Value, json};
 use shared::registry::sha256_digest;
 use std::time::Duration;
-use testkit::registry::{AuthMode, PASSWORD, Proxy, Registry, Throttle, USER, seed_image};
+use testkit::registry::{
+    AuthMode, PASSWORD, Proxy, Registry, Throttle, USER, seed_image, seed_index,
+};
 use testkit::{Function, JobBuilder};
 
 const SECRET: &str = "registry/ci";
@@ -245,5 +247,34 @@ fn a_scan_gate_on_a_registry_source_is_a_configuration_error() {
                 && message.contains("docker.io"),
             "{message}"
         );
+    });
+}
+
+#[test]
+fn an_index_moves_to_another_repository_by_mounts_children_first() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        put_secret(env, SECRET, USER, PASSWORD).await;
+        let registry = Registry::start(AuthMode::Token).await;
+        let client = registry.client();
+        let (index, children) = seed_index(&client, "team/app", "v3", 9).await;
+        let params = json!({
+            "source": {"imageUri": format!("{}/team/app:v3", registry.host()), "credentialsSecret": SECRET},
+            "tags": ["prod"],
+            "target": {"repository": "team/app-prod"},
+        });
+        let run = run_with(env, &params, &[]).await;
+        let (summary, vars) = run.success();
+        assert!(summary.contains("OCI image index, 2 platforms"), "{summary}");
+        assert!(summary.contains("Copied 6 of 6 blobs (0 B) and 2 child manifests"), "{summary}");
+        assert_eq!(vars["ImageDigest"], index.digest.as_str());
+        let got = client.get_manifest("team/app-prod", "prod").await.unwrap().unwrap();
+        assert_eq!(got.bytes, index.manifest);
+        for child in &children {
+            assert!(client.resolve("team/app-prod", &child.digest).await.unwrap().is_some());
+            for blob in &child.blobs {
+                assert!(client.blob_exists("team/app-prod", blob).await.unwrap());
+            }
+        }
     });
 }
