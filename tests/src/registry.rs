@@ -4,6 +4,7 @@
 //! (with this kit's token server). A recording proxy can stand in front of it to count
 //! sequential round trips and to answer `429`.
 
+pub mod bench;
 mod image;
 mod proxy;
 mod token;

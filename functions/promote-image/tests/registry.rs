@@ -278,3 +278,21 @@ fn an_index_moves_to_another_repository_by_mounts_children_first() {
         }
     });
 }
+
+/// The benchmark's registry section on this build's binary (scripts/bench runs it on
+/// release binaries): `cargo test -p promote-image --test registry -- --ignored`.
+#[test]
+#[ignore = "a measurement, run on demand"]
+fn bench_registry_section() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let exe = std::path::Path::new(env!("CARGO_BIN_EXE_promote-image"));
+        let rows = testkit::registry::bench::rows(&env.aws, exe.parent().unwrap(), 20).await;
+        testkit::registry::bench::print(&rows);
+        assert!(
+            rows.iter()
+                .all(|r| !r["status"].as_str().unwrap_or("").starts_with("Failed")),
+            "{rows:#?}"
+        );
+    });
+}

@@ -28,6 +28,7 @@ struct State {
     started: Instant,
     calls: Mutex<Vec<Call>>,
     throttle: Mutex<Throttle>,
+    latency: Mutex<std::time::Duration>,
 }
 
 /// A running proxy; it stops with the test's runtime.
@@ -45,6 +46,7 @@ impl Proxy {
             started: Instant::now(),
             calls: Mutex::new(Vec::new()),
             throttle: Mutex::new(Throttle::default()),
+            latency: Mutex::new(std::time::Duration::ZERO),
         });
         let served = Arc::clone(&state);
         tokio::spawn(async move {
@@ -74,6 +76,12 @@ impl Proxy {
         *self.state.throttle.lock().unwrap() = throttle;
     }
 
+    /// Adds `latency` to every request (a network round trip), so that calls that could
+    /// overlap but do not show up as sequential.
+    pub fn latency(&self, latency: std::time::Duration) {
+        *self.state.latency.lock().unwrap() = latency;
+    }
+
     /// The calls so far (`service` is `registry`, `operation` is `METHOD /v2/...`).
     pub fn calls(&self) -> Vec<Call> {
         self.state.calls.lock().unwrap().clone()
@@ -94,6 +102,10 @@ impl Proxy {
 
 async fn forward(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let start = state.started.elapsed().as_secs_f64() * 1000.0;
+    let latency = *state.latency.lock().unwrap();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let operation = format!("{} {}", req.method(), req.uri().path());
     let throttled = {
         let mut t = state.throttle.lock().unwrap();
