@@ -34,6 +34,7 @@ struct State {
     certificate_der: Vec<u8>,
     issued: AtomicU64,
     refused: AtomicU64,
+    tokens: std::sync::Mutex<Vec<String>>,
 }
 
 /// A running token server; it stops with the test's runtime.
@@ -67,6 +68,7 @@ impl TokenServer {
             certificate_der: certificate.der().to_vec(),
             issued: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            tokens: std::sync::Mutex::new(Vec::new()),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let addr = listener.local_addr().unwrap();
@@ -104,6 +106,11 @@ impl TokenServer {
     /// Tokens issued so far.
     pub fn issued(&self) -> u64 {
         self.state.issued.load(Ordering::Relaxed)
+    }
+
+    /// Every token issued, to check that none reaches a log.
+    pub fn tokens(&self) -> Vec<String> {
+        self.state.tokens.lock().unwrap().clone()
     }
 
     /// Token requests refused (bad credentials).
@@ -181,6 +188,7 @@ fn answer(state: &State, req: &Request<Incoming>) -> Response<Full<Bytes>> {
         .sign(&SystemRandom::new(), input.as_bytes())
         .expect("signing");
     let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()));
+    state.tokens.lock().unwrap().push(token.clone());
     reply(
         StatusCode::OK,
         json!({"token": token, "access_token": token, "expires_in": LIFETIME}).to_string(),
