@@ -128,7 +128,7 @@ async fn gather(
         target.rules(),
     );
     let image = image?.ok_or_else(|| missing(source, req))?;
-    let current = current.into_iter().collect::<Result<Vec<_>, _>>()?;
+    // The target's own errors first: a missing ECR repository fails every look-up there.
     let rules = rules.map_err(|e| {
         if e.code() == Some("RepositoryNotFoundException") {
             PromoteError::TargetRepositoryMissing {
@@ -139,6 +139,7 @@ async fn gather(
             e.into()
         }
     })?;
+    let current = current.into_iter().collect::<Result<Vec<_>, _>>()?;
     let manifest = manifest::parse(image.text()?, Some(&image.media_type)).map_err(|source| {
         PromoteError::Manifest {
             image: source_name(req),
@@ -370,5 +371,104 @@ fn source_name(req: &Request<'_>) -> String {
     match req.reference {
         Reference::Tag(t) => format!("{}:{t}", req.source_label),
         Reference::Digest(d) => format!("{}@{}", req.source_label, short_digest(d)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::tests::{digest, docker_manifest};
+    use crate::tags::Mutability;
+
+    fn facts(current: &[Option<&str>], mutability: Mutability) -> Facts {
+        let body = docker_manifest(&[1, 2]);
+        Facts {
+            manifest: manifest::parse(&body, None).unwrap(),
+            image: Image {
+                digest: digest(9),
+                media_type: shared::registry::DOCKER_MANIFEST.to_string(),
+                bytes: body.into(),
+            },
+            current: current.iter().map(|c| c.map(str::to_owned)).collect(),
+            rules: Rules {
+                mutability,
+                uri: None,
+            },
+        }
+    }
+
+    #[test]
+    fn decides_tags_and_copies_from_the_facts() {
+        let tags = ["staging".to_string(), "prod".to_string()];
+        let reference = Reference::Tag("sha-1".into());
+        let (nine, other) = (digest(9), digest(8));
+        let put = |t: &str| (t.to_string(), TagPlan::Put);
+        let in_place = |t: &str| (t.to_string(), TagPlan::InPlace);
+        // (case, where the tags point, mutability, moving allowed, same repository,
+        //  Ok((plans, copy first)) or Err(error_type))
+        type Row<'a> = (
+            &'a str,
+            Vec<Option<&'a str>>,
+            Mutability,
+            bool,
+            bool,
+            Result<(Vec<(String, TagPlan)>, bool), &'a str>,
+        );
+        let rows: Vec<Row> = vec![
+            (
+                "retag on the same repository: no copy",
+                vec![None, None],
+                Mutability::Mutable,
+                true,
+                true,
+                Ok((vec![put("staging"), put("prod")], false)),
+            ),
+            (
+                "into another registry: copy first",
+                vec![None, Some(&nine)],
+                Mutability::Mutable,
+                true,
+                false,
+                Ok((vec![put("staging"), in_place("prod")], true)),
+            ),
+            (
+                "everything in place: no copy, no writes",
+                vec![Some(&nine), Some(&nine)],
+                Mutability::Mutable,
+                true,
+                false,
+                Ok((vec![in_place("staging"), in_place("prod")], false)),
+            ),
+            (
+                "a tag elsewhere that may not move",
+                vec![Some(&other), None],
+                Mutability::Mutable,
+                false,
+                true,
+                Err("TagConflict"),
+            ),
+            (
+                "an immutable ECR target tag elsewhere",
+                vec![Some(&other), None],
+                Mutability::Immutable,
+                true,
+                false,
+                Err("TagConflict"),
+            ),
+        ];
+        for (case, current, mutability, allow, same, want) in rows {
+            let req = Request {
+                source_label: "docker.io/acme/web",
+                reference: &reference,
+                tags: &tags,
+                allow_moving_tags: allow,
+                gate: None,
+                today: Date::today(),
+            };
+            let got = decide(&facts(&current, mutability), &req, "target", same)
+                .map(|p| (p.tags, p.copy))
+                .map_err(|e| shared::Failure::error_type(&e));
+            assert_eq!(got, want, "{case}");
+        }
     }
 }
