@@ -105,6 +105,7 @@ pub async fn copy_blobs(
     Ok(CopyStats {
         blobs_checked: distinct.len(),
         blobs_copied: copied.len(),
+        blobs_mounted: 0,
         bytes_copied: copied.iter().sum(),
         manifests_put: 0,
     })

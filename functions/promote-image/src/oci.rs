@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use futures::future::try_join_all;
 use futures::stream::{self, StreamExt};
 use shared::Success;
+use shared::registry::Copied;
 
 use crate::config::GatePolicy;
 use crate::date::Date;
@@ -313,7 +314,7 @@ async fn copy_into(
         .iter()
         .map(|b| side::copy_blob(source, target, b))
         .collect();
-    let moved: Vec<u64> = stream::iter(copies)
+    let moved: Vec<Copied> = stream::iter(copies)
         .buffer_unordered(side::CONCURRENCY)
         .collect::<Vec<_>>()
         .await
@@ -323,7 +324,14 @@ async fn copy_into(
     Ok(CopyStats {
         blobs_checked: distinct.len(),
         blobs_copied: lacking.len(),
-        bytes_copied: moved.iter().sum(),
+        blobs_mounted: moved.iter().filter(|c| **c == Copied::Mounted).count(),
+        bytes_copied: moved
+            .iter()
+            .map(|c| match c {
+                Copied::Uploaded(n) => *n,
+                Copied::Mounted => 0,
+            })
+            .sum(),
         manifests_put: child_images.len(),
     })
 }

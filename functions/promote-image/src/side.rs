@@ -228,12 +228,11 @@ pub fn reference_str(reference: &Reference) -> String {
 
 /// Copies `blob` from `source` to `target`: a mount on the same registry, otherwise a
 /// stream from the source into a chunked upload; a broken transfer starts again.
-/// Returns the bytes moved (0 for a mount).
 pub async fn copy_blob(
     source: Side<'_>,
     target: Side<'_>,
     blob: &Blob,
-) -> Result<u64, PromoteError> {
+) -> Result<Copied, PromoteError> {
     let mut last = String::new();
     for attempt in 1..=ATTEMPTS {
         match copy_once(source, target, blob).await {
@@ -262,7 +261,7 @@ fn registry_attempt(e: RegistryError) -> Attempt {
     }
 }
 
-async fn copy_once(source: Side<'_>, target: Side<'_>, blob: &Blob) -> Result<u64, Attempt> {
+async fn copy_once(source: Side<'_>, target: Side<'_>, blob: &Blob) -> Result<Copied, Attempt> {
     match (source, target) {
         (
             Side::Registry {
@@ -275,18 +274,14 @@ async fn copy_once(source: Side<'_>, target: Side<'_>, blob: &Blob) -> Result<u6
                 repository: to_repository,
                 ..
             },
-        ) => match registry::copy_blob(
+        ) => registry::copy_blob(
             (from, from_repository),
             (to, to_repository),
             &blob.digest,
             CHUNK,
         )
         .await
-        {
-            Ok(Copied::Mounted) => Ok(0),
-            Ok(Copied::Uploaded(n)) => Ok(n),
-            Err(e) => Err(registry_attempt(e)),
-        },
+        .map_err(registry_attempt),
         (
             Side::Ecr {
                 repo, downloader, ..
@@ -304,6 +299,7 @@ async fn copy_once(source: Side<'_>, target: Side<'_>, blob: &Blob) -> Result<u6
             client
                 .upload_blob(repository, &blob.digest, None, body, CHUNK)
                 .await
+                .map(Copied::Uploaded)
                 .map_err(registry_attempt)
         }
         (
@@ -317,7 +313,7 @@ async fn copy_once(source: Side<'_>, target: Side<'_>, blob: &Blob) -> Result<u6
                 .await
                 .map_err(registry_attempt)?
                 .map_err(|e| e.to_string());
-            copy::upload(repo, blob, body).await
+            copy::upload(repo, blob, body).await.map(Copied::Uploaded)
         }
         (
             Side::Ecr {
@@ -328,7 +324,7 @@ async fn copy_once(source: Side<'_>, target: Side<'_>, blob: &Blob) -> Result<u6
             Side::Ecr { repo: to, .. },
         ) => {
             let body = copy::download(from, downloader, &blob.digest).await?;
-            copy::upload(to, blob, body).await
+            copy::upload(to, blob, body).await.map(Copied::Uploaded)
         }
     }
 }

@@ -266,7 +266,7 @@ fn an_index_moves_to_another_repository_by_mounts_children_first() {
         let run = run_with(env, &params, &[]).await;
         let (summary, vars) = run.success();
         assert!(summary.contains("OCI image index, 2 platforms"), "{summary}");
-        assert!(summary.contains("Copied 6 of 6 blobs (0 B) and 2 child manifests"), "{summary}");
+        assert!(summary.contains("Copied 6 of 6 blobs (0 B, 6 mounted) and 2 child manifests"), "{summary}");
         assert_eq!(vars["ImageDigest"], index.digest.as_str());
         let got = client.get_manifest("team/app-prod", "prod").await.unwrap().unwrap();
         assert_eq!(got.bytes, index.manifest);
