@@ -9,9 +9,10 @@ use serde::Deserialize;
 use shared::problem::Problems;
 
 use crate::date::Date;
+use crate::place::{Place, RegistryImage, api_repository, parse_place, parse_registry_image};
 use crate::reference::{
-    ImageRef, Reference, is_digest, is_region, is_registry_id, is_repository_name, is_tag,
-    parse_image_uri, role_account,
+    ImageRef, Reference, ReferenceError, is_digest, is_region, is_registry_id, is_repository_name,
+    is_tag, parse_image_uri, role_account,
 };
 
 /// The raw `UserParameters` JSON.
@@ -41,6 +42,10 @@ pub struct SourceConfig {
     pub artifact: Option<String>,
     pub file: Option<String>,
     pub container: Option<String>,
+    /// A registry other than ECR (`docker.io`, `ghcr.io`), with `repository` and a tag or digest.
+    pub registry: Option<String>,
+    /// Secrets Manager secret (name or ARN) with `{"username", "password"}` for the source registry.
+    pub credentials_secret: Option<String>,
 }
 
 /// Where the tags go; every field defaults to the source's.
@@ -51,6 +56,10 @@ pub struct TargetConfig {
     pub registry_id: Option<String>,
     pub region: Option<String>,
     pub role_arn: Option<String>,
+    /// The target registry's host: another registry (`docker.io`) or an ECR registry.
+    pub registry: Option<String>,
+    /// Secrets Manager secret (name or ARN) with `{"username", "password"}` for the target registry.
+    pub credentials_secret: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,11 +112,15 @@ pub struct Settings {
     pub target: Target,
     pub allow_moving_tags: bool,
     pub gate: Option<GatePolicy>,
+    /// The secret holding the source registry's credentials (not for ECR).
+    pub source_credentials: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceSpec {
     Image(ImageRef),
+    /// An image in a registry other than ECR.
+    Registry(RegistryImage),
     Artifact {
         name: String,
         file: Option<String>,
@@ -122,6 +135,20 @@ pub struct Target {
     pub registry_id: Option<String>,
     pub region: Option<String>,
     pub role_arn: Option<String>,
+    /// `target.registry`: `None` is the source's registry.
+    pub registry: Option<Place>,
+    /// The secret holding the target registry's credentials (not for ECR).
+    pub credentials_secret: Option<String>,
+}
+
+impl Target {
+    /// Whether the target is a registry other than ECR, given the source.
+    pub fn is_registry(&self, source: &SourceSpec) -> bool {
+        match &self.registry {
+            Some(place) => matches!(place, Place::Registry { .. }),
+            None => matches!(source, SourceSpec::Registry(_)),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,10 +189,20 @@ impl Config {
     /// The settings, or every problem found, each located by its JSON path.
     pub fn validate(self) -> Result<Settings, Problems> {
         let mut problems = Problems::new();
+        let source_credentials = self.source.credentials_secret.clone();
         let source = validate_source(self.source, &mut problems);
         let tags = validate_tags(self.tags, &mut problems);
         let target = validate_target(self.target, &mut problems);
         let gate = self.scan_gate.map(|g| validate_gate(g, &mut problems));
+        if let Some(source) = &source {
+            check_registries(
+                source,
+                &source_credentials,
+                &target,
+                gate.is_some(),
+                &mut problems,
+            );
+        }
         match source {
             Some(source) if problems.is_empty() => Ok(Settings {
                 source,
@@ -173,6 +210,7 @@ impl Config {
                 target,
                 allow_moving_tags: self.allow_moving_tags.unwrap_or(true),
                 gate,
+                source_credentials,
             }),
             _ => Err(problems),
         }
@@ -182,6 +220,84 @@ impl Config {
 /// A value CodePipeline did not substitute: `#{Namespace.Variable}`.
 fn unresolved(value: &str) -> bool {
     value.contains("#{")
+}
+
+/// What applies only to ECR, or only to other registries: the scan gate reads ECR scan
+/// results; credentials secrets are for other registries; roles, accounts and regions
+/// are ECR's.
+fn check_registries(
+    source: &SourceSpec,
+    source_credentials: &Option<String>,
+    target: &Target,
+    gated: bool,
+    problems: &mut Problems,
+) {
+    if let SourceSpec::Registry(image) = source {
+        if gated {
+            problems.push(
+                at("scanGate"),
+                format!(
+                    "the scan gate reads ECR's scan results, so it applies to ECR sources only, \
+                     and the source is in {}; remove scanGate, or promote from the ECR \
+                     repository the image was scanned in",
+                    image.registry
+                ),
+            );
+        }
+    } else if source_credentials.is_some() {
+        problems.push(
+            at("source.credentialsSecret"),
+            "applies to a source in a registry other than ECR (ECR uses the function's role); \
+             remove it",
+        );
+    }
+    if let Some(secret) = source_credentials {
+        check(
+            "source.credentialsSecret",
+            secret,
+            |s| !s.trim().is_empty(),
+            "a secret name or ARN",
+            problems,
+        );
+    }
+    if target.is_registry(source) {
+        for (field, set) in [
+            ("target.roleArn", target.role_arn.is_some()),
+            ("target.registryId", target.registry_id.is_some()),
+            ("target.region", target.region.is_some()),
+        ] {
+            if set {
+                problems.push(
+                    at(field),
+                    "applies to an ECR target only; the target is another registry \
+                     (target.credentialsSecret gives its credentials)",
+                );
+            }
+        }
+    } else if target.credentials_secret.is_some() {
+        problems.push(
+            at("target.credentialsSecret"),
+            "applies to a target in a registry other than ECR (ECR uses the function's role or \
+             target.roleArn); remove it",
+        );
+    }
+    if matches!(target.registry, Some(Place::Ecr { .. }))
+        && (target.registry_id.is_some() || target.region.is_some())
+    {
+        problems.push(
+            at("target.registry"),
+            "names the ECR registry already; leave out target.registryId and target.region",
+        );
+    }
+    if matches!(source, SourceSpec::Registry(_))
+        && matches!(target.registry, Some(Place::Ecr { .. }))
+        && target.repository.is_none()
+    {
+        problems.push(
+            at("target.repository"),
+            "is missing: name the ECR repository to copy the image into",
+        );
+    }
 }
 
 fn check(field: &str, value: &str, valid: fn(&str) -> bool, what: &str, problems: &mut Problems) {
@@ -199,8 +315,11 @@ fn check(field: &str, value: &str, valid: fn(&str) -> bool, what: &str, problems
 }
 
 fn validate_source(s: SourceConfig, problems: &mut Problems) -> Option<SourceSpec> {
-    let direct =
-        s.repository.is_some() || s.tag.is_some() || s.digest.is_some() || s.registry_id.is_some();
+    let direct = s.repository.is_some()
+        || s.tag.is_some()
+        || s.digest.is_some()
+        || s.registry_id.is_some()
+        || s.registry.is_some();
     let from_artifact = s.artifact.is_some();
     let from_uri = s.image_uri.is_some();
     let ways = [direct, from_artifact, from_uri]
@@ -268,6 +387,13 @@ fn validate_source(s: SourceConfig, problems: &mut Problems) -> Option<SourceSpe
         }
         return match parse_image_uri(&uri) {
             Ok(image) => Some(SourceSpec::Image(image)),
+            Err(ReferenceError::NotEcr { .. }) => match parse_registry_image(&uri) {
+                Ok(image) => Some(SourceSpec::Registry(image)),
+                Err(e) => {
+                    problems.push(at("source.imageUri"), e);
+                    None
+                }
+            },
             Err(e) => {
                 problems.push(at("source.imageUri"), e.to_string());
                 None
@@ -321,9 +447,41 @@ fn validate_source(s: SourceConfig, problems: &mut Problems) -> Option<SourceSpe
             Reference::Digest(digest)
         }
     };
+    let (registry_id, region) = match s.registry.as_deref().map(parse_place) {
+        None => (s.registry_id, None),
+        Some(Err(e)) => {
+            problems.push(at("source.registry"), e);
+            return None;
+        }
+        Some(Ok(Place::Ecr { account, region })) => {
+            if s.registry_id.as_ref().is_some_and(|id| *id != account) {
+                problems.push(
+                    at("source.registryId"),
+                    format!(
+                        "differs from the account of source.registry ({account}); leave it out"
+                    ),
+                );
+            }
+            (Some(account), Some(region))
+        }
+        Some(Ok(Place::Registry { registry, host })) => {
+            if s.registry_id.is_some() {
+                problems.push(
+                    at("source.registryId"),
+                    "applies to ECR only; source.registry names another registry",
+                );
+            }
+            return Some(SourceSpec::Registry(RegistryImage {
+                repository: api_repository(&registry, &repository),
+                registry,
+                host,
+                reference,
+            }));
+        }
+    };
     Some(SourceSpec::Image(ImageRef {
-        registry_id: s.registry_id,
-        region: None,
+        registry_id,
+        region,
         repository,
         reference,
     }))
@@ -393,11 +551,23 @@ fn validate_target(t: TargetConfig, problems: &mut Problems) -> Target {
             problems,
         );
     }
+    let registry = t
+        .registry
+        .as_deref()
+        .and_then(|host| match parse_place(host) {
+            Ok(place) => Some(place),
+            Err(e) => {
+                problems.push(at("target.registry"), e);
+                None
+            }
+        });
     Target {
         repository: t.repository,
         registry_id: t.registry_id,
         region: t.region,
         role_arn: t.role_arn,
+        registry,
+        credentials_secret: t.credentials_secret,
     }
 }
 
@@ -524,10 +694,81 @@ mod tests {
             panic!("image source")
         };
         assert_eq!(image.region.as_deref(), Some("eu-west-1"));
-        assert!(
-            problems(r#"{"source": {"imageUri": "nginx:latest"}, "tags": ["prod"]}"#)
-                .contains("not an ECR image URI")
+        let s = parse(r#"{"source": {"imageUri": "nginx:latest"}, "tags": ["prod"]}"#).unwrap();
+        let SourceSpec::Registry(image) = s.source else {
+            panic!("a Docker Hub source")
+        };
+        assert_eq!(
+            (image.host.as_str(), image.repository.as_str()),
+            ("registry-1.docker.io", "library/nginx")
         );
+        assert!(
+            problems(r#"{"source": {"imageUri": "nginx"}, "tags": ["prod"]}"#)
+                .contains("names no tag or digest")
+        );
+    }
+
+    #[test]
+    fn registry_sources_and_targets() {
+        // (UserParameters, Ok(()) or Err(text in the problems))
+        let rows: [(&str, Result<(), &str>); 10] = [
+            (
+                r#"{"source": {"imageUri": "docker.io/user/app:v1", "credentialsSecret": "hub"}, "tags": ["prod"]}"#,
+                Ok(()),
+            ),
+            (
+                r#"{"source": {"registry": "ghcr.io", "repository": "org/app", "tag": "v1"}, "tags": ["prod"],
+                    "target": {"registry": "123456789012.dkr.ecr.eu-west-1.amazonaws.com", "repository": "app"}}"#,
+                Ok(()),
+            ),
+            (
+                r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["v1"],
+                    "target": {"registry": "docker.io", "repository": "user/web", "credentialsSecret": "hub"}}"#,
+                Ok(()),
+            ),
+            (
+                r#"{"source": {"imageUri": "ghcr.io/org/app:v1"}, "tags": ["prod"], "scanGate": {"max": {"HIGH": 0}}}"#,
+                Err(
+                    "UserParameters.scanGate: the scan gate reads ECR's scan results, so it applies to ECR sources only, and the source is in ghcr.io",
+                ),
+            ),
+            (
+                r#"{"source": {"repository": "web", "tag": "v1", "credentialsSecret": "hub"}, "tags": ["prod"]}"#,
+                Err(
+                    "UserParameters.source.credentialsSecret: applies to a source in a registry other than ECR",
+                ),
+            ),
+            (
+                r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["prod"], "target": {"credentialsSecret": "hub"}}"#,
+                Err(
+                    "UserParameters.target.credentialsSecret: applies to a target in a registry other than ECR",
+                ),
+            ),
+            (
+                r#"{"source": {"imageUri": "ghcr.io/org/app:v1"}, "tags": ["prod"], "target": {"roleArn": "arn:aws:iam::222233334444:role/x"}}"#,
+                Err("UserParameters.target.roleArn: applies to an ECR target only"),
+            ),
+            (
+                r#"{"source": {"imageUri": "ghcr.io/org/app:v1"}, "tags": ["prod"],
+                    "target": {"registry": "123456789012.dkr.ecr.eu-west-1.amazonaws.com"}}"#,
+                Err("UserParameters.target.repository: is missing"),
+            ),
+            (
+                r#"{"source": {"imageUri": "ghcr.io/org/app:v1"}, "tags": ["prod"], "target": {"registry": "ghcr.io/org"}}"#,
+                Err("UserParameters.target.registry: `ghcr.io/org` is not a registry host"),
+            ),
+            (
+                r#"{"source": {"registry": "docker.io", "repository": "app", "tag": "v1", "registryId": "123456789012"}, "tags": ["p"]}"#,
+                Err("UserParameters.source.registryId: applies to ECR only"),
+            ),
+        ];
+        for (json, want) in rows {
+            match (parse(json), want) {
+                (Ok(_), Ok(())) => {}
+                (Err(p), Err(text)) => assert!(p.to_string().contains(text), "{json}: {p}"),
+                (got, _) => panic!("{json}: {got:?}"),
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 
 use aws_sdk_ecr::primitives::Blob as Bytes;
 use aws_sdk_ecr::types::LayerAvailability;
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::Stream;
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use shared::error::aws_error;
 
 use crate::ecr::Repo;
@@ -104,13 +105,14 @@ pub async fn copy_blobs(
     Ok(CopyStats {
         blobs_checked: distinct.len(),
         blobs_copied: copied.len(),
+        blobs_mounted: 0,
         bytes_copied: copied.iter().sum(),
         manifests_put: 0,
     })
 }
 
 /// `BatchCheckLayerAvailability`: the blobs the target does not have.
-async fn missing_blobs<'b>(
+pub(crate) async fn missing_blobs<'b>(
     target: Repo<'_>,
     blobs: &[&'b Blob],
 ) -> Result<Vec<&'b Blob>, PromoteError> {
@@ -166,7 +168,7 @@ async fn copy_blob(
     })
 }
 
-enum Attempt {
+pub(crate) enum Attempt {
     Retry(String),
     Fatal(PromoteError),
 }
@@ -183,12 +185,22 @@ async fn copy_once(
     downloader: &Downloader,
     blob: &Blob,
 ) -> Result<u64, Attempt> {
+    let body = download(source, downloader, &blob.digest).await?;
+    upload(target, blob, body).await
+}
+
+/// A layer's bytes, streamed from its ECR download URL.
+pub(crate) async fn download(
+    source: Repo<'_>,
+    downloader: &Downloader,
+    digest: &str,
+) -> Result<BoxStream<'static, Result<bytes::Bytes, String>>, Attempt> {
     let url = source
         .client
         .get_download_url_for_layer()
         .set_registry_id(source.registry_id.map(str::to_owned))
         .repository_name(source.name)
-        .layer_digest(&blob.digest)
+        .layer_digest(digest)
         .send()
         .await
         .map_err(|e| aws_error("ecr:GetDownloadUrlForLayer", e))?;
@@ -197,6 +209,22 @@ async fn copy_once(
             "GetDownloadUrlForLayer returned no URL".to_string(),
         ));
     };
+    let body = downloader.open(url).await.map_err(Attempt::Retry)?;
+    Ok(stream::unfold(body, |mut body| async move {
+        match body.try_next().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), body)),
+            Ok(None) => None,
+            Err(e) => Some((Err(e.to_string()), body)),
+        }
+    })
+    .boxed())
+}
+
+/// Uploads `blob` into the ECR repository `target` from `body`, one part at a time.
+pub(crate) async fn upload<S>(target: Repo<'_>, blob: &Blob, body: S) -> Result<u64, Attempt>
+where
+    S: Stream<Item = Result<bytes::Bytes, String>>,
+{
     let upload = target
         .client
         .initiate_layer_upload()
@@ -211,28 +239,18 @@ async fn copy_once(
         ));
     };
     let part_size = part_size(upload.part_size(), blob.size);
-    let mut body = downloader.open(url).await.map_err(Attempt::Retry)?;
+    let mut body = std::pin::pin!(body);
     let mut buffer: Vec<u8> = Vec::with_capacity(part_size);
     let mut sent: u64 = 0;
-    loop {
-        let chunk = body
-            .try_next()
-            .await
-            .map_err(|e| Attempt::Retry(e.to_string()))?;
-        let done = chunk.is_none();
-        if let Some(chunk) = chunk {
-            let mut rest = &chunk[..];
-            while !rest.is_empty() {
-                let take = rest.len().min(part_size - buffer.len());
-                buffer.extend_from_slice(&rest[..take]);
-                rest = &rest[take..];
-                if buffer.len() == part_size {
-                    sent = upload_part(target, upload_id, sent, &mut buffer).await?;
-                }
+    while let Some(chunk) = body.try_next().await.map_err(Attempt::Retry)? {
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            let take = rest.len().min(part_size - buffer.len());
+            buffer.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if buffer.len() == part_size {
+                sent = upload_part(target, upload_id, sent, &mut buffer).await?;
             }
-        }
-        if done {
-            break;
         }
     }
     if !buffer.is_empty() {

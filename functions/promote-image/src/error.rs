@@ -5,6 +5,7 @@ use shared::artifacts::ArtifactError;
 use shared::aws::AssumeError;
 use shared::error::{AwsError, Failure, FailureType};
 use shared::problem::Problems;
+use shared::registry::RegistryError;
 use shared::text::escape_control;
 
 use crate::manifest::{ManifestError, MediaType};
@@ -163,6 +164,17 @@ pub enum PromoteError {
     /// The target role could not be assumed.
     #[error(transparent)]
     Assume(#[from] AssumeError),
+    /// A registry other than ECR (or its credentials secret) failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The registry image to promote does not exist.
+    #[error("{registry} has no manifest `{reference}` in repository `{repository}`; check {field}")]
+    RegistryImageMissing {
+        registry: String,
+        repository: String,
+        reference: String,
+        field: &'static str,
+    },
 }
 
 fn missing(reference: &Reference) -> String {
@@ -227,6 +239,8 @@ impl Failure for PromoteError {
             Self::Artifact(e) => e.failure_type(),
             Self::Aws(e) => e.failure_type(),
             Self::Assume(e) => e.failure_type(),
+            Self::Registry(e) => e.failure_type(),
+            Self::RegistryImageMissing { .. } => FailureType::ConfigurationError,
         }
     }
 
@@ -253,6 +267,8 @@ impl Failure for PromoteError {
             Self::Artifact(_) => "ArtifactError",
             Self::Aws(_) => "AwsError",
             Self::Assume(_) => "AssumeRoleFailed",
+            Self::Registry(e) => e.error_type(),
+            Self::RegistryImageMissing { .. } => "RegistryImageNotFound",
         }
     }
 }

@@ -1,16 +1,23 @@
 //! promote-image: moves a built image to the next stage by retagging its manifest in
 //! ECR, byte for byte, so its digest never changes; across repositories, accounts or
 //! regions it copies the missing layers first. An optional scan gate can refuse it.
+//! Docker Hub and other OCI registries may be the source, the target or both
+//! ([`oci`], [`side`]): the same bytes and media type, the missing blobs mounted or
+//! streamed.
 
+pub mod across;
 pub mod config;
 pub mod copy;
 pub mod date;
 pub mod ecr;
 pub mod error;
 pub mod manifest;
+pub mod oci;
+pub mod place;
 pub mod promote;
 pub mod reference;
 pub mod scan;
+pub mod side;
 pub mod source;
 pub mod summary;
 pub mod tags;
@@ -26,6 +33,7 @@ use crate::config::{Config, SourceSpec};
 use crate::copy::Downloader;
 use crate::date::Date;
 use crate::error::PromoteError;
+use crate::place::Place;
 use crate::promote::{Clients, Request};
 use crate::reference::{ImageRef, role_account};
 
@@ -48,7 +56,7 @@ impl PromoteImage {
         }
     }
 
-    fn home_region(&self) -> Result<String, PromoteError> {
+    pub(crate) fn home_region(&self) -> Result<String, PromoteError> {
         self.clients
             .home_region()
             .map(str::to_owned)
@@ -60,12 +68,12 @@ impl PromoteImage {
     }
 
     /// An ECR client in `region`, with the function's own credentials.
-    fn regional(&self, region: &str) -> aws_sdk_ecr::Client {
+    pub(crate) fn regional(&self, region: &str) -> aws_sdk_ecr::Client {
         shared::aws::ecr(&self.clients.in_region(region))
     }
 
     /// An ECR client in `region` acting as `role_arn`.
-    async fn assumed(
+    pub(crate) async fn assumed(
         &self,
         role_arn: &str,
         region: &str,
@@ -83,12 +91,21 @@ impl Action for PromoteImage {
 
     async fn run(
         self: Arc<Self>,
-        ctx: JobContext<Config, ()>,
+        mut ctx: JobContext<Config, ()>,
     ) -> Result<Outcome<()>, PromoteError> {
-        let settings = ctx
-            .config
+        let mut settings = std::mem::take(&mut ctx.config)
             .validate()
             .map_err(|p| PromoteError::Config(p.to_string()))?;
+        if let Some(Place::Ecr { account, region }) = &settings.target.registry
+            && !matches!(settings.source, SourceSpec::Registry(_))
+        {
+            settings.target.registry_id = Some(account.clone());
+            settings.target.region = Some(region.clone());
+        } else if settings.target.is_registry(&settings.source)
+            || matches!(settings.source, SourceSpec::Registry(_))
+        {
+            return self.across(&settings, &ctx).await;
+        }
         let (source, origin) = resolve_source(&settings.source, &ctx.artifacts).await?;
         let home = self.home_region()?;
         let source_region = source.region.clone().unwrap_or_else(|| home.clone());
@@ -145,12 +162,17 @@ impl Action for PromoteImage {
 }
 
 /// The source image, and where it was read from when an artifact named it.
-async fn resolve_source(
+pub(crate) async fn resolve_source(
     spec: &SourceSpec,
     artifacts: &Artifacts,
 ) -> Result<(ImageRef, Option<String>), PromoteError> {
     let (name, file, container) = match spec {
         SourceSpec::Image(image) => return Ok((image.clone(), None)),
+        SourceSpec::Registry(image) => {
+            return Err(PromoteError::Config(format!(
+                "{image} is not in ECR; this step reads ECR images only"
+            )));
+        }
         SourceSpec::Artifact {
             name,
             file,

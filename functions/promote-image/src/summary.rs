@@ -13,6 +13,8 @@ pub use shared::report::MAX_SUMMARY;
 pub struct CopyStats {
     pub blobs_checked: usize,
     pub blobs_copied: usize,
+    /// Of the blobs copied, those mounted from the source repository (no bytes moved).
+    pub blobs_mounted: usize,
     pub bytes_copied: u64,
     /// Child manifests put into the target (for an index).
     pub manifests_put: usize,
@@ -54,10 +56,14 @@ pub fn summary(p: &Promotion<'_>) -> String {
     };
     if let Some(copy) = p.copy {
         text.push_str(&format!(
-            " Copied {} of {} blobs ({}){}.",
+            " Copied {} of {} blobs ({}{}){}.",
             copy.blobs_copied,
             copy.blobs_checked,
             human_bytes(copy.bytes_copied),
+            match copy.blobs_mounted {
+                0 => String::new(),
+                n => format!(", {n} mounted"),
+            },
             match copy.manifests_put {
                 0 => String::new(),
                 1 => " and 1 child manifest".to_string(),
@@ -146,6 +152,7 @@ mod tests {
         let copy = CopyStats {
             blobs_checked: 5,
             blobs_copied: 3,
+            blobs_mounted: 0,
             bytes_copied: 3 * 1024 * 1024 + 512 * 1024,
             manifests_put: 2,
         };

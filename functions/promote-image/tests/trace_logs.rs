@@ -72,3 +72,48 @@ fn a_cross_repository_copy_at_trace_logs_no_signed_url() {
         assert_masked(&logs);
     });
 }
+
+/// A registry promotion at TRACE: neither the registry password, nor its Basic header,
+/// nor any Bearer token the token server issued reaches a log line.
+#[test]
+fn a_registry_promotion_at_trace_logs_no_password_or_token() {
+    use testkit::registry::{AuthMode, PASSWORD, Registry, USER, seed_image};
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&env.sdk);
+        let secret = json!({"username": USER, "password": PASSWORD}).to_string();
+        if sm.create_secret().name("trace/registry").secret_string(&secret).send().await.is_err() {
+            sm.put_secret_value().secret_id("trace/registry").secret_string(&secret).send().await.expect("secret");
+        }
+        let registry = Registry::start(AuthMode::Token).await;
+        seed_image(&registry.client(), "trace/web", "v1", &[4096], 3, false).await;
+        create_repo(&env.ecr, "trace-from-registry", false).await;
+        let params = json!({
+            "source": {"imageUri": format!("{}/trace/web:v1", registry.host()), "credentialsSecret": "trace/registry"},
+            "tags": ["prod"],
+            "target": {"registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com", "repository": "trace-from-registry"},
+        });
+        let job = JobBuilder::new().user_parameters(params.to_string()).stage(&env.aws).await;
+        let mut f = Function::start_with_env(
+            env!("CARGO_BIN_EXE_promote-image"),
+            &env.aws,
+            &[("RUST_LOG", "trace")],
+        )
+        .await;
+        let result = f.invoke(&job.event, Duration::from_secs(60)).await;
+        assert!(result.is_response(), "{result:?}\n{}", f.logs());
+        env.aws.job(&job.id).await.expect("a report").expect_success();
+        let logs = f.logs();
+        assert!(logs.contains("registry answered"), "the test must see the registry calls logged");
+        let tokens = registry.token_server.as_ref().expect("token auth").tokens();
+        assert!(!tokens.is_empty());
+        for token in tokens {
+            let signature = token.rsplit('.').next().unwrap_or_default();
+            assert!(!logs.contains(signature), "a token reached the logs");
+        }
+        assert!(!logs.contains(PASSWORD), "the password reached the logs");
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+        assert!(!logs.contains(&basic), "the Basic header reached the logs");
+    });
+}

@@ -158,6 +158,22 @@ impl Scope {
         &self.0
     }
 
+    /// (repository, action) for every action granted.
+    fn grants(&self) -> Vec<(&str, &str)> {
+        self.0
+            .iter()
+            .filter_map(|e| e.strip_prefix("repository:")?.rsplit_once(':'))
+            .flat_map(|(repo, actions)| actions.split(',').map(move |a| (repo, a)))
+            .collect()
+    }
+
+    /// Whether a token for `other` also grants everything this scope needs (a push
+    /// token serves a pull of the same repository).
+    pub fn covered_by(&self, other: &Scope) -> bool {
+        let granted = other.grants();
+        self.grants().iter().all(|g| granted.contains(g))
+    }
+
     /// What the scope allows, for messages: `push` or `pull`.
     pub fn action(&self) -> &'static str {
         if self.0.first().is_some_and(|s| s.ends_with("push")) {
@@ -196,10 +212,18 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
+    /// A live token for `scope`, or for a scope that covers it.
     pub fn get(&self, scope: &Scope, now: Instant) -> Option<String> {
+        let live = |t: &&Token| t.expires > now + EARLY;
         self.tokens
             .get(scope)
-            .filter(|t| t.expires > now + EARLY)
+            .filter(live)
+            .or_else(|| {
+                self.tokens
+                    .iter()
+                    .find(|(s, t)| scope.covered_by(s) && live(t))
+                    .map(|(_, t)| t)
+            })
             .map(|t| t.value.clone())
     }
 
@@ -277,6 +301,10 @@ mod tests {
         assert_eq!(m.entries(), ["repository:t:pull,push", "repository:s:pull"]);
         assert_eq!((m.repository(), m.action()), ("t", "push to"));
         assert_eq!(Scope::mount("t", "t").entries().len(), 1);
+        assert!(Scope::pull("t").covered_by(&Scope::push("t")));
+        assert!(Scope::pull("s").covered_by(&m));
+        assert!(!Scope::push("t").covered_by(&Scope::pull("t")));
+        assert!(!Scope::pull("u").covered_by(&m));
     }
 
     #[test]

@@ -198,17 +198,26 @@ impl Client {
             Some(u) => u,
             None => self.start_upload(repository).await?,
         };
+        let chunk_size = chunk_size.max(1);
         let mut chunks = std::pin::pin!(chunks);
-        let mut buffer = BytesMut::new();
+        // Filled up to `chunk_size` and never beyond, so it is never reallocated; a full
+        // one is sent and a new one started.
+        let mut buffer = BytesMut::with_capacity(chunk_size);
         let mut hasher = Hasher::new();
         let mut total = 0u64;
         while let Some(piece) = chunks.try_next().await? {
             hasher.update(&piece);
             total += piece.len() as u64;
-            buffer.extend_from_slice(&piece);
-            while buffer.len() >= chunk_size {
-                let chunk = buffer.split_to(chunk_size).freeze();
-                self.upload_chunk(&mut upload, chunk).await?;
+            let mut rest = &piece[..];
+            while !rest.is_empty() {
+                let take = rest.len().min(chunk_size - buffer.len());
+                buffer.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+                if buffer.len() == chunk_size {
+                    let full = std::mem::replace(&mut buffer, BytesMut::new()).freeze();
+                    self.upload_chunk(&mut upload, full).await?;
+                    buffer.reserve(chunk_size);
+                }
             }
         }
         let actual = hasher.finish();

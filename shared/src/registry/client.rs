@@ -212,6 +212,37 @@ impl Client {
         }
     }
 
+    /// Learns how the registry authenticates (`GET /v2/`, once) and obtains what `scope`
+    /// needs (a token, for Bearer), so that the requests that follow carry it from the
+    /// first. Optional: every request also authenticates when it meets a `401`.
+    pub async fn authenticate(&self, scope: &Scope) -> Result<(), RegistryError> {
+        if self.lock().challenge.is_none() {
+            let response = self
+                .http
+                .get(self.url("/v2/"))
+                .timeout(self.time_left().unwrap_or(DEFAULT_TIMEOUT))
+                .send()
+                .await
+                .map_err(|e| RegistryError::Unreachable {
+                    registry: self.host.clone(),
+                    detail: transport_detail(&e),
+                })?;
+            if response.status() != StatusCode::UNAUTHORIZED {
+                return Ok(());
+            }
+            let challenge = response
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_challenge);
+            let mut state = self.lock();
+            if state.challenge.is_none() {
+                state.challenge = challenge;
+            }
+        }
+        self.authorization(scope).await.map(|_| ())
+    }
+
     /// The `Authorization` value for `scope`, as the last challenge asked: none before
     /// any challenge, Basic credentials, or a Bearer token (cached, or asked for now).
     async fn authorization(&self, scope: &Scope) -> Result<Option<String>, RegistryError> {

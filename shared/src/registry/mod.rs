@@ -9,7 +9,8 @@
 //!   and never appear in errors.
 //! - [`Client::new`]`(api_host, credentials)`: one registry host
 //!   ([`ImageName::api_host`] maps Docker Hub's names to `registry-1.docker.io`);
-//!   [`Client::with_deadline`] bounds every request and rate-limit wait.
+//!   [`Client::with_deadline`] bounds every request and rate-limit wait;
+//!   [`Client::authenticate`]`(&Scope)` authenticates ahead of the first request.
 //! - [`resolve_image`]`(&image, credentials)`: the manifest digest and media type an
 //!   image reference points at, or `None` when it does not exist.
 //! - Manifests: [`Client::resolve`] (`HEAD`), [`Client::get_manifest`] (exact bytes,

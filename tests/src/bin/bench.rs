@@ -123,9 +123,10 @@ async fn main() {
         row["init_vs_floor"] = json!(round2(init / floor_init.max(0.001)));
     }
     print_table(&rows, o.latency_ms);
+    let registry_rows = registry_section(&aws, &o).await;
     let failed = print_targets(&rows);
-    let report =
-        json!({"latency_ms_per_aws_call": o.latency_ms, "warm_runs": o.warm, "rows": rows});
+    let report = json!({"latency_ms_per_aws_call": o.latency_ms, "warm_runs": o.warm, "rows": rows,
+                        "registry": registry_rows});
     if let Some(dir) = o.out.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -142,6 +143,16 @@ async fn main() {
     if o.bin_dir.join("health-gate").exists() {
         bake::run(&aws, &o).await;
     }
+}
+
+/// promote-image against local registries: the retag's round trips and a copy's memory.
+async fn registry_section(aws: &LocalAws, o: &Options) -> Vec<Value> {
+    if !o.bin_dir.join("promote-image").exists() {
+        return Vec::new();
+    }
+    let rows = testkit::registry::bench::rows(aws, &o.bin_dir, o.latency_ms).await;
+    testkit::registry::bench::print(&rows);
+    rows
 }
 
 /// Prints each function's targets, met or missed; returns how many were missed.
@@ -196,6 +207,7 @@ fn scenarios(events: &Path, function: &str) -> Vec<(String, Value)> {
             let value: Value = serde_json::from_str(&std::fs::read_to_string(&p).ok()?).ok()?;
             Some((p.file_stem()?.to_string_lossy().into_owned(), value))
         })
+        .filter(|(name, _)| !testkit::registry::bench::SAMPLES.contains(&name.as_str()))
         .collect()
 }
 
