@@ -8,6 +8,7 @@ pub mod console;
 pub mod function;
 pub mod job;
 pub mod local_aws;
+pub mod rehearsal;
 pub mod seed;
 
 pub use function::{Function, Invocation, binary};
