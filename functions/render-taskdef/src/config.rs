@@ -4,6 +4,7 @@
 //! in, and a `null` value removes the entry.
 
 use crate::problem::{Problem, Problems, list};
+use crate::revision::RevisionConfig;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::fmt;
@@ -79,6 +80,10 @@ pub struct Config {
     pub output_artifact: Option<String>,
     /// How `appspec.yaml` is produced.
     pub appspec: AppSpecConfig,
+    /// Render a CodeDeploy EC2/on-premises revision that runs the image in one Docker
+    /// container, instead of a task definition. Example: `{"name": "web", "ports":
+    /// [{"containerPort": 8080, "hostPort": 80}]}`.
+    pub revision: Option<RevisionConfig>,
 }
 
 /// `appspec` in `UserParameters`.
@@ -143,6 +148,9 @@ impl Config {
     /// Checks the combinations that serde cannot, all at once.
     pub fn check(&self) -> Result<(), Problems> {
         let mut problems = Vec::new();
+        if let Some(rev) = &self.revision {
+            problems.extend(crate::revision::check(self, rev));
+        }
         let p = |key: &str| format!("UserParameters.{key}");
         let live = self.task_definition.is_some() || self.service.is_some();
         if self.task_definition.is_some() && self.service.is_some() {

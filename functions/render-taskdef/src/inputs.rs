@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::images::{ImageFile, image_files, parse_image_file};
 use crate::problem::{Problem, list};
+use crate::revision::RevisionConfig;
 use crate::template::{self, TaskDef};
 use shared::artifacts::{ArtifactError, ArtifactZip};
 
@@ -167,6 +168,74 @@ pub fn appspec_template(
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::from(vec![Problem::new(&label, "is not UTF-8 text")]))?;
     Ok(Some((label, text)))
+}
+
+/// A revision template: the folder of the user's `appspec.yml` (`revision.template`) in
+/// `revision.templateArtifact`, else in the one input artifact that has it. Returns its
+/// label (`artifact/folder`) and its files relative to that folder, the appspec as
+/// `appspec.yml`.
+pub fn revision_template(
+    rev: &RevisionConfig,
+    inputs: &[ArtifactZip],
+    wanted: &str,
+) -> Result<(String, Vec<(String, Vec<u8>)>), Error> {
+    let zip = match &rev.template_artifact {
+        Some(name) => by_name(inputs, name)?,
+        None => {
+            let found: Vec<&ArtifactZip> =
+                inputs.iter().filter(|z| z.find(wanted).is_some()).collect();
+            match found.as_slice() {
+                [one] => *one,
+                [] => {
+                    return Err(Error::from(vec![Problem::new(
+                        "UserParameters.revision.template",
+                        format!(
+                            "no input artifact has `{wanted}`; input artifacts: {}",
+                            list(inputs.iter().map(ArtifactZip::name))
+                        ),
+                    )]));
+                }
+                many => {
+                    return Err(Error::from(vec![Problem::new(
+                        "UserParameters.revision.templateArtifact",
+                        format!(
+                            "several input artifacts have `{wanted}`: {}; set templateArtifact to the one to use",
+                            list(many.iter().map(|z| z.name()))
+                        ),
+                    )]));
+                }
+            }
+        }
+    };
+    zip.file(wanted)?;
+    let appspec = zip.find(wanted).unwrap_or(wanted).to_owned();
+    let folder = appspec.rsplit_once('/').map_or("", |(dir, _)| dir);
+    let prefix = if folder.is_empty() {
+        String::new()
+    } else {
+        format!("{folder}/")
+    };
+    let mut files = Vec::new();
+    for path in zip.paths() {
+        let Some(relative) = path.strip_prefix(prefix.as_str()) else {
+            continue;
+        };
+        if relative.is_empty() || relative.ends_with('/') {
+            continue;
+        }
+        let name = if path == appspec {
+            "appspec.yml"
+        } else {
+            relative
+        };
+        files.push((name.to_owned(), zip.file(path)?));
+    }
+    let label = if folder.is_empty() {
+        zip.name().to_owned()
+    } else {
+        format!("{}/{folder}", zip.name())
+    };
+    Ok((label, files))
 }
 
 #[cfg(test)]

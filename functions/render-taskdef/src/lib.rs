@@ -17,6 +17,7 @@ pub mod inputs;
 pub mod normalize;
 pub mod problem;
 pub mod render;
+pub mod revision;
 pub mod summary;
 pub mod template;
 pub mod validate;
@@ -24,10 +25,13 @@ pub mod validate;
 use crate::aws::Described;
 use crate::config::{AppSpecTaskDefinition, Config, TemplateSource};
 use crate::error::Error;
-use crate::images::{ImageFile, ImageRef};
+use crate::images::{ImageFile, ImageName, ImageRef};
 use crate::problem::{Problem, list};
 use crate::render::{DigestQuery, Rendered};
+use crate::revision::RevisionConfig;
+use crate::revision::image::{Chosen, DigestSource};
 use crate::summary::Registration;
+use crate::summary::RevisionKind;
 use crate::template::TaskDef;
 use serde_json::Value;
 use shared::action::{Action, JobContext, Outcome, Success};
@@ -39,6 +43,8 @@ use tracing::info;
 pub struct RenderTaskdef {
     ecs: aws_sdk_ecs::Client,
     ecr: aws_sdk_ecr::Client,
+    /// The function's region: where a revision reads SSM parameters given by name.
+    region: Option<String>,
 }
 
 impl RenderTaskdef {
@@ -48,6 +54,7 @@ impl RenderTaskdef {
         Self {
             ecs: shared::aws::ecs(sdk),
             ecr: shared::aws::ecr(sdk),
+            region: sdk.region().map(|r| r.as_ref().to_owned()),
         }
     }
 }
@@ -59,10 +66,116 @@ impl Action for RenderTaskdef {
     const NAME: &'static str = "render-taskdef";
 
     async fn run(self: Arc<Self>, ctx: JobContext<Config, ()>) -> Result<Outcome<()>, Error> {
-        self.render(&ctx.config, &ctx.artifacts)
-            .await
-            .map(Outcome::Success)
+        let done = match &ctx.config.revision {
+            Some(rev) => self.render_revision(&ctx.config, rev, &ctx.artifacts).await,
+            None => self.render(&ctx.config, &ctx.artifacts).await,
+        };
+        done.map(Outcome::Success)
     }
+}
+
+impl RenderTaskdef {
+    /// A CodeDeploy EC2/on-premises revision. Round trips: (1) the inputs; (2) the image's
+    /// digest, when given by tag; (3) the output artifact.
+    async fn render_revision(
+        &self,
+        cfg: &Config,
+        rev: &RevisionConfig,
+        artifacts: &Artifacts,
+    ) -> Result<Success, Error> {
+        cfg.check()?;
+        let output = output_artifact(cfg, artifacts)?;
+        let inputs = read_inputs(artifacts).await?;
+        let image_file = inputs::image_file(cfg, &inputs)?;
+        let chosen = revision::image::choose(cfg, image_file.as_ref()).map_err(one)?;
+        let name =
+            revision::image::check_reference(&chosen.source, &chosen.image.uri).map_err(one)?;
+        let template = rev
+            .template
+            .as_deref()
+            .map(|t| inputs::revision_template(rev, &inputs, t))
+            .transpose()?;
+        let login = match template {
+            Some(_) => None,
+            None => Some(
+                revision::generate::login(rev, &name)
+                    .map_err(|why| one(Problem::new("UserParameters.revision.login", why)))?,
+            ),
+        };
+
+        let digest = match revision::image::digest_source(&chosen.image, &name) {
+            DigestSource::Known(d) => d,
+            DigestSource::Ecr => {
+                let queries = render::digest_queries(std::iter::once((
+                    chosen.source.as_str(),
+                    &chosen.image,
+                )))?;
+                let found = self.digests(&queries).await?;
+                found
+                    .into_iter()
+                    .next()
+                    .map(|(_, d)| d)
+                    .ok_or_else(|| Error::Unexpected {
+                        operation: "ecr:DescribeImages",
+                        detail: "no digest".to_owned(),
+                    })?
+            }
+            DigestSource::Registry => self.registry_digest(&chosen, &name).await?,
+        };
+        let mut image = chosen.image.clone();
+        image.uri = name.pinned(&digest);
+        image.digest = Some(digest.clone());
+        if image.tag.is_none() {
+            image.tag = name.tag.clone();
+        }
+
+        let (files, kind) = match (template, &login) {
+            (Some((label, files)), _) => (
+                revision::template::fill(&label, files, &image.uri, &digest)?,
+                RevisionKind::Template { label },
+            ),
+            (None, Some(login)) => {
+                let deploy = revision::generate::Deploy {
+                    name: &chosen.name,
+                    image: &image.uri,
+                    default_region: self.region.as_deref(),
+                };
+                (
+                    revision::generate::files(rev, &deploy, login),
+                    RevisionKind::Generated {
+                        directory: revision::generate::directory(rev, &chosen.name),
+                    },
+                )
+            }
+            (None, None) => unreachable!("a generated revision has its login"),
+        };
+        let refs: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(p, b)| (p.as_str(), b.as_slice()))
+            .collect();
+        artifacts.write(&output, &refs).await?;
+
+        let summary = summary::revision_summary(&kind, &chosen.name, &image);
+        info!(%summary, output = %output, files = files.len(), "revision rendered");
+        let mut success = Success::new(summary);
+        success.output_variables = summary::revision_variables(&chosen.name, &image);
+        Ok(success)
+    }
+
+    /// The digest of a tag outside ECR, through the registry's API.
+    async fn registry_digest(&self, chosen: &Chosen, _name: &ImageName) -> Result<String, Error> {
+        Err(one(Problem::new(
+            &chosen.source,
+            format!(
+                "`{}` is outside private ECR and given by tag; give it by digest (`...@sha256:<digest>`) so that the revision deploys exactly that image",
+                chosen.image.uri
+            ),
+        )))
+    }
+}
+
+fn one(p: Problem) -> Error {
+    Error::from(vec![p])
 }
 
 /// What the first round trip learns about a live template.

@@ -133,6 +133,46 @@ pub fn output_variables(
     vars
 }
 
+/// How a revision was made, for its summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevisionKind {
+    /// `appspec.yml` and the hook scripts, generated; the install directory.
+    Generated { directory: String },
+    /// The user's template, filled; where it came from.
+    Template { label: String },
+}
+
+/// `revision for container web generated (installs to /opt/web); web -> docker.io/acme/web@sha256:ab12cd34ef56.. (from :v1.4.2)`.
+pub fn revision_summary(
+    kind: &RevisionKind,
+    name: &str,
+    image: &crate::images::ImageRef,
+) -> String {
+    let head = match kind {
+        RevisionKind::Generated { directory } => {
+            format!("CodeDeploy revision for container {name} generated (installs to {directory})")
+        }
+        RevisionKind::Template { label } => {
+            format!("CodeDeploy revision from template {label} filled")
+        }
+    };
+    let mut line = format!("{name} -> {}", short_uri(&image.uri));
+    if let Some(tag) = &image.tag {
+        line.push_str(&format!(" (from :{tag})"));
+    }
+    let parts = [escape_line(&head), escape_line(&line)];
+    join_within(&parts, "; ", MAX_SUMMARY, |n| format!("; and {n} more"))
+}
+
+/// `ImageUri_<name>` and `ImageDigest_<name>` of a revision.
+pub fn revision_variables(name: &str, image: &crate::images::ImageRef) -> Vec<(String, String)> {
+    let mut vars = vec![(format!("ImageUri_{name}"), image.uri.clone())];
+    if let Some(d) = &image.digest {
+        vars.push((format!("ImageDigest_{name}"), d.clone()));
+    }
+    vars
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +292,39 @@ mod tests {
         assert_eq!(
             s,
             "web\\u{1b}[2J rendered (not registered); app\\nFAKE -> web:v1"
+        );
+    }
+
+    #[test]
+    fn revision_summaries_show_tag_and_digest() {
+        let image = ImageRef {
+            uri: format!("docker.io/acme/web@{}", digest()),
+            digest: Some(digest()),
+            tag: Some("v1.4.2".into()),
+        };
+        assert_eq!(
+            revision_summary(
+                &RevisionKind::Generated {
+                    directory: "/opt/web".into()
+                },
+                "web",
+                &image
+            ),
+            "CodeDeploy revision for container web generated (installs to /opt/web); web -> docker.io/acme/web@sha256:ab12cd34ef56.. (from :v1.4.2)"
+        );
+        assert_eq!(
+            revision_summary(
+                &RevisionKind::Template {
+                    label: "Src/deploy".into()
+                },
+                "image",
+                &image
+            ),
+            "CodeDeploy revision from template Src/deploy filled; image -> docker.io/acme/web@sha256:ab12cd34ef56.. (from :v1.4.2)"
+        );
+        assert_eq!(
+            revision_variables("web", &image)[1],
+            ("ImageDigest_web".to_owned(), digest())
         );
     }
 
