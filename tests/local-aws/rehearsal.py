@@ -348,6 +348,12 @@ class Rehearsal:
         if unknown:
             raise ValueError(f"unknown lifecycle stages {sorted(unknown)}; ECS has {list(ECS_STAGES)}")
         stages = [{"stage": s, **next(h for h in data["hooks"] if h["stage"] == s)} for s in ECS_STAGES if s in hooked]
+        # The green tasks are up (as after POST_SCALE_UP), behind the green target groups.
+        d["targetServiceRevision"].update({"requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0})
+        revision = self.app.ecs_revisions.get(d["targetServiceRevision"]["arn"])
+        if revision is not None:
+            revision["resolvedConfiguration"] = {"loadBalancers": [
+                {"targetGroupArn": tg, "productionListenerRule": None} for tg in data.get("targetGroups", [])]}
         self.ecs_plays[d["serviceDeploymentArn"]] = {
             "key": key, "cluster": data.get("cluster") or "default", "service": data["service"],
             "stages": stages, "index": 0, "details": {}, "rollingBack": False, "script": dict(self.script)}

@@ -63,7 +63,10 @@ async fn deliver(ex: &Execution<'_>, change: &Value) -> Step {
             step.summary = format!(
                 "{name} went to {state}; {}",
                 if decisions.is_empty() {
-                    answer["ignored"].as_str().unwrap_or("no decision").to_owned()
+                    answer["ignored"]
+                        .as_str()
+                        .unwrap_or("no decision")
+                        .to_owned()
                 } else {
                     decisions.join("; ")
                 }
@@ -77,7 +80,10 @@ async fn deliver(ex: &Execution<'_>, change: &Value) -> Step {
         }
         other => {
             step.result = "Failed".into();
-            step.summary = format!("{name} went to {state}; the invocation ended {}", invocation_word(&other));
+            step.summary = format!(
+                "{name} went to {state}; the invocation ended {}",
+                invocation_word(&other)
+            );
         }
     }
     step

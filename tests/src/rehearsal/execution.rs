@@ -137,10 +137,7 @@ impl Execution<'_> {
                     .iter()
                     .map(|action| self.play(stage, action, &vars, &artifacts));
                 for outcome in futures::future::join_all(plays).await {
-                    let action = stage
-                        .actions
-                        .iter()
-                        .find(|a| a.name == outcome.step.action);
+                    let action = stage.actions.iter().find(|a| a.name == outcome.step.action);
                     if let Some(ns) = action.and_then(|a| a.namespace.as_deref()) {
                         vars.set_all(ns, &outcome.variables);
                     }

@@ -22,8 +22,13 @@ pub const CONTINUATION_DELAY: Duration = Duration::from_millis(400);
 /// At most this many invocations for one action (a runaway continuation stops here).
 const MAX_INVOCATIONS: u32 = 200;
 
-/// Starts the function's binary, with `env` added to the Lambda environment.
-pub async fn start(ex: &Execution<'_>, function: &str, env: &[(&str, &str)]) -> Result<Function, String> {
+/// Starts the function's binary with its environment from the functions stack (the
+/// health gate's `HEALTH_GATE_CONFIG` with its waits shortened), `extra` added.
+pub async fn start(
+    ex: &Execution<'_>,
+    function: &str,
+    extra: &[(&str, &str)],
+) -> Result<Function, String> {
     let path = binary(function);
     if !path.exists() {
         return Err(format!(
@@ -31,10 +36,39 @@ pub async fn start(ex: &Execution<'_>, function: &str, env: &[(&str, &str)]) -> 
             path.display()
         ));
     }
-    Ok(Function::start_with_env(&path, ex.aws, env).await)
+    let mut env: Vec<(String, String)> = ex
+        .world
+        .stack
+        .environment(function)
+        .into_iter()
+        .map(|(k, v)| {
+            let v = if k == "HEALTH_GATE_CONFIG" {
+                shorten_gate_waits(&v).0
+            } else {
+                v
+            };
+            (k, v)
+        })
+        .collect();
+    if function == "health-gate" && !env.iter().any(|(k, _)| k == "HEALTH_GATE_CONFIG") {
+        env.push(("HEALTH_GATE_CONFIG".into(), hook_config(ex)));
+    }
+    for (k, v) in extra {
+        env.retain(|(name, _)| name != k);
+        env.push(((*k).to_owned(), (*v).to_owned()));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Ok(Function::start_with_env(&path, ex.aws, &env).await)
 }
 
-fn job_event(id: &str, function: &str, run: &Running<'_>, params: Option<&str>, token: Option<&str>, ex: &Execution<'_>) -> Value {
+fn job_event(
+    id: &str,
+    function: &str,
+    run: &Running<'_>,
+    params: Option<&str>,
+    token: Option<&str>,
+    ex: &Execution<'_>,
+) -> Value {
     let artifact = |name: &str, l: &Location| {
         json!({"name": name, "revision": null,
                "location": {"type": "S3", "s3Location": {"bucketName": l.bucket, "objectKey": l.key}}})
@@ -62,7 +96,10 @@ pub async fn play(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
     let mut step = run.step();
     let name = run.config("FunctionName").unwrap_or_default().to_owned();
     let Some(function) = function_binary(&name) else {
-        return Outcome::fail(step, format!("FunctionName {name:?} is none of the project's functions"));
+        return Outcome::fail(
+            step,
+            format!("FunctionName {name:?} is none of the project's functions"),
+        );
     };
     step.provider = format!("Lambda {function}");
     let mut params = run.config("UserParameters").map(str::to_owned);
@@ -71,7 +108,10 @@ pub async fn play(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
     {
         let (short, notes) = shorten_gate_waits(p);
         if !notes.is_empty() {
-            step.details.push(format!("waits shortened for the rehearsal: {}", notes.join(", ")));
+            step.details.push(format!(
+                "waits shortened for the rehearsal: {}",
+                notes.join(", ")
+            ));
         }
         params = Some(short);
     }
@@ -87,7 +127,12 @@ pub async fn play(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
         let result = f.invoke(&event, TIMEOUT).await;
         let report = ex.aws.job(&id).await;
         match report {
-            Some(JobReport::Success { continuation_token: Some(t), summary, percent_complete, .. }) => {
+            Some(JobReport::Success {
+                continuation_token: Some(t),
+                summary,
+                percent_complete,
+                ..
+            }) => {
                 ex.printer.progress(&format!(
                     "{} {}: {} ({}%)",
                     run.action.name,
@@ -96,12 +141,20 @@ pub async fn play(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
                     percent_complete.unwrap_or(0)
                 ));
                 if step.invocations >= MAX_INVOCATIONS {
-                    return Outcome::fail(step, format!("still in progress after {MAX_INVOCATIONS} invocations: {summary}"));
+                    return Outcome::fail(
+                        step,
+                        format!("still in progress after {MAX_INVOCATIONS} invocations: {summary}"),
+                    );
                 }
                 token = Some(t);
                 tokio::time::sleep(CONTINUATION_DELAY).await;
             }
-            Some(JobReport::Success { summary, output_variables, external_execution_id, .. }) => {
+            Some(JobReport::Success {
+                summary,
+                output_variables,
+                external_execution_id,
+                ..
+            }) => {
                 step.summary = summary;
                 if let Some(id) = external_execution_id {
                     step.details.push(format!("execution id {id}"));
@@ -112,10 +165,14 @@ pub async fn play(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
                         .iter()
                         .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
                         .collect();
-                    step.details.push(format!("variables: {}", shown.join(", ")));
+                    step.details
+                        .push(format!("variables: {}", shown.join(", ")));
                 }
                 if step.invocations > 1 {
-                    step.details.push(format!("{} invocations (continuation tokens honoured)", step.invocations));
+                    step.details.push(format!(
+                        "{} invocations (continuation tokens honoured)",
+                        step.invocations
+                    ));
                 }
                 if function == "promote-image" {
                     ex.facts.lock().unwrap_or_else(|e| e.into_inner()).promoted += 1;
@@ -132,16 +189,22 @@ pub async fn play(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
             }
             Some(JobReport::Failure { kind, message }) => {
                 if step.invocations > 1 {
-                    step.details.push(format!("{} invocations (continuation tokens honoured)", step.invocations));
+                    step.details.push(format!(
+                        "{} invocations (continuation tokens honoured)",
+                        step.invocations
+                    ));
                 }
                 return Outcome::fail(step, format!("{kind}: {message}"));
             }
             None => {
-                return Outcome::fail(step, format!(
-                    "no job result was reported (CodePipeline would wait until the action times out); the invocation ended {}; logs: {}",
-                    invocation_word(&result),
-                    one_line(&f.logs(), 600)
-                ));
+                return Outcome::fail(
+                    step,
+                    format!(
+                        "no job result was reported (CodePipeline would wait until the action times out); the invocation ended {}; logs: {}",
+                        invocation_word(&result),
+                        one_line(&f.logs(), 600)
+                    ),
+                );
             }
         }
     }
@@ -156,9 +219,11 @@ pub fn invocation_word(result: &Invocation) -> String {
     }
 }
 
-/// The health gate's configuration for hooks, its waits shortened.
+/// The health gate's hook configuration when the functions stack sets none: the
+/// pipeline's alarm, baked a minute (shortened).
 pub fn hook_config(ex: &Execution<'_>) -> String {
-    shorten_gate_waits(&ex.world.hook_config.to_string()).0
+    let config = json!({"alarms": {"names": [ex.world.alarm]}, "bake": "1m", "interval": "15s", "timeout": "12m"});
+    shorten_gate_waits(&config.to_string()).0
 }
 
 /// Invokes a CodeDeploy lifecycle hook as CodeDeploy does; the answer is what the
@@ -173,12 +238,12 @@ pub async fn codedeploy_hook(
     let mut step = Step::new("", &format!("{event_name} hook"), "CodeDeploy -> Lambda");
     let Some(function) = function_binary(function_name) else {
         step.result = "Failed".into();
-        step.summary = format!("hook function {function_name:?} is none of the project's functions");
+        step.summary =
+            format!("hook function {function_name:?} is none of the project's functions");
         return step;
     };
-    let config = hook_config(ex);
     let started = std::time::Instant::now();
-    let mut f = match start(ex, function, &[("HEALTH_GATE_CONFIG", &config)]).await {
+    let mut f = match start(ex, function, &[]).await {
         Ok(f) => f,
         Err(e) => {
             step.result = "Failed".into();
@@ -186,7 +251,8 @@ pub async fn codedeploy_hook(
             return step;
         }
     };
-    let event = json!({"DeploymentId": deployment_id, "LifecycleEventHookExecutionId": execution_id});
+    let event =
+        json!({"DeploymentId": deployment_id, "LifecycleEventHookExecutionId": execution_id});
     step.invocations = 1;
     let result = f.invoke(&event, TIMEOUT).await;
     let answer = ex.aws.hook(deployment_id, execution_id).await;
@@ -196,7 +262,12 @@ pub async fn codedeploy_hook(
         .and_then(|a| a["status"].as_str())
         .unwrap_or("not answered")
         .to_owned();
-    step.result = if status == "Succeeded" { "Succeeded" } else { "Failed" }.into();
+    step.result = if status == "Succeeded" {
+        "Succeeded"
+    } else {
+        "Failed"
+    }
+    .into();
     let reason = hook_reason(&f.logs());
     step.summary = format!(
         "{function} answered {status} in {}{}",
@@ -204,7 +275,8 @@ pub async fn codedeploy_hook(
         reason.map(|r| format!(": {r}")).unwrap_or_default()
     );
     if answer.is_none() {
-        step.details.push(format!("the invocation ended {}", invocation_word(&result)));
+        step.details
+            .push(format!("the invocation ended {}", invocation_word(&result)));
     }
     step
 }

@@ -15,6 +15,7 @@ pub mod pipeline;
 pub mod releases;
 pub mod report;
 mod source;
+pub mod stack;
 pub mod template;
 pub mod variables;
 pub mod world;
@@ -82,11 +83,21 @@ pub async fn rehearse_pipeline(aws: &LocalAws, path: &Path, printer: Printer) ->
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let functions = match stack::FunctionsStack::read(
+        &crate::local_aws::workspace_root().join("infra/template.yaml"),
+        stack::DEFAULT_STACK,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            record.problems.push(format!("the functions stack: {e}"));
+            return record;
+        }
+    };
     let read = Template::read(
         path,
         &world::pseudo(&stack),
         world::parameter_value,
-        world::import_value,
+        |export| functions.import(export),
     )
     .and_then(|(t, _)| {
         let p = pipeline::read(&t)?;
@@ -111,7 +122,7 @@ pub async fn rehearse_pipeline(aws: &LocalAws, path: &Path, printer: Printer) ->
         record.problems.push(problem);
         return record;
     };
-    let world = match World::of(&template, &pipeline, kind) {
+    let world = match World::of(&template, &pipeline, kind, &functions) {
         Ok(w) => w,
         Err(e) => {
             record.problems.push(e.to_string());
@@ -130,7 +141,10 @@ pub async fn rehearse_pipeline(aws: &LocalAws, path: &Path, printer: Printer) ->
             .join(" -> ")
     ));
     match world.prepare(aws).await {
-        Ok(lines) => printer.line(&format!("   before the first release: {}", lines.join("; "))),
+        Ok(lines) => printer.line(&format!(
+            "   before the first release: {}",
+            lines.join("; ")
+        )),
         Err(e) => {
             let problem = format!("setting up the local AWS for {}: {e}", pipeline.name);
             printer.line(&problem);
@@ -362,7 +376,10 @@ fn judge(
         if facts.promoted == 0 {
             problems.push("the image was not promoted".into());
         } else {
-            shown.push(format!("image {} promoted", built.rsplit('/').next().unwrap_or_default()));
+            shown.push(format!(
+                "image {} promoted",
+                built.rsplit('/').next().unwrap_or_default()
+            ));
         }
     } else {
         match failed.first() {
@@ -408,11 +425,21 @@ fn judge(
 }
 
 /// A call to the rehearsal's control API (`/_local/rehearsal/<path>`).
-pub async fn control(aws: &LocalAws, method: &str, path: &str, body: Value) -> Result<Value, String> {
+pub async fn control(
+    aws: &LocalAws,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> Result<Value, String> {
     raw_control(aws, method, &format!("/_local/rehearsal/{path}"), body).await
 }
 
-async fn raw_control(aws: &LocalAws, method: &str, path: &str, body: Value) -> Result<Value, String> {
+async fn raw_control(
+    aws: &LocalAws,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> Result<Value, String> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], aws.port()));
     let (status, bytes) = crate::http::send(
         addr,
@@ -434,8 +461,15 @@ async fn raw_control(aws: &LocalAws, method: &str, path: &str, body: Value) -> R
 }
 
 /// Writes `files` as a zip at `location`.
-pub async fn put_zip(aws: &LocalAws, location: &Location, files: &[(String, Vec<u8>)]) -> Result<(), String> {
-    let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
+pub async fn put_zip(
+    aws: &LocalAws,
+    location: &Location,
+    files: &[(String, Vec<u8>)],
+) -> Result<(), String> {
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
     let zip = shared::artifacts::build_zip(&refs).map_err(|e| e.to_string())?;
     aws.s3()
         .await
@@ -450,7 +484,10 @@ pub async fn put_zip(aws: &LocalAws, location: &Location, files: &[(String, Vec<
 }
 
 /// The files of the zip at `location`.
-pub async fn get_zip(aws: &LocalAws, location: &Location) -> Result<Vec<(String, Vec<u8>)>, String> {
+pub async fn get_zip(
+    aws: &LocalAws,
+    location: &Location,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
     let object = aws
         .s3()
         .await

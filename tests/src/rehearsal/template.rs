@@ -31,6 +31,8 @@ pub struct Template {
     pub raw: Value,
     pub values: BTreeMap<String, String>,
     conditions: Map<String, Value>,
+    /// Parameters of a list type: `Ref` gives a list.
+    lists: Vec<String>,
     /// Stands in for `Fn::ImportValue`: export name -> value.
     imports: BTreeMap<String, String>,
 }
@@ -57,7 +59,12 @@ impl Template {
         let raw = to_json(yaml);
         let mut values = pseudo.clone();
         let mut missing = Vec::new();
+        let mut lists = Vec::new();
         for (name, decl) in raw["Parameters"].as_object().into_iter().flatten() {
+            let kind = decl["Type"].as_str().unwrap_or_default();
+            if kind == "CommaDelimitedList" || kind.starts_with("List<") {
+                lists.push(name.clone());
+            }
             let value = local(name, decl).or_else(|| match &decl["Default"] {
                 Value::Null => None,
                 Value::String(s) => Some(s.clone()),
@@ -75,6 +82,7 @@ impl Template {
             conditions: raw["Conditions"].as_object().cloned().unwrap_or_default(),
             raw,
             values,
+            lists,
             imports: BTreeMap::new(),
         };
         // Exports are resolved lazily through the closure: collect the names used.
@@ -206,6 +214,9 @@ impl Template {
             return Ok(None);
         }
         if let Some(v) = self.values.get(name) {
+            if self.lists.iter().any(|l| l == name) {
+                return Ok(Some(json!(v.split(',').map(str::trim).collect::<Vec<_>>())));
+            }
             return Ok(Some(Value::String(v.clone())));
         }
         if let Some(resource) = self.raw["Resources"].get(name) {
@@ -254,7 +265,11 @@ impl Template {
             return Err(self.error(format!("Fn::GetAtt {id}.{attribute}: no resource {id}")));
         };
         let name = self.physical_name(&id, resource);
-        let account = self.values.get("AWS::AccountId").cloned().unwrap_or_default();
+        let account = self
+            .values
+            .get("AWS::AccountId")
+            .cloned()
+            .unwrap_or_default();
         let region = self.values.get("AWS::Region").cloned().unwrap_or_default();
         let kind = resource["Type"].as_str().unwrap_or_default();
         Ok(Value::String(match (kind, attribute.as_str()) {
@@ -277,7 +292,11 @@ impl Template {
                 self.string(&parts[0])?,
                 parts[1].as_object().cloned().unwrap_or_default(),
             ),
-            _ => return Err(self.error(format!("Fn::Sub takes a string or [string, map], got {arg}"))),
+            _ => {
+                return Err(self.error(format!(
+                    "Fn::Sub takes a string or [string, map], got {arg}"
+                )));
+            }
         };
         let mut out = String::new();
         let mut rest = text.as_str();

@@ -132,9 +132,15 @@ mod tests {
         v.set("Build", "IMAGE_URI", "repo:1");
         v.set("codepipeline", "PipelineExecutionId", "e-1");
         let cases = [
-            ("#{Build.IMAGE_URI}@#{codepipeline.PipelineExecutionId}", Ok("repo:1@e-1".to_owned())),
+            (
+                "#{Build.IMAGE_URI}@#{codepipeline.PipelineExecutionId}",
+                Ok("repo:1@e-1".to_owned()),
+            ),
             ("no variables {}", Ok("no variables {}".to_owned())),
-            ("#{Build.NOPE} #{Other.X}", Err(vec!["Build.NOPE".to_owned(), "Other.X".to_owned()])),
+            (
+                "#{Build.NOPE} #{Other.X}",
+                Err(vec!["Build.NOPE".to_owned(), "Other.X".to_owned()]),
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(v.substitute(text), want, "{text}");
@@ -150,7 +156,10 @@ mod tests {
         assert_eq!(out["interval"], "1000ms");
         assert_eq!(out["timeout"], "8000ms");
         assert_eq!(out["x"], 1);
-        assert_eq!(notes, ["interval 1m -> 1s", "bake 10m -> 2s", "timeout 30m -> 8s"]);
+        assert_eq!(
+            notes,
+            ["interval 1m -> 1s", "bake 10m -> 2s", "timeout 30m -> 8s"]
+        );
         assert_eq!(shorten_gate_waits("not json").0, "not json");
         assert_eq!(duration_ms(&Value::from(30)), Some(30_000));
         assert_eq!(duration_ms(&Value::from("500ms")), Some(500));

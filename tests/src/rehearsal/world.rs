@@ -3,8 +3,9 @@
 //! runs before the first release: an image, a task definition and a service, or a
 //! deployment group whose instances run the previous revision.
 
-use super::pipeline::{Pipeline, strings};
 use super::control;
+use super::pipeline::{Pipeline, strings};
+use super::stack::FunctionsStack;
 use super::template::{Template, TemplateError};
 use crate::local_aws::{ACCOUNT, LocalAws, REGION};
 use crate::seed::{DOCKER_V2, sample_manifest};
@@ -76,10 +77,32 @@ pub fn parameter_value(name: &str, decl: &Value) -> Option<String> {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
+    let named = [
+        ("repositoryname", "web"),
+        ("servicename", "web"),
+        ("clustername", "prod"),
+        ("family", "web"),
+        ("containername", "app"),
+        ("deploymentgroup", "web-prod"),
+        ("application", "web"),
+        ("loadbalancerfullname", "app/web/0123456789abcdef"),
+    ];
+    if let Some((_, v)) = named.iter().find(|(k, _)| lower.contains(k)) {
+        return Some((*v).to_owned());
+    }
+    if lower.contains("passrole") {
+        return Some(format!(
+            "arn:aws:iam::{ACCOUNT}:role/web-task,arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"
+        ));
+    }
     Some(if lower.contains("targetgroup") {
-        format!("arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{slug}/0123456789abcdef")
+        format!(
+            "arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{slug}/0123456789abcdef"
+        )
     } else if lower.contains("listener") {
-        format!("arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener/app/web/0123456789abcdef/fedcba9876543210")
+        format!(
+            "arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener/app/web/0123456789abcdef/fedcba9876543210"
+        )
     } else if kind.contains("Subnet") || lower.contains("subnet") {
         "subnet-0a1b2c3d4e5f60001,subnet-0a1b2c3d4e5f60002".into()
     } else if kind.contains("SecurityGroup") || lower.contains("securitygroup") {
@@ -87,7 +110,9 @@ pub fn parameter_value(name: &str, decl: &Value) -> Option<String> {
     } else if kind.contains("VPC") || lower.contains("vpc") {
         "vpc-0a1b2c3d4e5f60001".into()
     } else if lower.contains("connection") {
-        format!("arn:aws:codestar-connections:{REGION}:{ACCOUNT}:connection/00000000-0000-4000-8000-000000000001")
+        format!(
+            "arn:aws:codestar-connections:{REGION}:{ACCOUNT}:connection/00000000-0000-4000-8000-000000000001"
+        )
     } else if lower.contains("role") {
         format!("arn:aws:iam::{ACCOUNT}:role/{slug}")
     } else if lower.contains("topic") {
@@ -99,11 +124,6 @@ pub fn parameter_value(name: &str, decl: &Value) -> Option<String> {
     })
 }
 
-/// What an `Fn::ImportValue` gives here: the function an export names, else the name.
-pub fn import_value(export: &str) -> String {
-    function_binary(export).map_or_else(|| export.to_owned(), str::to_owned)
-}
-
 /// The pseudo parameters.
 pub fn pseudo(stack: &str) -> BTreeMap<String, String> {
     [
@@ -112,7 +132,10 @@ pub fn pseudo(stack: &str) -> BTreeMap<String, String> {
         ("AWS::StackName", stack),
         ("AWS::Partition", "aws"),
         ("AWS::URLSuffix", "amazonaws.com"),
-        ("AWS::StackId", "arn:aws:cloudformation:us-east-1:123456789012:stack/rehearsal/1"),
+        (
+            "AWS::StackId",
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/rehearsal/1",
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -134,8 +157,13 @@ pub struct World {
     pub alarm_tags: BTreeMap<String, String>,
     pub instances: Vec<String>,
     pub artifact_bucket: String,
-    /// The health gate's configuration for hooks (`HEALTH_GATE_CONFIG`).
-    pub hook_config: Value,
+    /// The task definition family and the container that gets the built image.
+    pub family: String,
+    pub container: String,
+    /// The functions stack: exports and each function's environment.
+    pub stack: FunctionsStack,
+    /// CodeBuild project name -> its inline buildspec.
+    pub buildspecs: BTreeMap<String, String>,
     /// The ECS service's lifecycle hooks declared in the template, as
     /// `{stage, function, hookDetails?}`.
     pub service_hooks: Vec<Value>,
@@ -143,15 +171,26 @@ pub struct World {
 
 impl World {
     pub fn image_uri(&self, tag: &str) -> String {
-        format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{}:{tag}", self.repository)
+        format!(
+            "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{}:{tag}",
+            self.repository
+        )
     }
 
     /// Derives the world from the pipeline and its template.
-    pub fn of(template: &Template, pipeline: &Pipeline, kind: Kind) -> Result<Self, TemplateError> {
+    pub fn of(
+        template: &Template,
+        pipeline: &Pipeline,
+        kind: Kind,
+        stack: &FunctionsStack,
+    ) -> Result<Self, TemplateError> {
         let actions: Vec<_> = pipeline.stages.iter().flat_map(|s| &s.actions).collect();
-        let deploy = actions
-            .iter()
-            .find(|a| matches!(a.provider.as_str(), "CodeDeployToECS" | "ECS" | "CodeDeploy"));
+        let deploy = actions.iter().find(|a| {
+            matches!(
+                a.provider.as_str(),
+                "CodeDeployToECS" | "ECS" | "CodeDeploy"
+            )
+        });
         let config = |key: &str| deploy.and_then(|a| a.config(key)).map(str::to_owned);
         // The gate's and the other invoke actions' parameters, for names they mention.
         let params: Vec<Value> = actions
@@ -160,9 +199,11 @@ impl World {
             .filter_map(|p| serde_json::from_str(p).ok())
             .collect();
         let from_params = |pointer: &str| {
-            params
-                .iter()
-                .find_map(|p| p.pointer(pointer).and_then(Value::as_str).map(str::to_owned))
+            params.iter().find_map(|p| {
+                p.pointer(pointer)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
         };
         let parameter = |words: &[&str]| {
             template.values.iter().find_map(|(k, v)| {
@@ -179,7 +220,12 @@ impl World {
             .or_else(|| parameter(&["servicename", "ecsservice"]))
             .unwrap_or_else(|| "web".into());
         let mut repository = None;
-        for (_, project) in template.resources("AWS::CodeBuild::Project")? {
+        let mut buildspecs = BTreeMap::new();
+        for (id, project) in template.resources("AWS::CodeBuild::Project")? {
+            if let Some(spec) = project.pointer("/Source/BuildSpec").and_then(Value::as_str) {
+                let name = project["Name"].as_str().unwrap_or(&id).to_owned();
+                buildspecs.insert(name, spec.to_owned());
+            }
             let mut found = Vec::new();
             strings(&project, &mut found);
             repository = found
@@ -194,11 +240,16 @@ impl World {
             .or_else(|| parameter(&["ecrrepository", "imagerepository", "repositoryname"]))
             .unwrap_or_else(|| service.clone());
         let mut everything = Vec::new();
-        strings(&template.resolve(&template.raw["Resources"])?, &mut everything);
+        strings(
+            &template.resolve(&template.raw["Resources"])?,
+            &mut everything,
+        );
         strings(&json!(template.values), &mut everything);
         let mut target_groups: Vec<String> = everything
             .iter()
-            .filter(|s| s.starts_with("arn:aws:elasticloadbalancing") && s.contains(":targetgroup/"))
+            .filter(|s| {
+                s.starts_with("arn:aws:elasticloadbalancing") && s.contains(":targetgroup/")
+            })
             .cloned()
             .collect();
         target_groups.sort();
@@ -217,7 +268,10 @@ impl World {
                     .into_iter()
                     .flatten()
                     .filter_map(|t| {
-                        Some((t["Key"].as_str()?.to_owned(), t["Value"].as_str()?.to_owned()))
+                        Some((
+                            t["Key"].as_str()?.to_owned(),
+                            t["Value"].as_str()?.to_owned(),
+                        ))
                     })
                     .collect::<BTreeMap<_, _>>(),
             ),
@@ -243,13 +297,6 @@ impl World {
             .filter(|b| !b.is_empty())
             .unwrap_or(crate::job::BUCKET)
             .to_ascii_lowercase();
-        let hook_config = json!({
-            "targets": {"targetGroups": target_groups.clone()},
-            "alarms": {"names": [alarm.clone()]},
-            "consecutiveSuccesses": 2,
-            "interval": "1s",
-            "timeout": "20s",
-        });
         let mut service_hooks = Vec::new();
         for (_, service) in template.resources("AWS::ECS::Service")? {
             for hook in service
@@ -267,8 +314,36 @@ impl World {
                 }
             }
         }
+        // The hooks a deployment command in the outputs sets on the service
+        // (`aws ecs update-service ... --deployment-configuration '{...}'`).
+        for (_, output) in template.raw["Outputs"].as_object().into_iter().flatten() {
+            let text = template.resolve(&output["Value"])?;
+            let Some(config) = text
+                .as_str()
+                .and_then(|t| t.split_once("--deployment-configuration '"))
+                .and_then(|(_, rest)| rest.split_once('\''))
+                .and_then(|(json, _)| serde_json::from_str::<Value>(json).ok())
+            else {
+                continue;
+            };
+            for hook in config["lifecycleHooks"].as_array().into_iter().flatten() {
+                for stage in hook["lifecycleStages"].as_array().into_iter().flatten() {
+                    let mut h = json!({"stage": stage, "function": hook["hookTargetArn"]});
+                    if let Some(details) = hook.get("hookDetails") {
+                        h["hookDetails"] = details.clone();
+                    }
+                    service_hooks.push(h);
+                }
+            }
+        }
+        let family = parameter(&["family"]).unwrap_or_else(|| service.clone());
+        let container = parameter(&["containername"]).unwrap_or_else(|| "app".into());
         Ok(Self {
             kind,
+            family,
+            container,
+            stack: stack.clone(),
+            buildspecs,
             service_hooks,
             repository,
             cluster,
@@ -278,11 +353,14 @@ impl World {
             target_groups,
             alarm,
             alarm_tags,
-            instances: ["i-0a1b2c3d4e5f60001", "i-0a1b2c3d4e5f60002", "i-0a1b2c3d4e5f60003"]
-                .map(str::to_owned)
-                .to_vec(),
+            instances: [
+                "i-0a1b2c3d4e5f60001",
+                "i-0a1b2c3d4e5f60002",
+                "i-0a1b2c3d4e5f60003",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             artifact_bucket,
-            hook_config,
         })
     }
 
@@ -311,15 +389,25 @@ impl World {
         let health: serde_json::Map<String, Value> = self
             .target_groups
             .iter()
-            .map(|tg| (tg.clone(), json!([{"id": "10.0.1.10", "port": 8080, "state": "healthy"}])))
+            .map(|tg| {
+                (
+                    tg.clone(),
+                    json!([{"id": "10.0.1.10", "port": 8080, "state": "healthy"}]),
+                )
+            })
             .collect();
         if self.kind == Kind::Ec2CodeDeploy {
             let revision = bundle_revision(&self.artifact_bucket, "releases/v1.zip");
-            control(aws, "POST", "world", json!({
+            control(
+                aws,
+                "POST",
+                "world",
+                json!({
                 "codedeployGroups": [{"application": self.application, "group": self.group,
                     "platform": "Server", "instances": self.instances, "alarm": self.alarm,
                     "targetGroups": self.target_groups, "initialRevision": revision}],
-                "alarms": alarms, "targetHealth": health}))
+                "alarms": alarms, "targetHealth": health}),
+            )
             .await?;
             done.push(format!(
                 "deployment group {}/{}: {} instances on releases/v1.zip",
@@ -330,45 +418,63 @@ impl World {
             return Ok(done);
         }
         let _ = aws
-            .json_call(&format!("{ECS_API}.CreateCluster"), &json!({"clusterName": self.cluster}))
+            .json_call(
+                &format!("{ECS_API}.CreateCluster"),
+                &json!({"clusterName": self.cluster}),
+            )
             .await;
         let registered = aws
             .json_call(
                 &format!("{ECS_API}.RegisterTaskDefinition"),
-                &task_definition(&self.service, &self.image_uri("v1"), "v1"),
+                &task_definition(&self.family, &self.container, &self.image_uri("v1"), "v1"),
             )
             .await?;
         let arn = registered["taskDefinition"]["taskDefinitionArn"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let controller = if self.kind == Kind::EcsCodeDeploy { "CODE_DEPLOY" } else { "ECS" };
+        let controller = if self.kind == Kind::EcsCodeDeploy {
+            "CODE_DEPLOY"
+        } else {
+            "ECS"
+        };
         aws.json_call(
             &format!("{ECS_API}.CreateService"),
             &json!({"cluster": self.cluster, "serviceName": self.service, "taskDefinition": arn,
                     "desiredCount": 2, "deploymentController": {"type": controller}}),
         )
         .await?;
-        done.push(format!("service {}/{} on {}", self.cluster, self.service, short_arn(&arn)));
+        done.push(format!(
+            "service {}/{} on {}",
+            self.cluster,
+            self.service,
+            short_arn(&arn)
+        ));
         let mut world = json!({"alarms": alarms, "targetHealth": health});
         if self.kind == Kind::EcsCodeDeploy {
             world["codedeployGroups"] = json!([{"application": self.application, "group": self.group,
                 "platform": "ECS", "cluster": self.cluster, "service": self.service, "alarm": self.alarm,
-                "targetGroups": self.target_groups, "initialRevision": appspec_revision(&arn)}]);
-            done.push(format!("deployment group {}/{}", self.application, self.group));
+                "targetGroups": self.target_groups, "initialRevision": appspec_revision(&arn, &self.container)}]);
+            done.push(format!(
+                "deployment group {}/{}",
+                self.application, self.group
+            ));
         } else {
             aws.seed_deployments(json!({"ecsServices": [{"cluster": self.cluster, "service": self.service,
                 "deployments": [{"id": "initial", "status": "SUCCESSFUL", "taskDefinition": arn}]}]}))
                 .await;
         }
         control(aws, "POST", "world", world).await?;
-        done.push(format!("alarm {} OK, tagged {:?}", self.alarm, self.alarm_tags));
+        done.push(format!(
+            "alarm {} OK, tagged {:?}",
+            self.alarm, self.alarm_tags
+        ));
         Ok(done)
     }
 }
 
 /// A Fargate task definition of one `app` container.
-pub fn task_definition(family: &str, image: &str, release: &str) -> Value {
+pub fn task_definition(family: &str, container: &str, image: &str, release: &str) -> Value {
     json!({
         "family": family,
         "networkMode": "awsvpc",
@@ -377,7 +483,7 @@ pub fn task_definition(family: &str, image: &str, release: &str) -> Value {
         "memory": "512",
         "executionRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"),
         "containerDefinitions": [{
-            "name": "app",
+            "name": container,
             "image": image,
             "essential": true,
             "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
@@ -387,9 +493,9 @@ pub fn task_definition(family: &str, image: &str, release: &str) -> Value {
 }
 
 /// An ECS deployment's revision: the AppSpec naming `task_definition`.
-pub fn appspec_revision(task_definition: &str) -> Value {
+pub fn appspec_revision(task_definition: &str, container: &str) -> Value {
     let content = format!(
-        "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: {task_definition}\n        LoadBalancerInfo:\n          ContainerName: app\n          ContainerPort: 8080\n"
+        "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: {task_definition}\n        LoadBalancerInfo:\n          ContainerName: {container}\n          ContainerPort: 8080\n"
     );
     json!({"revisionType": "AppSpecContent", "appSpecContent": {"content": content}})
 }
