@@ -115,9 +115,9 @@ pub fn duration_ms(value: &Value) -> Option<u64> {
 pub fn human(ms: u64) -> String {
     match ms {
         0..1000 => format!("{ms}ms"),
-        1000..60_000 if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        1000..60_000 if ms.is_multiple_of(1000) => format!("{}s", ms / 1000),
         1000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
-        _ if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        _ if ms.is_multiple_of(60_000) => format!("{}m", ms / 60_000),
         _ => format!("{}s", ms / 1000),
     }
 }
