@@ -20,8 +20,23 @@ binaries; this module plays the services those functions watch and act on:
 Deployments live in the deployment histories (local_aws.DeploymentHistories), so the
 rollback trigger reads and writes them as any other; the reads the health gate makes of
 them (ListDeployments, ListDeploymentTargets, BatchGetDeploymentTargets, GetDeployment
-with its instance overview) are answered here. The control API is under
-/_local/rehearsal/ (README.md, "Rehearsal").
+with its instance overview) are answered here.
+
+Control API (JSON), under /_local/rehearsal/:
+  POST reset                     forget the rehearsal's groups, plays and events
+  POST world                     {codedeployGroups: [{application, group, platform ECS|Server,
+                                 cluster?, service?, targetGroups?, instances?, alarm?,
+                                 initialRevision?}], alarms: [{name, tags}], targetHealth: {arn: [targets]}}
+  POST script                    the next releases' script: {targets: healthy|unhealthy,
+                                 alarmAfterShift, failInstance, failEvent}
+  POST codedeploy                {application, group, revision, hooks: [{event, function}]} -> {deploymentId}
+  GET  codedeploy/<id>           {status, hook?: {event, function, executionId}, instances, ...}
+  POST codedeploy/<id>/hook-done the pending hook was invoked: go on with its recorded answer
+  POST ecs                       {cluster, service, hooks: [{stage, function, hookDetails?}],
+                                 targetGroups} after UpdateService -> {serviceDeploymentArn}
+  GET  ecs                       {serviceDeploymentArn} -> {status, hook?: the hook's event + function}
+  POST ecs/answer                {serviceDeploymentArn, answer: the hook's return value}
+  GET  events                    the alarm state changes since the last read (for EventBridge)
 """
 
 import copy
@@ -297,7 +312,12 @@ class Rehearsal:
         d, play = self._owned(req.get("deploymentId"))
         with self.app.lock:
             info = self.app._cd_info(d)
-        if play.get("platform") == "Server":
+        if play.get("platform") != "Server":
+            # An ECS deployment's one target is the service's task set.
+            word = {"Succeeded": "Succeeded", "Failed": "Failed", "Stopped": "Failed"}.get(d["status"], "InProgress")
+            info["deploymentOverview"] = {"Pending": 0, "InProgress": 0, "Succeeded": 0, "Failed": 0,
+                                          "Skipped": 0, "Ready": 0, word: 1}
+        else:
             counts = {"Pending": 0, "InProgress": 0, "Succeeded": 0, "Failed": 0, "Skipped": 0, "Ready": 0}
             instances = self.groups[play["group"]]["instances"]
             for instance in instances:

@@ -26,7 +26,7 @@ async fn main() {
             },
             "--quiet" => quiet = true,
             "-h" | "--help" => {
-                println!("{USAGE}");
+                Printer { quiet: false }.line(USAGE);
                 return;
             }
             other if other.starts_with('-') => fail(&format!("unknown option {other}")),
@@ -45,15 +45,17 @@ async fn main() {
     let record = rehearsal::rehearse(&aws, &templates, printer).await;
     let releases: Vec<_> = record.pipelines.iter().flat_map(|p| &p.releases).collect();
     let good = releases.iter().filter(|r| r.ok).count();
-    println!(
+    // The verdict is printed also with --quiet.
+    let summary = Printer { quiet: false };
+    summary.line(&format!(
         "\nRehearsal: {good} of {} releases ended as expected, {} pipeline(s), {}",
         releases.len(),
         record.pipelines.len(),
         rehearsal::report::seconds(std::time::Duration::from_millis(record.duration_ms))
-    );
+    ));
     for p in &record.pipelines {
         for problem in &p.problems {
-            println!("  {}: {problem}", p.template);
+            summary.line(&format!("  {}: {problem}", p.template));
         }
     }
     if let Some(path) = json {

@@ -215,6 +215,19 @@ impl Execution<'_> {
             ),
         };
         outcome.step.duration_ms = started.elapsed().as_millis() as u64;
+        if !outcome.variables.is_empty() {
+            let shown: Vec<String> = outcome
+                .variables
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect();
+            let ns = action.namespace.as_deref().unwrap_or("(no namespace)");
+            outcome
+                .step
+                .details
+                .push(format!("variables {ns}: {}", shown.join(", ")));
+        }
+        outcome.step.variables = outcome.variables.clone();
         outcome
     }
 }

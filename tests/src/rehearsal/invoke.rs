@@ -160,14 +160,6 @@ pub async fn play(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
                     step.details.push(format!("execution id {id}"));
                 }
                 let variables = output_variables.as_object().cloned().unwrap_or_default();
-                if !variables.is_empty() {
-                    let shown: Vec<String> = variables
-                        .iter()
-                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                        .collect();
-                    step.details
-                        .push(format!("variables: {}", shown.join(", ")));
-                }
                 if step.invocations > 1 {
                     step.details.push(format!(
                         "{} invocations (continuation tokens honoured)",

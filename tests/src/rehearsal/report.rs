@@ -21,6 +21,8 @@ pub struct Step {
     pub details: Vec<String>,
     /// Lambda invocations made for this step.
     pub invocations: u32,
+    /// The action's output variables.
+    pub variables: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Step {
@@ -34,6 +36,7 @@ impl Step {
             duration_ms: 0,
             details: Vec::new(),
             invocations: 0,
+            variables: serde_json::Map::new(),
         }
     }
 
