@@ -1,12 +1,14 @@
-"""cfn-lint rule for the example pipelines: every Lambda action's UserParameters is a JSON
+"""cfn-lint rules for the example pipelines: every Lambda action's UserParameters is a JSON
 object once CloudFormation has substituted it (each branch of an Fn::If), fits CodePipeline's
-1,000 characters, and every #{Namespace.Variable} it uses names an action that ran before.
+1,000 characters, and every #{Namespace.Variable} it uses names an action that ran before;
+every inline buildspec is YAML whose commands are all strings, as CodeBuild requires.
 
 Run with `cfn-lint --append-rules infra/lint-rules ...` (scripts/test does)."""
 
 import json
 import re
 
+import yaml
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
 # What a parameter becomes while the JSON is checked: numbers stay numbers, text stays text.
@@ -86,3 +88,38 @@ def _texts(value):
     elif isinstance(value, dict) and "Fn::If" in value:
         for branch in value["Fn::If"][1:]:
             yield from _texts(branch)
+
+
+class InlineBuildspec(CloudFormationLintRule):
+    id = "E9102"
+    shortdesc = "Inline buildspecs are YAML whose commands are strings"
+    description = (
+        "A CodeBuild project's inline BuildSpec parses as YAML, and each phase's commands "
+        "are strings (a command with ': ' in a plain scalar becomes a mapping, which "
+        "CodeBuild refuses)"
+    )
+    tags = ["resources", "codebuild"]
+
+    def match(self, cfn):
+        matches = []
+        for name, res in cfn.get_resources("AWS::CodeBuild::Project").items():
+            spec = res.get("Properties", {}).get("Source", {}).get("BuildSpec")
+            if not isinstance(spec, str):
+                continue
+            path = ["Resources", name, "Properties", "Source", "BuildSpec"]
+            try:
+                doc = yaml.safe_load(spec)
+            except yaml.YAMLError as e:
+                matches.append(RuleMatch(path, f"the buildspec is not YAML: {e}"))
+                continue
+            for phase, body in ((doc or {}).get("phases") or {}).items():
+                for i, command in enumerate((body or {}).get("commands") or []):
+                    if not isinstance(command, str):
+                        matches.append(
+                            RuleMatch(
+                                path,
+                                f"phases.{phase}.commands[{i}] is not a string ({command!r}); "
+                                "write it as a block scalar (- >- or - |)",
+                            )
+                        )
+        return matches
