@@ -15,6 +15,7 @@ pub mod json;
 pub mod logging;
 pub mod params;
 pub mod problem;
+pub mod registry;
 pub mod report;
 pub mod runner;
 pub mod runtime;

@@ -26,6 +26,12 @@ pub enum Error {
         "image `{uri}` was not found in ECR ({detail}); push it before this action runs, or correct the tag"
     )]
     ImageNotFound { uri: String, detail: String },
+    #[error(
+        "image `{uri}` was not found in its registry; push it before this action runs, or correct the tag"
+    )]
+    RegistryImageNotFound { uri: String },
+    #[error(transparent)]
+    Registry(#[from] shared::registry::RegistryError),
     #[error("{operation} returned {detail}")]
     Unexpected {
         operation: &'static str,
@@ -45,7 +51,10 @@ impl Failure for Error {
             Self::Invalid(_)
             | Self::TaskDefinitionNotFound { .. }
             | Self::ServiceNotFound { .. } => FailureType::ConfigurationError,
-            Self::ImageNotFound { .. } | Self::Unexpected { .. } => FailureType::JobFailed,
+            Self::ImageNotFound { .. }
+            | Self::RegistryImageNotFound { .. }
+            | Self::Unexpected { .. } => FailureType::JobFailed,
+            Self::Registry(e) => e.failure_type(),
             Self::Artifact(e) => e.failure_type(),
             Self::Aws(e) => e.failure_type(),
             Self::Ecs(e) => e.failure_type(),
@@ -58,7 +67,8 @@ impl Failure for Error {
             Self::Invalid(_) => "InvalidTaskDefinition",
             Self::TaskDefinitionNotFound { .. } => "TaskDefinitionNotFound",
             Self::ServiceNotFound { .. } => "ServiceNotFound",
-            Self::ImageNotFound { .. } => "ImageNotFound",
+            Self::ImageNotFound { .. } | Self::RegistryImageNotFound { .. } => "ImageNotFound",
+            Self::Registry(e) => e.error_type(),
             Self::Unexpected { .. } => "UnexpectedResponse",
             Self::Artifact(_) => "ArtifactError",
             Self::Aws(_) => "AwsError",

@@ -4,7 +4,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::images::{ImageFile, image_files, parse_image_file};
 use crate::problem::{Problem, list};
-use crate::revision::RevisionConfig;
+use crate::revision::{Files, RevisionConfig};
 use crate::template::{self, TaskDef};
 use shared::artifacts::{ArtifactError, ArtifactZip};
 
@@ -178,7 +178,7 @@ pub fn revision_template(
     rev: &RevisionConfig,
     inputs: &[ArtifactZip],
     wanted: &str,
-) -> Result<(String, Vec<(String, Vec<u8>)>), Error> {
+) -> Result<(String, Files), Error> {
     let zip = match &rev.template_artifact {
         Some(name) => by_name(inputs, name)?,
         None => {

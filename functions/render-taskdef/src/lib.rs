@@ -1,6 +1,7 @@
 //! render-taskdef: renders an ECS task definition from a template and the pipeline's images,
 //! checks it, optionally registers it (idempotently), and writes `taskdef.json`,
-//! `appspec.yaml` and `imagedefinitions.json` for the ECS deploy actions.
+//! `appspec.yaml` and `imagedefinitions.json` for the ECS deploy actions. With `revision`
+//! it writes a CodeDeploy EC2/on-premises revision instead (see [`revision`]).
 //!
 //! Sequential AWS round trips: (1) the inputs are read while a live template is described
 //! (or a service's is looked up); (2) digests, the family's latest revision and a service's
@@ -30,12 +31,14 @@ use crate::problem::{Problem, list};
 use crate::render::{DigestQuery, Rendered};
 use crate::revision::RevisionConfig;
 use crate::revision::image::{Chosen, DigestSource};
+use crate::revision::secret::SecretRef;
 use crate::summary::Registration;
 use crate::summary::RevisionKind;
 use crate::template::TaskDef;
 use serde_json::Value;
 use shared::action::{Action, JobContext, Outcome, Success};
 use shared::artifacts::{ArtifactError, ArtifactZip, Artifacts};
+use shared::registry::{Credentials, RegistryError};
 use std::sync::Arc;
 use tracing::info;
 
@@ -43,6 +46,8 @@ use tracing::info;
 pub struct RenderTaskdef {
     ecs: aws_sdk_ecs::Client,
     ecr: aws_sdk_ecr::Client,
+    /// Reads a registry password, to look up a tag outside ECR.
+    secrets: aws_sdk_secretsmanager::Client,
     /// The function's region: where a revision reads SSM parameters given by name.
     region: Option<String>,
 }
@@ -54,6 +59,7 @@ impl RenderTaskdef {
         Self {
             ecs: shared::aws::ecs(sdk),
             ecr: shared::aws::ecr(sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(sdk),
             region: sdk.region().map(|r| r.as_ref().to_owned()),
         }
     }
@@ -120,7 +126,7 @@ impl RenderTaskdef {
                         detail: "no digest".to_owned(),
                     })?
             }
-            DigestSource::Registry => self.registry_digest(&chosen, &name).await?,
+            DigestSource::Registry => self.registry_digest(rev, &chosen, &name).await?,
         };
         let mut image = chosen.image.clone();
         image.uri = name.pinned(&digest);
@@ -162,15 +168,41 @@ impl RenderTaskdef {
         Ok(success)
     }
 
-    /// The digest of a tag outside ECR, through the registry's API.
-    async fn registry_digest(&self, chosen: &Chosen, _name: &ImageName) -> Result<String, Error> {
-        Err(one(Problem::new(
-            &chosen.source,
-            format!(
-                "`{}` is outside private ECR and given by tag; give it by digest (`...@sha256:<digest>`) so that the revision deploys exactly that image",
-                chosen.image.uri
-            ),
-        )))
+    /// The digest of a tag outside ECR, through the registry's API: anonymously, or with
+    /// the revision's login when its password is in Secrets Manager.
+    async fn registry_digest(
+        &self,
+        rev: &RevisionConfig,
+        chosen: &Chosen,
+        name: &ImageName,
+    ) -> Result<String, Error> {
+        let login = rev.login.as_ref();
+        let credentials = match login.map(|l| (l, SecretRef::parse(&l.password_from))) {
+            Some((l, Ok(SecretRef::SecretsManager { arn, region }))) => {
+                let password = aws::secret_string(&self.secrets, &arn, &region).await?;
+                Some(Credentials::new(l.username.clone(), password).from_secret(arn))
+            }
+            _ => None,
+        };
+        let anonymous = credentials.is_none();
+        match shared::registry::resolve_image(name, credentials).await {
+            Ok(Some(resolved)) => Ok(resolved.digest),
+            Ok(None) => Err(Error::RegistryImageNotFound {
+                uri: chosen.image.uri.clone(),
+            }),
+            Err(e @ (RegistryError::CredentialsRequired { .. } | RegistryError::Denied { .. }))
+                if anonymous =>
+            {
+                Err(one(Problem::new(
+                    &chosen.source,
+                    format!(
+                        "the registry refused to show `{}` without credentials ({e}); give the image by digest, or set revision.login with a password in Secrets Manager so that this action can look the tag up",
+                        chosen.image.uri
+                    ),
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -9,13 +9,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 use testkit::{Function, JobReport, LocalAws, workspace_root};
 
-const MODES: [&str; 6] = [
+const MODES: [&str; 8] = [
     "image-detail",
     "ecr-source",
     "imagedefinitions",
     "register",
     "family",
     "service",
+    "revision",
+    "revision-template",
 ];
 
 fn events_dir() -> PathBuf {

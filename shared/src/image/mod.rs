@@ -13,7 +13,9 @@ pub use file::{
     IMAGE_DEFINITIONS, IMAGE_DETAIL, ImageDefinition, ImageDetail, ImageFile, image_files,
     is_image_file, read_image_definitions, read_image_detail, read_image_file, select_definition,
 };
-pub use name::{EcrHost, EcrRepository, ImageName, NameError, Registry, registry_host};
+pub use name::{
+    DOCKER_HUB_API_HOST, EcrHost, EcrRepository, ImageName, NameError, Registry, registry_host,
+};
 pub use rules::{
     is_account_id, is_digest, is_ecr_repository_name, is_region, is_tag, short_digest,
 };

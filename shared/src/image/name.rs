@@ -46,6 +46,9 @@ pub enum Registry<'a> {
     Other(&'a str),
 }
 
+/// The host of Docker Hub's registry API.
+pub const DOCKER_HUB_API_HOST: &str = "registry-1.docker.io";
+
 /// A private ECR registry host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EcrHost {
@@ -149,6 +152,23 @@ impl ImageName {
         } else {
             format!("library/{}", self.repository)
         })
+    }
+
+    /// The host that serves the registry's HTTP API (the OCI distribution API), with its
+    /// port: Docker Hub (the short form, `docker.io`, `index.docker.io`) is served by
+    /// `registry-1.docker.io`; any other host as written.
+    pub fn api_host(&self) -> String {
+        match (self.registry_kind(), &self.registry) {
+            (Registry::DockerHub, _) | (_, None) => DOCKER_HUB_API_HOST.to_owned(),
+            (_, Some(host)) => host.clone(),
+        }
+    }
+
+    /// The repository as the registry's API names it: on Docker Hub a single-component
+    /// name gets `library/` (`nginx` is `library/nginx`); elsewhere as written.
+    pub fn api_repository(&self) -> String {
+        self.docker_hub_repository()
+            .unwrap_or_else(|| self.repository.clone())
     }
 
     /// `registry/repository@digest`: the tag dropped, the digest pinned, the rest as written.
@@ -447,6 +467,44 @@ mod tests {
         for (reference, long) in rows {
             let n = ImageName::parse(reference).unwrap();
             assert_eq!(n.docker_hub_repository().as_deref(), long, "{reference}");
+        }
+    }
+
+    #[test]
+    fn docker_hub_names_map_to_its_api() {
+        // (reference, API host, API repository)
+        let rows = [
+            ("nginx", "registry-1.docker.io", "library/nginx"),
+            ("nginx:1.27", "registry-1.docker.io", "library/nginx"),
+            ("user/app:v1", "registry-1.docker.io", "user/app"),
+            ("docker.io/nginx", "registry-1.docker.io", "library/nginx"),
+            (
+                "docker.io/library/nginx",
+                "registry-1.docker.io",
+                "library/nginx",
+            ),
+            (
+                "index.docker.io/user/app",
+                "registry-1.docker.io",
+                "user/app",
+            ),
+            (
+                "registry-1.docker.io/user/app",
+                "registry-1.docker.io",
+                "user/app",
+            ),
+            ("ghcr.io/org/app:v1", "ghcr.io", "org/app"),
+            ("ghcr.io/app", "ghcr.io", "app"),
+            ("localhost:5000/web", "localhost:5000", "web"),
+            ("quay.io/org/team/app@sha256:00", "quay.io", "org/team/app"),
+        ];
+        for (reference, host, repository) in rows {
+            let n = ImageName::parse(reference).unwrap();
+            assert_eq!(
+                (n.api_host().as_str(), n.api_repository().as_str()),
+                (host, repository),
+                "{reference}"
+            );
         }
     }
 

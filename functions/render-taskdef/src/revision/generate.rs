@@ -3,6 +3,7 @@
 //! plain environment file. No secret value is ever written: the scripts read secrets and
 //! registry passwords on the instance at deploy time.
 
+use super::Files;
 use super::config::{HOOKS, RevisionConfig};
 use super::secret::SecretRef;
 use super::shell::{append_words, assign, quote};
@@ -73,7 +74,7 @@ pub fn login(rev: &RevisionConfig, image: &ImageName) -> Result<Login, String> {
 
 /// The revision's files, in the order they are written: `appspec.yml`, the scripts, and
 /// `container.env` when there is plain environment.
-pub fn files(rev: &RevisionConfig, deploy: &Deploy, login: &Login) -> Vec<(String, Vec<u8>)> {
+pub fn files(rev: &RevisionConfig, deploy: &Deploy, login: &Login) -> Files {
     let mut out = vec![("appspec.yml".to_owned(), appspec(rev, deploy).into_bytes())];
     for hook in HOOKS {
         out.push((
@@ -135,7 +136,10 @@ pub fn env_file(rev: &RevisionConfig) -> String {
 
 /// One hook's script: the header, its settings (quoted), the shared functions, its body.
 pub fn script(hook: &str, rev: &RevisionConfig, deploy: &Deploy, login: &Login) -> String {
-    let mut settings = vec![assign("hook", hook), assign("name", deploy.name)];
+    let mut settings = vec![assign("hook", hook)];
+    if hook != "BeforeInstall" {
+        settings.push(assign("name", deploy.name));
+    }
     let body = match hook {
         "ApplicationStop" => {
             let grace = (rev.timeout(hook) / 2).clamp(1, 30);

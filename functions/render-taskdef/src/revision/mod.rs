@@ -12,6 +12,9 @@ pub mod template;
 
 pub use config::RevisionConfig;
 
+/// A revision's files: path in the revision and contents.
+pub type Files = Vec<(String, Vec<u8>)>;
+
 use crate::config::{AppSpecConfig, Config};
 use crate::problem::{Problem, list};
 

@@ -2,6 +2,7 @@
 //! placeholders `<IMAGE_URI>` and `<IMAGE_DIGEST>` filled and every other byte as it was.
 //! A placeholder this action does not know is refused with its file and line.
 
+use super::Files;
 use crate::problem::Problem;
 
 /// The pinned image, `registry/repository@sha256:...`.
@@ -11,12 +12,7 @@ pub const IMAGE_DIGEST: &str = "<IMAGE_DIGEST>";
 
 /// The revision's files with the placeholders filled. `label` names the template's folder
 /// in messages (`SourceArtifact/deploy`). Files that are not UTF-8 text are copied as they are.
-pub fn fill(
-    label: &str,
-    files: Vec<(String, Vec<u8>)>,
-    uri: &str,
-    digest: &str,
-) -> Result<Vec<(String, Vec<u8>)>, Vec<Problem>> {
+pub fn fill(label: &str, files: Files, uri: &str, digest: &str) -> Result<Files, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut used = false;
     let mut out = Vec::with_capacity(files.len());

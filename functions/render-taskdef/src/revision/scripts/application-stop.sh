@@ -6,7 +6,7 @@ if ! docker container inspect "$name" >/dev/null 2>&1; then
   exit 0
 fi
 log "stopping container $name"
-docker stop --time "$stop_grace" "$name" >/dev/null 2>&1 || log "container $name did not stop cleanly; removing it"
+docker stop -t "$stop_grace" "$name" >/dev/null 2>&1 || log "container $name did not stop cleanly; removing it"
 if ! docker rm --force "$name" >/dev/null 2>&1 && docker container inspect "$name" >/dev/null 2>&1; then
   fail "could not remove container $name; see 'docker ps -a' and the Docker daemon's log"
 fi

@@ -1,0 +1,518 @@
+//! The generated revision's scripts: `shellcheck` clean, and run with `sh` in the order
+//! CodeDeploy runs them (ApplicationStop of the previous revision, then BeforeInstall,
+//! ApplicationStart and ValidateService of the new one) against stand-in `docker`, `aws`,
+//! `curl` and `sleep` executables that record their calls and play an instance's state.
+
+use render_taskdef::images::ImageName;
+use render_taskdef::revision::RevisionConfig;
+use render_taskdef::revision::generate::{self, Deploy};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const ECR: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web";
+const SECRET: &str = "s3cr3t-Value-only-on-the-instance";
+const STAND_INS: [(&str, &str); 4] = [
+    ("docker", include_str!("stand-ins/docker")),
+    ("aws", include_str!("stand-ins/aws")),
+    ("curl", include_str!("stand-ins/curl")),
+    ("sleep", include_str!("stand-ins/sleep")),
+];
+
+fn digest(n: u8) -> String {
+    format!("sha256:{}", format!("{n:02x}").repeat(32))
+}
+
+fn image(n: u8) -> String {
+    format!("{ECR}@{}", digest(n))
+}
+
+fn config(json: &str) -> RevisionConfig {
+    let rev: RevisionConfig = serde_json::from_str(json).expect("config");
+    assert_eq!(rev.check(), vec![], "{json}");
+    rev
+}
+
+/// The revision's files for `image`.
+fn revision(rev: &RevisionConfig, image: &str) -> Vec<(String, Vec<u8>)> {
+    let name = ImageName::parse(image).expect("image");
+    let login = generate::login(rev, &name).expect("login");
+    let deploy = Deploy {
+        name: rev.name.as_deref().unwrap_or("web"),
+        image,
+        default_region: Some("us-east-1"),
+    };
+    generate::files(rev, &deploy, &login)
+}
+
+/// A scratch instance: the stand-ins on PATH, their state, and revisions unpacked as the
+/// CodeDeploy agent unpacks them.
+struct Instance {
+    root: PathBuf,
+}
+
+impl Instance {
+    fn new() -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let root = std::env::temp_dir().join(format!(
+            "revision-scripts-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        for dir in ["bin", "state", "tmp"] {
+            std::fs::create_dir_all(root.join(dir)).expect("mkdir");
+        }
+        for (name, text) in STAND_INS {
+            let path = root.join("bin").join(name);
+            std::fs::write(&path, text).expect("stand-in");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let i = Self { root };
+        i.set("health", "200 ok\n");
+        i
+    }
+
+    fn state(&self) -> PathBuf {
+        self.root.join("state")
+    }
+
+    fn set(&self, file: &str, text: &str) {
+        std::fs::write(self.state().join(file), text).expect("state");
+    }
+
+    fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.state().join(file)).unwrap_or_default()
+    }
+
+    /// Unpacks a revision into its own deployment-archive folder.
+    fn unpack(&self, label: &str, files: &[(String, Vec<u8>)]) -> PathBuf {
+        let dir = self.root.join(label).join("deployment-archive");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for (path, bytes) in files {
+            std::fs::write(dir.join(path), bytes).expect("write");
+        }
+        dir
+    }
+
+    /// Runs one hook's script with `sh`, as the agent does, from another working directory.
+    fn hook(&self, archive: &Path, hook: &str) -> Output {
+        let script = archive.join(generate::script_name(hook));
+        self.set(
+            "calls.log",
+            &format!("{}--- {hook}\n", self.read("calls.log")),
+        );
+        Command::new("sh")
+            .arg(&script)
+            .current_dir("/")
+            .env_clear()
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", self.root.join("bin").display()),
+            )
+            .env("STUB_STATE", self.state())
+            .env("STUB_SECRET", SECRET)
+            .env("TMPDIR", self.root.join("tmp"))
+            .env("LIFECYCLE_EVENT", hook)
+            .env("DEPLOYMENT_ID", "d-TEST12345")
+            .output()
+            .expect("sh")
+    }
+
+    /// Runs a deployment's hooks in CodeDeploy's order; stops at the first failure.
+    /// `previous` is the last successful revision, whose ApplicationStop runs first.
+    fn deploy(&self, previous: Option<&Path>, new: &Path) -> Result<String, (String, String)> {
+        let mut log = String::new();
+        let mut steps: Vec<(&Path, &str)> = Vec::new();
+        if let Some(p) = previous {
+            steps.push((p, "ApplicationStop"));
+        }
+        for hook in ["BeforeInstall", "ApplicationStart", "ValidateService"] {
+            steps.push((new, hook));
+        }
+        for (dir, hook) in steps {
+            let out = self.hook(dir, hook);
+            log.push_str(&String::from_utf8_lossy(&out.stdout));
+            log.push_str(&String::from_utf8_lossy(&out.stderr));
+            if !out.status.success() {
+                return Err((hook.to_owned(), log));
+            }
+        }
+        Ok(log)
+    }
+
+    fn calls(&self) -> String {
+        self.read("calls.log")
+    }
+
+    /// The calls made during one hook.
+    fn calls_in(&self, hook: &str) -> Vec<String> {
+        let all = self.calls();
+        let Some((_, after)) = all.rsplit_once(&format!("--- {hook}\n")) else {
+            return Vec::new();
+        };
+        after
+            .lines()
+            .take_while(|l| !l.starts_with("--- "))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn container(&self, name: &str) -> Option<(String, String)> {
+        let text = std::fs::read_to_string(self.state().join("containers").join(name)).ok()?;
+        let mut lines = text.lines();
+        Some((lines.next()?.to_owned(), lines.next()?.to_owned()))
+    }
+
+    fn images(&self) -> Vec<String> {
+        self.read("images").lines().map(str::to_owned).collect()
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+const FULL: &str = r#"{"name": "web", "ports": [{"containerPort": 8080, "hostPort": 80}],
+    "environment": {"LOG_LEVEL": "info", "GREETING": "it's $(id) `id`"},
+    "secrets": {"DB_PASSWORD": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf", "API_KEY": "/web/api-key"},
+    "restart": "on-failure:3", "logDriver": "awslogs", "logOptions": {"awslogs-group": "/ec2/web"},
+    "dockerArgs": ["--label", "team=web shop", "--memory=512m"], "command": ["node", "server.js", "--name=a b"],
+    "health": {"url": "http://127.0.0.1/health", "status": 200, "contains": "ok", "interval": 2},
+    "hooks": {"ValidateService": {"timeout": 60}}}"#;
+
+#[test]
+fn every_generated_script_is_shellcheck_clean() {
+    let configs = [
+        "{}",
+        FULL,
+        r#"{"name": "api", "login": {"username": "bot", "passwordFrom": "arn:aws:ssm:eu-west-1:123456789012:parameter/hub/token"}, "ports": [{"containerPort": 53, "protocol": "udp", "hostIp": "::1"}]}"#,
+    ];
+    let dir = std::env::temp_dir().join(format!("revision-shellcheck-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for (i, json) in configs.iter().enumerate() {
+        let rev = config(json);
+        let img = if json.contains("login") {
+            format!("docker.io/acme/api@{}", digest(1))
+        } else {
+            image(1)
+        };
+        for (path, bytes) in revision(&rev, &img) {
+            if !path.ends_with(".sh") {
+                continue;
+            }
+            let file = dir.join(format!("{i}-{path}"));
+            std::fs::write(&file, &bytes).expect("write");
+            let text = String::from_utf8(bytes).expect("utf8");
+            assert!(text.starts_with("#!/bin/sh\n"), "{path}");
+            assert!(text.contains("\nset -eu\n"), "{path}");
+            let out = Command::new("/usr/bin/shellcheck")
+                .args(["-s", "sh"])
+                .arg(&file)
+                .output()
+                .expect("shellcheck (Debian's shellcheck package) must be installed");
+            assert!(
+                out.status.success(),
+                "{json}\n{path}:\n{}\n{text}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn first_deployment_logs_in_pulls_and_starts_the_pinned_image() {
+    let i = Instance::new();
+    let rev = config(FULL);
+    let v1 = i.unpack("d-1", &revision(&rev, &image(1)));
+    let log = i
+        .deploy(None, &v1)
+        .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+    assert_eq!(i.container("web"), Some(("running".into(), image(1))));
+
+    let before = i.calls_in("BeforeInstall");
+    assert_eq!(
+        before,
+        [
+            format!("docker image inspect {}", image(1)),
+            "aws ecr get-login-password --region us-east-1".into(),
+            "docker login --username AWS --password-stdin 123456789012.dkr.ecr.us-east-1.amazonaws.com".into(),
+            format!("docker pull {}", image(1)),
+            "docker logout 123456789012.dkr.ecr.us-east-1.amazonaws.com".into(),
+        ]
+    );
+    assert_eq!(
+        i.read("login.stdin"),
+        "ecr-login-token\n",
+        "the token goes through stdin"
+    );
+
+    let run = i
+        .calls_in("ApplicationStart")
+        .into_iter()
+        .find(|c| c.starts_with("docker run"))
+        .expect("docker run");
+    let archive = v1.display();
+    let tmp = i.root.join("tmp");
+    let secret_file = run
+        .split(' ')
+        .find(|w| w.starts_with(&tmp.display().to_string()))
+        .expect("the secrets' env file")
+        .to_owned();
+    assert_eq!(
+        run,
+        format!(
+            "docker run --detach --name web --label com.amazonaws.codedeploy.deployment-id=d-TEST12345 --restart on-failure:3 --publish 80:8080/tcp --env-file {archive}/container.env --log-driver awslogs --log-opt awslogs-group=/ec2/web --label team=web shop --memory=512m --env-file {secret_file} {} node server.js --name=a b",
+            image(1)
+        )
+    );
+    // The secrets: read on the instance, into a mode 600 file, removed once Docker has it.
+    let env_files = i.read("env-files");
+    assert!(
+        env_files.contains(&format!(
+            "file {archive}/container.env mode 644\nLOG_LEVEL=info\nGREETING=it's $(id) `id`\n"
+        )),
+        "{env_files}"
+    );
+    assert!(
+        env_files.contains(&format!(
+            "file {secret_file} mode 600\nDB_PASSWORD={SECRET}\nAPI_KEY={SECRET}\n"
+        )),
+        "{env_files}"
+    );
+    assert!(
+        !Path::new(&secret_file).exists(),
+        "the secrets' file is removed"
+    );
+    assert_eq!(
+        std::fs::read_dir(&tmp).expect("tmp").count(),
+        0,
+        "nothing left in TMPDIR"
+    );
+    assert!(
+        i.calls().contains("aws secretsmanager get-secret-value --region us-east-1 --secret-id arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf --query SecretString --output text"),
+        "{}",
+        i.calls()
+    );
+    assert!(i.calls().contains("aws ssm get-parameter --region us-east-1 --name /web/api-key --with-decryption --query Parameter.Value --output text"));
+    assert!(!i.calls().contains(SECRET), "no secret in any command line");
+    assert!(!log.contains(SECRET), "no secret in the output:\n{log}");
+    let validate = i.calls_in("ValidateService");
+    assert_eq!(
+        validate[0],
+        "docker container inspect --format {{.State.Status}} web"
+    );
+    assert!(
+        validate[1].starts_with("curl --silent --max-time 5 --output ")
+            && validate[1].ends_with(" --write-out %{http_code} http://127.0.0.1/health"),
+        "{validate:?}"
+    );
+    assert_eq!(validate.len(), 2, "{validate:?}");
+    assert!(
+        log.contains("ValidateService: http://127.0.0.1/health answered 200"),
+        "{log}"
+    );
+}
+
+#[test]
+fn no_secret_value_is_ever_in_the_revision() {
+    let rev = config(FULL);
+    for (path, bytes) in revision(&rev, &image(1)) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(SECRET), "{path}");
+        assert!(!text.contains("ecr-login-token"), "{path}");
+    }
+}
+
+#[test]
+fn redeployment_replaces_the_container_and_keeps_the_previous_image() {
+    let i = Instance::new();
+    let rev = config(r#"{"name": "web", "ports": [{"containerPort": 8080}]}"#);
+    let v1 = i.unpack("d-1", &revision(&rev, &image(1)));
+    let v2 = i.unpack("d-2", &revision(&rev, &image(2)));
+    i.deploy(None, &v1)
+        .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+    let log = i
+        .deploy(Some(&v1), &v2)
+        .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+    assert_eq!(i.container("web"), Some(("running".into(), image(2))));
+    assert_eq!(
+        i.calls_in("ApplicationStop"),
+        [
+            "docker container inspect web",
+            "docker stop -t 30 web",
+            "docker rm --force web",
+        ]
+    );
+    assert_eq!(i.images(), [image(1), image(2)], "the previous image stays");
+    assert!(!i.calls().contains("docker rmi"), "{}", i.calls());
+    assert!(!i.calls().contains("docker image rm"), "{}", i.calls());
+    assert!(
+        log.contains("ApplicationStop: container web removed; its image stays on the instance"),
+        "{log}"
+    );
+}
+
+#[test]
+fn application_stop_tolerates_a_first_deployment_and_a_container_removed_by_hand() {
+    let i = Instance::new();
+    let rev = config("{}");
+    let v1 = i.unpack("d-1", &revision(&rev, &image(1)));
+    let out = i.hook(&v1, "ApplicationStop");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("no container web on this instance; nothing to stop")
+    );
+    i.deploy(None, &v1)
+        .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+    std::fs::remove_file(i.state().join("containers/web")).expect("removed by hand");
+    let v2 = i.unpack("d-2", &revision(&rev, &image(2)));
+    i.deploy(Some(&v1), &v2)
+        .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+    assert_eq!(i.container("web"), Some(("running".into(), image(2))));
+}
+
+#[test]
+fn a_failed_pull_fails_before_install_and_leaves_nothing_running() {
+    let i = Instance::new();
+    let rev = config("{}");
+    let v1 = i.unpack("d-1", &revision(&rev, &image(1)));
+    i.set("pull.fail", "");
+    let (hook, log) = i.deploy(None, &v1).expect_err("the pull fails");
+    assert_eq!(hook, "BeforeInstall");
+    assert!(
+        log.contains("manifest unknown"),
+        "Docker's own message is kept: {log}"
+    );
+    assert!(
+        log.trim_end().ends_with(&format!(
+            "BeforeInstall: could not pull {}; check that the instance reaches the registry and may read the repository",
+            image(1)
+        )),
+        "{log}"
+    );
+    assert!(
+        i.calls_in("BeforeInstall")
+            .iter()
+            .any(|c| c.starts_with("docker logout")),
+        "logged out after a failure too"
+    );
+    assert_eq!(i.container("web"), None);
+}
+
+#[test]
+fn a_failed_health_check_prints_the_last_log_lines_then_the_reason() {
+    let i = Instance::new();
+    let rev = config(
+        r#"{"health": {"url": "http://127.0.0.1:8080/ready", "contains": "ready"}, "hooks": {"ValidateService": {"timeout": 20}}}"#,
+    );
+    let v1 = i.unpack("d-1", &revision(&rev, &image(1)));
+    i.set("health", "000 \n503 starting\n200 not yet\n");
+    let (hook, log) = i.deploy(None, &v1).expect_err("the check fails");
+    assert_eq!(hook, "ValidateService");
+    assert!(
+        log.contains("--- last 20 log lines of container web ---\napp log line 1\n"),
+        "{log}"
+    );
+    assert!(log.contains("app log line 25\n---\n"), "{log}");
+    assert!(
+        log.trim_end().ends_with(
+            "ValidateService: http://127.0.0.1:8080/ready did not answer 200 with \"ready\" within 16s (last: status 200)"
+        ),
+        "{log}"
+    );
+    assert!(i.calls().contains("docker logs --tail 20 web"));
+    // Within the hook's budget: 16 s at 5 s intervals is 4 attempts.
+    let probes = i.calls().lines().filter(|l| l.starts_with("curl")).count();
+    assert_eq!(probes, 4, "{}", i.calls());
+}
+
+#[test]
+fn a_container_that_does_not_run_fails_validation() {
+    let i = Instance::new();
+    let rev = config(r#"{"hooks": {"ValidateService": {"timeout": 10}}}"#);
+    let v1 = i.unpack("d-1", &revision(&rev, &image(1)));
+    i.set("run.state", "exited");
+    let (hook, log) = i.deploy(None, &v1).expect_err("not running");
+    assert_eq!(hook, "ValidateService");
+    assert!(log.contains("app log line 25"), "{log}");
+    assert!(
+        log.trim_end()
+            .ends_with("container web is not running (state: exited) after 8s"),
+        "{log}"
+    );
+}
+
+#[test]
+fn rollback_to_the_previous_revision_starts_without_a_pull() {
+    let i = Instance::new();
+    let rev = config(
+        r#"{"health": {"url": "http://127.0.0.1/health"}, "hooks": {"ValidateService": {"timeout": 10}}}"#,
+    );
+    let v1 = i.unpack("d-1", &revision(&rev, &image(1)));
+    let v2 = i.unpack("d-2", &revision(&rev, &image(2)));
+    i.deploy(None, &v1)
+        .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+    // The new revision fails its health check.
+    i.set("health", "500 broken\n");
+    let (hook, _) = i.deploy(Some(&v1), &v2).expect_err("v2 is unhealthy");
+    assert_eq!(hook, "ValidateService");
+    assert_eq!(i.container("web").map(|c| c.1), Some(image(2)));
+    // CodeDeploy's rollback deploys v1 again; the last successful revision is still v1,
+    // whose ApplicationStop removes the failed container by name.
+    i.set("health", "200 ok\n");
+    i.set("calls.log", "");
+    let d3 = i.unpack("d-3", &revision(&rev, &image(1)));
+    i.deploy(Some(&v1), &d3)
+        .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+    assert_eq!(i.container("web"), Some(("running".into(), image(1))));
+    assert_eq!(
+        i.calls_in("BeforeInstall"),
+        [format!("docker image inspect {}", image(1))],
+        "the previous image is still there: no login, no pull"
+    );
+    assert!(!i.calls().contains("docker pull"), "{}", i.calls());
+}
+
+#[test]
+fn docker_hub_login_reads_the_password_on_the_instance() {
+    let i = Instance::new();
+    let rev = config(
+        r#"{"login": {"username": "deploybot", "passwordFrom": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hub-AbCdEf"}}"#,
+    );
+    let hub = format!("docker.io/acme/web@{}", digest(7));
+    let files = revision(&rev, &hub);
+    for (path, bytes) in &files {
+        assert!(!String::from_utf8_lossy(bytes).contains(SECRET), "{path}");
+    }
+    let v1 = i.unpack("d-1", &files);
+    i.deploy(None, &v1)
+        .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+    assert_eq!(
+        i.calls_in("BeforeInstall")[1..],
+        [
+            "aws secretsmanager get-secret-value --region eu-west-1 --secret-id arn:aws:secretsmanager:eu-west-1:123456789012:secret:hub-AbCdEf --query SecretString --output text".to_owned(),
+            "docker login --username deploybot --password-stdin docker.io".into(),
+            format!("docker pull {hub}"),
+            "docker logout docker.io".into(),
+        ]
+    );
+    assert_eq!(i.read("login.stdin"), format!("{SECRET}\n"));
+    assert!(!i.calls().contains(SECRET));
+
+    // A password that cannot be read fails the hook with what the role needs.
+    let i = Instance::new();
+    let v1 = i.unpack("d-1", &files);
+    i.set("secrets.fail", "");
+    let (hook, log) = i.deploy(None, &v1).expect_err("no access");
+    assert_eq!(hook, "BeforeInstall");
+    assert!(
+        log.contains("the instance role needs secretsmanager:GetSecretValue"),
+        "{log}"
+    );
+}

@@ -1,0 +1,114 @@
+//! Registry credentials from a Secrets Manager secret holding
+//! `{"username": "...", "password": "..."}`. The password is registered with the log
+//! scrubber as soon as it is read, and no error quotes the secret's value.
+
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::auth::Credentials;
+use super::error::RegistryError;
+
+/// Reads the credentials in `secret_id` (a name or an ARN).
+pub async fn read_credentials(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<Credentials, RegistryError> {
+    let out = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| {
+            let e = e.into_service_error();
+            secret_error(secret_id, &e)
+        })?;
+    let text = out
+        .secret_string()
+        .ok_or_else(|| RegistryError::SecretFormat {
+            secret: secret_id.to_string(),
+            problem: "it holds binary data, not a string".to_string(),
+        })?;
+    parse_credentials(secret_id, text)
+}
+
+/// `{"username", "password"}` from a secret's string; other keys are ignored.
+pub fn parse_credentials(secret_id: &str, text: &str) -> Result<Credentials, RegistryError> {
+    let format = |problem: &str| RegistryError::SecretFormat {
+        secret: secret_id.to_string(),
+        problem: problem.to_string(),
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|_| format("it is not JSON"))?;
+    let field = |key: &str| {
+        value
+            .get(key)
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let password = field("password").ok_or_else(|| format("\"password\" is missing or empty"))?;
+    // Registered before anything else can fail and be reported.
+    crate::logging::register_secrets([password.as_str()]);
+    let username = field("username").ok_or_else(|| format("\"username\" is missing or empty"))?;
+    Ok(Credentials::new(username, password).from_secret(secret_id))
+}
+
+fn secret_error(secret_id: &str, e: &GetSecretValueError) -> RegistryError {
+    let secret = secret_id.to_string();
+    let detail = match (e.code(), e.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => e.to_string(),
+    };
+    match e {
+        GetSecretValueError::ResourceNotFoundException(_) => {
+            RegistryError::SecretMissing { secret }
+        }
+        _ if matches!(
+            e.code(),
+            Some("AccessDeniedException" | "AccessDenied" | "UnrecognizedClientException")
+        ) =>
+        {
+            RegistryError::SecretDenied { secret, detail }
+        }
+        GetSecretValueError::DecryptionFailure(_) => RegistryError::SecretDenied { secret, detail },
+        GetSecretValueError::InvalidRequestException(_)
+        | GetSecretValueError::InvalidParameterException(_) => RegistryError::SecretFormat {
+            secret,
+            problem: detail,
+        },
+        _ => RegistryError::SecretUnavailable { secret, detail },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Failure;
+
+    #[test]
+    fn reads_username_and_password_only() {
+        let ok = parse_credentials(
+            "hub",
+            r#"{"username": "ci", "password": "p4ssw0rd-long", "note": 1}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.username, "ci");
+        assert_eq!(ok.secret.as_deref(), Some("hub"));
+        // (secret value, error kind); no message quotes the value.
+        let rows = [
+            ("p4ssw0rd-long", "RegistrySecretFormat"),
+            (r#"{"username": "ci"}"#, "RegistrySecretFormat"),
+            (r#"{"password": "p4ssw0rd-long"}"#, "RegistrySecretFormat"),
+            (
+                r#"{"username": "", "password": "p4ssw0rd-long"}"#,
+                "RegistrySecretFormat",
+            ),
+        ];
+        for (text, kind) in rows {
+            let e = parse_credentials("hub", text).unwrap_err();
+            assert_eq!(e.error_type(), kind, "{text}");
+            assert!(!e.to_string().contains("p4ssw0rd"), "{e}");
+        }
+    }
+}
