@@ -505,3 +505,133 @@ pub async fn get_zip(
         .into_bytes();
     Ok(crate::job::unzip(&bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world(kind: Kind) -> World {
+        World {
+            kind,
+            repository: "web".into(),
+            cluster: "prod".into(),
+            service: "web".into(),
+            application: "web".into(),
+            group: "web-prod".into(),
+            target_groups: Vec::new(),
+            alarm: "deploy-web-5xx".into(),
+            alarm_tags: Default::default(),
+            instances: vec!["i-1".into(), "i-2".into()],
+            artifact_bucket: "artifacts".into(),
+            family: "web".into(),
+            container: "app".into(),
+            stack: Default::default(),
+            buildspecs: Default::default(),
+            service_hooks: Vec::new(),
+        }
+    }
+
+    fn step(action: &str, provider: &str, result: &str) -> Step {
+        let mut s = Step::new("Deploy", action, provider);
+        s.result = result.into();
+        s
+    }
+
+    fn runs(task: &str, image: &str) -> Snapshot {
+        Snapshot {
+            what: format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{task}"),
+            image: image.into(),
+        }
+    }
+
+    /// A release, the steps it took, what was built, what runs after, and the problem
+    /// the judge must find (`None`: it ended as expected).
+    type Case<'a> = (
+        &'a Release,
+        &'a [Step],
+        &'a Facts,
+        &'a Snapshot,
+        Option<&'a str>,
+    );
+
+    #[test]
+    fn a_release_ends_as_expected_or_says_why_not() {
+        let w = world(Kind::EcsCodeDeploy);
+        let releases = releases::of(&w);
+        let (good, bad) = (&releases[0], &releases[1]);
+        let built = Facts {
+            image: Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/web:sha-1".into()),
+            digest: Some("sha256:aa".into()),
+            promoted: 1,
+            ..Facts::default()
+        };
+        let old = runs("web:1", "web:v1");
+        let new = runs(
+            "web:2",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/web@sha256:aa",
+        );
+        let all_ok = [step("Bake", "Lambda health-gate", "Succeeded")];
+        let bake_failed = [
+            step(
+                "deploy-web-5xx",
+                "EventBridge -> Lambda rollback-trigger",
+                "Succeeded",
+            ),
+            step("Bake", "Lambda health-gate", "Failed"),
+        ];
+        let no_alarm = [step("Bake", "Lambda health-gate", "Failed")];
+        let render_failed = [step("Render", "Lambda render-taskdef", "Failed")];
+        let not_promoted = Facts {
+            promoted: 0,
+            ..built.clone()
+        };
+        let cases: [Case; 7] = [
+            (good, &all_ok, &built, &new, None),
+            (
+                good,
+                &all_ok,
+                &built,
+                &old,
+                Some("does not run the release's build"),
+            ),
+            (good, &all_ok, &not_promoted, &new, Some("not promoted")),
+            (bad, &bake_failed, &not_promoted, &old, None),
+            (
+                bad,
+                &bake_failed,
+                &not_promoted,
+                &new,
+                Some("did not return"),
+            ),
+            (
+                bad,
+                &no_alarm,
+                &not_promoted,
+                &old,
+                Some("rollback-trigger did not act"),
+            ),
+            (
+                bad,
+                &render_failed,
+                &not_promoted,
+                &old,
+                Some("expected one in health-gate"),
+            ),
+        ];
+        for (i, (release, steps, facts, after, want)) in cases.into_iter().enumerate() {
+            let (_, problems) = judge(&w, release, steps, facts, &old, after);
+            match want {
+                None => assert!(problems.is_empty(), "case {i}: {problems:?}"),
+                Some(text) => assert!(
+                    problems.iter().any(|p| p.contains(text)),
+                    "case {i}: {problems:?} should say {text:?}"
+                ),
+            }
+        }
+        let (_, problems) = judge(&w, bad, &all_ok, &not_promoted, &old, &old);
+        assert!(
+            problems.iter().any(|p| p.contains("went through")),
+            "{problems:?}"
+        );
+    }
+}
