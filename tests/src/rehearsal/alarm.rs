@@ -60,21 +60,25 @@ async fn deliver(ex: &Execution<'_>, change: &Value) -> Step {
                     )
                 })
                 .collect();
-            step.summary = format!(
-                "{name} went to {state}; {}",
-                if decisions.is_empty() {
-                    answer["ignored"]
-                        .as_str()
-                        .unwrap_or("no decision")
-                        .to_owned()
-                } else {
-                    decisions.join("; ")
-                }
-            );
-            let acted = answer["decisions"]
+            step.summary = if decisions.is_empty() {
+                format!(
+                    "{name} went to {state}; {}",
+                    answer["ignored"].as_str().unwrap_or("no decision")
+                )
+            } else {
+                format!("{name} went to {state}; {} decision(s)", decisions.len())
+            };
+            step.details = decisions;
+            let outcomes: Vec<&str> = answer["decisions"]
                 .as_array()
-                .is_some_and(|d| d.iter().any(|d| d["outcome"] == "acted"));
-            if state == "ALARM" && !acted {
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d["outcome"].as_str())
+                .collect();
+            let failed = outcomes
+                .iter()
+                .any(|o| matches!(*o, "failed" | "refused" | "retryLater"));
+            if failed || (state == "ALARM" && !outcomes.contains(&"acted")) {
                 step.result = "Failed".into();
             }
         }

@@ -114,6 +114,20 @@ impl Execution<'_> {
         let mut steps = Vec::new();
         let mut failed = false;
         for stage in &self.pipeline.stages {
+            // A stage whose inbound transition is disabled (frozen) is not entered.
+            if !failed
+                && let Some((_, reason)) = disabled_transitions(self.aws, &self.pipeline.name)
+                    .await
+                    .into_iter()
+                    .find(|(s, _)| *s == stage.name)
+            {
+                failed = true;
+                let mut step = Step::new(&stage.name, "(transition)", "CodePipeline");
+                step.result = "Skipped".into();
+                step.summary = format!("the transition into {} is disabled: {reason}", stage.name);
+                self.printer.step(&step);
+                steps.push(step);
+            }
             let mut orders: Vec<u32> = stage.actions.iter().map(|a| a.run_order).collect();
             orders.sort_unstable();
             orders.dedup();
@@ -230,4 +244,30 @@ impl Execution<'_> {
         outcome.step.variables = outcome.variables.clone();
         outcome
     }
+}
+
+/// The stages whose inbound transition is disabled, with the reason given.
+pub async fn disabled_transitions(aws: &LocalAws, pipeline: &str) -> Vec<(String, String)> {
+    let state = aws
+        .json_call(
+            "CodePipeline_20150709.GetPipelineState",
+            &serde_json::json!({"name": pipeline}),
+        )
+        .await
+        .unwrap_or_default();
+    state["stageStates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["inboundTransitionState"]["enabled"] == false)
+        .map(|s| {
+            (
+                s["stageName"].as_str().unwrap_or_default().to_owned(),
+                s["inboundTransitionState"]["disabledReason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect()
 }

@@ -192,7 +192,12 @@ async fn rehearse_release(
     steps.extend(alarm::deliver_pending(&ex).await);
     let after = snapshot(aws, world).await;
     let facts = ex.facts.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let (outcome, mut found) = judge(world, release, &steps, &facts, &before, &after);
+    let (mut outcome, mut found) = judge(world, release, &steps, &facts, &before, &after);
+    for (stage, reason) in execution::disabled_transitions(aws, &pipeline.name).await {
+        outcome.push(format!(
+            "the transition into stage {stage} is disabled: {reason}"
+        ));
+    }
     problems.append(&mut found);
     for line in &outcome {
         printer.line(&format!("   => {line}"));
@@ -527,6 +532,8 @@ mod tests {
             container: "app".into(),
             stack: Default::default(),
             buildspecs: Default::default(),
+            pipeline: "web".into(),
+            stages: Vec::new(),
             service_hooks: Vec::new(),
         }
     }

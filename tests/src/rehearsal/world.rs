@@ -164,6 +164,9 @@ pub struct World {
     pub stack: FunctionsStack,
     /// CodeBuild project name -> its inline buildspec.
     pub buildspecs: BTreeMap<String, String>,
+    /// The pipeline's name and stages, as the local CodePipeline knows them.
+    pub pipeline: String,
+    pub stages: Vec<String>,
     /// The ECS service's lifecycle hooks declared in the template, as
     /// `{stage, function, hookDetails?}`.
     pub service_hooks: Vec<Value>,
@@ -344,6 +347,8 @@ impl World {
             container,
             stack: stack.clone(),
             buildspecs,
+            pipeline: pipeline.name.clone(),
+            stages: pipeline.stages.iter().map(|s| s.name.clone()).collect(),
             service_hooks,
             repository,
             cluster,
@@ -369,6 +374,15 @@ impl World {
         let mut done = Vec::new();
         let s3 = aws.s3().await;
         crate::job::ensure_bucket(&s3, &self.artifact_bucket).await;
+        // The pipeline as CodePipeline knows it: its stages, every transition enabled.
+        let stages: Vec<Value> = self
+            .stages
+            .iter()
+            .map(|s| json!({"stageName": s, "inboundTransitionState": {"enabled": true}}))
+            .collect();
+        aws.set_state(json!({"pipelines": {&self.pipeline: {
+            "pipelineName": self.pipeline, "pipelineVersion": 1, "stageStates": stages}}}))
+            .await;
         let _ = aws
             .json_call(
                 &format!("{ECR_API}.CreateRepository"),
