@@ -36,6 +36,7 @@ import uuid
 from urllib.parse import parse_qs, quote, unquote
 
 import cbor2
+import rehearsal
 from werkzeug.exceptions import InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES, http_date
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -729,6 +730,8 @@ class LocalAws(DeploymentHistories):
         for key, gate in self.gate_builtins().items():
             fallback = self.builtins.get(key)
             self.builtins[key] = gate if fallback is None else _chain(gate, fallback)
+        # The rehearsal's deployments and their reads come first (rehearsal.py).
+        rehearsal.install(self, sys.modules[__name__])
 
     def _clear(self):
         """Forget calls, faults, stubs, jobs, state, latency, and ECR blobs, uploads
@@ -1598,6 +1601,8 @@ class LocalAws(DeploymentHistories):
                 if method == "POST":
                     self._set_ecr(data)
                 return 200, dict(self.ecr)
+        if path.startswith("/rehearsal"):
+            return self.rehearsal.control(method, path, data)
         if path == "/deployments" and method in ("GET", "POST"):
             return self._histories_control(method, data)
         if (method, path) == ("POST", "/reset"):

@@ -595,6 +595,103 @@ def gate_codedeploy_ecs_green_target_group(aws):
     expect_error("TargetGroupNotFound", 400, elb.describe_target_groups, Names=["nowhere"])
 
 
+@check
+def rehearsal_codedeploy_ecs_hooks_shift_traffic_or_roll_back(aws):
+    ecs, cd = aws.client("ecs"), aws.client("codedeploy")
+    ecs.create_cluster(clusterName="rh")
+    arns = [ecs.register_task_definition(family="rh", containerDefinitions=[
+        {"name": "app", "image": f"web:{v}", "memory": 128}])["taskDefinition"]["taskDefinitionArn"] for v in (1, 2)]
+    ecs.create_service(cluster="rh", serviceName="web", taskDefinition=arns[0], desiredCount=1)
+    content = lambda arn: f"version: 0.0\nResources:\n  - TargetService:\n      Properties:\n        TaskDefinition: {arn}\n"
+    revision = lambda arn: {"revisionType": "AppSpecContent", "appSpecContent": {"content": content(arn)}}
+    tg = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rh-green/1"
+    assert aws.ctl("POST", "/rehearsal/world", {"codedeployGroups": [
+        {"application": "rh", "group": "web", "cluster": "rh", "service": "web", "targetGroups": [tg],
+         "alarm": "rh-5xx", "initialRevision": revision(arns[0])}],
+        "alarms": [{"name": "rh-5xx", "tags": {"rollback:codedeploy": "rh/web"}}]})[0] == 200
+    # A good release with an alarm after the shift: the hook passes, traffic shifts, the alarm fires.
+    aws.ctl("POST", "/rehearsal/script", {"alarmAfterShift": True})
+    started = aws.ctl("POST", "/rehearsal/codedeploy", {"application": "rh", "group": "web", "revision": revision(arns[1]),
+                                                        "hooks": [{"event": "AfterAllowTestTraffic", "function": "gate"}]})[1]
+    view = aws.ctl("GET", f"/rehearsal/codedeploy/{started['deploymentId']}")[1]
+    assert view["status"] == "InProgress" and view["hook"]["event"] == "AfterAllowTestTraffic", view
+    cd.put_lifecycle_event_hook_execution_status(deploymentId=started["deploymentId"],
+                                                 lifecycleEventHookExecutionId=view["hook"]["executionId"], status="Succeeded")
+    view = aws.ctl("POST", f"/rehearsal/codedeploy/{started['deploymentId']}/hook-done")[1]
+    assert view["status"] == "Succeeded" and "hook" not in view, view
+    assert ecs.describe_services(cluster="rh", services=["web"])["services"][0]["taskDefinition"] == arns[1]
+    events = aws.ctl("GET", "/rehearsal/events")[1]
+    assert [(e["alarmName"], e["state"], e["tags"]) for e in events] == [("rh-5xx", "ALARM", {"rollback:codedeploy": "rh/web"})]
+    assert cd.list_deployments(applicationName="rh", deploymentGroupName="web")["deployments"][0] == started["deploymentId"]
+    # A bad release: the green targets fail their health checks and the hook fails: rolled back.
+    aws.ctl("POST", "/rehearsal/script", {"targets": "unhealthy"})
+    started = aws.ctl("POST", "/rehearsal/codedeploy", {"application": "rh", "group": "web", "revision": revision(arns[0]),
+                                                        "hooks": [{"event": "AfterAllowTestTraffic", "function": "gate"}]})[1]
+    health = aws.client("elbv2").describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+    assert {h["TargetHealth"]["State"] for h in health} == {"unhealthy"}, health
+    view = aws.ctl("POST", f"/rehearsal/codedeploy/{started['deploymentId']}/hook-done")[1]
+    assert view["status"] == "Failed" and view["errorInformation"]["code"] == "HOOK_EXECUTION_FAILURE", view
+    rollback = view["rollbackInfo"]["rollbackDeploymentId"]
+    time.sleep(0.6)
+    assert cd.get_deployment(deploymentId=rollback)["deploymentInfo"]["status"] == "Succeeded"
+
+
+@check
+def rehearsal_codedeploy_ec2_instance_fails_validate_service(aws):
+    cd = aws.client("codedeploy")
+    bundle = lambda key: {"revisionType": "S3", "s3Location": {"bucket": "rev", "key": key, "bundleType": "zip"}}
+    aws.ctl("POST", "/rehearsal/world", {"codedeployGroups": [
+        {"application": "rh-ec2", "group": "prod", "platform": "Server", "instances": ["i-1", "i-2"],
+         "initialRevision": bundle("v1.zip")}]})
+    aws.ctl("POST", "/rehearsal/script", {"failInstance": "i-1"})
+    d = aws.ctl("POST", "/rehearsal/codedeploy", {"application": "rh-ec2", "group": "prod", "revision": bundle("v2.zip")})[1]
+    time.sleep(1.0)
+    info = cd.get_deployment(deploymentId=d["deploymentId"])["deploymentInfo"]
+    assert info["status"] == "InProgress" and info["deploymentOverview"]["Failed"] == 1, info
+    ids = cd.list_deployment_targets(deploymentId=d["deploymentId"], targetFilters={"TargetStatus": ["Failed"]})["targetIds"]
+    assert ids == ["i-1"], ids
+    target = cd.batch_get_deployment_targets(deploymentId=d["deploymentId"], targetIds=ids)["deploymentTargets"][0]
+    assert target["instanceTarget"]["lifecycleEvents"][-1]["diagnostics"]["scriptName"] == "scripts/validate_service.sh"
+    cd.stop_deployment(deploymentId=d["deploymentId"], autoRollbackEnabled=True)
+    info = cd.get_deployment(deploymentId=d["deploymentId"])["deploymentInfo"]
+    assert info["status"] == "Stopped", info
+    time.sleep(0.6)
+    rollback = cd.get_deployment(deploymentId=info["rollbackInfo"]["rollbackDeploymentId"])["deploymentInfo"]
+    assert rollback["status"] == "Succeeded" and rollback["revision"]["s3Location"]["key"] == "v1.zip", rollback
+
+
+@check
+def rehearsal_ecs_native_hooks_and_rollback(aws):
+    ecs = aws.client("ecs")
+    ecs.create_cluster(clusterName="rn")
+    arns = [ecs.register_task_definition(family="rn", containerDefinitions=[
+        {"name": "app", "image": f"web:{v}", "memory": 128}])["taskDefinition"]["taskDefinitionArn"] for v in (1, 2)]
+    ecs.create_service(cluster="rn", serviceName="web", taskDefinition=arns[0], desiredCount=1)
+    aws.ctl("POST", "/deployments", {"ecsServices": [{"cluster": "rn", "service": "web", "deployments": [
+        {"id": "web-1", "status": "SUCCESSFUL", "taskDefinition": arns[0]}]}]})
+    aws.ctl("POST", "/rehearsal/script", {"targets": "unhealthy"})
+    ecs.update_service(cluster="rn", service="web", taskDefinition=arns[1])
+    hooks = [{"stage": "POST_TEST_TRAFFIC_SHIFT", "function": "gate", "hookDetails": {"x": 1}},
+             {"stage": "TEST_TRAFFIC_SHIFT", "function": "gate"}]
+    arn = aws.ctl("POST", "/rehearsal/ecs", {"cluster": "rn", "service": "web", "hooks": hooks})[1]["serviceDeploymentArn"]
+    view = aws.ctl("GET", "/rehearsal/ecs", {"serviceDeploymentArn": arn})[1]
+    assert view["hook"]["lifecycleStage"] == "TEST_TRAFFIC_SHIFT", view
+    weights = view["hook"]["executionDetails"]["testTrafficWeights"]
+    assert sorted(weights.values()) == [0, 100], view
+    view = aws.ctl("POST", "/rehearsal/ecs/answer", {"serviceDeploymentArn": arn, "answer": {"hookStatus": "SUCCEEDED"}})[1]
+    assert view["hook"]["lifecycleStage"] == "POST_TEST_TRAFFIC_SHIFT" and view["hook"]["hookDetails"] == {"x": 1}, view
+    view = aws.ctl("POST", "/rehearsal/ecs/answer", {"serviceDeploymentArn": arn, "answer": {
+        "hookStatus": "IN_PROGRESS", "hookDetails": {"gateState": {"p": 1}}}})[1]
+    assert view["hook"]["hookDetails"] == {"x": 1, "gateState": {"p": 1}}, view
+    view = aws.ctl("POST", "/rehearsal/ecs/answer", {"serviceDeploymentArn": arn, "answer": {"hookStatus": "FAILED"}})[1]
+    assert view["status"] == "ROLLBACK_IN_PROGRESS" and view["hook"]["lifecycleStage"] == "TEST_TRAFFIC_SHIFT", view
+    target = view["hook"]["executionDetails"]["targetServiceRevisionArn"]
+    assert view["hook"]["executionDetails"]["testTrafficWeights"][target] == 0, view
+    view = aws.ctl("POST", "/rehearsal/ecs/answer", {"serviceDeploymentArn": arn, "answer": {"hookStatus": "SUCCEEDED"}})[1]
+    assert view["status"] == "ROLLBACK_SUCCESSFUL" and "hook" not in view, view
+    assert ecs.describe_services(cluster="rn", services=["web"])["services"][0]["taskDefinition"] == arns[0]
+
+
 LAYER = bytes(range(256)) * 1200       # 307,200 bytes
 CONFIG = b'{"architecture": "amd64", "os": "linux"}'
 

@@ -9,6 +9,7 @@ pub mod function;
 pub mod job;
 pub mod local_aws;
 pub mod registry;
+pub mod rehearsal;
 pub mod seed;
 
 pub use function::{Function, Invocation, binary};

@@ -1,0 +1,503 @@
+"""The rehearsal's side of the local AWS: what CodeDeploy, ECS and the load balancer do
+while a release goes out, played along the release's script.
+
+The rehearsal (tests/src/rehearsal/) plays CodePipeline and invokes the real function
+binaries; this module plays the services those functions watch and act on:
+
+- CodeDeploy ECS blue/green deployments: green tasks, the appspec's Lambda hooks (the
+  rehearsal invokes them and says when; the answer is the hook's recorded
+  PutLifecycleEventHookExecutionStatus), traffic shift, the service's task definition,
+  and a rollback when a hook fails;
+- CodeDeploy EC2/on-premises deployments: each instance through its lifecycle events
+  over time, a failing ValidateService with the script's diagnostics, automatic
+  rollback, StopDeployment with rollback (deployment histories' built-in);
+- ECS native blue/green service deployments: the lifecycle stages, the hooks'
+  IN_PROGRESS/SUCCEEDED/FAILED answers, ECS's own rollback (the traffic-shift hooks
+  called again with the weights reversed);
+- ELBv2 target health of the green target groups and CloudWatch alarm states, with the
+  alarm state changes that EventBridge would deliver.
+
+Deployments live in the deployment histories (local_aws.DeploymentHistories), so the
+rollback trigger reads and writes them as any other; the reads the health gate makes of
+them (ListDeployments, ListDeploymentTargets, BatchGetDeploymentTargets, GetDeployment
+with its instance overview) are answered here.
+
+Control API (JSON), under /_local/rehearsal/:
+  POST reset                     forget the rehearsal's groups, plays and events
+  POST world                     {codedeployGroups: [{application, group, platform ECS|Server,
+                                 cluster?, service?, targetGroups?, instances?, alarm?,
+                                 initialRevision?}], alarms: [{name, tags}], targetHealth: {arn: [targets]}}
+  POST script                    the next releases' script: {targets: healthy|unhealthy,
+                                 alarmAfterShift, failInstance, failEvent}
+  POST codedeploy                {application, group, revision, hooks: [{event, function}]} -> {deploymentId}
+  GET  codedeploy/<id>           {status, hook?: {event, function, executionId}, instances, ...}
+  POST codedeploy/<id>/hook-done the pending hook was invoked: go on with its recorded answer
+  POST ecs                       {cluster, service, hooks: [{stage, function, hookDetails?}],
+                                 targetGroups} after UpdateService -> {serviceDeploymentArn}
+  GET  ecs                       {serviceDeploymentArn} -> {status, hook?: the hook's event + function}
+  POST ecs/answer                {serviceDeploymentArn, answer: the hook's return value}
+  GET  events                    the alarm state changes since the last read (for EventBridge)
+"""
+
+import copy
+import re
+import time
+import uuid
+
+CD = "CodeDeploy_20141006"
+ECS = "AmazonEC2ContainerServiceV20141113"
+# The in-place lifecycle events of one instance, in order.
+EC2_EVENTS = ("ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall",
+              "ApplicationStart", "ValidateService")
+# ECS native blue/green stages that may have hooks, in order.
+ECS_STAGES = ("RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
+              "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT")
+# The stages ECS calls again, weights reversed, while it rolls back.
+ECS_ROLLBACK_STAGES = ("TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT")
+TASK_DEFINITION = re.compile(r"TaskDefinition[\"']?\s*:\s*[\"']?(arn:aws:ecs:[^\"'\s,}]+)")
+# How long things take here (seconds): an instance's lifecycle event, a rollback, the
+# wait after a failed instance before CodeDeploy gives up on the deployment.
+EVENT_SECONDS = 0.12
+ROLLBACK_SECONDS = 0.5
+GIVE_UP_SECONDS = 4.0
+DEFAULT_SCRIPT = {"targets": "healthy", "alarmAfterShift": False, "failInstance": None,
+                  "failEvent": "ValidateService"}
+
+
+def install(app, lib):
+    """Adds the rehearsal to the emulator `app`; `lib` is the local_aws module."""
+    app.rehearsal = Rehearsal(app, lib)
+    ours = {
+        (CD, "GetDeployment"): app.rehearsal.get_deployment,
+        (CD, "ListDeployments"): app.rehearsal.list_deployments,
+        (CD, "ListDeploymentTargets"): app.rehearsal.list_deployment_targets,
+        (CD, "BatchGetDeploymentTargets"): app.rehearsal.batch_get_deployment_targets,
+    }
+    for key, handler in ours.items():
+        fallback = app.builtins.get(key)
+        app.builtins[key] = handler if fallback is None else lib._chain(handler, fallback)
+
+
+class Rehearsal:
+    def __init__(self, app, lib):
+        self.app, self.lib = app, lib
+        self.clear()
+
+    def clear(self):
+        # "application/group" -> {"platform", "cluster", "service", "targetGroups", "instances", "alarm"}
+        self.groups = {}
+        # deployment id -> how it plays
+        self.plays = {}
+        # service deployment ARN -> how it plays
+        self.ecs_plays = {}
+        self.script = dict(DEFAULT_SCRIPT)
+        self.events = []
+
+    # ---------------------------------------------------------------- control API
+
+    def control(self, method, path, data):
+        """(status, body) for /_local/rehearsal/<path>."""
+        route = path[len("/rehearsal"):].strip("/").split("/")
+        with self.app.lock:
+            if (method, route) == ("POST", ["reset"]):
+                self.clear()
+                return 200, {"ok": True}
+            if (method, route) == ("POST", ["world"]):
+                return 200, self._world(data)
+            if (method, route) == ("POST", ["script"]):
+                unknown = set(data) - set(DEFAULT_SCRIPT)
+                if unknown:
+                    raise ValueError(f"unknown script keys {sorted(unknown)}; accepted: {sorted(DEFAULT_SCRIPT)}")
+                self.script = {**DEFAULT_SCRIPT, **data}
+                return 200, self.script
+            if (method, route) == ("GET", ["events"]):
+                events, self.events = self.events, []
+                return 200, events
+            if (method, route) == ("POST", ["codedeploy"]):
+                return 200, self._start_codedeploy(data)
+            if method == "GET" and len(route) == 2 and route[0] == "codedeploy":
+                return self._codedeploy_view(route[1])
+            if method == "POST" and len(route) == 3 and route[0] == "codedeploy" and route[2] == "hook-done":
+                return self._hook_done(route[1])
+            if (method, route) == ("POST", ["ecs"]):
+                return 200, self._start_ecs(data)
+            if (method, route) == ("GET", ["ecs"]):
+                return self._ecs_view(data.get("serviceDeploymentArn"))
+            if (method, route) == ("POST", ["ecs", "answer"]):
+                return self._ecs_answer(data)
+        return 404, {"error": f"no rehearsal endpoint {method} {path}"}
+
+    def _world(self, data):
+        """Deployment groups (with the deployment their service runs now), alarms with
+        their tags, target groups with their targets."""
+        for g in data.get("codedeployGroups", []):
+            key = f"{g['application']}/{g['group']}"
+            self.groups[key] = {"platform": g.get("platform", "ECS"), "cluster": g.get("cluster"),
+                                "service": g.get("service"), "targetGroups": g.get("targetGroups", []),
+                                "instances": g.get("instances", []), "alarm": g.get("alarm")}
+            deployments = self.app.cd_groups.setdefault(key, [])
+            if g.get("initialRevision") and not deployments:
+                d = self.app._cd_add(key, f"d-{uuid.uuid4().hex[:9].upper()}", "Succeeded", g["initialRevision"],
+                                     time.time() - 86400, "user", "initial release")
+                self.plays[d["deploymentId"]] = {"platform": self.groups[key]["platform"], "group": key,
+                                                 "done": True, "instances": {}}
+        for tg, targets in data.get("targetHealth", {}).items():
+            self._set_targets(tg, targets)
+        for alarm in data.get("alarms", []):
+            self._set_alarm(alarm["name"], "OK", "rehearsal start", record=False)
+            arn = self._alarm_arn(alarm["name"])
+            if alarm.get("tags"):
+                self.app.alarm_tags[arn] = dict(alarm["tags"])
+        return {"groups": sorted(self.groups)}
+
+    # ---------------------------------------------------------------- CodeDeploy
+
+    def _start_codedeploy(self, data):
+        """A deployment as the CodeDeploy deploy actions create it: `hooks` are the
+        appspec's Lambda hooks [{event, function}] (ECS platform)."""
+        key = f"{data['application']}/{data['group']}"
+        group = self.groups.get(key)
+        if group is None:
+            raise ValueError(f"deployment group {key} is not part of the rehearsal's world")
+        active = [d for d in self.app.cd_groups[key] if d["status"] in self.lib.CODEDEPLOY_ACTIVE]
+        if active:
+            raise ValueError(f"deployment group {key} has an active deployment {active[0]['deploymentId']}")
+        d = self.app._cd_add(key, f"d-{uuid.uuid4().hex[:9].upper()}", "InProgress", data.get("revision") or {},
+                             time.time(), "CodePipeline", data.get("description"))
+        play = {"platform": group["platform"], "group": key, "started": time.time(), "script": dict(self.script),
+                "hooks": [dict(h, executionId=uuid.uuid4().hex) for h in data.get("hooks", [])],
+                "done": False, "instances": {}, "phase": "Install"}
+        self.plays[d["deploymentId"]] = play
+        for tg in group["targetGroups"]:
+            self._set_targets(tg, self._green_targets(play["script"]))
+        return {"deploymentId": d["deploymentId"]}
+
+    def _green_targets(self, script):
+        state = "unhealthy" if script["targets"] == "unhealthy" else "healthy"
+        reason = {"reason": "Target.ResponseCodeMismatch",
+                  "description": "Health checks failed with these codes: [502]"} if state == "unhealthy" else {}
+        return [dict({"id": f"10.0.2.{10 + i}", "port": 8080, "state": state}, **reason) for i in range(2)]
+
+    def _tick(self, d):
+        """Moves a deployment on along its play (lock held)."""
+        play = self.plays.get(d["deploymentId"])
+        key = f"{d['applicationName']}/{d['deploymentGroupName']}"
+        if play is None and key in self.groups:
+            # A deployment made through the API (a rollback by the rollback trigger, or
+            # CodeDeploy's own): it plays without hooks.
+            play = {"platform": self.groups[key]["platform"], "group": key, "started": d["createTime"],
+                    "script": dict(DEFAULT_SCRIPT), "hooks": [], "done": False, "instances": {}, "phase": "Install",
+                    "rollback": True}
+            self.plays[d["deploymentId"]] = play
+        if play is None or play["done"]:
+            return
+        if d["status"] not in self.lib.CODEDEPLOY_ACTIVE:
+            play["done"] = True
+            return
+        elapsed = time.time() - play["started"]
+        if play.get("rollback") and elapsed >= ROLLBACK_SECONDS:
+            self._succeed(d, play)
+        elif play["platform"] == "Server" and not play.get("rollback"):
+            self._tick_instances(d, play, elapsed)
+        elif play["platform"] != "Server" and not play["hooks"] and elapsed >= ROLLBACK_SECONDS:
+            self._succeed(d, play)
+
+    def _tick_instances(self, d, play, elapsed):
+        group = self.groups[play["group"]]
+        script = play["script"]
+        per_instance = EVENT_SECONDS * len(EC2_EVENTS)
+        failed_at = None
+        for i, instance in enumerate(group["instances"]):
+            done = int(max(0.0, elapsed - i * per_instance) / EVENT_SECONDS)
+            events = []
+            status = "Pending" if done == 0 and i > 0 else "InProgress"
+            for n, name in enumerate(EC2_EVENTS):
+                if n < done:
+                    if instance == script.get("failInstance") and name == script.get("failEvent"):
+                        events.append(_failed_event(name))
+                        status = "Failed"
+                        failed_at = failed_at or (i * per_instance + (n + 1) * EVENT_SECONDS)
+                        break
+                    events.append({"lifecycleEventName": name, "status": "Succeeded"})
+                else:
+                    events.append({"lifecycleEventName": name, "status": "Pending"})
+            if status != "Failed" and done >= len(EC2_EVENTS):
+                status = "Succeeded"
+            play["instances"][instance] = {"status": status, "lifecycleEvents": events}
+            if status == "Failed":
+                break  # CodeDeploy deploys no further instance after a failure
+        statuses = [t["status"] for t in play["instances"].values()]
+        if failed_at is not None and elapsed >= failed_at + GIVE_UP_SECONDS:
+            self._fail(d, play, "HEALTH_CONSTRAINTS",
+                       "The overall deployment failed because too many individual instances failed deployment")
+        elif len(statuses) == len(group["instances"]) and all(s == "Succeeded" for s in statuses):
+            self._succeed(d, play)
+
+    def _succeed(self, d, play):
+        d["status"] = "Succeeded"
+        d["completeTime"] = time.time()
+        play["done"] = True
+        group = self.groups[play["group"]]
+        if play["platform"] == "Server":
+            for instance in group["instances"]:
+                play["instances"][instance] = {"status": "Succeeded", "lifecycleEvents": [
+                    {"lifecycleEventName": e, "status": "Succeeded"} for e in EC2_EVENTS]}
+        else:
+            task_definition = _task_definition(d.get("revision"))
+            if task_definition and group.get("service"):
+                self._moto_ecs("UpdateService", {"cluster": group.get("cluster") or "default",
+                                                 "service": group["service"], "taskDefinition": task_definition})
+        if play["script"].get("alarmAfterShift") and group.get("alarm") and not play.get("rollback"):
+            self._set_alarm(group["alarm"], "ALARM",
+                            "Threshold Crossed: 1 out of the last 1 datapoints [12.5] was greater than the threshold (5.0).")
+
+    def _fail(self, d, play, code, message):
+        """The deployment fails; with automatic rollback, CodeDeploy redeploys the
+        previous revision (a new deployment)."""
+        d["status"] = "Failed"
+        d["errorInformation"] = {"code": code, "message": message}
+        play["done"] = True
+        previous = self.app._cd_info(d).get("previousRevision")
+        if previous is not None and "rollbackInfo" not in d:
+            rollback = self.app._cd_add(play["group"], f"d-{uuid.uuid4().hex[:9].upper()}", "InProgress", previous,
+                                        time.time(), "codeDeployRollback", None)
+            rollback["rollbackInfo"] = {"rollbackTriggeringDeploymentId": d["deploymentId"]}
+            d["rollbackInfo"] = {"rollbackDeploymentId": rollback["deploymentId"]}
+
+    def _codedeploy_view(self, deployment_id):
+        d = self.app._cd_find(deployment_id)
+        if d is None:
+            return 404, {"error": f"no deployment {deployment_id}"}
+        self._tick(d)
+        play = self.plays.get(deployment_id, {})
+        view = {"deploymentId": deployment_id, "status": d["status"],
+                "errorInformation": d.get("errorInformation"), "rollbackInfo": d.get("rollbackInfo"),
+                "instances": copy.deepcopy(play.get("instances", {}))}
+        hook = next((h for h in play.get("hooks", []) if not h.get("answered")), None)
+        if hook is not None and d["status"] in self.lib.CODEDEPLOY_ACTIVE:
+            view["hook"] = {k: hook[k] for k in ("event", "function", "executionId")}
+        return 200, view
+
+    def _hook_done(self, deployment_id):
+        """The rehearsal invoked the pending hook: CodeDeploy goes on with what the hook
+        answered (PutLifecycleEventHookExecutionStatus), and fails the deployment, with
+        rollback, on Failed or no answer."""
+        d = self.app._cd_find(deployment_id)
+        play = self.plays.get(deployment_id)
+        if d is None or play is None:
+            return 404, {"error": f"no deployment {deployment_id}"}
+        hook = next((h for h in play["hooks"] if not h.get("answered")), None)
+        if hook is None:
+            return 409, {"error": "no hook is pending"}
+        answer = self.app.hooks.get(f"{deployment_id}/{hook['executionId']}")
+        hook["answered"] = answer["status"] if answer else "NotAnswered"
+        if hook["answered"] != "Succeeded":
+            self._fail(d, play, "HOOK_EXECUTION_FAILURE",
+                       f"lifecycle event {hook['event']} ended {hook['answered']} (hook {hook['function']})")
+        elif all(h.get("answered") for h in play["hooks"]):
+            self._succeed(d, play)
+        return self._codedeploy_view(deployment_id)
+
+    # ---- the health gate's reads of rehearsed deployments (each raises Forward otherwise)
+
+    def _owned(self, deployment_id):
+        with self.app.lock:
+            d = self.app._cd_find(deployment_id)
+            if d is None or f"{d['applicationName']}/{d['deploymentGroupName']}" not in self.groups:
+                raise self.lib.Forward()
+            self._tick(d)
+            return d, self.plays.get(deployment_id, {})
+
+    def get_deployment(self, req, _call=None):
+        d, play = self._owned(req.get("deploymentId"))
+        with self.app.lock:
+            info = self.app._cd_info(d)
+        if play.get("platform") != "Server":
+            # An ECS deployment's one target is the service's task set.
+            word = {"Succeeded": "Succeeded", "Failed": "Failed", "Stopped": "Failed"}.get(d["status"], "InProgress")
+            info["deploymentOverview"] = {"Pending": 0, "InProgress": 0, "Succeeded": 0, "Failed": 0,
+                                          "Skipped": 0, "Ready": 0, word: 1}
+        else:
+            counts = {"Pending": 0, "InProgress": 0, "Succeeded": 0, "Failed": 0, "Skipped": 0, "Ready": 0}
+            instances = self.groups[play["group"]]["instances"]
+            for instance in instances:
+                status = play["instances"].get(instance, {}).get("status", "Pending")
+                counts[status] = counts.get(status, 0) + 1
+            info["deploymentOverview"] = counts
+        return {"deploymentInfo": info}
+
+    def list_deployments(self, req, _call=None):
+        key = f"{req.get('applicationName')}/{req.get('deploymentGroupName')}"
+        with self.app.lock:
+            if key not in self.groups:
+                raise self.lib.Forward()
+            deployments = sorted(self.app.cd_groups.get(key, []), key=lambda d: -d["createTime"])
+            return {"deployments": [d["deploymentId"] for d in deployments]}
+
+    def list_deployment_targets(self, req, _call=None):
+        _, play = self._owned(req.get("deploymentId"))
+        wanted = (req.get("targetFilters") or {}).get("TargetStatus")
+        return {"targetIds": [t for t, target in play.get("instances", {}).items()
+                              if not wanted or target["status"] in wanted]}
+
+    def batch_get_deployment_targets(self, req, _call=None):
+        deployment_id = req.get("deploymentId")
+        _, play = self._owned(deployment_id)
+        targets = []
+        for target_id in req.get("targetIds") or []:
+            target = play.get("instances", {}).get(target_id)
+            if target is None:
+                raise self.lib.ApiError("DeploymentTargetDoesNotExistException",
+                                        f"The target {target_id} could not be found")
+            targets.append({"deploymentTargetType": "InstanceTarget", "instanceTarget": {
+                "targetId": target_id, "deploymentId": deployment_id, **copy.deepcopy(target)}})
+        return {"deploymentTargets": targets}
+
+    # ---------------------------------------------------------------- ECS native blue/green
+
+    def _start_ecs(self, data):
+        """Plays the service deployment that UpdateService just started: `hooks`
+        [{stage, function, hookDetails?}], `targetGroups` the green target groups."""
+        key = f"{data.get('cluster') or 'default'}/{data['service']}"
+        deployments = [d for d in self.app.ecs_deployments.get(key, []) if d["status"] in self.lib.ECS_ACTIVE]
+        if not deployments:
+            raise ValueError(f"service {key} has no deployment in progress: call UpdateService first")
+        d = deployments[-1]
+        hooked = {h["stage"] for h in data.get("hooks", [])}
+        unknown = hooked - set(ECS_STAGES)
+        if unknown:
+            raise ValueError(f"unknown lifecycle stages {sorted(unknown)}; ECS has {list(ECS_STAGES)}")
+        stages = [{"stage": s, **next(h for h in data["hooks"] if h["stage"] == s)} for s in ECS_STAGES if s in hooked]
+        # The green tasks are up (as after POST_SCALE_UP), behind the green target groups.
+        d["targetServiceRevision"].update({"requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0})
+        revision = self.app.ecs_revisions.get(d["targetServiceRevision"]["arn"])
+        if revision is not None:
+            revision["resolvedConfiguration"] = {"loadBalancers": [
+                {"targetGroupArn": tg, "productionListenerRule": None} for tg in data.get("targetGroups", [])]}
+        self.ecs_plays[d["serviceDeploymentArn"]] = {
+            "key": key, "cluster": data.get("cluster") or "default", "service": data["service"],
+            "stages": stages, "index": 0, "details": {}, "rollingBack": False, "script": dict(self.script)}
+        for tg in data.get("targetGroups", []):
+            self._set_targets(tg, self._green_targets(self.script))
+        return {"serviceDeploymentArn": d["serviceDeploymentArn"]}
+
+    def _ecs_view(self, arn):
+        play = self.ecs_plays.get(arn)
+        if play is None:
+            return 404, {"error": f"no rehearsed service deployment {arn}"}
+        d = self.app._ecs_find(arn)
+        view = {"serviceDeploymentArn": arn, "status": d["status"]}
+        stages = self._ecs_stages(play)
+        if play["index"] < len(stages) and d["status"] in ("IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
+            view["hook"] = self._ecs_event(d, play, stages[play["index"]])
+        return 200, view
+
+    def _ecs_stages(self, play):
+        if play["rollingBack"]:
+            return [s for s in play["stages"] if s["stage"] in ECS_ROLLBACK_STAGES]
+        return play["stages"]
+
+    def _ecs_event(self, d, play, stage):
+        target = d["targetServiceRevision"]["arn"]
+        source = (d.get("sourceServiceRevisions") or [{}])[0].get("arn")
+        weights = {}
+        if source:
+            weights = {target: 0, source: 100} if play["rollingBack"] else {target: 100, source: 0}
+        name = stage["stage"]
+        event = {"executionId": stage.setdefault("executionId", str(uuid.uuid4())), "lifecycleStage": name,
+                 "resourceArn": d["serviceDeploymentArn"],
+                 "executionDetails": {"serviceArn": d["serviceArn"], "targetServiceRevisionArn": target,
+                                      "testTrafficWeights": weights if name == "TEST_TRAFFIC_SHIFT" else {},
+                                      "productionTrafficWeights": weights if name == "PRODUCTION_TRAFFIC_SHIFT" else {}},
+                 "function": stage["function"]}
+        details = {**(stage.get("hookDetails") or {}), **play["details"].get(name, {})}
+        if details:
+            event["hookDetails"] = details
+        return event
+
+    def _ecs_answer(self, data):
+        """The hook's answer (its return value; {"error": ...} when the invocation
+        failed): SUCCEEDED goes on, IN_PROGRESS asks again with the returned hookDetails
+        merged, anything else rolls back."""
+        arn = data.get("serviceDeploymentArn")
+        play = self.ecs_plays.get(arn)
+        if play is None:
+            return 404, {"error": f"no rehearsed service deployment {arn}"}
+        d = self.app._ecs_find(arn)
+        stages = self._ecs_stages(play)
+        stage = stages[play["index"]]
+        answer = data.get("answer") or {}
+        status = answer.get("hookStatus") if isinstance(answer, dict) else None
+        if status == "IN_PROGRESS":
+            merged = play["details"].setdefault(stage["stage"], {})
+            merged.update(answer.get("hookDetails") or {})
+            return self._ecs_view(arn)
+        play["details"].pop(stage["stage"], None)
+        stage.pop("executionId", None)
+        if status == "SUCCEEDED" or play["rollingBack"]:
+            play["index"] += 1
+        else:
+            play["rollingBack"], play["index"] = True, 0
+            d["status"] = "ROLLBACK_IN_PROGRESS"
+            source = (d.get("sourceServiceRevisions") or [{}])[0].get("arn")
+            d["rollback"] = {"reason": f"lifecycle hook {stage['stage']} answered {status or 'no hookStatus'}",
+                             "startedAt": time.time(), "serviceRevisionArn": source}
+        if play["index"] >= len(self._ecs_stages(play)):
+            self._ecs_finish(d, play)
+        return self._ecs_view(arn)
+
+    def _ecs_finish(self, d, play):
+        if not play["rollingBack"]:
+            d["status"], d["finishedAt"] = "SUCCESSFUL", time.time()
+            return
+        d["status"], d["finishedAt"] = "ROLLBACK_SUCCESSFUL", time.time()
+        source = (d.get("sourceServiceRevisions") or [{}])[0].get("arn")
+        revision = self.app.ecs_revisions.get(source) or {}
+        if revision.get("taskDefinition"):
+            self._moto_ecs("UpdateService", {"cluster": play["cluster"], "service": play["service"],
+                                             "taskDefinition": revision["taskDefinition"]})
+
+    # ---------------------------------------------------------------- target health, alarms
+
+    def _set_targets(self, tg, targets):
+        self.app.gate_state["targetHealth"][tg] = [{"targets": copy.deepcopy(targets)}]
+        self.app.gate_calls.pop(("tg", tg), None)
+
+    def _alarm_arn(self, name):
+        return f"arn:aws:cloudwatch:{self.lib._default_region()}:{self.lib.DEFAULT_ACCOUNT}:alarm:{name}"
+
+    def _set_alarm(self, name, state, reason, record=True):
+        alarms = [a for a in self.app.state["alarms"] if a.get("AlarmName") != name]
+        previous = next((a for a in self.app.state["alarms"] if a.get("AlarmName") == name), None)
+        now = time.time()
+        alarms.append({"AlarmName": name, "AlarmArn": self._alarm_arn(name), "StateValue": state,
+                       "StateReason": reason, "StateUpdatedTimestamp": now, "MetricName": "HTTPCode_Target_5XX_Count",
+                       "Namespace": "AWS/ApplicationELB", "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1,
+                       "Threshold": 5.0, "ComparisonOperator": "GreaterThanThreshold", "ActionsEnabled": True})
+        self.app.state["alarms"] = alarms
+        if record and (previous or {}).get("StateValue") != state:
+            self.events.append({"alarmName": name, "alarmArn": self._alarm_arn(name), "state": state,
+                                "previousState": (previous or {}).get("StateValue", "INSUFFICIENT_DATA"),
+                                "reason": reason, "time": now,
+                                "tags": copy.deepcopy(self.app.alarm_tags.get(self._alarm_arn(name), {}))})
+
+    def _moto_ecs(self, operation, req):
+        call = self.lib.Call()
+        call.api, call.operation, call.service = ECS, operation, "ecs"
+        call.region, call.access_key = self.lib._default_region(), "testing"
+        return self.app._moto_json(call, req)
+
+
+def _failed_event(name):
+    return {"lifecycleEventName": name, "status": "Failed", "diagnostics": {
+        "errorCode": "ScriptFailed", "scriptName": "scripts/validate_service.sh",
+        "message": "Script at specified location: scripts/validate_service.sh run as user root failed "
+                   "with exit code 1",
+        "logTail": "[stderr]curl: (7) Failed to connect to localhost port 8080: Connection refused"}}
+
+
+def _task_definition(revision):
+    """The task definition ARN in an ECS deployment's AppSpec content, if any."""
+    content = ((revision or {}).get("appSpecContent") or {}).get("content") or ""
+    found = TASK_DEFINITION.search(content)
+    return found.group(1) if found else None

@@ -1,0 +1,180 @@
+//! The CodeBuild stage, played by the rehearsal as the project's buildspec says: the docker
+//! build and push (a manifest pushed to the local ECR), `imageDetail.json` (by tag, or by
+//! digest when the buildspec writes `ImageDigest`), the buildspec's `artifacts.files` and
+//! its `exported-variables`. A build with no output artifact (lint, tests) passes.
+
+use super::execution::{Execution, Outcome, Running};
+use super::template::to_json;
+use super::world::ECR_API;
+use super::{get_zip, put_zip};
+use crate::seed::{DOCKER_V2, sample_manifest};
+use serde_json::{Map, Value, json};
+
+/// What the buildspec asks for: the artifact's file patterns (`None`: everything) and
+/// the exported variables.
+struct Buildspec {
+    files: Option<Vec<String>>,
+    exported: Vec<String>,
+    by_digest: bool,
+}
+
+/// The buildspec read as CodeBuild reads it; a buildspec that is not YAML fails the
+/// build (CodeBuild's `YAML_FILE_ERROR`).
+fn buildspec(text: &str) -> Result<Buildspec, String> {
+    let spec = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text)
+        .map(to_json)
+        .map_err(|e| e.to_string())?;
+    let list = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect()
+    };
+    Ok(Buildspec {
+        files: spec["artifacts"].get("files").map(list),
+        exported: list(&spec["env"]["exported-variables"]),
+        by_digest: text.contains("ImageDigest"),
+    })
+}
+
+/// Whether `path` matches a buildspec file pattern (`a/b`, `dir/*`, `dir/**/*`, `**/*`).
+fn matches(pattern: &str, path: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == path,
+        Some((prefix, _)) => path.starts_with(prefix),
+    }
+}
+
+pub async fn play(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
+    let mut step = run.step();
+    if run.action.outputs.is_empty() {
+        step.summary = "lint and tests passed".into();
+        return Outcome::new(step);
+    }
+    let Some((source_name, source)) = run.inputs.first() else {
+        return Outcome::fail(step, "a build needs the source as its input artifact");
+    };
+    let files = match get_zip(ex.aws, source).await {
+        Ok(f) => f,
+        Err(e) => return Outcome::fail(step, format!("input {source_name}: {e}")),
+    };
+    let project = run.config("ProjectName").unwrap_or_default();
+    let text = ex.world.buildspecs.get(project).cloned().or_else(|| {
+        files
+            .iter()
+            .find(|(p, _)| p == "buildspec.yml")
+            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+    });
+    let spec = match buildspec(text.as_deref().unwrap_or_default()) {
+        Ok(spec) => spec,
+        Err(e) => {
+            return Outcome::fail(
+                step,
+                format!(
+                    "YAML_FILE_ERROR: the buildspec of project {project} is not valid YAML: {e}"
+                ),
+            );
+        }
+    };
+    let commit = super::source::commit_id(&ex.release.version, &ex.id);
+    let tag = format!("sha-{}", &commit[..12]);
+    let tagged = ex.world.image_uri(&tag);
+    let manifest = sample_manifest(&format!("{}:{}", ex.world.repository, ex.release.version));
+    let pushed = ex
+        .aws
+        .json_call(
+            &format!("{ECR_API}.PutImage"),
+            &json!({"repositoryName": ex.world.repository, "imageTag": tag,
+                    "imageManifest": manifest, "imageManifestMediaType": DOCKER_V2}),
+        )
+        .await;
+    let digest = match pushed {
+        Ok(v) => v["image"]["imageId"]["imageDigest"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        Err(e) => return Outcome::fail(step, format!("docker push {tagged}: {e}")),
+    };
+    let repository_uri = tagged
+        .rsplit_once(':')
+        .map_or(tagged.as_str(), |(r, _)| r)
+        .to_owned();
+    let (image, detail) = if spec.by_digest {
+        let by_digest = format!("{repository_uri}@{digest}");
+        (
+            by_digest.clone(),
+            json!({"ImageURI": by_digest, "ImageDigest": digest}),
+        )
+    } else {
+        (tagged.clone(), json!({"ImageURI": tagged}))
+    };
+    let mut candidates = files.clone();
+    candidates.push(("imageDetail.json".into(), detail.to_string().into_bytes()));
+    candidates.push((
+        "imagedefinitions.json".into(),
+        json!([{"name": ex.world.container, "imageUri": image}])
+            .to_string()
+            .into_bytes(),
+    ));
+    let out: Vec<(String, Vec<u8>)> = match &spec.files {
+        None => candidates,
+        Some(patterns) => candidates
+            .into_iter()
+            .filter(|(p, _)| patterns.iter().any(|pat| matches(pat, p)))
+            .collect(),
+    };
+    let mut outcome = Outcome::new(step.clone());
+    for name in &run.action.outputs {
+        let location = run.output_location(ex, name);
+        if let Err(e) = put_zip(ex.aws, &location, &out).await {
+            return Outcome::fail(step, e);
+        }
+        outcome.artifacts.push((name.clone(), location));
+    }
+    {
+        let mut facts = ex.facts.lock().unwrap_or_else(|e| e.into_inner());
+        facts.image = Some(tagged.clone());
+        facts.digest = Some(digest.clone());
+    }
+    let known = json!({"IMAGE_URI": image, "IMAGE_TAG": tag, "IMAGE_DIGEST": digest,
+                       "REPOSITORY_URI": repository_uri});
+    let mut variables = Map::new();
+    for name in &spec.exported {
+        variables.insert(name.clone(), known.get(name).cloned().unwrap_or(json!("")));
+    }
+    outcome.variables = variables;
+    let written: Vec<&str> = out.iter().map(|(p, _)| p.as_str()).collect();
+    step.summary = format!(
+        "pushed {} ({}); artifact: {}",
+        tagged.rsplit('/').next().unwrap_or(&tagged),
+        &digest[..19.min(digest.len())],
+        written.join(", ")
+    );
+    outcome.step = step;
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buildspec_patterns_and_variables() {
+        let spec = buildspec(
+            "version: 0.2\nenv:\n  exported-variables: [IMAGE_URI, IMAGE_TAG]\nartifacts:\n  files: [imageDetail.json, 'scripts/*']\n",
+        )
+        .unwrap();
+        assert_eq!(spec.exported, ["IMAGE_URI", "IMAGE_TAG"]);
+        let files = spec.files.unwrap();
+        assert!(files.iter().any(|p| matches(p, "scripts/start.sh")));
+        assert!(files.iter().any(|p| matches(p, "imageDetail.json")));
+        assert!(!files.iter().any(|p| matches(p, "imagedefinitions.json")));
+        assert!(!spec.by_digest);
+        assert!(buildspec("").unwrap().files.is_none());
+        // A command with ": " in a plain scalar is a mapping: CodeBuild refuses the file.
+        let err =
+            buildspec("phases:\n  build:\n    commands:\n      - printf '{\"a\": \"%s\"}' x > f\n");
+        assert!(err.is_err());
+    }
+}

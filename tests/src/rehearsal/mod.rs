@@ -1,0 +1,644 @@
+//! The rehearsal: the project's example pipelines (`infra/pipelines/*.yaml`) played end to
+//! end on the local AWS with the real function binaries, a good release and a bad one
+//! each, and a check that each ends as it should.
+//!
+//! CodePipeline's side is played here (jobs, artifacts, variables, continuation tokens,
+//! run orders; source and build stages), the services' side by the emulator
+//! (`tests/local-aws/rehearsal.py`: CodeDeploy, ECS, the load balancer, alarms).
+
+pub mod alarm;
+mod build;
+mod deploy;
+pub mod execution;
+mod invoke;
+pub mod pipeline;
+pub mod releases;
+pub mod report;
+mod source;
+pub mod stack;
+pub mod template;
+pub mod variables;
+pub mod world;
+
+use crate::local_aws::LocalAws;
+use execution::{Execution, Facts, Location};
+use releases::Release;
+use report::{PipelineRecord, Printer, Record, ReleaseRecord, Step, seconds};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use template::Template;
+use world::{CODEDEPLOY_API, ECS_API, Kind, World, short_arn};
+
+/// The example pipelines: `infra/pipelines/*.yaml` (and `.yml`, `.json`), sorted.
+pub fn default_templates(root: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(root.join("infra/pipelines"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Plays every template's pipeline on `aws` (reset between pipelines).
+pub async fn rehearse(aws: &LocalAws, templates: &[PathBuf], printer: Printer) -> Record {
+    let started = Instant::now();
+    let mut pipelines = Vec::new();
+    for path in templates {
+        let _ = reset(aws).await;
+        pipelines.push(rehearse_pipeline(aws, path, printer).await);
+    }
+    let ok = !pipelines.is_empty()
+        && pipelines
+            .iter()
+            .all(|p| p.problems.is_empty() && p.releases.iter().all(|r| r.ok));
+    Record {
+        pipelines,
+        ok,
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+async fn reset(aws: &LocalAws) -> Result<(), String> {
+    raw_control(aws, "POST", "/_local/reset", json!({"moto": true})).await?;
+    control(aws, "POST", "reset", json!({})).await.map(|_| ())
+}
+
+/// Plays one template's pipeline: its world set up, then each release.
+pub async fn rehearse_pipeline(aws: &LocalAws, path: &Path, printer: Printer) -> PipelineRecord {
+    let mut record = PipelineRecord {
+        template: path.display().to_string(),
+        pipeline: String::new(),
+        releases: Vec::new(),
+        problems: Vec::new(),
+    };
+    let stack = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let functions = match stack::FunctionsStack::read(
+        &crate::local_aws::workspace_root().join("infra/template.yaml"),
+        stack::DEFAULT_STACK,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            record.problems.push(format!("the functions stack: {e}"));
+            return record;
+        }
+    };
+    let read = Template::read(
+        path,
+        &world::pseudo(&stack),
+        world::parameter_value,
+        |export| functions.import(export),
+    )
+    .and_then(|(t, _)| {
+        let p = pipeline::read(&t)?;
+        Ok((t, p))
+    });
+    let (template, pipeline) = match read {
+        Ok(x) => x,
+        Err(e) => {
+            printer.line(&format!("\n{}: {e}", path.display()));
+            record.problems.push(e.to_string());
+            return record;
+        }
+    };
+    record.pipeline = pipeline.name.clone();
+    let Some(kind) = Kind::of(&pipeline) else {
+        let problem = format!(
+            "{}: pipeline {} has no CodeDeployToECS, ECS or CodeDeploy action to rehearse",
+            path.display(),
+            pipeline.name
+        );
+        printer.line(&problem);
+        record.problems.push(problem);
+        return record;
+    };
+    let world = match World::of(&template, &pipeline, kind, &functions) {
+        Ok(w) => w,
+        Err(e) => {
+            record.problems.push(e.to_string());
+            return record;
+        }
+    };
+    printer.line(&format!(
+        "\n== Pipeline {} ({}): {}",
+        pipeline.name,
+        path.display(),
+        pipeline
+            .stages
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    ));
+    match world.prepare(aws).await {
+        Ok(lines) => printer.line(&format!(
+            "   before the first release: {}",
+            lines.join("; ")
+        )),
+        Err(e) => {
+            let problem = format!("setting up the local AWS for {}: {e}", pipeline.name);
+            printer.line(&problem);
+            record.problems.push(problem);
+            return record;
+        }
+    }
+    for release in releases::of(&world) {
+        record
+            .releases
+            .push(rehearse_release(aws, &world, &pipeline, &release, printer).await);
+    }
+    let _ = control(aws, "POST", "script", json!({})).await;
+    record
+}
+
+async fn rehearse_release(
+    aws: &LocalAws,
+    world: &World,
+    pipeline: &pipeline::Pipeline,
+    release: &Release,
+    printer: Printer,
+) -> ReleaseRecord {
+    let started = Instant::now();
+    printer.line(&format!(
+        "\n-- Release {} ({}): expected: {}",
+        release.version, release.name, release.expected
+    ));
+    let mut problems = Vec::new();
+    if let Err(e) = control(aws, "POST", "script", release.script.clone()).await {
+        problems.push(format!("the local AWS refused the release's script: {e}"));
+    }
+    let before = snapshot(aws, world).await;
+    let ex = Execution {
+        aws,
+        world,
+        pipeline,
+        release,
+        id: crate::job::job_id(),
+        printer,
+        facts: Mutex::new(Facts::default()),
+    };
+    let mut steps = ex.run().await;
+    settle(aws, world).await;
+    steps.extend(alarm::deliver_pending(&ex).await);
+    let after = snapshot(aws, world).await;
+    let facts = ex.facts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let (mut outcome, mut found) = judge(world, release, &steps, &facts, &before, &after);
+    for (stage, reason) in execution::disabled_transitions(aws, &pipeline.name).await {
+        outcome.push(format!(
+            "the transition into stage {stage} is disabled: {reason}"
+        ));
+    }
+    problems.append(&mut found);
+    for line in &outcome {
+        printer.line(&format!("   => {line}"));
+    }
+    let ok = problems.is_empty();
+    printer.line(&format!(
+        "   {} release {} {} in {}",
+        if ok { "OK  " } else { "FAIL" },
+        release.version,
+        if ok {
+            "ended as expected"
+        } else {
+            "did not end as expected"
+        },
+        seconds(started.elapsed())
+    ));
+    for p in &problems {
+        printer.line(&format!("     - {p}"));
+    }
+    ReleaseRecord {
+        release: release.name.to_owned(),
+        version: release.version.clone(),
+        expected: release.expected.clone(),
+        pipeline_execution_id: ex.id.clone(),
+        steps,
+        outcome,
+        problems,
+        ok,
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// What runs: the service's task definition and image, or the group's revision.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Snapshot {
+    what: String,
+    image: String,
+}
+
+async fn snapshot(aws: &LocalAws, world: &World) -> Snapshot {
+    if world.kind == Kind::Ec2CodeDeploy {
+        let group = aws
+            .json_call(
+                &format!("{CODEDEPLOY_API}.GetDeploymentGroup"),
+                &json!({"applicationName": world.application, "deploymentGroupName": world.group}),
+            )
+            .await
+            .unwrap_or_default();
+        let id = group["deploymentGroupInfo"]["lastSuccessfulDeployment"]["deploymentId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let d = aws
+            .json_call(
+                &format!("{CODEDEPLOY_API}.GetDeployment"),
+                &json!({"deploymentId": id}),
+            )
+            .await
+            .unwrap_or_default();
+        return Snapshot {
+            what: d["deploymentInfo"]["revision"]["s3Location"]["key"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            image: String::new(),
+        };
+    }
+    let described = aws
+        .json_call(
+            &format!("{ECS_API}.DescribeServices"),
+            &json!({"cluster": world.cluster, "services": [world.service]}),
+        )
+        .await
+        .unwrap_or_default();
+    let arn = described["services"][0]["taskDefinition"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let td = aws
+        .json_call(
+            &format!("{ECS_API}.DescribeTaskDefinition"),
+            &json!({"taskDefinition": arn}),
+        )
+        .await
+        .unwrap_or_default();
+    Snapshot {
+        what: arn,
+        image: td["taskDefinition"]["containerDefinitions"][0]["image"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+/// Waits until no CodeDeploy deployment of the group is active (a rollback started by
+/// an alarm plays out), at most a few seconds.
+async fn settle(aws: &LocalAws, world: &World) {
+    if world.kind == Kind::EcsNative {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let listed = aws
+            .json_call(
+                &format!("{CODEDEPLOY_API}.ListDeployments"),
+                &json!({"applicationName": world.application, "deploymentGroupName": world.group}),
+            )
+            .await
+            .unwrap_or_default();
+        let mut active = false;
+        for id in listed["deployments"].as_array().into_iter().flatten() {
+            let id = id.as_str().unwrap_or_default();
+            let view = control(aws, "GET", &format!("codedeploy/{id}"), json!({}))
+                .await
+                .unwrap_or_default();
+            active |= matches!(
+                view["status"].as_str(),
+                Some("Created" | "Queued" | "InProgress" | "Baking" | "Ready")
+            );
+        }
+        if !active {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+/// Whether the release ended as it should: the lines shown and the problems found.
+fn judge(
+    world: &World,
+    release: &Release,
+    steps: &[Step],
+    facts: &Facts,
+    before: &Snapshot,
+    after: &Snapshot,
+) -> (Vec<String>, Vec<String>) {
+    let mut shown = Vec::new();
+    let mut problems = Vec::new();
+    let failed: Vec<&Step> = steps.iter().filter(|s| s.failed()).collect();
+    let runs = |s: &Snapshot| {
+        if world.kind == Kind::Ec2CodeDeploy {
+            format!("revision {}", s.what)
+        } else {
+            format!(
+                "{} ({})",
+                short_arn(&s.what),
+                s.image.rsplit('/').next().unwrap_or_default()
+            )
+        }
+    };
+    let target = if world.kind == Kind::Ec2CodeDeploy {
+        format!("deployment group {}/{}", world.application, world.group)
+    } else {
+        format!("service {}/{}", world.cluster, world.service)
+    };
+    shown.push(format!(
+        "{target} runs {} (before the release: {})",
+        runs(after),
+        runs(before)
+    ));
+    let built = facts.image.as_deref().unwrap_or_default();
+    let tag = built.rsplit(':').next().unwrap_or_default();
+    let digest = facts.digest.as_deref().unwrap_or_default();
+    let runs_new = match world.kind {
+        Kind::Ec2CodeDeploy => facts.bundle_key.as_deref() == Some(after.what.as_str()),
+        _ => {
+            !after.image.is_empty()
+                && ((!digest.is_empty() && after.image.contains(digest))
+                    || (!tag.is_empty() && after.image.ends_with(&format!(":{tag}"))))
+        }
+    };
+    if release.good {
+        for s in &failed {
+            problems.push(format!("{} {} failed: {}", s.stage, s.action, s.summary));
+        }
+        if !runs_new {
+            problems.push(format!(
+                "{target} does not run the release's build ({built})"
+            ));
+        }
+        if facts.promoted == 0 {
+            problems.push("the image was not promoted".into());
+        } else {
+            shown.push(format!(
+                "image {} promoted",
+                built.rsplit('/').next().unwrap_or_default()
+            ));
+        }
+    } else {
+        match failed.first() {
+            None => problems.push("every action succeeded: the bad release went through".into()),
+            Some(s) => {
+                shown.push(format!(
+                    "stopped at {} {}: {}",
+                    s.stage,
+                    s.action,
+                    report::one_line(&s.summary, 200)
+                ));
+                if !release.fails_in.iter().any(|p| s.provider.contains(p)) {
+                    problems.push(format!(
+                        "the first failure was {} {} ({}), expected one in {}",
+                        s.stage,
+                        s.action,
+                        s.provider,
+                        release.fails_in.join(" or ")
+                    ));
+                }
+            }
+        }
+        let rolled_back = steps
+            .iter()
+            .any(|s| s.provider.contains("rollback-trigger") && !s.failed());
+        if release.alarm_rollback && !rolled_back {
+            problems.push("rollback-trigger did not act on the alarm".into());
+        }
+        if facts.promoted > 0 {
+            problems.push("the bad release's image was promoted".into());
+        }
+        if after != before {
+            problems.push(format!(
+                "{target} did not return to the previous revision: it runs {}, it ran {}",
+                runs(after),
+                runs(before)
+            ));
+        } else {
+            shown.push(format!("{target} is back on the previous revision"));
+        }
+    }
+    (shown, problems)
+}
+
+/// A call to the rehearsal's control API (`/_local/rehearsal/<path>`).
+pub async fn control(
+    aws: &LocalAws,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> Result<Value, String> {
+    raw_control(aws, method, &format!("/_local/rehearsal/{path}"), body).await
+}
+
+async fn raw_control(
+    aws: &LocalAws,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> Result<Value, String> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], aws.port()));
+    let (status, bytes) = crate::http::send(
+        addr,
+        method,
+        path,
+        &[("content-type", "application/json")],
+        body.to_string().into_bytes(),
+    )
+    .await
+    .map_err(|e| format!("local AWS {method} {path}: {e}"))?;
+    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if status >= 300 {
+        return Err(format!(
+            "local AWS {method} {path}: HTTP {status}: {}",
+            value["error"].as_str().unwrap_or_default()
+        ));
+    }
+    Ok(value)
+}
+
+/// Writes `files` as a zip at `location`.
+pub async fn put_zip(
+    aws: &LocalAws,
+    location: &Location,
+    files: &[(String, Vec<u8>)],
+) -> Result<(), String> {
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
+    let zip = shared::artifacts::build_zip(&refs).map_err(|e| e.to_string())?;
+    aws.s3()
+        .await
+        .put_object()
+        .bucket(&location.bucket)
+        .key(&location.key)
+        .body(zip.into())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("s3://{}/{}: {e:?}", location.bucket, location.key))
+}
+
+/// The files of the zip at `location`.
+pub async fn get_zip(
+    aws: &LocalAws,
+    location: &Location,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let object = aws
+        .s3()
+        .await
+        .get_object()
+        .bucket(&location.bucket)
+        .key(&location.key)
+        .send()
+        .await
+        .map_err(|e| format!("s3://{}/{}: {e:?}", location.bucket, location.key))?;
+    let bytes = object
+        .body
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_bytes();
+    Ok(crate::job::unzip(&bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world(kind: Kind) -> World {
+        World {
+            kind,
+            repository: "web".into(),
+            cluster: "prod".into(),
+            service: "web".into(),
+            application: "web".into(),
+            group: "web-prod".into(),
+            target_groups: Vec::new(),
+            alarm: "deploy-web-5xx".into(),
+            alarm_tags: Default::default(),
+            instances: vec!["i-1".into(), "i-2".into()],
+            artifact_bucket: "artifacts".into(),
+            family: "web".into(),
+            container: "app".into(),
+            stack: Default::default(),
+            buildspecs: Default::default(),
+            pipeline: "web".into(),
+            stages: Vec::new(),
+            service_hooks: Vec::new(),
+        }
+    }
+
+    fn step(action: &str, provider: &str, result: &str) -> Step {
+        let mut s = Step::new("Deploy", action, provider);
+        s.result = result.into();
+        s
+    }
+
+    fn runs(task: &str, image: &str) -> Snapshot {
+        Snapshot {
+            what: format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{task}"),
+            image: image.into(),
+        }
+    }
+
+    /// A release, the steps it took, what was built, what runs after, and the problem
+    /// the judge must find (`None`: it ended as expected).
+    type Case<'a> = (
+        &'a Release,
+        &'a [Step],
+        &'a Facts,
+        &'a Snapshot,
+        Option<&'a str>,
+    );
+
+    #[test]
+    fn a_release_ends_as_expected_or_says_why_not() {
+        let w = world(Kind::EcsCodeDeploy);
+        let releases = releases::of(&w);
+        let (good, bad) = (&releases[0], &releases[1]);
+        let built = Facts {
+            image: Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/web:sha-1".into()),
+            digest: Some("sha256:aa".into()),
+            promoted: 1,
+            ..Facts::default()
+        };
+        let old = runs("web:1", "web:v1");
+        let new = runs(
+            "web:2",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/web@sha256:aa",
+        );
+        let all_ok = [step("Bake", "Lambda health-gate", "Succeeded")];
+        let bake_failed = [
+            step(
+                "deploy-web-5xx",
+                "EventBridge -> Lambda rollback-trigger",
+                "Succeeded",
+            ),
+            step("Bake", "Lambda health-gate", "Failed"),
+        ];
+        let no_alarm = [step("Bake", "Lambda health-gate", "Failed")];
+        let render_failed = [step("Render", "Lambda render-taskdef", "Failed")];
+        let not_promoted = Facts {
+            promoted: 0,
+            ..built.clone()
+        };
+        let cases: [Case; 7] = [
+            (good, &all_ok, &built, &new, None),
+            (
+                good,
+                &all_ok,
+                &built,
+                &old,
+                Some("does not run the release's build"),
+            ),
+            (good, &all_ok, &not_promoted, &new, Some("not promoted")),
+            (bad, &bake_failed, &not_promoted, &old, None),
+            (
+                bad,
+                &bake_failed,
+                &not_promoted,
+                &new,
+                Some("did not return"),
+            ),
+            (
+                bad,
+                &no_alarm,
+                &not_promoted,
+                &old,
+                Some("rollback-trigger did not act"),
+            ),
+            (
+                bad,
+                &render_failed,
+                &not_promoted,
+                &old,
+                Some("expected one in health-gate"),
+            ),
+        ];
+        for (i, (release, steps, facts, after, want)) in cases.into_iter().enumerate() {
+            let (_, problems) = judge(&w, release, steps, facts, &old, after);
+            match want {
+                None => assert!(problems.is_empty(), "case {i}: {problems:?}"),
+                Some(text) => assert!(
+                    problems.iter().any(|p| p.contains(text)),
+                    "case {i}: {problems:?} should say {text:?}"
+                ),
+            }
+        }
+        let (_, problems) = judge(&w, bad, &all_ok, &not_promoted, &old, &old);
+        assert!(
+            problems.iter().any(|p| p.contains("went through")),
+            "{problems:?}"
+        );
+    }
+}
