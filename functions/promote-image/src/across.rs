@@ -22,10 +22,18 @@ impl PromoteImage {
     ) -> Result<Outcome<()>, PromoteError> {
         let home = self.home_region()?;
         let source_credentials = self
-            .credentials(settings.source_credentials.as_deref(), &home)
+            .credentials(
+                settings.source_credentials.as_deref(),
+                settings.source_username.as_deref(),
+                &home,
+            )
             .await?;
         let target_credentials = self
-            .credentials(settings.target.credentials_secret.as_deref(), &home)
+            .credentials(
+                settings.target.credentials_secret.as_deref(),
+                settings.target.username.as_deref(),
+                &home,
+            )
             .await?;
         let registry_client = |host: &str, credentials: Option<Credentials>| {
             RegistryClient::new(host, credentials).map(|c| c.with_deadline(ctx.deadline.into_std()))
@@ -174,10 +182,11 @@ impl PromoteImage {
     }
 
     /// The credentials in `secret`, when one is named; read in the secret's own region
-    /// when it is given as an ARN.
+    /// when it is given as an ARN. With `username`, the secret holds the password alone.
     async fn credentials(
         &self,
         secret: Option<&str>,
+        username: Option<&str>,
         home: &str,
     ) -> Result<Option<Credentials>, PromoteError> {
         let Some(secret) = secret else {
@@ -186,7 +195,7 @@ impl PromoteImage {
         let region = secret_region(secret).unwrap_or(home);
         let client = aws_sdk_secretsmanager::Client::new(&self.clients.in_region(region));
         Ok(Some(
-            shared::registry::read_credentials(&client, secret).await?,
+            shared::registry::read_credentials(&client, secret, username).await?,
         ))
     }
 }

@@ -46,6 +46,8 @@ pub struct SourceConfig {
     pub registry: Option<String>,
     /// Secrets Manager secret (name or ARN) with `{"username", "password"}` for the source registry.
     pub credentials_secret: Option<String>,
+    /// The user name, when `credentials_secret` holds the password alone.
+    pub username: Option<String>,
 }
 
 /// Where the tags go; every field defaults to the source's.
@@ -60,6 +62,8 @@ pub struct TargetConfig {
     pub registry: Option<String>,
     /// Secrets Manager secret (name or ARN) with `{"username", "password"}` for the target registry.
     pub credentials_secret: Option<String>,
+    /// The user name, when `credentials_secret` holds the password alone.
+    pub username: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,6 +118,8 @@ pub struct Settings {
     pub gate: Option<GatePolicy>,
     /// The secret holding the source registry's credentials (not for ECR).
     pub source_credentials: Option<String>,
+    /// The source registry's user name, when its secret holds the password alone.
+    pub source_username: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,6 +145,8 @@ pub struct Target {
     pub registry: Option<Place>,
     /// The secret holding the target registry's credentials (not for ECR).
     pub credentials_secret: Option<String>,
+    /// The target registry's user name, when its secret holds the password alone.
+    pub username: Option<String>,
 }
 
 impl Target {
@@ -190,6 +198,19 @@ impl Config {
     pub fn validate(self) -> Result<Settings, Problems> {
         let mut problems = Problems::new();
         let source_credentials = self.source.credentials_secret.clone();
+        let source_username = self.source.username.clone();
+        check_username(
+            "source",
+            &source_username,
+            &source_credentials,
+            &mut problems,
+        );
+        check_username(
+            "target",
+            &self.target.username,
+            &self.target.credentials_secret,
+            &mut problems,
+        );
         let source = validate_source(self.source, &mut problems);
         let tags = validate_tags(self.tags, &mut problems);
         let target = validate_target(self.target, &mut problems);
@@ -211,9 +232,34 @@ impl Config {
                 allow_moving_tags: self.allow_moving_tags.unwrap_or(true),
                 gate,
                 source_credentials,
+                source_username,
             }),
             _ => Err(problems),
         }
+    }
+}
+
+/// `username` names the user of a secret that holds the password alone.
+fn check_username(
+    side: &str,
+    username: &Option<String>,
+    secret: &Option<String>,
+    problems: &mut Problems,
+) {
+    match (username, secret) {
+        (Some(_), None) => problems.push(
+            at(&format!("{side}.username")),
+            format!(
+                "is the user of the password in {side}.credentialsSecret; give that secret too, \
+                 or remove username"
+            ),
+        ),
+        (Some(name), Some(_)) if name.trim().is_empty() => problems.push(
+            at(&format!("{side}.username")),
+            "is empty; give the registry user name, or remove it to read \
+             {\"username\", \"password\"} from the secret",
+        ),
+        _ => {}
     }
 }
 
@@ -568,6 +614,7 @@ fn validate_target(t: TargetConfig, problems: &mut Problems) -> Target {
         role_arn: t.role_arn,
         registry,
         credentials_secret: t.credentials_secret,
+        username: t.username,
     }
 }
 

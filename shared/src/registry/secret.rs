@@ -12,6 +12,7 @@ use super::error::RegistryError;
 pub async fn read_credentials(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
+    username: Option<&str>,
 ) -> Result<Credentials, RegistryError> {
     let out = client
         .get_secret_value()
@@ -28,17 +29,36 @@ pub async fn read_credentials(
             secret: secret_id.to_string(),
             problem: "it holds binary data, not a string".to_string(),
         })?;
-    parse_credentials(secret_id, text)
+    parse_credentials(secret_id, text, username)
 }
 
-/// `{"username", "password"}` from a secret's string; other keys are ignored.
-pub fn parse_credentials(secret_id: &str, text: &str) -> Result<Credentials, RegistryError> {
+/// `{"username", "password"}` from a secret's string (other keys are ignored); or, with
+/// `username`, the whole string is the password, as an EC2 revision's instances read it.
+pub fn parse_credentials(
+    secret_id: &str,
+    text: &str,
+    username: Option<&str>,
+) -> Result<Credentials, RegistryError> {
     let format = |problem: &str| RegistryError::SecretFormat {
         secret: secret_id.to_string(),
         problem: problem.to_string(),
     };
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|_| format("it is not JSON"))?;
+    if let Some(username) = username {
+        let password = text.trim_end_matches(['\r', '\n']);
+        if password.is_empty() {
+            return Err(format(
+                "it is empty; store the registry password or token in it",
+            ));
+        }
+        crate::logging::register_secrets([password]);
+        return Ok(Credentials::new(username, password).from_secret(secret_id));
+    }
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| {
+        format(
+            "it is not JSON; store {\"username\", \"password\"} in it, or give `username` beside \
+             the secret when it holds the password alone",
+        )
+    })?;
     let field = |key: &str| {
         value
             .get(key)
@@ -91,6 +111,7 @@ mod tests {
         let ok = parse_credentials(
             "hub",
             r#"{"username": "ci", "password": "p4ssw0rd-long", "note": 1}"#,
+            None,
         )
         .unwrap();
         assert_eq!(ok.username, "ci");
@@ -106,9 +127,22 @@ mod tests {
             ),
         ];
         for (text, kind) in rows {
-            let e = parse_credentials("hub", text).unwrap_err();
+            let e = parse_credentials("hub", text, None).unwrap_err();
             assert_eq!(e.error_type(), kind, "{text}");
             assert!(!e.to_string().contains("p4ssw0rd"), "{e}");
         }
+    }
+
+    #[test]
+    fn with_a_username_the_secret_is_the_password_alone() {
+        let ok = parse_credentials("hub", "p4ssw0rd-long\n", Some("ci")).unwrap();
+        assert_eq!(ok.username, "ci");
+        assert_eq!(ok.secret.as_deref(), Some("hub"));
+        assert!(
+            ok.basic_header()
+                .ends_with(&aws_smithy_types::base64::encode("ci:p4ssw0rd-long"))
+        );
+        let e = parse_credentials("hub", "\n", Some("ci")).unwrap_err();
+        assert_eq!(e.error_type(), "RegistrySecretFormat");
     }
 }
