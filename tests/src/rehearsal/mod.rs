@@ -132,7 +132,9 @@ pub async fn rehearse_pipeline(aws: &LocalAws, path: &Path, printer: Printer) ->
     printer.line(&format!(
         "\n== Pipeline {} ({}): {}",
         pipeline.name,
-        path.display(),
+        path.strip_prefix(crate::workspace_root())
+            .unwrap_or(path)
+            .display(),
         pipeline
             .stages
             .iter()
