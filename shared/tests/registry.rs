@@ -47,7 +47,7 @@ async fn round_trip(mode: AuthMode) {
     // The convenience resolver, with an image name.
     let name =
         shared::image::ImageName::parse(&format!("{}/team/web:prod", registry.host())).unwrap();
-    let r = resolve_image(&name, Some(Credentials::new(USER, PASSWORD)))
+    let r = resolve_image(&name, Some(Credentials::new(USER, PASSWORD)), None)
         .await
         .unwrap()
         .unwrap();

@@ -73,7 +73,11 @@ impl Action for RenderTaskdef {
 
     async fn run(self: Arc<Self>, ctx: JobContext<Config, ()>) -> Result<Outcome<()>, Error> {
         let done = match &ctx.config.revision {
-            Some(rev) => self.render_revision(&ctx.config, rev, &ctx.artifacts).await,
+            Some(rev) => {
+                let deadline = ctx.deadline.into_std();
+                self.render_revision(&ctx.config, rev, &ctx.artifacts, deadline)
+                    .await
+            }
             None => self.render(&ctx.config, &ctx.artifacts).await,
         };
         done.map(Outcome::Success)
@@ -88,6 +92,7 @@ impl RenderTaskdef {
         cfg: &Config,
         rev: &RevisionConfig,
         artifacts: &Artifacts,
+        deadline: std::time::Instant,
     ) -> Result<Success, Error> {
         cfg.check()?;
         let output = output_artifact(cfg, artifacts)?;
@@ -126,7 +131,7 @@ impl RenderTaskdef {
                         detail: "no digest".to_owned(),
                     })?
             }
-            DigestSource::Registry => self.registry_digest(rev, &chosen, &name).await?,
+            DigestSource::Registry => self.registry_digest(rev, &chosen, &name, deadline).await?,
         };
         let mut image = chosen.image.clone();
         image.uri = name.pinned(&digest);
@@ -175,6 +180,7 @@ impl RenderTaskdef {
         rev: &RevisionConfig,
         chosen: &Chosen,
         name: &ImageName,
+        deadline: std::time::Instant,
     ) -> Result<String, Error> {
         let login = rev.login.as_ref();
         let credentials = match login.map(|l| (l, SecretRef::parse(&l.password_from))) {
@@ -185,7 +191,7 @@ impl RenderTaskdef {
             _ => None,
         };
         let anonymous = credentials.is_none();
-        match shared::registry::resolve_image(name, credentials).await {
+        match shared::registry::resolve_image(name, credentials, Some(deadline)).await {
             Ok(Some(resolved)) => Ok(resolved.digest),
             Ok(None) => Err(Error::RegistryImageNotFound {
                 uri: chosen.image.uri.clone(),

@@ -11,7 +11,7 @@
 //!   ([`ImageName::api_host`] maps Docker Hub's names to `registry-1.docker.io`);
 //!   [`Client::with_deadline`] bounds every request and rate-limit wait;
 //!   [`Client::authenticate`]`(&Scope)` authenticates ahead of the first request.
-//! - [`resolve_image`]`(&image, credentials)`: the manifest digest and media type an
+//! - [`resolve_image`]`(&image, credentials, deadline)`: the manifest digest and media type an
 //!   image reference points at, or `None` when it does not exist.
 //! - Manifests: [`Client::resolve`] (`HEAD`), [`Client::get_manifest`] (exact bytes,
 //!   media type, digest), [`Client::put_manifest`] (same bytes, same media type).
@@ -66,12 +66,17 @@ pub fn reference_of(image: &ImageName) -> &str {
 }
 
 /// What `image` points at in its registry (Docker Hub names mapped to its API), with
-/// `credentials` or anonymously; `None` when the registry has no such manifest.
+/// `credentials` or anonymously, every request and wait within `deadline`; `None` when
+/// the registry has no such manifest.
 pub async fn resolve_image(
     image: &ImageName,
     credentials: Option<Credentials>,
+    deadline: Option<std::time::Instant>,
 ) -> Result<Option<Resolved>, RegistryError> {
-    let client = Client::new(&image.api_host(), credentials)?;
+    let mut client = Client::new(&image.api_host(), credentials)?;
+    if let Some(deadline) = deadline {
+        client = client.with_deadline(deadline);
+    }
     client
         .resolve(&image.api_repository(), reference_of(image))
         .await
