@@ -23,7 +23,7 @@ use crate::promote::{bounded, tag_writes};
 use crate::reference::{Reference, short_digest};
 use crate::scan::{self, GateReport, ScanResult};
 use crate::side::{self, Image, Rules, Side};
-use crate::summary::{self, CopyStats, Promotion};
+use crate::summary::{CopyStats, Promotion};
 use crate::tags::{self, Current, TagPlan};
 
 /// A promotion with a registry on either side.
@@ -359,7 +359,7 @@ fn success(
     }
     let description = facts.manifest.describe();
     let source = source_name(req);
-    let text = summary::summary(&Promotion {
+    Promotion {
         source: &source,
         digest,
         manifest: &description,
@@ -367,11 +367,8 @@ fn success(
         tags: plans,
         gate,
         copy: copied,
-    });
-    Success::new(text)
-        .variable("ImageDigest", digest)
-        .variable("ImageUri", uri)
-        .variable("ImageTags", tags_now.join(","))
+    }
+    .success(&uri, &tags_now)
 }
 
 /// `docker.io/user/app:v1`, or `...@sha256:9f86d081884c` for a digest.

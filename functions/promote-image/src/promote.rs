@@ -17,7 +17,7 @@ use crate::error::PromoteError;
 use crate::manifest::{self, Child, Manifest};
 use crate::reference::{ImageRef, Reference, registry_host, short_digest};
 use crate::scan::{self, GateReport, ScanResult};
-use crate::summary::{self, CopyStats, Promotion};
+use crate::summary::{CopyStats, Promotion};
 use crate::tags::{self, Current, TagPlan};
 
 /// The clients for each side; the same client when both sides are in one place.
@@ -496,7 +496,7 @@ fn success(
         Reference::Digest(d) => format!("{}@{}", req.source.repository, short_digest(d)),
     };
     let description = manifest.describe();
-    let text = summary::summary(&Promotion {
+    Promotion {
         source: &source_label,
         digest,
         manifest: &description,
@@ -504,11 +504,8 @@ fn success(
         tags: plans,
         gate,
         copy: copied,
-    });
-    Success::new(text)
-        .variable("ImageDigest", digest)
-        .variable("ImageUri", uri)
-        .variable("ImageTags", tags_now.join(","))
+    }
+    .success(&uri, &tags_now)
 }
 
 fn where_source(req: &Request<'_>) -> String {

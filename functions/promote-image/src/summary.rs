@@ -33,6 +33,17 @@ pub struct Promotion<'a> {
     pub copy: Option<&'a CopyStats>,
 }
 
+impl Promotion<'_> {
+    /// The job's success: the summary, and the image's digest, pinned URI and the tags it
+    /// now has in the target (`tags_now`) as output variables.
+    pub fn success(&self, uri: &str, tags_now: &[String]) -> shared::Success {
+        shared::Success::new(summary(self))
+            .variable("ImageDigest", self.digest)
+            .variable("ImageUri", uri)
+            .variable("ImageTags", tags_now.join(","))
+    }
+}
+
 pub fn summary(p: &Promotion<'_>) -> String {
     let head = format!("{} ({}, {})", p.source, short_digest(p.digest), p.manifest);
     let mut text = if p.tags.iter().all(|(_, plan)| !plan.writes()) {

@@ -4,17 +4,7 @@ use crate::problem::Problem;
 use serde_json::{Map, Value};
 use shared::json::{self, JsonError, JsonLimits};
 
-/// Fields that DescribeTaskDefinition returns and RegisterTaskDefinition refuses.
-pub const DESCRIBE_ONLY: [&str; 8] = [
-    "taskDefinitionArn",
-    "revision",
-    "status",
-    "requiresAttributes",
-    "compatibilities",
-    "registeredAt",
-    "registeredBy",
-    "deregisteredAt",
-];
+pub use shared::ecs::DESCRIBE_ONLY;
 
 /// A task definition document, ready to edit.
 pub type TaskDef = Map<String, Value>;

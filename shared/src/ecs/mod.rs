@@ -17,6 +17,18 @@ use raw::RawBody;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
+/// Fields that DescribeTaskDefinition returns and RegisterTaskDefinition refuses.
+pub const DESCRIBE_ONLY: [&str; 8] = [
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+];
+
 /// An ECS call that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EcsError {

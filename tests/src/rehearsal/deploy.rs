@@ -52,10 +52,7 @@ fn hook_step(mut step: Step, stage: &str) -> Step {
 /// `CodeDeployToECS`.
 pub async fn codedeploy_ecs(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
     let step = run.step();
-    match codedeploy_ecs_inner(ex, run, step.clone()).await {
-        Ok(o) => o,
-        Err(e) => Outcome::fail(step, e),
-    }
+    Outcome::settle(step.clone(), codedeploy_ecs_inner(ex, run, step).await)
 }
 
 async fn codedeploy_ecs_inner(
@@ -293,25 +290,20 @@ pub async fn codedeploy_ec2(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
         Err(e) => return Outcome::fail(step, e),
     };
     let count = view["instances"].as_object().map_or(0, |m| m.len());
-    match finish_codedeploy(
+    let done = finish_codedeploy(
         step.clone(),
         &id,
         &view,
         &format!("{count} instances on the new revision"),
-    ) {
-        Ok(o) => o,
-        Err(e) => Outcome::fail(step, e),
-    }
+    );
+    Outcome::settle(step, done)
 }
 
 /// `ECS` (the standard ECS deploy action) on a service with native blue/green: the
 /// service's lifecycle hooks run on the real health gate.
 pub async fn ecs(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
     let step = run.step();
-    match ecs_inner(ex, run, step.clone()).await {
-        Ok(o) => o,
-        Err(e) => Outcome::fail(step, e),
-    }
+    Outcome::settle(step.clone(), ecs_inner(ex, run, step).await)
 }
 
 async fn ecs_inner(
@@ -345,16 +337,7 @@ async fn ecs_inner(
         )
         .await?;
     let mut body = td["taskDefinition"].clone();
-    for field in [
-        "taskDefinitionArn",
-        "revision",
-        "status",
-        "requiresAttributes",
-        "compatibilities",
-        "registeredAt",
-        "registeredBy",
-        "deregisteredAt",
-    ] {
+    for field in shared::ecs::DESCRIBE_ONLY {
         if let Some(m) = body.as_object_mut() {
             m.remove(field);
         }

@@ -67,6 +67,11 @@ impl Outcome {
         step.summary = summary.into();
         Self::new(step)
     }
+
+    /// What an action came to, or `step` failed with the error that stopped it.
+    pub fn settle(step: Step, result: Result<Outcome, String>) -> Self {
+        result.unwrap_or_else(|e| Self::fail(step, e))
+    }
 }
 
 /// An action as it runs: its resolved configuration and input artifacts.
