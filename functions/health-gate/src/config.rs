@@ -18,6 +18,7 @@ use crate::decide::{MissingData, OnInconclusive, Timing};
 use crate::error::GateError;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
+use shared::aws::Account;
 use std::collections::BTreeMap;
 
 /// The environment variable that configures the hooks (and is the base for `hookDetails`).
@@ -43,6 +44,9 @@ pub struct Config {
     pub probes: Vec<ProbeCheck>,
     /// A CodeDeploy deployment watched from outside (EC2/on-premises, or ECS blue/green).
     pub code_deploy: Option<CodeDeployCheck>,
+    /// The workload account and region the checks run in (pipeline action only):
+    /// `{"roleArn": "arn:aws:iam::222222222222:role/...", "externalId": "...", "region": "eu-west-1"}`.
+    pub account: Option<Account>,
 
     /// Before the first measurement. Default 0.
     pub initial_delay: Option<Duration>,
@@ -363,6 +367,53 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Where the checks run: the `account` block checked, its region settled from the
+    /// ARNs given (cluster, service, deployment, target groups), which must agree with it.
+    pub fn place(&self) -> Result<Account, GateError> {
+        let account = self.account.clone().unwrap_or_default();
+        let mut arns: Vec<(String, &str)> = Vec::new();
+        if let Some(ecs) = &self.ecs {
+            for (key, value) in [
+                ("ecs.cluster", &ecs.cluster),
+                ("ecs.service", &ecs.service),
+                ("ecs.deploymentArn", &ecs.deployment_arn),
+            ] {
+                if let Some(v) = value {
+                    arns.push((key.to_owned(), v));
+                }
+            }
+        }
+        if let Some(t) = &self.targets {
+            for (i, arn) in t.target_groups.iter().enumerate() {
+                arns.push((format!("targets.targetGroups[{i}]"), arn));
+            }
+        }
+        let problems = account.problems("account");
+        let first = match problems.into_iter().next() {
+            Some(p) => Err(vec![p]),
+            None => account.settle(arns),
+        };
+        first.map_err(|problems| {
+            let p = &problems[0];
+            GateError::BadConfig {
+                key: p.path.clone(),
+                problem: p.message.clone(),
+            }
+        })
+    }
+
+    /// A hook runs in the workload account already (CodeDeploy and ECS invoke the
+    /// function there), so it takes no `account`.
+    pub fn require_no_account(&self) -> Result<(), GateError> {
+        match &self.account {
+            Some(_) => Err(GateError::BadConfig {
+                key: "account".into(),
+                problem: "applies to the pipeline action only: a CodeDeploy or ECS hook runs in the deployment's own account and region; remove account (deploy the function in that account)".into(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Outside an ECS hook (which names its deployment and target revision), the ECS check

@@ -19,6 +19,9 @@ pub enum GateError {
     /// An AWS call failed in a way the gate cannot measure around.
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// The workload account's role could not be assumed.
+    #[error(transparent)]
+    Assume(shared::aws::AssumeError),
     /// The gate's verdict: the deployment is not healthy. The summary starts with `failed:`.
     #[error("health gate {summary}")]
     Failed { summary: String },
@@ -35,6 +38,7 @@ impl Failure for GateError {
                 FailureType::ConfigurationError
             }
             Self::Aws(e) => e.failure_type(),
+            Self::Assume(e) => e.failure_type(),
             Self::Failed { .. } | Self::Inconclusive { .. } => FailureType::JobFailed,
         }
     }
@@ -45,6 +49,7 @@ impl Failure for GateError {
             Self::BadConfig { .. } => "BadConfig",
             Self::BadSetting { .. } => "BadSetting",
             Self::Aws(_) => "AwsError",
+            Self::Assume(_) => "AssumeRoleFailed",
             Self::Failed { .. } => "GateFailed",
             Self::Inconclusive { .. } => "GateInconclusive",
         }

@@ -48,7 +48,13 @@ impl PromoteImage {
             .as_ref()
             .and_then(|s| s.region.clone())
             .unwrap_or_else(|| home.clone());
-        let source_ecr = self.regional(&source_region);
+        let source_ecr = self
+            .ecr_as(
+                settings.source_role.role_arn.as_deref(),
+                settings.source_role.external_id.as_deref(),
+                &source_region,
+            )
+            .await?;
         let source_registry = match &settings.source {
             SourceSpec::Registry(image) => {
                 Some(registry_client(&image.host, source_credentials.clone())?)
@@ -115,10 +121,13 @@ impl PromoteImage {
                     .unwrap_or_else(|| home.clone()),
             ),
         };
-        let target_ecr = match &settings.target.role_arn {
-            Some(role) => self.assumed(role, &target_region).await?,
-            None => self.regional(&target_region),
-        };
+        let target_ecr = self
+            .ecr_as(
+                settings.target.role_arn.as_deref(),
+                settings.target.external_id.as_deref(),
+                &target_region,
+            )
+            .await?;
 
         let source_label;
         let source_side = match (&source_registry, &settings.source, &ecr_source) {

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use shared::aws::Account;
 use shared::problem::Problems;
 
 use crate::date::Date;
@@ -48,6 +49,10 @@ pub struct SourceConfig {
     pub credentials_secret: Option<String>,
     /// The user name, when `credentials_secret` holds the password alone.
     pub username: Option<String>,
+    /// A role to read an ECR source as (a workload account's registry).
+    pub role_arn: Option<String>,
+    /// The external id the source role's trust policy requires.
+    pub external_id: Option<String>,
 }
 
 /// Where the tags go; every field defaults to the source's.
@@ -58,6 +63,8 @@ pub struct TargetConfig {
     pub registry_id: Option<String>,
     pub region: Option<String>,
     pub role_arn: Option<String>,
+    /// The external id the target role's trust policy requires.
+    pub external_id: Option<String>,
     /// The target registry's host: another registry (`docker.io`) or an ECR registry.
     pub registry: Option<String>,
     /// Secrets Manager secret (name or ARN) with `{"username", "password"}` for the target registry.
@@ -120,6 +127,8 @@ pub struct Settings {
     pub source_credentials: Option<String>,
     /// The source registry's user name, when its secret holds the password alone.
     pub source_username: Option<String>,
+    /// The role an ECR source is read as, with its external id (no region: the source's).
+    pub source_role: Account,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,6 +150,7 @@ pub struct Target {
     pub registry_id: Option<String>,
     pub region: Option<String>,
     pub role_arn: Option<String>,
+    pub external_id: Option<String>,
     /// `target.registry`: `None` is the source's registry.
     pub registry: Option<Place>,
     /// The secret holding the target registry's credentials (not for ECR).
@@ -199,6 +209,22 @@ impl Config {
         let mut problems = Problems::new();
         let source_credentials = self.source.credentials_secret.clone();
         let source_username = self.source.username.clone();
+        let source_role = Account {
+            role_arn: self.source.role_arn.clone(),
+            external_id: self.source.external_id.clone(),
+            region: None,
+        };
+        problems.extend(source_role.problems("source"));
+        problems.extend(
+            Account {
+                role_arn: self.target.role_arn.clone(),
+                external_id: self.target.external_id.clone(),
+                region: None,
+            }
+            .problems("target")
+            .into_iter()
+            .filter(|p| p.path != "target.roleArn"),
+        );
         check_username(
             "source",
             &source_username,
@@ -215,6 +241,13 @@ impl Config {
         let tags = validate_tags(self.tags, &mut problems);
         let target = validate_target(self.target, &mut problems);
         let gate = self.scan_gate.map(|g| validate_gate(g, &mut problems));
+        if let (Some(SourceSpec::Registry(_)), Some(_)) = (&source, &source_role.role_arn) {
+            problems.push(
+                at("source.roleArn"),
+                "applies to an ECR source only; the source is another registry \
+                 (source.credentialsSecret gives its credentials)",
+            );
+        }
         if let Some(source) = &source {
             check_registries(
                 source,
@@ -233,6 +266,7 @@ impl Config {
                 gate,
                 source_credentials,
                 source_username,
+                source_role,
             }),
             _ => Err(problems),
         }
@@ -612,6 +646,7 @@ fn validate_target(t: TargetConfig, problems: &mut Problems) -> Target {
         registry_id: t.registry_id,
         region: t.region,
         role_arn: t.role_arn,
+        external_id: t.external_id,
         registry,
         credentials_secret: t.credentials_secret,
         username: t.username,

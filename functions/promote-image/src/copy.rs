@@ -28,6 +28,7 @@ pub const CONCURRENCY: usize = 4;
 const ATTEMPTS: usize = 3;
 
 /// Fetches a presigned layer URL as a stream.
+#[derive(Clone)]
 pub struct Downloader {
     s3: aws_sdk_s3::Client,
 }

@@ -37,15 +37,13 @@ use crate::place::Place;
 use crate::promote::{Clients, Request};
 use crate::reference::{ImageRef, role_account};
 
-/// The session name of an assumed target role (its credentials serve every later job of
-/// the same process until they near expiry).
-const SESSION_NAME: &str = "promote-image";
-
-/// The action. Clients come from the shared factory, which keeps assumed roles'
-/// credentials between jobs.
+/// The action. Clients come from the shared factory; an assumed role's credentials are
+/// kept for one job only (see [`PromoteImage::for_job`]).
 pub struct PromoteImage {
     clients: Factory,
     downloader: Downloader,
+    /// The STS session name of roles assumed for this job: `promote-image-<job id>`.
+    session: String,
 }
 
 impl PromoteImage {
@@ -53,6 +51,16 @@ impl PromoteImage {
         PromoteImage {
             clients: Factory::new(sdk),
             downloader: Downloader::new(sdk),
+            session: "promote-image".to_owned(),
+        }
+    }
+
+    /// The action for one job: no role assumed yet, sessions named after the job.
+    fn for_job(&self, job_id: &str) -> Self {
+        PromoteImage {
+            clients: self.clients.for_invocation(),
+            downloader: self.downloader.clone(),
+            session: shared::aws::session_name("promote-image", job_id),
         }
     }
 
@@ -72,13 +80,21 @@ impl PromoteImage {
         shared::aws::ecr(&self.clients.in_region(region))
     }
 
-    /// An ECR client in `region` acting as `role_arn`.
-    pub(crate) async fn assumed(
+    /// An ECR client in `region` acting as `role_arn` (with `external_id`), or with the
+    /// function's own credentials when there is no role.
+    pub(crate) async fn ecr_as(
         &self,
-        role_arn: &str,
+        role_arn: Option<&str>,
+        external_id: Option<&str>,
         region: &str,
     ) -> Result<aws_sdk_ecr::Client, PromoteError> {
-        let config = self.clients.as_role(role_arn, region, SESSION_NAME).await?;
+        let Some(role) = role_arn else {
+            return Ok(self.regional(region));
+        };
+        let config = self
+            .clients
+            .as_role(role, external_id, region, &self.session)
+            .await?;
         Ok(shared::aws::ecr(&config))
     }
 }
@@ -93,6 +109,7 @@ impl Action for PromoteImage {
         self: Arc<Self>,
         mut ctx: JobContext<Config, ()>,
     ) -> Result<Outcome<()>, PromoteError> {
+        let this = self.for_job(&ctx.job.id);
         let mut settings = std::mem::take(&mut ctx.config)
             .validate()
             .map_err(|p| PromoteError::Config(p.to_string()))?;
@@ -104,10 +121,10 @@ impl Action for PromoteImage {
         } else if settings.target.is_registry(&settings.source)
             || matches!(settings.source, SourceSpec::Registry(_))
         {
-            return self.across(&settings, &ctx).await;
+            return this.across(&settings, &ctx).await;
         }
         let (source, origin) = resolve_source(&settings.source, &ctx.artifacts).await?;
-        let home = self.home_region()?;
+        let home = this.home_region()?;
         let source_region = source.region.clone().unwrap_or_else(|| home.clone());
         let target_region = settings
             .target
@@ -123,6 +140,7 @@ impl Action for PromoteImage {
                     .target
                     .role_arn
                     .as_deref()
+                    .or(settings.source_role.role_arn.as_deref())
                     .and_then(role_account)
                     .map(str::to_owned)
             })
@@ -133,16 +151,29 @@ impl Action for PromoteImage {
             .clone()
             .unwrap_or_else(|| source.repository.clone());
 
-        let source_client = self.regional(&source_region);
-        let target_client = match &settings.target.role_arn {
-            Some(role) => self.assumed(role, &target_region).await?,
-            None if target_region == source_region => source_client.clone(),
-            None => self.regional(&target_region),
-        };
+        let source_role = settings.source_role.role_arn.as_deref();
+        let source_external = settings.source_role.external_id.as_deref();
+        let target_role = settings.target.role_arn.as_deref();
+        let target_external = settings.target.external_id.as_deref();
+        // Both roles are assumed concurrently: one round trip before the first read.
+        let (source_client, target_client) = futures::try_join!(
+            this.ecr_as(source_role, source_external, &source_region),
+            async {
+                let same = target_region == source_region
+                    && (target_role, target_external) == (source_role, source_external);
+                if same {
+                    this.ecr_as(source_role, source_external, &source_region)
+                        .await
+                } else {
+                    this.ecr_as(target_role, target_external, &target_region)
+                        .await
+                }
+            }
+        )?;
         let clients = Clients {
             source: &source_client,
             target: &target_client,
-            downloader: &self.downloader,
+            downloader: &this.downloader,
         };
         let request = Request {
             source: &source,

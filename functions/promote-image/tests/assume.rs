@@ -19,7 +19,7 @@ fn a_denied_assume_role_names_the_target_roles_trust_policy() {
                             "target": {"roleArn": ROLE}});
         let run = run_job(env, &params, None).await;
         let message = run.failure("PermissionError");
-        assert!(message.contains("target role's trust policy"), "{message}");
+        assert!(message.contains("trust policy in account"), "{message}");
         assert!(
             message.contains(ROLE) && message.contains("AccessDenied"),
             "{message}"

@@ -7,6 +7,7 @@ use crate::problem::{Problem, Problems, list};
 use crate::revision::RevisionConfig;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
+use shared::aws::Account;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -78,6 +79,11 @@ pub struct Config {
     /// Output artifact to write. Default: the action's first output artifact. Example:
     /// `"RenderedArtifact"`.
     pub output_artifact: Option<String>,
+    /// The workload account and region of the live task definition or service, the ECR
+    /// digest look-ups and the registration; the files stay in the pipeline's artifact
+    /// store. Example: `{"roleArn": "arn:aws:iam::222222222222:role/render",
+    /// "externalId": "tools-7f3a", "region": "eu-west-1"}`.
+    pub account: Option<Account>,
     /// How `appspec.yaml` is produced.
     pub appspec: AppSpecConfig,
     /// Render a CodeDeploy EC2/on-premises revision that runs the image in one Docker
@@ -146,6 +152,29 @@ pub enum TemplateSource {
 
 impl Config {
     /// Checks the combinations that serde cannot, all at once.
+    /// Where the calls go: the `account` block checked, its region settled from the ARNs
+    /// given (task definition, service, cluster, task and execution roles).
+    pub fn place(&self) -> Result<Account, Problems> {
+        let account = self.account.clone().unwrap_or_default();
+        let mut problems = account.problems("UserParameters.account");
+        if !problems.is_empty() {
+            return Err(Problems(problems));
+        }
+        let arns = [
+            ("taskDefinition", &self.task_definition),
+            ("service", &self.service),
+            ("cluster", &self.cluster),
+            ("taskRoleArn", &self.task_role_arn),
+            ("executionRoleArn", &self.execution_role_arn),
+        ]
+        .into_iter()
+        .filter_map(|(key, v)| v.as_deref().map(|v| (format!("UserParameters.{key}"), v)));
+        account.settle(arns).map_err(|p| {
+            problems.extend(p);
+            Problems(problems)
+        })
+    }
+
     pub fn check(&self) -> Result<(), Problems> {
         let mut problems = Vec::new();
         if let Some(rev) = &self.revision {

@@ -43,6 +43,9 @@ pub enum Error {
     Aws(#[from] AwsError),
     #[error(transparent)]
     Ecs(#[from] EcsError),
+    /// The workload account's role could not be assumed.
+    #[error(transparent)]
+    Assume(#[from] shared::aws::AssumeError),
 }
 
 impl Failure for Error {
@@ -58,6 +61,7 @@ impl Failure for Error {
             Self::Artifact(e) => e.failure_type(),
             Self::Aws(e) => e.failure_type(),
             Self::Ecs(e) => e.failure_type(),
+            Self::Assume(e) => e.failure_type(),
         }
     }
 
@@ -73,6 +77,7 @@ impl Failure for Error {
             Self::Artifact(_) => "ArtifactError",
             Self::Aws(_) => "AwsError",
             Self::Ecs(_) => "EcsError",
+            Self::Assume(_) => "AssumeRoleFailed",
         }
     }
 }

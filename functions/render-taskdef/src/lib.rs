@@ -38,12 +38,15 @@ use crate::template::TaskDef;
 use serde_json::Value;
 use shared::action::{Action, JobContext, Outcome, Success};
 use shared::artifacts::{ArtifactError, ArtifactZip, Artifacts};
+use shared::aws::Account;
 use shared::registry::{Credentials, RegistryError};
 use std::sync::Arc;
 use tracing::info;
 
-/// The action, with the clients it uses.
+/// The action, with the clients it uses (in the workload account, for one job).
 pub struct RenderTaskdef {
+    /// Places clients in a workload account through its role.
+    factory: shared::aws::Clients,
     ecs: aws_sdk_ecs::Client,
     ecr: aws_sdk_ecr::Client,
     /// Reads a registry password, to look up a tag outside ECR.
@@ -57,6 +60,7 @@ impl RenderTaskdef {
     /// Building them is cheap: connections are made on the first call.
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
         Self {
+            factory: shared::aws::Clients::new(sdk),
             ecs: shared::aws::ecs(sdk),
             ecr: shared::aws::ecr(sdk),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
@@ -72,15 +76,56 @@ impl Action for RenderTaskdef {
     const NAME: &'static str = "render-taskdef";
 
     async fn run(self: Arc<Self>, ctx: JobContext<Config, ()>) -> Result<Outcome<()>, Error> {
-        let done = match &ctx.config.revision {
+        let cfg = &ctx.config;
+        let account = cfg.place()?;
+        // With a role, it is assumed while the input artifacts are read: the one round
+        // trip it adds runs beside an independent one.
+        let (this, inputs) = if account == Account::home() {
+            (None, None)
+        } else {
+            cfg.check()?;
+            output_artifact(cfg, &ctx.artifacts)?;
+            let session = shared::aws::session_name(Self::NAME, &ctx.job.id);
+            let (this, inputs) =
+                futures::join!(self.at(&account, &session), read_inputs(&ctx.artifacts));
+            (Some(this?), Some(inputs))
+        };
+        let this = this.as_ref().unwrap_or(&self);
+        let done = match &cfg.revision {
             Some(rev) => {
                 let deadline = ctx.deadline.into_std();
-                self.render_revision(&ctx.config, rev, &ctx.artifacts, deadline)
+                this.render_revision(cfg, rev, &ctx.artifacts, inputs, deadline)
                     .await
             }
-            None => self.render(&ctx.config, &ctx.artifacts).await,
+            None => this.render(cfg, &ctx.artifacts, inputs).await,
         };
         done.map(Outcome::Success)
+    }
+}
+
+impl RenderTaskdef {
+    /// The action with its clients in `account` (the role assumed now, for this job only).
+    async fn at(&self, account: &Account, session: &str) -> Result<Self, Error> {
+        let factory = self.factory.for_invocation();
+        let sdk = factory.at(account, session).await?;
+        Ok(Self {
+            ecs: shared::aws::ecs(&sdk),
+            ecr: shared::aws::ecr(&sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+            region: sdk.region().map(|r| r.as_ref().to_owned()),
+            factory,
+        })
+    }
+}
+
+/// The input artifacts: read already (beside assuming a role), or now.
+async fn inputs_or_read(
+    read: Option<Result<Vec<ArtifactZip>, Error>>,
+    artifacts: &Artifacts,
+) -> Result<Vec<ArtifactZip>, Error> {
+    match read {
+        Some(inputs) => inputs,
+        None => read_inputs(artifacts).await,
     }
 }
 
@@ -92,11 +137,12 @@ impl RenderTaskdef {
         cfg: &Config,
         rev: &RevisionConfig,
         artifacts: &Artifacts,
+        read: Option<Result<Vec<ArtifactZip>, Error>>,
         deadline: std::time::Instant,
     ) -> Result<Success, Error> {
         cfg.check()?;
         let output = output_artifact(cfg, artifacts)?;
-        let inputs = read_inputs(artifacts).await?;
+        let inputs = inputs_or_read(read, artifacts).await?;
         let image_file = inputs::image_file(cfg, &inputs)?;
         let chosen = revision::image::choose(cfg, image_file.as_ref()).map_err(one)?;
         let name =
@@ -228,14 +274,21 @@ struct Live {
 }
 
 impl RenderTaskdef {
-    async fn render(&self, cfg: &Config, artifacts: &Artifacts) -> Result<Success, Error> {
+    async fn render(
+        &self,
+        cfg: &Config,
+        artifacts: &Artifacts,
+        read: Option<Result<Vec<ArtifactZip>, Error>>,
+    ) -> Result<Success, Error> {
         cfg.check()?;
         let output = output_artifact(cfg, artifacts)?;
         let source = cfg.template_source();
 
         // Round trip 1: every input artifact, and the live template.
-        let (inputs, live) =
-            futures::join!(read_inputs(artifacts), self.live(&source, cfg.register));
+        let (inputs, live) = futures::join!(
+            inputs_or_read(read, artifacts),
+            self.live(&source, cfg.register)
+        );
         let (inputs, mut live) = (inputs?, live?);
 
         let image_file = inputs::image_file(cfg, &inputs)?;

@@ -10,11 +10,13 @@
 use crate::error::RollbackError;
 use crate::target::{Target, TargetSpec};
 use serde::Deserialize;
+use shared::aws::Account;
 use std::collections::BTreeMap;
 
 pub const TARGETS_VAR: &str = "ROLLBACK_TARGETS";
 pub const DRY_RUN_VAR: &str = "DRY_RUN";
 pub const TOPIC_VAR: &str = "NOTIFY_TOPIC_ARN";
+pub const ACCOUNTS_VAR: &str = "ROLLBACK_ACCOUNTS";
 
 /// The parsed settings.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,6 +27,9 @@ pub struct Settings {
     pub prefixes: Vec<(String, Vec<Target>)>,
     pub dry_run: bool,
     pub notify_topic: Option<String>,
+    /// `ROLLBACK_ACCOUNTS`: per workload account id, the role that reaches it. An alarm
+    /// from that account is read and rolled back there.
+    pub accounts: BTreeMap<String, Account>,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +54,9 @@ impl Settings {
                 TOPIC_VAR,
                 format!("`{topic}` is not an SNS topic ARN"),
             ));
+        }
+        if let Some(text) = get(ACCOUNTS_VAR).filter(|t| !t.trim().is_empty()) {
+            settings.accounts = accounts(&text)?;
         }
         let Some(text) = get(TARGETS_VAR).filter(|t| !t.trim().is_empty()) else {
             return Ok(settings);
@@ -95,6 +103,46 @@ impl Settings {
             .find(|(prefix, _)| alarm.starts_with(prefix.as_str()))
             .map(|(_, t)| t.as_slice())
     }
+}
+
+/// `{"222222222222": {"roleArn": "arn:aws:iam::222222222222:role/rollback", "externalId": "..."}}`:
+/// each key a 12-digit account id, its role in that account.
+fn accounts(text: &str) -> Result<BTreeMap<String, Account>, RollbackError> {
+    let map: BTreeMap<String, Account> = serde_json::from_str(text).map_err(|e| {
+        config(
+            ACCOUNTS_VAR,
+            format!("{e}. Expected a JSON object from account ids to {{\"roleArn\", \"externalId\", \"region\"}}"),
+        )
+    })?;
+    for (id, account) in &map {
+        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(config(
+                ACCOUNTS_VAR,
+                format!("`{id}` is not a 12-digit account id"),
+            ));
+        }
+        if let Some(p) = account.problems(id).into_iter().next() {
+            return Err(config(ACCOUNTS_VAR, p.to_string()));
+        }
+        match account.account_id() {
+            Some(a) if a == id => {}
+            Some(a) => {
+                return Err(config(
+                    ACCOUNTS_VAR,
+                    format!(
+                        "`{id}`: its roleArn is a role of account {a}; give a role of account {id}"
+                    ),
+                ));
+            }
+            None => {
+                return Err(config(
+                    ACCOUNTS_VAR,
+                    format!("`{id}`: give the roleArn that reaches it"),
+                ));
+            }
+        }
+    }
+    Ok(map)
 }
 
 fn parse_bool(name: &'static str, value: Option<String>) -> Result<bool, RollbackError> {

@@ -4,7 +4,7 @@
 
 use shared::error::{AwsError, Failure, FailureType};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum RollbackError {
     #[error("the event is {keys}, which is not one this function handles; send {shapes}", shapes = crate::event::SHAPES)]
     UnknownEvent { keys: String },
@@ -26,6 +26,16 @@ pub enum RollbackError {
     Tags { alarm: String, problem: String },
     #[error("{0}")]
     Aws(#[from] AwsError),
+    #[error(
+        "alarm `{alarm}` is in account {account}, which is not this function's account ({own}) and has no role in ROLLBACK_ACCOUNTS; add {account} with the role that reaches it (or give each target an `account`). Nothing was done"
+    )]
+    NoRole {
+        alarm: String,
+        account: String,
+        own: String,
+    },
+    #[error("{0}")]
+    Assume(shared::aws::AssumeError),
     /// Some targets could not be settled now (AWS throttling or unavailable, a stage
     /// still running); the others were handled. Invoking again finishes the job safely.
     #[error("not finished, retry: {}", pending.join("; "))]
@@ -40,6 +50,8 @@ impl Failure for RollbackError {
             | Self::Config { .. }
             | Self::Tags { .. } => FailureType::ConfigurationError,
             Self::Aws(e) => e.failure_type(),
+            Self::NoRole { .. } => FailureType::ConfigurationError,
+            Self::Assume(e) => shared::Failure::failure_type(e),
             Self::RetryLater { .. } => FailureType::SystemUnavailable,
         }
     }
@@ -51,6 +63,8 @@ impl Failure for RollbackError {
             Self::Config { .. } => "Config",
             Self::Tags { .. } => "AlarmTags",
             Self::Aws(_) => "Aws",
+            Self::NoRole { .. } => "NoRoleForAccount",
+            Self::Assume(_) => "AssumeRoleFailed",
             Self::RetryLater { .. } => "RetryLater",
         }
     }

@@ -7,6 +7,12 @@
 //! executions concurrently, roll back), freeze 2. A duplicate delivery costs at most 2 and
 //! writes nothing. Targets run concurrently. Reading the alarm's tags adds one round trip
 //! when neither the event nor the configuration names the targets.
+//!
+//! Accounts: an alarm's service or deployment group is in the alarm's account (the
+//! event's `account` and `region`), reached through `ROLLBACK_ACCOUNTS`' role for it, or
+//! in a target's own `account`; pipeline stages and freezes are in the function's own
+//! account. Assuming a role adds one round trip per invocation; learning the function's
+//! own account (`sts:GetCallerIdentity`) one per cold start.
 
 pub mod act;
 pub mod config;
@@ -32,13 +38,27 @@ use crate::event::{AlarmChange, Input};
 use crate::report::{Decision, Outcome};
 use crate::target::{Kind, Target};
 use serde_json::{Value, json};
+use shared::aws::Account;
 use shared::{EventHandler, HookContext};
 use std::sync::Arc;
 
 /// The function, with clients built once per cold start.
 pub struct RollbackTrigger {
+    /// The function's own account: pipelines, freezes, notifications.
     clients: Clients,
+    /// Clients in workload accounts, through their roles.
+    factory: shared::aws::Clients,
+    /// The function's own account id, asked of STS once.
+    own_account: tokio::sync::OnceCell<String>,
     settings: Result<Settings, (&'static str, String)>,
+}
+
+/// Where one invocation acts: the clients factory (roles assumed for this invocation
+/// only), the STS session name, and where the alarm's own resources are.
+struct Places {
+    factory: shared::aws::Clients,
+    session: String,
+    alarm: Result<Account, RollbackError>,
 }
 
 /// What one trigger asks for, whatever its shape.
@@ -69,6 +89,8 @@ impl RollbackTrigger {
         });
         Self {
             clients: Clients::new(sdk),
+            factory: shared::aws::Clients::new(sdk),
+            own_account: tokio::sync::OnceCell::new(),
             settings,
         }
     }
@@ -86,14 +108,20 @@ impl RollbackTrigger {
     /// event or setting, or (retryable) when some target could not be settled now.
     pub async fn handle_event(&self, event: &Value) -> Result<Value, RollbackError> {
         let settings = self.settings()?;
-        let (summary, targets, from, job) = match event::parse(event)? {
+        let factory = self.factory.for_invocation();
+        let (summary, targets, from, job, places) = match event::parse(event)? {
             Input::Alarm(change) => {
                 let summary = alarm_summary(&change);
                 if let Verdict::Ignore(why) = judge(&change) {
                     tracing::info!(alarm = %change.name, ignored = %why, "alarm state change ignored");
                     return Ok(json!({"trigger": summary, "ignored": why, "decisions": []}));
                 }
-                let (targets, from) = self.targets_of(&change, settings).await?;
+                let places = Places {
+                    factory,
+                    session: shared::aws::session_name("rollback-trigger", &change.name),
+                    alarm: self.alarm_place(&change, settings).await,
+                };
+                let (targets, from) = self.targets_of(&change, settings, &places).await?;
                 let trigger = format!(
                     "alarm {} went to ALARM at {}",
                     change.name,
@@ -106,7 +134,7 @@ impl RollbackTrigger {
                     at: Some(change.changed_at_ms),
                     dry_run: settings.dry_run,
                 };
-                (summary, targets, from, job)
+                (summary, targets, from, job, places)
             }
             Input::Manual(request) => {
                 let summary = json!({"kind": "request", "reason": request.reason,
@@ -118,7 +146,12 @@ impl RollbackTrigger {
                     at: request.requested_at_ms,
                     dry_run: settings.dry_run || request.dry_run,
                 };
-                (summary, request.targets, "request", job)
+                let places = Places {
+                    factory,
+                    session: shared::aws::session_name("rollback-trigger", "request"),
+                    alarm: Ok(Account::home()),
+                };
+                (summary, request.targets, "request", job, places)
             }
         };
         if targets.is_empty() {
@@ -128,8 +161,17 @@ impl RollbackTrigger {
                 "note": "the alarm maps to no target (no configuration entry, no rollback tags)"}),
             );
         }
+        // An alarm's targets without an account of their own act in the alarm's account:
+        // when no role reaches it, nothing is done.
+        if targets
+            .iter()
+            .any(|t| t.account.is_none() && in_workload(t))
+            && let Err(e) = &places.alarm
+        {
+            return Err(e.clone());
+        }
         let decisions: Vec<Decision> =
-            futures::future::join_all(targets.iter().map(|t| self.run_target(t, &job)))
+            futures::future::join_all(targets.iter().map(|t| self.run_target(t, &job, &places)))
                 .await
                 .into_iter()
                 .flatten()
@@ -156,6 +198,7 @@ impl RollbackTrigger {
         &self,
         change: &AlarmChange,
         settings: &Settings,
+        places: &Places,
     ) -> Result<(Vec<Target>, &'static str), RollbackError> {
         let from_tags = |tags| {
             tags::targets(tags).map_err(|problem| RollbackError::Tags {
@@ -172,17 +215,97 @@ impl RollbackTrigger {
         let (None, Some(arn)) = (&change.tags, &change.arn) else {
             return Ok((Vec::new(), "none"));
         };
-        let tags = act::tags::alarm_tags(&self.clients.cloudwatch, arn).await?;
+        // The tags are read in the alarm's own account.
+        let clients = self
+            .clients_at(places, places.alarm.as_ref().map_err(Clone::clone)?)
+            .await?;
+        let tags = act::tags::alarm_tags(&clients.cloudwatch, arn).await?;
         Ok(match from_tags(&tags)? {
             Some(found) => (found, "alarm tags"),
             None => (Vec::new(), "none"),
         })
     }
 
+    /// Where the alarm's resources are: the function's own account, or the workload
+    /// account its event names, through that account's role.
+    async fn alarm_place(
+        &self,
+        change: &AlarmChange,
+        settings: &Settings,
+    ) -> Result<Account, RollbackError> {
+        let region = change.region.clone();
+        let Some(account) = change.account.as_deref() else {
+            return Ok(Account {
+                region,
+                ..Account::home()
+            });
+        };
+        if let Some(role) = settings.accounts.get(account) {
+            return Ok(Account {
+                region: role.region.clone().or(region),
+                ..role.clone()
+            });
+        }
+        let own = self
+            .own_account
+            .get_or_try_init(|| self.factory.own_account())
+            .await?;
+        if own == account {
+            return Ok(Account {
+                region,
+                ..Account::home()
+            });
+        }
+        Err(RollbackError::NoRole {
+            alarm: change.name.clone(),
+            account: account.to_owned(),
+            own: own.clone(),
+        })
+    }
+
+    /// Clients in `account`: the function's own when it names no role or region.
+    async fn clients_at(
+        &self,
+        places: &Places,
+        account: &Account,
+    ) -> Result<Clients, RollbackError> {
+        if account.role_arn.is_none()
+            && account
+                .region
+                .as_deref()
+                .is_none_or(|r| Some(r) == self.factory.home_region())
+        {
+            return Ok(self.clients.clone());
+        }
+        let sdk = places
+            .factory
+            .at(account, &places.session)
+            .await
+            .map_err(RollbackError::Assume)?;
+        Ok(Clients::new(&sdk))
+    }
+
     /// The decisions for one target: its rollback and its freeze, concurrently.
-    async fn run_target(&self, t: &Target, job: &Job) -> Vec<Decision> {
+    async fn run_target(&self, t: &Target, job: &Job, places: &Places) -> Vec<Decision> {
         let dry = job.dry_run || t.dry_run;
-        let c = &self.clients;
+        let own = &self.clients;
+        let workload = match (
+            in_workload(t),
+            t.account.as_ref().map(Ok).unwrap_or(places.alarm.as_ref()),
+        ) {
+            (true, Ok(account)) => {
+                let at = account_label(account);
+                match self.clients_at(places, account).await {
+                    Ok(c) => Some((c, at)),
+                    Err(e) => {
+                        let label = t.kind.as_ref().map(ToString::to_string).unwrap_or_default();
+                        return vec![Decision::refused_by(label + &at, &e)];
+                    }
+                }
+            }
+            _ => None,
+        };
+        let c = workload.as_ref().map_or(own, |(c, _)| c);
         let main = async {
             match &t.kind {
                 Some(Kind::EcsService { cluster, service }) => {
@@ -201,7 +324,7 @@ impl RollbackTrigger {
                 }
                 Some(Kind::PipelineStage(s)) => {
                     let a = PipelineStage {
-                        client: &c.codepipeline,
+                        client: &own.codepipeline,
                         pipeline: &s.pipeline,
                         stage: &s.stage,
                         at: job.at,
@@ -214,7 +337,7 @@ impl RollbackTrigger {
         let freeze = async {
             let s = t.freeze.as_ref()?;
             let a = Freeze {
-                client: &c.codepipeline,
+                client: &own.codepipeline,
                 pipeline: &s.pipeline,
                 stage: &s.stage,
                 at: job.at,
@@ -223,6 +346,12 @@ impl RollbackTrigger {
             Some(settle(&a, dry).await)
         };
         let (main, freeze) = futures::join!(main, freeze);
+        let main = main.map(|mut d| {
+            if let Some((_, at)) = &workload {
+                d.target.push_str(at);
+            }
+            d
+        });
         main.into_iter().chain(freeze).collect()
     }
 
@@ -250,6 +379,25 @@ impl EventHandler for RollbackTrigger {
     }
 }
 
+/// Whether a target's rollback acts on a workload resource (an ECS service or a CodeDeploy
+/// group), not on the pipeline.
+fn in_workload(t: &Target) -> bool {
+    matches!(
+        t.kind,
+        Some(Kind::EcsService { .. } | Kind::CodeDeploy { .. })
+    )
+}
+
+/// ` in account 222222222222 (eu-west-1)` for a decision's target, empty at home.
+fn account_label(a: &Account) -> String {
+    match (a.account_id(), &a.region) {
+        (Some(id), Some(r)) => format!(" in account {id} ({r})"),
+        (Some(id), None) => format!(" in account {id}"),
+        (None, Some(r)) => format!(" in {r}"),
+        (None, None) => String::new(),
+    }
+}
+
 fn alarm_summary(c: &AlarmChange) -> Value {
     json!({
         "kind": "alarm",
@@ -259,5 +407,7 @@ fn alarm_summary(c: &AlarmChange) -> Value {
         "changedAt": format_millis(c.changed_at_ms),
         "delivery": c.delivery.as_str(),
         "composite": c.composite,
+        "account": c.account,
+        "region": c.region,
     })
 }

@@ -68,6 +68,17 @@ impl Decision {
         Self::new(target, outcome, None, e.to_string())
     }
 
+    /// A role that could not be assumed: retried later only when STS was unavailable.
+    pub fn refused_by(target: String, e: &crate::error::RollbackError) -> Self {
+        use shared::Failure;
+        let outcome = if e.retryable() {
+            Outcome::RetryLater
+        } else {
+            Outcome::Failed
+        };
+        Self::new(target, outcome, None, e.to_string())
+    }
+
     /// One line for a person: `ECS service prod/web: acted: stopped ...`.
     pub fn line(&self) -> String {
         let what = self.action.as_deref().unwrap_or_default();

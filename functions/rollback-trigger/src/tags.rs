@@ -66,11 +66,13 @@ pub fn targets(tags: &BTreeMap<String, String>) -> Result<Option<Vec<Target>>, S
             kind: Some(kind),
             freeze: None,
             dry_run,
+            account: None,
         })
         .chain(freezes.into_iter().map(|stage| Target {
             kind: None,
             freeze: Some(stage),
             dry_run,
+            account: None,
         }))
         .collect();
     Ok(Some(targets))

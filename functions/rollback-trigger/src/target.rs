@@ -3,6 +3,7 @@
 //! in a person's request.
 
 use serde::Deserialize;
+use shared::aws::Account;
 use std::fmt;
 
 /// A pipeline stage.
@@ -32,6 +33,10 @@ pub struct Target {
     pub freeze: Option<StageRef>,
     /// Decide and report without acting.
     pub dry_run: bool,
+    /// Where the service or deployment group is, when not in the alarm's account (or, for
+    /// a person's request, the function's own). A freeze or pipeline stage is always in the
+    /// function's own account: the pipeline's.
+    pub account: Option<Account>,
 }
 
 impl fmt::Display for Kind {
@@ -71,6 +76,9 @@ pub struct TargetSpec {
     pub freeze: Option<StageRef>,
     /// Decide and report without acting. Default: the function's `DRY_RUN`.
     pub dry_run: Option<bool>,
+    /// The workload account and region of `ecsService` or `codeDeploy`:
+    /// `{"roleArn": "arn:aws:iam::222222222222:role/rollback", "externalId": "...", "region": "eu-west-1"}`.
+    pub account: Option<Account>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -121,6 +129,23 @@ impl TargetSpec {
             None
         };
         let freeze = self.freeze.map(|s| stage_ref(s, "freeze")).transpose()?;
+        if let Some(account) = &self.account {
+            if !matches!(
+                kind,
+                Some(Kind::EcsService { .. } | Kind::CodeDeploy { .. })
+            ) {
+                return Err("`account` applies to `ecsService` and `codeDeploy` targets; a pipeline stage or freeze is in the function's own account".to_owned());
+            }
+            let cluster = match &kind {
+                Some(Kind::EcsService { cluster, .. }) => {
+                    account.arn_problem("ecsService.cluster", cluster)
+                }
+                _ => None,
+            };
+            if let Some(p) = account.problems("account").into_iter().next().or(cluster) {
+                return Err(p.to_string());
+            }
+        }
         if kind.is_none() && freeze.is_none() {
             return Err(
                 "a target needs one of `ecsService`, `codeDeploy`, `pipelineStage` \
@@ -132,6 +157,7 @@ impl TargetSpec {
             kind,
             freeze,
             dry_run: self.dry_run.unwrap_or(false),
+            account: self.account,
         })
     }
 }

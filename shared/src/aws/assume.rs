@@ -21,19 +21,35 @@ const REFRESH_BEFORE: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AssumeError {
     #[error(
-        "sts:AssumeRole for {role} was denied ({detail}). The usual cause is the target role's trust policy: it must allow this function's role (its ARN as a principal) to call sts:AssumeRole, with any sts:ExternalId condition met. Also check that this function's role is allowed sts:AssumeRole on {role} in its IAM policy"
+        "sts:AssumeRole for {role} (account {account}) was denied or its credentials were refused ({detail}). The usual cause is that role's trust policy in account {account}: it must allow this function's role (its ARN as a principal) to call sts:AssumeRole, with the sts:ExternalId condition equal to externalId. Also check that this function's role is allowed sts:AssumeRole on {role} in its IAM policy"
     )]
-    Denied { role: String, detail: String },
+    Denied {
+        role: String,
+        account: String,
+        detail: String,
+    },
     #[error(
-        "sts:AssumeRole for {role} was refused ({detail}); check the role ARN (arn:aws:iam::<account>:role/<name>) and that STS is enabled in the region"
+        "sts:AssumeRole for {role} (account {account}) was refused ({detail}); check the role ARN (arn:aws:iam::<account>:role/<name>), externalId, and that STS is enabled in the region"
     )]
-    Invalid { role: String, detail: String },
+    Invalid {
+        role: String,
+        account: String,
+        detail: String,
+    },
     #[error(
-        "sts:AssumeRole for {role} failed ({detail}). AWS STS was throttling or unavailable after retries; retry the stage"
+        "sts:AssumeRole for {role} (account {account}) failed ({detail}). AWS STS was throttling or unavailable after retries; retry the stage"
     )]
-    Unavailable { role: String, detail: String },
-    #[error("sts:AssumeRole for {role} failed: {detail}")]
-    Failed { role: String, detail: String },
+    Unavailable {
+        role: String,
+        account: String,
+        detail: String,
+    },
+    #[error("sts:AssumeRole for {role} (account {account}) failed: {detail}")]
+    Failed {
+        role: String,
+        account: String,
+        detail: String,
+    },
 }
 
 impl crate::error::Failure for AssumeError {
@@ -58,13 +74,18 @@ pub struct AssumedRole {
 
 impl AssumedRole {
     /// A provider for `role` that assumes it with the credentials of `sdk`, as
-    /// `session_name` (2-64 characters of `[\w+=,.@-]`).
-    pub async fn new(sdk: &SdkConfig, role: &str, session_name: &str) -> Self {
-        let provider = AssumeRoleProvider::builder(role)
-            .session_name(session_name)
-            .configure(sdk)
-            .build()
-            .await;
+    /// `session_name` (2-64 characters of `[\w+=,.@-]`), with `external_id` when given.
+    pub async fn new(
+        sdk: &SdkConfig,
+        role: &str,
+        external_id: Option<&str>,
+        session_name: &str,
+    ) -> Self {
+        let mut builder = AssumeRoleProvider::builder(role).session_name(session_name);
+        if let Some(id) = external_id {
+            builder = builder.external_id(id);
+        }
+        let provider = builder.configure(sdk).build().await;
         Self {
             role: role.to_owned(),
             provider,
@@ -122,6 +143,9 @@ fn fresh(expiry: Option<SystemTime>, now: SystemTime) -> bool {
 
 /// The provider's error, classified, with STS's own code and message.
 fn explain(role: &str, err: &CredentialsError) -> AssumeError {
+    let account = super::account::arn_account(role)
+        .unwrap_or("unknown")
+        .to_owned();
     let role = role.to_owned();
     let sts = std::error::Error::source(err)
         .and_then(|s| s.downcast_ref::<SdkError<AssumeRoleError, HttpResponse>>());
@@ -154,10 +178,26 @@ fn explain(role: &str, err: &CredentialsError) -> AssumeError {
         None => DisplayErrorContext(err).to_string(),
     };
     match kind {
-        FailureType::PermissionError => AssumeError::Denied { role, detail },
-        FailureType::ConfigurationError => AssumeError::Invalid { role, detail },
-        FailureType::SystemUnavailable => AssumeError::Unavailable { role, detail },
-        _ => AssumeError::Failed { role, detail },
+        FailureType::PermissionError => AssumeError::Denied {
+            role,
+            account,
+            detail,
+        },
+        FailureType::ConfigurationError => AssumeError::Invalid {
+            role,
+            account,
+            detail,
+        },
+        FailureType::SystemUnavailable => AssumeError::Unavailable {
+            role,
+            account,
+            detail,
+        },
+        _ => AssumeError::Failed {
+            role,
+            account,
+            detail,
+        },
     }
 }
 
@@ -183,10 +223,14 @@ mod tests {
     fn a_denial_names_the_trust_policy() {
         let e = AssumeError::Denied {
             role: "arn:aws:iam::222222222222:role/promoter".into(),
+            account: "222222222222".into(),
             detail: "AccessDenied: not authorized".into(),
         };
         let text = e.to_string();
-        assert!(text.contains("target role's trust policy"), "{text}");
+        assert!(
+            text.contains("trust policy in account 222222222222"),
+            "{text}"
+        );
         assert!(
             text.contains("arn:aws:iam::222222222222:role/promoter"),
             "{text}"

@@ -4,6 +4,7 @@
 //! Building a client is cheap (its connection is made on the first request), so actions
 //! build them where they need them.
 
+use super::account::Account;
 use super::assume::{AssumeError, AssumedRole};
 use super::retry::EcsThrottlingClassifier;
 use aws_config::{Region, SdkConfig};
@@ -11,8 +12,10 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Builds clients from the function's SDK configuration; assumed roles are kept for the
-/// life of the process and their credentials renewed before they expire.
+/// Builds clients from the function's SDK configuration. Assumed roles are kept for the
+/// life of this value and their credentials renewed before they expire: take
+/// [`Clients::for_invocation`] at the start of each invocation, so that an assumed role's
+/// credentials live for one invocation only (and a role is assumed again on the next).
 #[derive(Debug, Clone)]
 pub struct Clients {
     sdk: SdkConfig,
@@ -33,6 +36,47 @@ impl Clients {
             sdk: sdk.clone(),
             roles: Arc::default(),
         }
+    }
+
+    /// The same configuration with no role assumed yet: one per invocation.
+    pub fn for_invocation(&self) -> Self {
+        Self::new(&self.sdk)
+    }
+
+    /// The configuration for calls to the place `account` names: the role assumed (with
+    /// its external id) in the block's region, or the function's own credentials in that
+    /// region, or the function's configuration itself.
+    pub async fn at(
+        &self,
+        account: &Account,
+        session_name: &str,
+    ) -> Result<SdkConfig, AssumeError> {
+        let region = account
+            .region
+            .as_deref()
+            .or(self.home_region())
+            .unwrap_or("us-east-1")
+            .to_owned();
+        match &account.role_arn {
+            Some(role) => {
+                self.as_role(role, account.external_id.as_deref(), &region, session_name)
+                    .await
+            }
+            None if account.region.is_some() => Ok(self.in_region(&region)),
+            None => Ok(self.sdk.clone()),
+        }
+    }
+
+    /// The account the function's own credentials act in (`sts:GetCallerIdentity`).
+    pub async fn own_account(&self) -> Result<String, crate::error::AwsError> {
+        let out = aws_sdk_sts::Client::new(&self.sdk)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| crate::error::aws_error("sts:GetCallerIdentity", e))?;
+        out.account.ok_or_else(|| {
+            crate::error::AwsError::local("sts:GetCallerIdentity", "no account in the answer")
+        })
     }
 
     /// The function's own configuration.
@@ -63,20 +107,23 @@ impl Clients {
     pub async fn as_role(
         &self,
         role: &str,
+        external_id: Option<&str>,
         region: &str,
         session_name: &str,
     ) -> Result<SdkConfig, AssumeError> {
-        let known = self.roles.lock().ok().and_then(|r| r.get(role).cloned());
+        let key = format!("{role}\n{}", external_id.unwrap_or_default());
+        let known = self.roles.lock().ok().and_then(|r| r.get(&key).cloned());
         let role = match known {
             Some(r) => r,
             None => {
-                let assumed = Arc::new(AssumedRole::new(&self.sdk, role, session_name).await);
+                let assumed =
+                    Arc::new(AssumedRole::new(&self.sdk, role, external_id, session_name).await);
                 let made = Role {
                     provider: SharedCredentialsProvider::new(ArcProvider(assumed.clone())),
                     assumed,
                 };
                 match self.roles.lock() {
-                    Ok(mut roles) => roles.entry(role.to_owned()).or_insert(made).clone(),
+                    Ok(mut roles) => roles.entry(key).or_insert(made).clone(),
                     Err(_) => made,
                 }
             }

@@ -3,14 +3,17 @@
 //! - [`tls`]: the HTTPS client, with the Mozilla roots compiled in (no certificate file is
 //!   read at start unless `AWS_CA_BUNDLE` or `AWS_TLS_ROOTS=system` asks for it);
 //! - [`retry`]: one retry and timeout policy for every call;
+//! - [`account`]: the `account` block that names where a workload resource is;
 //! - [`clients`]: clients in another region or acting as another role;
 //! - [`assume`]: assumed-role credentials, cached and renewed.
 
+pub mod account;
 pub mod assume;
 pub mod clients;
 pub mod retry;
 pub mod tls;
 
+pub use account::{Account, session_name};
 pub use assume::AssumeError;
 pub use clients::{Clients, ecr, ecs};
 pub use tls::TlsError;

@@ -32,6 +32,7 @@ impl CodeDeployHook for HealthGate {
     ) -> Result<HookVerdict, GateError> {
         let base = config::from_env()?.unwrap_or_else(default_config);
         let config = Config::merged(Some(&base), &Map::new())?;
+        config.require_no_account()?;
         config.require_outside_ecs_hook(true)?;
         let deployment = ctx.event.deployment_id.clone();
         let timing = config.timing();
@@ -42,7 +43,7 @@ impl CodeDeployHook for HealthGate {
         }
         loop {
             let (verdict, next, _, text) = pass(
-                &self,
+                &self.clients,
                 &config,
                 state,
                 Vantage::Hook {

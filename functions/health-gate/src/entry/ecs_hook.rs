@@ -87,6 +87,7 @@ impl EcsHook for HealthGate {
         }
         let (saved, keys) = split(event.hook_details.as_ref());
         let mut config: Config = Config::merged(config::from_env()?.as_ref(), &keys)?;
+        config.require_no_account()?;
         if let Some(ecs) = config.ecs.as_mut()
             && ecs.deployment_arn.is_none()
         {
@@ -113,7 +114,7 @@ impl EcsHook for HealthGate {
             });
         }
         let (verdict, state, _, text) = pass(
-            &self,
+            &self.clients,
             &config,
             state,
             Vantage::Hook {

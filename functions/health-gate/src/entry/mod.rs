@@ -17,15 +17,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const NAME: &str = "health-gate";
 
-/// The gate, with its AWS clients.
+/// The gate, with its AWS clients: the function's own (hooks), and the factory that
+/// places the pipeline action's checks in a workload account.
 pub struct HealthGate {
     clients: Clients,
+    factory: shared::aws::Clients,
 }
 
 impl HealthGate {
     pub fn new(sdk: &SdkConfig) -> Self {
         Self {
             clients: Clients::new(sdk),
+            factory: shared::aws::Clients::new(sdk),
         }
     }
 }
@@ -61,15 +64,14 @@ pub fn now_ms() -> u64 {
 
 /// One pass: measure, decide, log the decision as one structured line.
 pub(crate) async fn pass(
-    gate: &HealthGate,
+    clients: &Clients,
     config: &Config,
     state: GateState,
     vantage: Vantage<'_>,
     deadline_ms: Option<u64>,
 ) -> (Verdict, GateState, Pass, String) {
     let now = now_ms();
-    let measured =
-        crate::checks::measure(&gate.clients, config, &state.watched, vantage, now).await;
+    let measured = crate::checks::measure(clients, config, &state.watched, vantage, now).await;
     let (verdict, progress) = decide(
         &config.timing(),
         state.progress,

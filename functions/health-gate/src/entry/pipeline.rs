@@ -4,7 +4,7 @@
 //! deployment with rollback.
 
 use super::{GateState, HealthGate, NAME, now_ms, pass};
-use crate::checks::{Vantage, codedeploy};
+use crate::checks::{Clients, Vantage, codedeploy};
 use crate::config::Config;
 use crate::decide::{Verdict, due_in, human_ms};
 use crate::error::GateError;
@@ -26,6 +26,7 @@ impl Action for HealthGate {
         let config = ctx.config;
         config.validate()?;
         config.require_outside_ecs_hook(config.code_deploy.is_some())?;
+        let account = config.place()?;
         let timing = config.timing();
         let now = now_ms();
         let state = ctx.state.unwrap_or_else(|| GateState::start(now));
@@ -48,8 +49,18 @@ impl Action for HealthGate {
                 state,
             });
         }
+        // The role is assumed afresh on each invocation (its credentials never ride in the
+        // token), so a bake longer than the credentials' lifetime works.
+        let session = shared::aws::session_name(NAME, &ctx.job.id);
+        let sdk = self
+            .factory
+            .for_invocation()
+            .at(&account, &session)
+            .await
+            .map_err(GateError::Assume)?;
+        let clients = Clients::new(&sdk);
         let (verdict, state, measured, text) =
-            pass(&self, &config, state, Vantage::Outside, None).await;
+            pass(&clients, &config, state, Vantage::Outside, None).await;
         let deployment_id = state
             .watched
             .codedeploy
@@ -83,7 +94,7 @@ impl Action for HealthGate {
                 if let (true, Some(d)) = (stop, &measured.codedeploy)
                     && codedeploy::running(&d.status)
                 {
-                    let note = match codedeploy::stop(&self.clients.codedeploy, &d.id).await {
+                    let note = match codedeploy::stop(&clients.codedeploy, &d.id).await {
                         Ok(note) => note,
                         Err(e) => format!("could not stop deployment {}: {e}", d.id),
                     };

@@ -52,6 +52,8 @@ mod tests {
             composite: suppressed.is_some(),
             suppressed_by: suppressed.map(str::to_owned),
             tags: None,
+            account: None,
+            region: None,
         }
     }
 

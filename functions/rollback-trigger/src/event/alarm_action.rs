@@ -37,5 +37,7 @@ pub fn parse(event: &Value) -> Result<AlarmChange, RollbackError> {
         composite: f.at("alarmData.configuration.alarmRule").is_some(),
         suppressed_by: f.opt_str("alarmData.state.actionsSuppressedBy"),
         tags: None,
+        account: f.opt_str("accountId"),
+        region: f.opt_str("region"),
     })
 }

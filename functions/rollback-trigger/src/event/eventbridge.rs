@@ -40,6 +40,8 @@ pub fn parse(event: &Value) -> Result<AlarmChange, RollbackError> {
         composite: f.at("detail.configuration.alarmRule").is_some(),
         suppressed_by: f.opt_str("detail.state.actionsSuppressedBy"),
         tags: tags(f.at("detail.alarmTags")),
+        account: f.opt_str("account"),
+        region: f.opt_str("region"),
     })
 }
 

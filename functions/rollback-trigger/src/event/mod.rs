@@ -84,6 +84,10 @@ pub struct AlarmChange {
     pub suppressed_by: Option<String>,
     /// The alarm's tags when the event carries them (EventBridge with tag propagation).
     pub tags: Option<BTreeMap<String, String>>,
+    /// Where the alarm is: the event's account and region (an event forwarded from a
+    /// workload account's bus keeps them), else its ARN's.
+    pub account: Option<String>,
+    pub region: Option<String>,
 }
 
 /// What the function was asked to handle.
@@ -98,18 +102,31 @@ pub fn parse(event: &Value) -> Result<Input, RollbackError> {
     if event.get("rollback").is_some() {
         return manual::parse(event).map(Input::Manual);
     }
-    if event.get("detail-type").is_some() {
-        return eventbridge::parse(event).map(Input::Alarm);
+    let change = if event.get("detail-type").is_some() {
+        eventbridge::parse(event)
+    } else if event.get("alarmData").is_some() {
+        alarm_action::parse(event)
+    } else if event.get("Records").is_some() {
+        sns::parse(event)
+    } else {
+        return Err(RollbackError::UnknownEvent {
+            keys: top_keys(event),
+        });
+    };
+    change.map(|c| Input::Alarm(located(c)))
+}
+
+/// The alarm's account and region, from its ARN where the event did not say.
+fn located(mut c: AlarmChange) -> AlarmChange {
+    use shared::aws::account::{arn_account, arn_region};
+    let arn = c.arn.as_deref();
+    if c.account.is_none() {
+        c.account = arn.and_then(arn_account).map(str::to_owned);
     }
-    if event.get("alarmData").is_some() {
-        return alarm_action::parse(event).map(Input::Alarm);
+    if c.region.is_none() {
+        c.region = arn.and_then(arn_region).map(str::to_owned);
     }
-    if event.get("Records").is_some() {
-        return sns::parse(event).map(Input::Alarm);
-    }
-    Err(RollbackError::UnknownEvent {
-        keys: top_keys(event),
-    })
+    c
 }
 
 fn top_keys(event: &Value) -> String {

@@ -54,5 +54,8 @@ pub fn parse(event: &Value) -> Result<AlarmChange, RollbackError> {
         composite,
         suppressed_by: f.opt_str("ActionsSuppressedBy"),
         tags: None,
+        account: f.opt_str("AWSAccountId"),
+        // `Region` is a display name (`US East (N. Virginia)`): the ARN's is used.
+        region: None,
     })
 }
