@@ -2,6 +2,7 @@
 //! artifacts, the Lambda Runtime API harness that runs the real function binaries, and
 //! the seed data behind the sample events.
 
+pub mod accounts;
 mod http;
 
 pub mod console;

@@ -46,6 +46,9 @@ pub struct Call {
     pub status: u16,
     pub fault: Option<String>,
     pub request: Option<Value>,
+    /// The account the call acted in (the caller's credentials').
+    #[serde(default)]
+    pub account: String,
 }
 
 /// A fault injected into matching calls.
@@ -216,6 +219,10 @@ impl LocalAws {
         self.child.id()
     }
 
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
@@ -254,7 +261,7 @@ impl LocalAws {
         .collect()
     }
 
-    async fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let (status, bytes) = http::send(
             self.addr,
@@ -358,6 +365,16 @@ impl LocalAws {
 
     /// A raw AWS JSON-protocol call (`target` like `AmazonEC2ContainerServiceV20141113.CreateCluster`).
     pub async fn json_call(&self, target: &str, body: &Value) -> Result<Value, String> {
+        self.json_call_in(ACCOUNT, target, body).await
+    }
+
+    /// [`LocalAws::json_call`] acting in `account` (moto's `x-moto-account-id`).
+    pub async fn json_call_in(
+        &self,
+        account: &str,
+        target: &str,
+        body: &Value,
+    ) -> Result<Value, String> {
         let service = service_of_target(target);
         let auth = format!(
             "AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0"
@@ -370,6 +387,7 @@ impl LocalAws {
                 ("content-type", "application/x-amz-json-1.1"),
                 ("x-amz-target", target),
                 ("authorization", &auth),
+                ("x-moto-account-id", account),
             ],
             body.to_string().into_bytes(),
         )
@@ -453,6 +471,7 @@ mod tests {
             status: 200,
             fault: None,
             request: None,
+            account: String::new(),
         }
     }
 

@@ -499,6 +499,26 @@ mod tests {
     }
 
     #[test]
+    fn the_account_block_is_for_the_pipeline_action_and_settles_the_region() {
+        let c = parse(json!({
+            "account": {"roleArn": "arn:aws:iam::222222222222:role/gate"},
+            "ecs": {"cluster": "arn:aws:ecs:eu-west-1:222222222222:cluster/prod", "service": "web"},
+        }))
+        .unwrap();
+        assert_eq!(c.place().unwrap().region.as_deref(), Some("eu-west-1"));
+        let hook = c.require_no_account().unwrap_err().to_string();
+        assert!(
+            hook.contains("runs in the deployment's own account"),
+            "{hook}"
+        );
+        assert!(
+            parse(json!({"account": {"role": "x"}}))
+                .unwrap_err()
+                .contains("unknown field `role`")
+        );
+    }
+
+    #[test]
     fn a_full_configuration_parses_with_its_timing() {
         let c = parse(json!({
             "ecs": {"cluster": "prod", "service": "web"},

@@ -1,19 +1,34 @@
-//! The target role: assumed through the shared client factory, its credentials reused by
-//! later jobs of the same process, and a refusal explained.
+//! The source and target roles: assumed through the shared client factory for one job
+//! only (the next job of the same process assumes them again), and a refusal explained.
 
 mod common;
 
 use common::*;
 use serde_json::json;
 use std::time::Duration;
+use testkit::accounts::STAGING;
+use testkit::local_aws::ACCOUNT;
 use testkit::{Fault, Function, JobBuilder};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/promote-image-target";
+const EXTERNAL: &str = "tools-7f3a";
+
+/// The target role, in the functions' own account (trusting it).
+async fn target_role(env: &Env) -> String {
+    env.aws
+        .create_role(
+            ACCOUNT,
+            "promote-image-target",
+            &testkit::accounts::trust_tools(None),
+        )
+        .await
+}
 
 #[test]
 fn a_denied_assume_role_names_the_target_roles_trust_policy() {
     let (env, _serial) = env();
     RT.block_on(async {
+        target_role(env).await;
         env.aws.fault(Fault::deny("sts", "AssumeRole")).await;
         let params = json!({"source": {"repository": "as-denied", "tag": "build"}, "tags": ["prod"],
                             "target": {"roleArn": ROLE}});
@@ -30,9 +45,10 @@ fn a_denied_assume_role_names_the_target_roles_trust_policy() {
 }
 
 #[test]
-fn the_assumed_role_is_reused_by_the_next_job_of_the_same_process() {
+fn the_next_job_of_the_same_process_assumes_the_role_again() {
     let (env, _serial) = env();
     RT.block_on(async {
+        target_role(env).await;
         create_repo(&env.ecr, "as-reuse", false).await;
         let manifest = docker_manifest("as-reuse", &[(d("as-reuse/layer"), 1000)]);
         let digest = d("as-reuse/image");
@@ -70,10 +86,57 @@ fn the_assumed_role_is_reused_by_the_next_job_of_the_same_process() {
             .into_iter()
             .filter(|c| c.operation == "AssumeRole")
             .count();
-        assert_eq!(assumed, 1, "the second job used the cached credentials");
+        assert_eq!(assumed, 2, "credentials live for one job");
         assert_eq!(
             digest_of(&env.ecr, "as-reuse", "prod").await.as_deref(),
             Some(digest.as_str())
         );
+    });
+}
+
+#[test]
+fn a_source_in_a_workload_account_is_read_through_source_role_arn() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let (role, staging) = env.aws.workload(STAGING, "promote-image-source", Some(EXTERNAL)).await;
+        let staging_ecr = aws_sdk_ecr::Client::new(&staging);
+        create_repo(&staging_ecr, "as-source", false).await;
+        let manifest = docker_manifest("as-source", &[]);
+        let digest = d("as-source/image");
+        push(&staging_ecr, "as-source", &manifest, DOCKER_MANIFEST, &digest, Some("rc")).await;
+        create_repo(&env.ecr, "as-source", false).await;
+        let params = json!({"source": {"repository": "as-source", "tag": "rc", "registryId": STAGING,
+                                       "roleArn": role, "externalId": EXTERNAL},
+                            "tags": ["prod"], "target": {"registryId": ACCOUNT}});
+        let run = run_job(env, &params, None).await;
+        let (summary, _) = run.success();
+        assert!(summary.contains("prod new"), "{summary}");
+        assert_eq!(digest_of(&env.ecr, "as-source", "prod").await.as_deref(), Some(digest.as_str()));
+        assert_eq!(run.ops("AssumeRole").len(), 1);
+        let reads: Vec<_> = run.ops("BatchGetImage");
+        assert!(!reads.is_empty() && reads.iter().all(|c| c.account == STAGING), "the source is read in staging");
+        assert!(run.ops("PutImage").iter().all(|c| c.account == ACCOUNT), "the target is written in the tools account");
+
+        // A wrong external id is refused with the role named.
+        let params = json!({"source": {"repository": "as-source", "tag": "rc", "registryId": STAGING,
+                                       "roleArn": role, "externalId": "not-it"},
+                            "tags": ["qa"], "target": {"registryId": ACCOUNT}});
+        let run = run_job(env, &params, None).await;
+        let message = run.failure("PermissionError");
+        assert!(message.contains(&role) && message.contains("account 222222222222"), "{message}");
+        assert!(run.ops("PutImage").is_empty());
+    });
+}
+
+#[test]
+fn a_source_role_for_another_registry_is_refused() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let params = json!({"source": {"registry": "docker.io", "repository": "library/nginx", "tag": "1",
+                                       "roleArn": format!("arn:aws:iam::{STAGING}:role/x")},
+                            "tags": ["prod"], "target": {"repository": "web"}});
+        let run = run_job(env, &params, None).await;
+        let message = run.failure("ConfigurationError");
+        assert!(message.contains("source.roleArn: applies to an ECR source only"), "{message}");
     });
 }

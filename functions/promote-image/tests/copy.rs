@@ -264,6 +264,7 @@ fn index_is_copied_into_another_account_through_an_assumed_role() {
         layer_part_size(env, PART);
         // The target account's view, through the same role the action assumes.
         let role = "arn:aws:iam::222233334444:role/promote-image-target";
+        env.aws.create_role("222233334444", "promote-image-target", &testkit::accounts::trust_tools(None)).await;
         let sts = aws_sdk_sts::Client::new(&env.sdk);
         let creds = sts.assume_role().role_arn(role).role_session_name("test").send().await.expect("assume role");
         let c = creds.credentials().expect("credentials");

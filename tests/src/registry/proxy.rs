@@ -146,6 +146,7 @@ async fn forward(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>>
         status: response.status().as_u16(),
         fault: None,
         request: None,
+        account: String::new(),
     });
     response
 }
