@@ -5,7 +5,25 @@ use crate::runner::Triggers;
 use crate::runner::deadline::margin_from;
 use aws_config::SdkConfig;
 use lambda_runtime::service_fn;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+/// The invoked function's ARN, as the first invocation gave it.
+static FUNCTION_ARN: OnceLock<String> = OnceLock::new();
+
+/// Keeps the invoked function's ARN (`arn:aws:lambda:<region>:<account>:function:<name>`).
+pub fn remember_function_arn(arn: &str) {
+    if !arn.is_empty() {
+        let _ = FUNCTION_ARN.set(arn.to_owned());
+    }
+}
+
+/// The account the function runs in, from its ARN; `None` before the first invocation or
+/// outside Lambda.
+pub fn own_account() -> Option<&'static str> {
+    FUNCTION_ARN
+        .get()
+        .and_then(|arn| crate::aws::account::arn_account(arn))
+}
 
 /// Initialises logging, reads the settings, loads the SDK configuration once, builds the
 /// function's triggers, and serves invocations until the Lambda environment shuts down.

@@ -48,7 +48,8 @@ pub struct RollbackTrigger {
     clients: Clients,
     /// Clients in workload accounts, through their roles.
     factory: shared::aws::Clients,
-    /// The function's own account id, asked of STS once.
+    /// The function's own account id: from the invoked function's ARN, else asked of STS
+    /// once.
     own_account: tokio::sync::OnceCell<String>,
     settings: Result<Settings, (&'static str, String)>,
 }
@@ -93,6 +94,13 @@ impl RollbackTrigger {
             own_account: tokio::sync::OnceCell::new(),
             settings,
         }
+    }
+
+    /// The function's own account, when the caller knows it (the Lambda runner learns it
+    /// from the invoked function's ARN).
+    pub fn in_account(self, account: &str) -> Self {
+        let _ = self.own_account.set(account.to_owned());
+        self
     }
 
     fn settings(&self) -> Result<&Settings, RollbackError> {
@@ -248,7 +256,12 @@ impl RollbackTrigger {
         }
         let own = self
             .own_account
-            .get_or_try_init(|| self.factory.own_account())
+            .get_or_try_init(|| async {
+                match shared::runtime::own_account() {
+                    Some(own) => Ok(own.to_owned()),
+                    None => self.factory.own_account().await,
+                }
+            })
             .await?;
         if own == account {
             return Ok(Account {
@@ -269,12 +282,7 @@ impl RollbackTrigger {
         places: &Places,
         account: &Account,
     ) -> Result<Clients, RollbackError> {
-        if account.role_arn.is_none()
-            && account
-                .region
-                .as_deref()
-                .is_none_or(|r| Some(r) == self.factory.home_region())
-        {
+        if self.at_home(account) {
             return Ok(self.clients.clone());
         }
         let sdk = places
@@ -283,6 +291,15 @@ impl RollbackTrigger {
             .await
             .map_err(RollbackError::Assume)?;
         Ok(Clients::new(&sdk))
+    }
+
+    /// Whether `account` is the function's own account and region.
+    fn at_home(&self, account: &Account) -> bool {
+        account.role_arn.is_none()
+            && account
+                .region
+                .as_deref()
+                .is_none_or(|r| Some(r) == self.factory.home_region())
     }
 
     /// The decisions for one target: its rollback and its freeze, concurrently.
@@ -294,7 +311,11 @@ impl RollbackTrigger {
             t.account.as_ref().map(Ok).unwrap_or(places.alarm.as_ref()),
         ) {
             (true, Ok(account)) => {
-                let at = account_label(account);
+                let at = if self.at_home(account) {
+                    String::new()
+                } else {
+                    account_label(account)
+                };
                 match self.clients_at(places, account).await {
                     Ok(c) => Some((c, at)),
                     Err(e) => {

@@ -106,6 +106,11 @@ impl AssumedRole {
             .provide_credentials()
             .await
             .map_err(|e| explain(&self.role, &e))?;
+        crate::logging::register_secrets(
+            [c.access_key_id(), c.secret_access_key()]
+                .into_iter()
+                .chain(c.session_token()),
+        );
         *current = Some(c.clone());
         Ok(c)
     }

@@ -156,6 +156,7 @@ impl Dispatcher {
     /// the function does not take gets an error that names the shapes it does.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
         let (payload, context) = event.into_parts();
+        crate::runtime::remember_function_arn(&context.invoked_function_arn);
         let trigger = recognise(&payload);
         logging::register_event_secrets(&payload);
         let now_ms = SystemTime::now()

@@ -55,7 +55,7 @@ impl Env {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| (*v).to_owned())
         });
-        RollbackTrigger::with_settings(&self.sdk, settings)
+        RollbackTrigger::with_settings(&self.sdk, settings).in_account(ACCOUNT)
     }
 
     pub async fn seed(&self, histories: Value) {
