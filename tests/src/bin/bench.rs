@@ -3,14 +3,15 @@
 //! of each sample event, with a fixed latency added to every AWS call.
 //!
 //! Usage: bench [--bin-dir DIR] [--latency-ms 20] [--warm 20] [--out FILE] [--arm64-dir DIR]
-//!              [--env KEY=VALUE ...] [--bake-only]
+//!              [--env KEY=VALUE ...] [--bake-only] [--accounts-only]
 //! Scenarios: every `events/<function>*.json`; the floor runs with an empty event.
 //! `--env` adds a variable to the functions' environment (e.g. `AWS_TLS_ROOTS=system` to
 //! see what loading the system's certificate store costs).
 //! Targets checked at the end: init within 1.5x the floor's, peak RSS under 8 MB, the
 //! zipped binary under 3 MB (arm64 when measured, else x86_64).
 //! Then the health gate's billed time of a 30-minute bake (`mod bake`; `--bake-only` runs
-//! only that).
+//! only that), and what acting through an assumed role adds to each function's round
+//! trips (`mod accounts`; `--accounts-only` runs only that).
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -34,6 +35,8 @@ struct Options {
     env: Vec<(String, String)>,
     /// `--bake-only`: only the health gate's bake billing.
     bake_only: bool,
+    /// `--accounts-only`: only the round trips an assumed role adds.
+    accounts_only: bool,
 }
 
 /// Init at most this many times the floor's.
@@ -53,6 +56,7 @@ fn options() -> Options {
         arm64_dir: None,
         env: Vec::new(),
         bake_only: false,
+        accounts_only: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -61,6 +65,11 @@ fn options() -> Options {
         match args[i].as_str() {
             "--bake-only" => {
                 o.bake_only = true;
+                i += 1;
+                continue;
+            }
+            "--accounts-only" => {
+                o.accounts_only = true;
                 i += 1;
                 continue;
             }
@@ -100,6 +109,10 @@ async fn main() {
         bake::run(&aws, &o).await;
         return;
     }
+    if o.accounts_only {
+        accounts::run(&aws, &o).await;
+        return;
+    }
 
     let mut rows = Vec::new();
     rows.push(measure(&aws, &o, FLOOR, "empty event", json!({})).await);
@@ -124,9 +137,10 @@ async fn main() {
     }
     print_table(&rows, o.latency_ms);
     let registry_rows = registry_section(&aws, &o).await;
+    let account_rows = accounts::run(&aws, &o).await;
     let failed = print_targets(&rows);
     let report = json!({"latency_ms_per_aws_call": o.latency_ms, "warm_runs": o.warm, "rows": rows,
-                        "registry": registry_rows});
+                        "registry": registry_rows, "accounts": account_rows});
     if let Some(dir) = o.out.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -588,5 +602,142 @@ mod bake {
         if let (Some(t), Some(e)) = (target.as_object_mut(), extra.as_object()) {
             t.extend(e.clone());
         }
+    }
+}
+
+/// What acting in another account adds: each function's sample job (or event) run with
+/// and without an `account` role, its sequential AWS round trips counted from what
+/// depends on what. The role is of the functions' own account, so the data the samples
+/// read is where they expect it and only the assuming differs.
+mod accounts {
+    use super::{Options, fresh, work_calls};
+    use serde_json::{Value, json};
+    use std::time::Duration;
+    use testkit::{Function, LocalAws, sequential_round_trips, workspace_root};
+
+    const ROLE_NAME: &str = "bench-workload";
+
+    /// `(function, sample, how the sample takes the role)`.
+    const CASES: &[(&str, &str, Place)] = &[
+        (
+            "render-taskdef",
+            "render-taskdef-service",
+            Place::Params("account"),
+        ),
+        (
+            "render-taskdef",
+            "render-taskdef-image-detail",
+            Place::Params("account"),
+        ),
+        (
+            "health-gate",
+            "health-gate-pipeline",
+            Place::Params("account"),
+        ),
+        (
+            "promote-image",
+            "promote-image-retag",
+            Place::Params("target"),
+        ),
+        (
+            "rollback-trigger",
+            "rollback-trigger-eventbridge",
+            Place::Setting,
+        ),
+    ];
+
+    #[derive(Clone, Copy)]
+    enum Place {
+        /// In `UserParameters`, under this key.
+        Params(&'static str),
+        /// `ROLLBACK_ACCOUNTS` for the event's account.
+        Setting,
+    }
+
+    pub async fn run(aws: &LocalAws, o: &Options) -> Vec<Value> {
+        let account = testkit::local_aws::ACCOUNT;
+        let role = aws
+            .create_role(account, ROLE_NAME, &testkit::accounts::trust_tools(None))
+            .await;
+        let events = workspace_root().join("events");
+        let mut rows = Vec::new();
+        println!(
+            "\nAn assumed role's cost (sequential AWS round trips of one invocation; target: +1 at most)"
+        );
+        println!(
+            "{:<18} {:<30} {:>6} {:>6} {:>6}",
+            "function", "sample", "home", "role", "added"
+        );
+        for (function, sample, place) in CASES {
+            let exe = o.bin_dir.join(function);
+            let Ok(text) = std::fs::read_to_string(events.join(format!("{sample}.json"))) else {
+                continue;
+            };
+            if !exe.exists() {
+                continue;
+            }
+            let event: Value = serde_json::from_str(&text).unwrap_or_default();
+            let mut env = aws.function_env();
+            env.extend(o.env.iter().cloned());
+            // Once to settle what a first run changes (a registration, a tag, a rollback),
+            // then the same job at home and through the role.
+            trips(aws, &exe, &env, &event).await;
+            let home = trips(aws, &exe, &env, &event).await;
+            let (event, env) = with_role(event, env, *place, &role);
+            let assumed = trips(aws, &exe, &env, &event).await;
+            let added = assumed as i64 - home as i64;
+            println!("{function:<18} {sample:<30} {home:>6} {assumed:>6} {added:>+6}");
+            rows.push(
+                json!({"function": function, "sample": sample, "home_round_trips": home,
+                             "role_round_trips": assumed, "added": added}),
+            );
+        }
+        rows
+    }
+
+    /// The sample with the role: in `UserParameters`, or in the setting.
+    fn with_role(
+        mut event: Value,
+        mut env: Vec<(String, String)>,
+        place: Place,
+        role: &str,
+    ) -> (Value, Vec<(String, String)>) {
+        match place {
+            Place::Params(key) => {
+                let config =
+                    &mut event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"];
+                let mut params: Value = config["UserParameters"]
+                    .as_str()
+                    .and_then(|p| serde_json::from_str(p).ok())
+                    .unwrap_or_else(|| json!({}));
+                if key == "account" {
+                    params["account"] = json!({"roleArn": role});
+                } else {
+                    params[key]["roleArn"] = json!(role);
+                }
+                config["UserParameters"] = json!(params.to_string());
+            }
+            Place::Setting => {
+                let account = event["account"].as_str().unwrap_or_default().to_owned();
+                env.push((
+                    "ROLLBACK_ACCOUNTS".into(),
+                    json!({account: {"roleArn": role}}).to_string(),
+                ));
+            }
+        }
+        (event, env)
+    }
+
+    async fn trips(
+        aws: &LocalAws,
+        exe: &std::path::Path,
+        env: &[(String, String)],
+        event: &Value,
+    ) -> usize {
+        let (event, _) = fresh(event);
+        aws.reset_calls().await;
+        let mut f = Function::spawn(exe, env).await;
+        let _ = f.invoke(&event, Duration::from_secs(60)).await;
+        sequential_round_trips(&work_calls(aws).await)
     }
 }
