@@ -37,6 +37,7 @@ from urllib.parse import parse_qs, quote, unquote
 
 import cbor2
 import rehearsal
+from sts import Sts
 from werkzeug.exceptions import InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES, http_date
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -398,7 +399,7 @@ class DeploymentHistories:
         with self.lock:
             if method == "POST":
                 for service in data.get("ecsServices", []):
-                    self._seed_ecs(service)
+                    self._seed_ecs({"account": data.get("account", DEFAULT_ACCOUNT), **service})
                 for arn, status in data.get("ecsStatus", {}).items():
                     self._ecs_find(arn)["status"] = status
                 for group in data.get("codedeployGroups", []):
@@ -451,11 +452,13 @@ class DeploymentHistories:
     def list_service_deployments(self, req, _call=None):
         key = f"{_last(req.get('cluster') or 'default')}/{_last(req.get('service'))}"
         statuses, window = req.get("status"), req.get("createdAt") or {}
+        account = _caller_account(_call) if _call is not None else DEFAULT_ACCOUNT
         with self.lock:
             # A service with no history (never deployed since, or a CODE_DEPLOY
-            # controller): ECS answers an empty list.
+            # controller): ECS answers an empty list. Each account sees its own.
             found = [d for d in reversed(self.ecs_deployments.get(key, []))
-                     if (not statuses or d["status"] in statuses)
+                     if _arn_account(d["serviceArn"]) == account
+                     and (not statuses or d["status"] in statuses)
                      and (window.get("after") is None or d["createdAt"] >= _epoch(window["after"]))
                      and (window.get("before") is None or d["createdAt"] <= _epoch(window["before"]))]
         limit = int(req.get("maxResults") or 20)
@@ -679,8 +682,9 @@ class DeploymentHistories:
 
     def list_tags_for_resource(self, req, _call=None):
         arn = req.get("ResourceARN")
+        account = _caller_account(_call) if _call is not None else DEFAULT_ACCOUNT
         with self.lock:
-            tags = self.alarm_tags.get(arn)
+            tags = self.alarm_tags.get(arn) if _arn_account(arn) in (account, None) else None
         if tags is None:
             raise ApiError("ResourceNotFoundException", f"Alarm {arn} does not exist")
         return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
@@ -696,6 +700,7 @@ class LocalAws(DeploymentHistories):
             from moto.server import DomainDispatcherApplication, create_backend_app
             moto_app = DomainDispatcherApplication(create_backend_app)
         self.moto = moto_app
+        self.sts = Sts(DEFAULT_ACCOUNT)
         self.lock = threading.Lock()
         self.seq = 0
         self._clear()
@@ -751,6 +756,8 @@ class LocalAws(DeploymentHistories):
         self.uploads = {}
         self.ecr = {"partSize": ECR_PART_SIZE, "minPartSize": ECR_MIN_PART_SIZE}
         self._clear_histories()
+        if hasattr(self, "sts"):
+            self.sts.clear()
 
     # ---- WSGI entry point
 
@@ -777,7 +784,11 @@ class LocalAws(DeploymentHistories):
             reset_connection(environ)
             raise ConnectionResetError("connection reset on purpose")  # werkzeug stays quiet
         try:
-            if kind in ("throttle", "error", "deny"):
+            if not blob and call.access_key and self.sts.expired(call.access_key):
+                code, status = {"query": ("ExpiredToken", 403), "ec2": ("ExpiredToken", 403),
+                                "s3": ("ExpiredToken", 400)}.get(call.protocol, ("ExpiredTokenException", 400))
+                status, headers, body = error_response(call, code, "The security token included in the request is expired", status)
+            elif kind in ("throttle", "error", "deny"):
                 status, headers, body = error_response(call, *self._fault_error(call, kind))
             elif stub is not None:
                 status, headers, body = self._stub_response(call, stub)
@@ -867,7 +878,7 @@ class LocalAws(DeploymentHistories):
     def _record(self, seq, call, start, status, fault):
         entry = {"seq": seq, "service": call.service, "operation": call.operation,
                  "start_ms": start, "end_ms": now_ms(), "status": status, "fault": fault,
-                 "request": call.request}
+                 "request": call.request, "account": _caller_account(call)}
         with self.lock:
             self.calls.append(entry)
 
@@ -911,6 +922,14 @@ class LocalAws(DeploymentHistories):
     def _serve(self, environ, call):
         if call.service == "ecr-blob":
             return self.download_blob(environ, call)
+        if (call.service, call.operation) == ("sts", "AssumeRole"):
+            why = self.sts.refusal(call.params or {}, _caller_account(call), call.access_key)
+            if why:
+                return error_response(call, "AccessDenied", why, 403)
+            status, headers, body = self._forward(environ, call)
+            if status == 200:
+                self.sts.remember(body)
+            return status, headers, body
         handler = self.builtins.get((call.api, call.operation)) or self.builtins.get((call.service, call.operation))
         if handler is None and call.protocol == "cbor":
             return error_response(call, "UnknownOperationException",
@@ -1061,8 +1080,10 @@ class LocalAws(DeploymentHistories):
     def describe_alarms(self, req, _call=None):
         names, prefix, state = req.get("AlarmNames"), req.get("AlarmNamePrefix"), req.get("StateValue")
         types = req.get("AlarmTypes")
+        account = _caller_account(_call) if _call is not None else DEFAULT_ACCOUNT
         with self.lock:
             alarms = copy.deepcopy(self.state["alarms"])
+        alarms = [a for a in alarms if a.pop("_account", DEFAULT_ACCOUNT) == account]
         if types is not None and "MetricAlarm" not in types:
             alarms = []
         alarms = [a for a in alarms
@@ -1399,7 +1420,7 @@ class LocalAws(DeploymentHistories):
         arn = (call.params or {}).get("TargetGroupArn")
         with self.lock:
             frames = self.gate_state["targetHealth"].get(arn)
-            if not frames:
+            if not frames or _arn_account(arn) not in (_caller_account(call), None):
                 raise Forward()
             frame = self._gate_frame(("tg", arn), frames)
         descriptions = []
@@ -1549,10 +1570,15 @@ class LocalAws(DeploymentHistories):
         if (method, path) == ("GET", "/calls"):
             query = parse_qs(environ.get("QUERY_STRING", ""))
             service, operation = query.get("service", [None])[0], query.get("operation", [None])[0]
+            account = query.get("account", [None])[0]
             with self.lock:
                 calls = sorted(self.calls, key=lambda c: c["seq"])
             return 200, [c for c in calls if service in (None, c["service"])
-                         and operation in (None, c["operation"])]
+                         and operation in (None, c["operation"]) and account in (None, c["account"])]
+        if path.startswith("/sts"):
+            answer = self.sts.control(method, path, data)
+            if answer is not None:
+                return answer
         if (method, path) == ("POST", "/calls/reset"):
             with self.lock:
                 self.calls = []
@@ -1621,7 +1647,10 @@ class LocalAws(DeploymentHistories):
         if "alarms" in data:
             if not isinstance(data["alarms"], list):
                 raise ValueError("alarms must be a list of MetricAlarm objects")
-            self.state["alarms"] = data["alarms"]
+            # An account's alarms replace that account's only.
+            account = data.get("account", DEFAULT_ACCOUNT)
+            kept = [a for a in self.state["alarms"] if a.get("_account", DEFAULT_ACCOUNT) != account]
+            self.state["alarms"] = kept + [{**a, "_account": account} for a in data["alarms"]]
         self._set_gate_state(data)
 
 
@@ -1693,6 +1722,12 @@ def _default_region():
 def _base_url(environ):
     host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
     return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
+
+
+def _arn_account(arn):
+    """The account of an ARN, or None when it names none."""
+    parts = str(arn or "").split(":")
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4] else None
 
 
 def _caller_account(call):

@@ -830,6 +830,7 @@ def ecr_layer_faults_and_cross_account(aws):
     assert fetch(url)[2] == LAYER and time.monotonic() - began >= 0.3
     assert [c["fault"] for c in aws.calls(service="ecr-blob")[-2:]] == ["throttle", "delay"]
     # Keys from an assumed role belong to the role's account: its own registry.
+    make_role(aws, "222233334444", "target", trust("arn:aws:iam::123456789012:root"))
     creds = aws.client("sts").assume_role(RoleArn="arn:aws:iam::222233334444:role/target",
                                           RoleSessionName="selftest")["Credentials"]
     other = boto3.session.Session(aws_access_key_id=creds["AccessKeyId"],
@@ -846,6 +847,95 @@ def ecr_layer_faults_and_cross_account(aws):
     assert out["layers"][0]["layerAvailability"] == "AVAILABLE", out
     assert {b["registryId"] for b in aws.ctl("GET", "/ecr/blobs?repositoryName=faults")[1]} == {
         "123456789012", "222233334444"}
+
+
+def trust(principal, external_id=None):
+    statement = {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}
+    if external_id:
+        statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def make_role(aws, account, name, policy):
+    """A role in `account`'s IAM (moto takes the account from x-moto-account-id)."""
+    iam = aws.client("iam")
+    iam.meta.events.register("before-sign.iam.*", lambda request, **_: request.headers.__setitem__(
+        "x-moto-account-id", account))
+    try:
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(policy))
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "EntityAlreadyExists":
+            raise
+    return f"arn:aws:iam::{account}:role/{name}"
+
+
+def session_of(aws, creds):
+    return boto3.session.Session(aws_access_key_id=creds["AccessKeyId"],
+                                 aws_secret_access_key=creds["SecretAccessKey"],
+                                 aws_session_token=creds["SessionToken"], region_name="us-east-1")
+
+
+@check
+def sts_assume_role_checks_the_trust_policy_and_credentials_expire(aws):
+    sts = aws.client("sts")
+    by_root = make_role(aws, "222222222222", "by-root", trust("arn:aws:iam::123456789012:root"))
+    by_id = make_role(aws, "222222222222", "by-id", trust("123456789012", "tools-1"))
+    stranger = make_role(aws, "222222222222", "stranger", trust("arn:aws:iam::999999999999:root"))
+    denying = make_role(aws, "222222222222", "denying", {"Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"},
+        {"Effect": "Deny", "Principal": {"AWS": "123456789012"}, "Action": "sts:AssumeRole"}]})
+    creds = sts.assume_role(RoleArn=by_root, RoleSessionName="selftest")["Credentials"]
+    sts.assume_role(RoleArn=by_id, RoleSessionName="selftest", ExternalId="tools-1")
+    for role, extra in [(by_id, {}), (by_id, {"ExternalId": "other"}), (stranger, {}), (denying, {}),
+                        ("arn:aws:iam::222222222222:role/missing", {})]:
+        err = expect_error("AccessDenied", 403, sts.assume_role, RoleArn=role, RoleSessionName="selftest", **extra)
+        assert "is not authorized to perform: sts:AssumeRole on resource: " + role in str(err), err
+    # A role trusting another role: the caller's own role ARN.
+    chained = make_role(aws, "333333333333", "chained", trust(by_root))
+    session_of(aws, creds).client("sts", endpoint_url=aws.url, config=aws.config).assume_role(
+        RoleArn=chained, RoleSessionName="selftest")
+    issued = aws.ctl("GET", "/sts/credentials")[1]
+    assert creds["SessionToken"] in [c["sessionToken"] for c in issued], issued
+    assert {c["roleArn"] for c in issued} >= {by_root, by_id, chained}, issued
+    # The call log says which account each call acted in.
+    ecs = session_of(aws, creds).client("ecs", endpoint_url=aws.url, config=aws.config)
+    ecs.list_clusters()
+    assert aws.calls(service="ecs")[-1]["account"] == "222222222222"
+    # Expired credentials are refused in the caller's protocol; fresh ones work.
+    assert aws.ctl("POST", "/sts/expire", {}) == (200, {"ok": True})
+    expect_error("ExpiredTokenException", 400, ecs.list_clusters)
+    fresh = sts.assume_role(RoleArn=by_root, RoleSessionName="selftest")["Credentials"]
+    session_of(aws, fresh).client("ecs", endpoint_url=aws.url, config=aws.config).list_clusters()
+    # Trust checking can be turned off.
+    aws.ctl("POST", "/sts", {"enforceTrust": False})
+    sts.assume_role(RoleArn=stranger, RoleSessionName="selftest")
+    aws.ctl("POST", "/sts", {"enforceTrust": True})
+
+
+@check
+def workload_accounts_see_only_their_own_histories_alarms_and_health(aws):
+    role = make_role(aws, "222222222222", "viewer", trust("arn:aws:iam::123456789012:root"))
+    creds = aws.client("sts").assume_role(RoleArn=role, RoleSessionName="selftest")["Credentials"]
+    theirs = session_of(aws, creds)
+    tg = "arn:aws:elasticloadbalancing:us-east-1:222222222222:targetgroup/acct-tg/1"
+    aws.ctl("POST", "/state", {"account": "222222222222", "alarms": [{"AlarmName": "acct-5xx", "StateValue": "ALARM"}],
+                               "targetHealth": {tg: [{"targets": [{"id": "10.0.0.1", "state": "healthy"}]}]}})
+    aws.ctl("POST", "/deployments", {"account": "222222222222", "ecsServices": [{"cluster": "acct", "service": "web",
+             "deployments": [{"id": "d1", "status": "SUCCESSFUL", "taskDefinition": "td:1"}]}],
+             "alarmTags": {"arn:aws:cloudwatch:us-east-1:222222222222:alarm:acct-5xx": {"rollback:ecs-service": "acct/web"}}})
+    mine_ecs, their_ecs = aws.client("ecs"), theirs.client("ecs", endpoint_url=aws.url, config=aws.config)
+    assert mine_ecs.list_service_deployments(cluster="acct", service="web")["serviceDeployments"] == []
+    found = their_ecs.list_service_deployments(cluster="acct", service="web")["serviceDeployments"]
+    assert [d["serviceDeploymentArn"].split(":")[4] for d in found] == ["222222222222"], found
+    mine_cw, their_cw = aws.client("cloudwatch"), theirs.client("cloudwatch", endpoint_url=aws.url, config=aws.config)
+    assert [a["AlarmName"] for a in their_cw.describe_alarms(AlarmNames=["acct-5xx"])["MetricAlarms"]] == ["acct-5xx"]
+    assert mine_cw.describe_alarms(AlarmNames=["acct-5xx"])["MetricAlarms"] == []
+    arn = "arn:aws:cloudwatch:us-east-1:222222222222:alarm:acct-5xx"
+    assert their_cw.list_tags_for_resource(ResourceARN=arn)["Tags"]
+    expect_error("ResourceNotFoundException", 400, mine_cw.list_tags_for_resource, ResourceARN=arn)
+    health = theirs.client("elbv2", endpoint_url=aws.url, config=aws.config).describe_target_health(TargetGroupArn=tg)
+    assert health["TargetHealthDescriptions"][0]["TargetHealth"]["State"] == "healthy", health
+    aws.ctl("POST", "/state", {"alarms": []})
 
 
 @check
