@@ -113,6 +113,7 @@ fn names_a_secret(key: &str) -> bool {
 const SECRET_KEYS: &[&str] = &[
     "secretaccesskey",
     "sessiontoken",
+    "access_key_id",
     "x-amz-security-token",
     "x-amz-signature",
     "x-amz-credential",
@@ -174,6 +175,14 @@ fn mask_values_after(line: &str, key: &str) -> String {
             if lower_rest.starts_with(scheme) {
                 out.push_str(&line[at..at + scheme.len()]);
                 at += scheme.len();
+                break;
+            }
+        }
+        // A debug-formatted option: `Some("value")`, escaped in JSON lines.
+        for wrapper in ["Some(\\\"", "Some(\""] {
+            if line[at..].starts_with(wrapper) {
+                out.push_str(wrapper);
+                at += wrapper.len();
                 break;
             }
         }
@@ -243,6 +252,22 @@ impl Write for ScrubbedWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn assumed_role_access_key_ids_are_masked() {
+        let line = r#"aws_config::sts::assume_role: obtained assumed credentials access_key_id=Some("ASIAEXAMPLE123") expiry=1"#;
+        let out = scrub(line);
+        assert!(
+            !out.contains("ASIAEXAMPLE123") && out.contains("expiry=1"),
+            "{out}"
+        );
+        let json = r#"{"access_key_id":"Some(\"ASIAEXAMPLE123\")","level":"DEBUG"}"#;
+        let out = scrub(json);
+        assert!(
+            !out.contains("ASIAEXAMPLE123") && out.contains("DEBUG"),
+            "{out}"
+        );
+    }
 
     #[test]
     fn registered_secrets_are_masked() {

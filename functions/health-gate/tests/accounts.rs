@@ -61,6 +61,7 @@ async fn a_bake_in_a_workload_account_assumes_its_role_on_every_continuation() {
         "alarms": {"names": ["xa-5xx"]},
         "interval": 1,
     });
+    aws.reset_calls().await;
     let mut f = Function::start_with_env(BIN, aws, &[("RUST_LOG", "trace")]).await;
     let first = invoke(aws, &mut f, &params, None).await;
     let JobReport::Success {
@@ -135,9 +136,10 @@ async fn a_role_that_does_not_trust_the_function_is_a_permission_error_naming_it
     }
     let calls = aws.calls().await;
     assert!(
-        calls
-            .iter()
-            .all(|c| c.service == "sts" || c.service == "s3" || c.service == "codepipeline"),
+        calls.iter().all(|c| {
+            !["ecs", "elasticloadbalancing", "monitoring", "codedeploy"]
+                .contains(&c.service.as_str())
+        }),
         "no check ran: {:?}",
         calls.iter().map(|c| &c.operation).collect::<Vec<_>>()
     );

@@ -101,7 +101,19 @@ fn a_source_in_a_workload_account_is_read_through_source_role_arn() {
         let (role, staging) = env.aws.workload(STAGING, "promote-image-source", Some(EXTERNAL)).await;
         let staging_ecr = aws_sdk_ecr::Client::new(&staging);
         create_repo(&staging_ecr, "as-source", false).await;
-        let manifest = docker_manifest("as-source", &[]);
+        let config = br#"{"architecture":"amd64","os":"linux"}"#;
+        let stored = control_json(
+            env,
+            "POST",
+            "/_local/ecr/blobs",
+            &json!({"repositoryName": "as-source", "registryId": STAGING,
+                    "content_b64": aws_smithy_types::base64::encode(config)}),
+        );
+        let config_digest = stored["digest"].as_str().expect("digest").to_owned();
+        let manifest = json!({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
+            "config": descriptor("application/vnd.docker.container.image.v1+json", &config_digest, config.len() as u64),
+            "layers": []})
+        .to_string();
         let digest = d("as-source/image");
         push(&staging_ecr, "as-source", &manifest, DOCKER_MANIFEST, &digest, Some("rc")).await;
         create_repo(&env.ecr, "as-source", false).await;

@@ -42,6 +42,7 @@ fn a_prod_alarm_rolls_prod_back_there_and_freezes_the_pipeline_in_the_tools_acco
             .await;
         let settings = accounts(&role);
         let f = env.function(&[("ROLLBACK_ACCOUNTS", &settings)]);
+        env.aws.reset_calls().await;
         let result = f.handle_event(&forwarded(PROD, "xa-web-5xx")).await;
         let found = decisions(&result);
         assert_eq!(found.len(), 2, "{found:?}");

@@ -207,7 +207,7 @@ pub fn http(env: &Env, method: &str, path: &str, body: Option<&Value>) -> (u16, 
     (status, raw[split + 4..].to_vec())
 }
 
-fn control_json(env: &Env, method: &str, path: &str, body: &Value) -> Value {
+pub fn control_json(env: &Env, method: &str, path: &str, body: &Value) -> Value {
     let (status, bytes) = http(env, method, path, Some(body));
     let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     assert_eq!(status, 200, "{method} {path}: {value}");
