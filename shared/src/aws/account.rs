@@ -111,7 +111,7 @@ impl Account {
             ));
         }
         if let Some(region) = &self.region
-            && !valid_region(region)
+            && !crate::image::is_region(region)
         {
             found.push(Problem::new(
                 join(path, "region"),
@@ -198,8 +198,7 @@ fn role_problem(role: &str) -> Option<String> {
     let ok = arn.service == "iam"
         && arn.partition.starts_with("aws")
         && arn.region.is_empty()
-        && arn.account.len() == 12
-        && arn.account.bytes().all(|b| b.is_ascii_digit())
+        && crate::image::is_account_id(arn.account)
         && !name.is_empty()
         && name.len() <= 512
         && name
@@ -213,20 +212,6 @@ fn valid_external_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@:/-_".contains(&b))
-}
-
-/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `ap-southeast-5`, `cn-north-1`.
-fn valid_region(region: &str) -> bool {
-    let parts: Vec<&str> = region.split('-').collect();
-    parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// An STS session name (2-64 characters of `[\w+=,.@-]`) from the function's name and what
