@@ -107,6 +107,14 @@ FAULTS = {
         "s3": (500, "InternalError", "We encountered an internal error. Please try again."),
     },
 }
+# (code, message, status) per protocol for a call signed with expired credentials.
+EXPIRED = {
+    "json": ("ExpiredTokenException", "The security token included in the request is expired", 400),
+    "cbor": ("ExpiredTokenException", "The security token included in the request is expired", 400),
+    "query": ("ExpiredToken", "The security token included in the request is expired", 403),
+    "ec2": ("RequestExpired", "Request has expired.", 400),
+    "s3": ("ExpiredToken", "The provided token has expired.", 400),
+}
 # S3 sub-resources (query keys) that name an operation: GetBucketPolicy, ...
 S3_SUBRESOURCES = (
     "tagging", "acl", "policy", "versioning", "location", "lifecycle", "encryption",
@@ -163,7 +171,8 @@ class Call:
     request = None     # decoded JSON/CBOR body, for the log and stub matching
     params = None      # awsQuery/EC2 parameters, for stub matching
     access_key = ""    # from the SigV4 credential: moto's account for the caller
-    account = None     # x-moto-account-id, which moto prefers to the access key
+    moto_account = None  # x-moto-account-id, which moto prefers to the access key
+    account = None     # the account the call acts in (_caller_account), in the call log
     region = ""        # from the SigV4 credential scope
     base_url = ""      # scheme://host:port the caller reached us at
 
@@ -354,11 +363,123 @@ def _decode(body, environ, decoder):
     return decoder(body) if body.strip() else {}
 
 
+# ---------------------------------------------------------------- accounts
+# Everything the emulator plays itself is kept per account, as moto keeps its own state:
+# a call sees the items of the account it acts in (its caller account) and nothing else.
+# A seeded item belongs to the account its seed names ("account" on the item, else on
+# the body), else to the account in its ARN, else to the home account.
+
+def _home_account():
+    """The account of seeds that name none: moto's, 123456789012 unless MOTO_ACCOUNT_ID."""
+    return os.environ.get("MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT
+
+
+def _arn_account(arn):
+    """The account field of an ARN (`arn:aws:<service>:<region>:<account>:...`), or None."""
+    parts = str(arn or "").split(":")
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" and REGISTRY_ID.match(parts[4]) else None
+
+
+def _seed_account(spec):
+    """The `account` a seed (a body or an item) names, or None; it must be 12 digits."""
+    account = spec.get("account") if isinstance(spec, dict) else None
+    if account is not None and not (isinstance(account, str) and REGISTRY_ID.match(account)):
+        raise ValueError(f"account must be a 12-digit account id, not {account!r}")
+    return account
+
+
+def _owner(named, arn=None):
+    """The account a seeded item belongs to: the one its seed names, else its ARN's, else
+    the home account. A seed that names another account than the item's ARN is refused."""
+    in_arn = _arn_account(arn)
+    if named and in_arn and named != in_arn:
+        raise ValueError(f"{arn} is in account {in_arn}, but the seed says account {named}")
+    return named or in_arn or _home_account()
+
+
+class AccountState:
+    """What the emulator plays for one account (lock: LocalAws.lock)."""
+
+    def __init__(self, account):
+        self.account = account
+        # CodePipeline states (GetPipelineState) and CloudWatch alarms (DescribeAlarms)
+        self.state = {"pipelines": {}, "alarms": []}
+        # the health gate's scripted deployments, and scripted timeline -> calls served so far
+        self.gate_state = GATE_STATE_DEFAULTS()
+        self.gate_calls = {}
+        # deployment histories: "cluster/service" -> [deployment]; revision ARN -> revision
+        self.ecs_deployments, self.ecs_revisions = {}, {}
+        # "application/group" -> [deployment], newest last
+        self.cd_groups = {}
+        # pipeline -> [execution summary + "succeededInStages"], newest first
+        self.executions = {}
+        self.alarm_tags = {}
+
+    def histories(self):
+        return copy.deepcopy({"ecs": self.ecs_deployments, "ecsRevisions": self.ecs_revisions,
+                              "codedeploy": self.cd_groups, "pipelineExecutions": self.executions,
+                              "alarmTags": self.alarm_tags})
+
+    # ---- ECS service deployments
+
+    def ecs_add(self, key, name, task_definition, status, created, region):
+        cluster, service = key.split("/", 1)
+        base = f"arn:aws:ecs:{region}:{self.account}"
+        revision = {"serviceRevisionArn": f"{base}:service-revision/{key}/{name}",
+                    "serviceArn": f"{base}:service/{key}", "clusterArn": f"{base}:cluster/{cluster}",
+                    "taskDefinition": task_definition, "createdAt": created}
+        self.ecs_revisions[revision["serviceRevisionArn"]] = revision
+        previous = [d for d in self.ecs_deployments[key] if d["status"] == "SUCCESSFUL"][-1:]
+        deployment = {"serviceDeploymentArn": f"{base}:service-deployment/{key}/{name}",
+                      "serviceArn": revision["serviceArn"], "clusterArn": revision["clusterArn"],
+                      "createdAt": created, "startedAt": created, "status": status,
+                      "targetServiceRevision": {"arn": revision["serviceRevisionArn"]},
+                      "sourceServiceRevisions": [{"arn": p["targetServiceRevision"]["arn"]} for p in previous]}
+        self.ecs_deployments[key].append(deployment)
+        return deployment
+
+    def ecs_find(self, arn):
+        for deployments in self.ecs_deployments.values():
+            for d in deployments:
+                if d["serviceDeploymentArn"] == arn:
+                    return d
+        raise ApiError("ServiceDeploymentNotFoundException", f"Service deployment {arn} was not found.")
+
+    # ---- CodeDeploy deployment groups
+
+    def cd_add(self, key, deployment_id, status, revision, created, creator, description):
+        application, group = key.split("/", 1)
+        d = {"deploymentId": deployment_id, "applicationName": application, "deploymentGroupName": group,
+             "status": status, "revision": revision, "createTime": created, "creator": creator}
+        if description is not None:
+            d["description"] = description
+        self.cd_groups[key].append(d)
+        return d
+
+    def cd_find(self, deployment_id):
+        for deployments in self.cd_groups.values():
+            for d in deployments:
+                if d["deploymentId"] == deployment_id:
+                    return d
+        return None
+
+    def cd_info(self, d):
+        """GetDeployment's deploymentInfo: previousRevision is the revision of the newest
+        deployment that succeeded before this one."""
+        info = copy.deepcopy(d)
+        earlier = [e for e in self.cd_groups[f"{d['applicationName']}/{d['deploymentGroupName']}"]
+                   if e["status"] == "Succeeded" and e["createTime"] < d["createTime"]]
+        if earlier:
+            info["previousRevision"] = copy.deepcopy(earlier[-1]["revision"])
+        return info
+
+
 # ---------------------------------------------------------------- deployment histories
 # What a rollback looks at and writes, seeded through POST /_local/deployments: ECS
 # service deployments and revisions, CodeDeploy deployment groups and their deployments,
-# CodePipeline executions, and alarm tags. A call about something not seeded here goes
-# on as before (moto, or the older built-in answer).
+# CodePipeline executions, and alarm tags, each in its account (AccountState). A call
+# about something not seeded in its account goes on as before (moto, or the older
+# built-in answer).
 
 ECS_ACTIVE = ("PENDING", "IN_PROGRESS")
 ECS_STOPPING = ("STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
@@ -385,80 +506,56 @@ def _execution(spec):
 class DeploymentHistories:
     """Mixin of LocalAws: the deployment histories and their APIs (lock: self.lock)."""
 
-    def _clear_histories(self):
-        # "cluster/service" -> [deployment]; revision ARN -> revision
-        self.ecs_deployments, self.ecs_revisions = {}, {}
-        # "application/group" -> [deployment], newest last
-        self.cd_groups = {}
-        # pipeline -> [execution summary + "succeededInStages"], newest first
-        self.executions = {}
-        self.alarm_tags = {}
+    def _in(self, account):
+        """The played state of `account` (a Call: its caller account)."""
+        if isinstance(account, Call):
+            account = account.account or _caller_account(account)
+        state = self.accounts.get(account)
+        if state is None:
+            state = self.accounts.setdefault(account, AccountState(account))
+        return state
 
-    def _histories_control(self, method, data):
-        """Control API: POST /_local/deployments seeds (and merges); GET shows all."""
+    def _histories_control(self, method, data, query):
+        """Control API: POST /_local/deployments seeds (and merges); GET shows one account's."""
         with self.lock:
-            if method == "POST":
-                for service in data.get("ecsServices", []):
-                    self._seed_ecs({"account": data.get("account", DEFAULT_ACCOUNT), **service})
-                for arn, status in data.get("ecsStatus", {}).items():
-                    self._ecs_find(arn)["status"] = status
-                for group in data.get("codedeployGroups", []):
-                    self._seed_codedeploy(group)
-                for deployment_id, status in data.get("codedeployStatus", {}).items():
-                    self._cd_find(deployment_id)["status"] = status
-                for pipeline, executions in data.get("pipelineExecutions", {}).items():
-                    self.executions[pipeline] = sorted((_execution(e) for e in executions),
-                                                       key=lambda e: -e["startTime"])
-                self.alarm_tags.update(data.get("alarmTags", {}))
-                self.state["pipelines"].update(data.get("pipelineStates", {}))
-            return 200, copy.deepcopy({"ecs": self.ecs_deployments, "ecsRevisions": self.ecs_revisions,
-                                       "codedeploy": self.cd_groups, "pipelineExecutions": self.executions,
-                                       "alarmTags": self.alarm_tags})
+            if method == "GET":
+                return 200, self._in(_owner(_seed_account({"account": query.get("account", [None])[0]}))).histories()
+            top = _seed_account(data)
+            for service in data.get("ecsServices", []):
+                self._seed_ecs(service, _owner(_seed_account(service) or top))
+            for arn, status in data.get("ecsStatus", {}).items():
+                self._in(_owner(top, arn)).ecs_find(arn)["status"] = status
+            for group in data.get("codedeployGroups", []):
+                self._seed_codedeploy(group, _owner(_seed_account(group) or top))
+            for deployment_id, status in data.get("codedeployStatus", {}).items():
+                self._in(_owner(top)).cd_find(deployment_id)["status"] = status
+            for pipeline, executions in data.get("pipelineExecutions", {}).items():
+                self._in(_owner(top)).executions[pipeline] = sorted((_execution(e) for e in executions),
+                                                                    key=lambda e: -e["startTime"])
+            for arn, tags in data.get("alarmTags", {}).items():
+                self._in(_owner(top, arn)).alarm_tags[arn] = tags
+            self._in(_owner(top)).state["pipelines"].update(data.get("pipelineStates", {}))
+            return 200, self._in(_owner(top)).histories()
 
     # ---- ECS service deployments
 
-    def _seed_ecs(self, spec):
+    def _seed_ecs(self, spec, account):
         cluster, service = spec["cluster"], spec["service"]
-        region, account = spec.get("region", _default_region()), spec.get("account", DEFAULT_ACCOUNT)
-        key = f"{cluster}/{service}"
-        self.ecs_deployments[key] = []
+        key, region = f"{cluster}/{service}", spec.get("region", _default_region())
+        a = self._in(account)
+        a.ecs_deployments[key] = []
         for d in spec.get("deployments", []):
-            self._ecs_add(key, d["id"], d["taskDefinition"], d.get("status", "SUCCESSFUL"),
-                          _epoch(d.get("createdAt")) or time.time(), region, account)
+            a.ecs_add(key, d["id"], d["taskDefinition"], d.get("status", "SUCCESSFUL"),
+                      _epoch(d.get("createdAt")) or time.time(), region)
 
-    def _ecs_add(self, key, name, task_definition, status, created, region, account):
-        cluster, service = key.split("/", 1)
-        base = f"arn:aws:ecs:{region}:{account}"
-        revision = {"serviceRevisionArn": f"{base}:service-revision/{key}/{name}",
-                    "serviceArn": f"{base}:service/{key}", "clusterArn": f"{base}:cluster/{cluster}",
-                    "taskDefinition": task_definition, "createdAt": created}
-        self.ecs_revisions[revision["serviceRevisionArn"]] = revision
-        previous = [d for d in self.ecs_deployments[key] if d["status"] == "SUCCESSFUL"][-1:]
-        deployment = {"serviceDeploymentArn": f"{base}:service-deployment/{key}/{name}",
-                      "serviceArn": revision["serviceArn"], "clusterArn": revision["clusterArn"],
-                      "createdAt": created, "startedAt": created, "status": status,
-                      "targetServiceRevision": {"arn": revision["serviceRevisionArn"]},
-                      "sourceServiceRevisions": [{"arn": p["targetServiceRevision"]["arn"]} for p in previous]}
-        self.ecs_deployments[key].append(deployment)
-        return deployment
-
-    def _ecs_find(self, arn):
-        for deployments in self.ecs_deployments.values():
-            for d in deployments:
-                if d["serviceDeploymentArn"] == arn:
-                    return d
-        raise ApiError("ServiceDeploymentNotFoundException", f"Service deployment {arn} was not found.")
-
-    def list_service_deployments(self, req, _call=None):
+    def list_service_deployments(self, req, call):
         key = f"{_last(req.get('cluster') or 'default')}/{_last(req.get('service'))}"
         statuses, window = req.get("status"), req.get("createdAt") or {}
-        account = _caller_account(_call) if _call is not None else DEFAULT_ACCOUNT
         with self.lock:
             # A service with no history (never deployed since, or a CODE_DEPLOY
-            # controller): ECS answers an empty list. Each account sees its own.
-            found = [d for d in reversed(self.ecs_deployments.get(key, []))
-                     if _arn_account(d["serviceArn"]) == account
-                     and (not statuses or d["status"] in statuses)
+            # controller): ECS answers an empty list.
+            found = [d for d in reversed(self._in(call).ecs_deployments.get(key, []))
+                     if (not statuses or d["status"] in statuses)
                      and (window.get("after") is None or d["createdAt"] >= _epoch(window["after"]))
                      and (window.get("before") is None or d["createdAt"] <= _epoch(window["before"]))]
         limit = int(req.get("maxResults") or 20)
@@ -470,29 +567,31 @@ class DeploymentHistories:
                   for d in found[:limit]]
         return {"serviceDeployments": briefs}
 
-    def describe_service_deployments(self, req, _call=None):
+    def describe_service_deployments(self, req, call):
         found, failures = [], []
         with self.lock:
+            a = self._in(call)
             for arn in req.get("serviceDeploymentArns") or []:
                 try:
-                    found.append(copy.deepcopy(self._ecs_find(arn)))
+                    found.append(copy.deepcopy(a.ecs_find(arn)))
                 except ApiError:
                     failures.append({"arn": arn, "reason": "MISSING"})
         return {"serviceDeployments": found, "failures": failures}
 
-    def describe_service_revisions(self, req, _call=None):
+    def describe_service_revisions(self, req, call):
         arns = req.get("serviceRevisionArns") or []
         if not 1 <= len(arns) <= 20:
             raise _validation(None, "serviceRevisionArns", "Member must have length between 1 and 20")
         with self.lock:
-            found = [copy.deepcopy(self.ecs_revisions[a]) for a in arns if a in self.ecs_revisions]
-        return {"serviceRevisions": found,
-                "failures": [{"arn": a, "reason": "MISSING"} for a in arns if a not in self.ecs_revisions]}
+            known = self._in(call).ecs_revisions
+            found = [copy.deepcopy(known[a]) for a in arns if a in known]
+            missing = [a for a in arns if a not in known]
+        return {"serviceRevisions": found, "failures": [{"arn": a, "reason": "MISSING"} for a in missing]}
 
-    def stop_service_deployment(self, req, _call=None):
+    def stop_service_deployment(self, req, call):
         stop_type = req.get("stopType") or "ROLLBACK"
         with self.lock:
-            d = self._ecs_find(req.get("serviceDeploymentArn"))
+            d = self._in(call).ecs_find(req.get("serviceDeploymentArn"))
             if d["status"] in ECS_ACTIVE:
                 d["status"] = "ROLLBACK_REQUESTED" if stop_type == "ROLLBACK" else "STOP_REQUESTED"
                 if stop_type == "ROLLBACK":
@@ -509,17 +608,18 @@ class DeploymentHistories:
         running is replaced: STOPPED); moto's copy of the service is updated too, if any."""
         key = f"{_last(req.get('cluster') or 'default')}/{_last(req.get('service'))}"
         with self.lock:
-            tracked = key in self.ecs_deployments
+            tracked = key in self._in(call).ecs_deployments
         if not tracked or not req.get("taskDefinition"):
             raise ForwardToMoto()
         moto = self._moto_json(call, req)
         with self.lock:
-            for d in self.ecs_deployments[key]:
+            a = self._in(call)
+            for d in a.ecs_deployments[key]:
                 if d["status"] in ECS_ACTIVE:
                     d["status"] = "STOPPED"
             name = f"d-{uuid.uuid4().hex[:12]}"
-            d = self._ecs_add(key, name, req["taskDefinition"], "IN_PROGRESS", time.time(),
-                              call.region or _default_region(), DEFAULT_ACCOUNT)
+            d = a.ecs_add(key, name, req["taskDefinition"], "IN_PROGRESS", time.time(),
+                          call.region or _default_region())
         service = moto.get("service") or {"serviceName": key.split("/", 1)[1], "serviceArn": d["serviceArn"],
                                           "clusterArn": d["clusterArn"], "status": "ACTIVE"}
         service["taskDefinition"] = req["taskDefinition"]
@@ -531,6 +631,8 @@ class DeploymentHistories:
                    "Authorization": f"AWS4-HMAC-SHA256 Credential={call.access_key or 'LOCAL'}/20000101/"
                                     f"{call.region or _default_region()}/{call.service}/aws4_request, "
                                     "SignedHeaders=host, Signature=0"}
+        if call.moto_account:
+            headers["x-moto-account-id"] = call.moto_account
         status, _, body = run_wsgi(self.moto, create_environ(
             "/", method="POST", headers=headers, data=json.dumps(req).encode(),
             content_type="application/x-amz-json-1.1"))
@@ -541,46 +643,21 @@ class DeploymentHistories:
 
     # ---- CodeDeploy deployment groups
 
-    def _seed_codedeploy(self, spec):
+    def _seed_codedeploy(self, spec, account):
         key = f"{spec['application']}/{spec['group']}"
-        self.cd_groups[key] = []
+        a = self._in(account)
+        a.cd_groups[key] = []
         for d in spec.get("deployments", []):
-            self._cd_add(key, d.get("id") or f"d-{uuid.uuid4().hex[:9].upper()}", d.get("status", "Succeeded"),
-                         d.get("revision") or {}, _epoch(d.get("createTime")) or time.time(),
-                         d.get("creator", "user"), d.get("description"))
+            a.cd_add(key, d.get("id") or f"d-{uuid.uuid4().hex[:9].upper()}", d.get("status", "Succeeded"),
+                     d.get("revision") or {}, _epoch(d.get("createTime")) or time.time(),
+                     d.get("creator", "user"), d.get("description"))
 
-    def _cd_add(self, key, deployment_id, status, revision, created, creator, description):
-        application, group = key.split("/", 1)
-        d = {"deploymentId": deployment_id, "applicationName": application, "deploymentGroupName": group,
-             "status": status, "revision": revision, "createTime": created, "creator": creator}
-        if description is not None:
-            d["description"] = description
-        self.cd_groups[key].append(d)
-        return d
-
-    def _cd_find(self, deployment_id):
-        for key, deployments in self.cd_groups.items():
-            for d in deployments:
-                if d["deploymentId"] == deployment_id:
-                    return d
-        return None
-
-    def _cd_info(self, d):
-        """GetDeployment's deploymentInfo: previousRevision is the revision of the newest
-        deployment that succeeded before this one."""
-        info = copy.deepcopy(d)
-        earlier = [e for e in self.cd_groups[f"{d['applicationName']}/{d['deploymentGroupName']}"]
-                   if e["status"] == "Succeeded" and e["createTime"] < d["createTime"]]
-        if earlier:
-            info["previousRevision"] = copy.deepcopy(earlier[-1]["revision"])
-        return info
-
-    def get_deployment_group(self, req, _call=None):
+    def get_deployment_group(self, req, call):
         key = f"{req.get('applicationName')}/{req.get('deploymentGroupName')}"
         with self.lock:
-            if key not in self.cd_groups:
+            deployments = self._in(call).cd_groups.get(key)
+            if deployments is None:
                 raise ForwardToMoto()
-            deployments = self.cd_groups[key]
             brief = lambda d: {"deploymentId": d["deploymentId"], "status": d["status"],  # noqa: E731
                                "createTime": d["createTime"]}
             info = {"applicationName": req["applicationName"], "deploymentGroupName": req["deploymentGroupName"]}
@@ -591,68 +668,72 @@ class DeploymentHistories:
                 info["lastSuccessfulDeployment"] = brief(succeeded[-1])
             return {"deploymentGroupInfo": info}
 
-    def get_deployment(self, req, _call=None):
+    def get_deployment(self, req, call):
         with self.lock:
-            d = self._cd_find(req.get("deploymentId"))
+            a = self._in(call)
+            d = a.cd_find(req.get("deploymentId"))
             if d is None:
                 raise ForwardToMoto()
-            return {"deploymentInfo": self._cd_info(d)}
+            return {"deploymentInfo": a.cd_info(d)}
 
-    def stop_tracked_deployment(self, req, call=None):
+    def stop_tracked_deployment(self, req, call):
         """StopDeployment of a seeded deployment: Stopped; with autoRollbackEnabled, a
         rollback deployment of the previous revision (rollbackInfo on both)."""
         with self.lock:
-            d = self._cd_find(req.get("deploymentId"))
+            a = self._in(call)
+            d = a.cd_find(req.get("deploymentId"))
             if d is None:
                 return self.stop_deployment(req, call)
             if d["status"] not in CODEDEPLOY_ACTIVE:
                 raise ApiError("DeploymentAlreadyCompletedException",
                                f"The deployment {d['deploymentId']} has already completed.")
             d["status"] = "Stopped"
-            previous = self._cd_info(d).get("previousRevision")
+            previous = a.cd_info(d).get("previousRevision")
             if req.get("autoRollbackEnabled") and previous:
                 key = f"{d['applicationName']}/{d['deploymentGroupName']}"
-                rollback = self._cd_add(key, f"d-{uuid.uuid4().hex[:9].upper()}", "InProgress", previous,
-                                        time.time(), "codeDeployRollback", None)
+                rollback = a.cd_add(key, f"d-{uuid.uuid4().hex[:9].upper()}", "InProgress", previous,
+                                    time.time(), "codeDeployRollback", None)
                 rollback["rollbackInfo"] = {"rollbackTriggeringDeploymentId": d["deploymentId"]}
                 d["rollbackInfo"] = {"rollbackDeploymentId": rollback["deploymentId"]}
             return {"status": "Pending", "statusMessage": f"Stopping deployment {d['deploymentId']}"}
 
-    def create_deployment(self, req, _call=None):
+    def create_deployment(self, req, call):
         key = f"{req.get('applicationName')}/{req.get('deploymentGroupName')}"
         with self.lock:
-            if key not in self.cd_groups:
+            a = self._in(call)
+            if key not in a.cd_groups:
                 raise ForwardToMoto()
-            active = [d for d in self.cd_groups[key] if d["status"] in CODEDEPLOY_ACTIVE]
+            active = [d for d in a.cd_groups[key] if d["status"] in CODEDEPLOY_ACTIVE]
             if active:
                 raise ApiError("DeploymentLimitExceededException",
                                f"The deployment group {key} has an active deployment: {active[0]['deploymentId']}")
-            d = self._cd_add(key, f"d-{uuid.uuid4().hex[:9].upper()}", "InProgress", req.get("revision") or {},
-                             time.time(), "user", req.get("description"))
+            d = a.cd_add(key, f"d-{uuid.uuid4().hex[:9].upper()}", "InProgress", req.get("revision") or {},
+                         time.time(), "user", req.get("description"))
             return {"deploymentId": d["deploymentId"]}
 
     # ---- CodePipeline executions and stage rollback
 
-    def list_pipeline_executions(self, req, _call=None):
+    def list_pipeline_executions(self, req, call):
         stage = ((req.get("filter") or {}).get("succeededInStage") or {}).get("stageName")
         with self.lock:
-            if req.get("pipelineName") not in self.executions:
+            executions = self._in(call).executions.get(req.get("pipelineName"))
+            if executions is None:
                 raise ForwardToMoto()
-            found = [e for e in self.executions[req["pipelineName"]]
-                     if stage is None or stage in (e.get("succeededInStages") or [])]
+            found = [e for e in executions if stage is None or stage in (e.get("succeededInStages") or [])]
             limit = int(req.get("maxResults") or 100)
             return {"pipelineExecutionSummaries": [
                 {k: v for k, v in e.items() if k != "succeededInStages"} for e in found[:limit]]}
 
-    def rollback_tracked_stage(self, req, call=None):
+    def rollback_tracked_stage(self, req, call):
         """RollbackStage with CodePipeline's rules for a pipeline with seeded executions: the
         stage must exist and not be running (UnableToRollbackStage; a rollback running
         there: Conflict); the target must have succeeded in the stage and not be a rollback."""
         pipeline, stage = req.get("pipelineName"), req.get("stageName")
         with self.lock:
-            if pipeline not in self.executions:
+            a = self._in(call)
+            if pipeline not in a.executions:
                 return self.rollback_stage(req, call)
-            states = (self.state["pipelines"].get(pipeline) or {}).get("stageStates") or []
+            states = (a.state["pipelines"].get(pipeline) or {}).get("stageStates") or []
             state = next((s for s in states if s.get("stageName") == stage), None)
             if state is None:
                 raise ApiError("StageNotFoundException", f"Stage {stage} was not found in pipeline {pipeline}")
@@ -661,7 +742,7 @@ class DeploymentHistories:
                 if latest.get("type") == "ROLLBACK":
                     raise ApiError("ConflictException", f"Stage {stage} is already being rolled back")
                 raise ApiError("UnableToRollbackStageException", f"Stage {stage} is currently running")
-            target = next((e for e in self.executions[pipeline]
+            target = next((e for e in a.executions[pipeline]
                            if e.get("pipelineExecutionId") == req.get("targetPipelineExecutionId")), None)
             if target is None:
                 raise ApiError("PipelineExecutionNotFoundException",
@@ -671,7 +752,7 @@ class DeploymentHistories:
                                f"Execution {target['pipelineExecutionId']} did not succeed in stage {stage} "
                                "or is a rollback")
             new_id = str(uuid.uuid4())
-            self.executions[pipeline].insert(0, {
+            a.executions[pipeline].insert(0, {
                 "pipelineExecutionId": new_id, "status": "InProgress", "startTime": time.time(),
                 "lastUpdateTime": time.time(), "executionType": "ROLLBACK",
                 "rollbackMetadata": {"rollbackTargetPipelineExecutionId": target["pipelineExecutionId"]}})
@@ -680,11 +761,10 @@ class DeploymentHistories:
 
     # ---- CloudWatch alarm tags
 
-    def list_tags_for_resource(self, req, _call=None):
+    def list_tags_for_resource(self, req, call):
         arn = req.get("ResourceARN")
-        account = _caller_account(_call) if _call is not None else DEFAULT_ACCOUNT
         with self.lock:
-            tags = self.alarm_tags.get(arn) if _arn_account(arn) in (account, None) else None
+            tags = self._in(call).alarm_tags.get(arn)
         if tags is None:
             raise ApiError("ResourceNotFoundException", f"Alarm {arn} does not exist")
         return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
@@ -700,7 +780,7 @@ class LocalAws(DeploymentHistories):
             from moto.server import DomainDispatcherApplication, create_backend_app
             moto_app = DomainDispatcherApplication(create_backend_app)
         self.moto = moto_app
-        self.sts = Sts(DEFAULT_ACCOUNT)
+        self.sts = Sts()
         self.lock = threading.Lock()
         self.seq = 0
         self._clear()
@@ -744,20 +824,18 @@ class LocalAws(DeploymentHistories):
         self.calls, self.faults, self.stubs, self.jobs = [], [], [], {}
         # "<deploymentId>/<lifecycleEventHookExecutionId>" -> the hook's answer
         self.hooks = {}
-        self.state = {"pipelines": {}, "alarms": []}
-        # the health gate's scripted deployments, set with the rest of the state
-        self.gate_state = GATE_STATE_DEFAULTS()
-        # scripted timeline -> calls served so far
-        self.gate_calls = {}
+        # account -> AccountState: pipeline states, alarms, the health gate's scripted
+        # deployments, the deployment histories
+        self.accounts = {}
         self.latency_ms = 0.0
         # (registry id, region, repository) -> {"repo": moto's Repository, "blobs": {digest: bytes}}
         self.blobs = {}
         # uploadId -> {"key", "repo", "data": bytearray, "parts": [part lengths]}
         self.uploads = {}
+        # layer download URL signature -> (access key, account) of the call that got it
+        self.blob_urls = {}
         self.ecr = {"partSize": ECR_PART_SIZE, "minPartSize": ECR_MIN_PART_SIZE}
-        self._clear_histories()
-        if hasattr(self, "sts"):
-            self.sts.clear()
+        self.sts.settings()
 
     # ---- WSGI entry point
 
@@ -769,13 +847,23 @@ class LocalAws(DeploymentHistories):
         if path.startswith("/moto-api"):
             return self.moto(environ, start_response)
         start = now_ms()
-        call = blob_call(environ) if blob else self.identify(environ)
+        if blob:
+            call = blob_call(environ)
+            signature = parse_qs(environ.get("QUERY_STRING", "")).get("X-Amz-Signature", [""])[0]
+            with self.lock:  # the URL acts for the call that got it, else in its registry
+                call.access_key, call.moto_account = self.blob_urls.get(
+                    signature, ("", (call.request or {}).get("registryId")))
+        else:
+            call = self.identify(environ)
+        call.account = _caller_account(call)
+        # Credentials that have expired are refused before anything else happens.
+        expired = self.sts.expired(call.access_key)
         with self.lock:
             self.seq += 1
             seq = self.seq
-            fault = self._take_fault(call)
+            fault = None if expired else self._take_fault(call)
             kind = fault["kind"] if fault else None
-            stub = self._find_stub(call) if kind in (None, "delay") else None
+            stub = self._find_stub(call) if kind in (None, "delay") and not expired else None
             delay = self.latency_ms + (fault["delay_ms"] if kind == "delay" else 0)
         if delay > 0:
             time.sleep(delay / 1000.0)
@@ -784,10 +872,8 @@ class LocalAws(DeploymentHistories):
             reset_connection(environ)
             raise ConnectionResetError("connection reset on purpose")  # werkzeug stays quiet
         try:
-            if not blob and call.access_key and self.sts.expired(call.access_key):
-                code, status = {"query": ("ExpiredToken", 403), "ec2": ("ExpiredToken", 403),
-                                "s3": ("ExpiredToken", 400)}.get(call.protocol, ("ExpiredTokenException", 400))
-                status, headers, body = error_response(call, code, "The security token included in the request is expired", status)
+            if expired:
+                status, headers, body = error_response(call, *EXPIRED.get(call.protocol, EXPIRED["json"]))
             elif kind in ("throttle", "error", "deny"):
                 status, headers, body = error_response(call, *self._fault_error(call, kind))
             elif stub is not None:
@@ -821,7 +907,7 @@ class LocalAws(DeploymentHistories):
             call.api, call.operation = cbor_path.group(1).split(".")[-1], cbor_path.group(2)
         credential = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
         scope = (credential.group(1) if credential else query.get("X-Amz-Credential", [""])[0]).split("/")
-        call.account = environ.get("HTTP_X_MOTO_ACCOUNT_ID")
+        call.moto_account = environ.get("HTTP_X_MOTO_ACCOUNT_ID")
         call.base_url = _base_url(environ)
         body = None
         if len(scope) == 5:  # AKID/DATE/REGION/SERVICE/aws4_request
@@ -878,7 +964,7 @@ class LocalAws(DeploymentHistories):
     def _record(self, seq, call, start, status, fault):
         entry = {"seq": seq, "service": call.service, "operation": call.operation,
                  "start_ms": start, "end_ms": now_ms(), "status": status, "fault": fault,
-                 "request": call.request, "account": _caller_account(call)}
+                 "request": call.request, "account": call.account}
         with self.lock:
             self.calls.append(entry)
 
@@ -923,12 +1009,12 @@ class LocalAws(DeploymentHistories):
         if call.service == "ecr-blob":
             return self.download_blob(environ, call)
         if (call.service, call.operation) == ("sts", "AssumeRole"):
-            why = self.sts.refusal(call.params or {}, _caller_account(call), call.access_key)
+            why = self.sts.refusal(call.params or {}, call)
             if why:
                 return error_response(call, "AccessDenied", why, 403)
             status, headers, body = self._forward(environ, call)
             if status == 200:
-                self.sts.remember(body)
+                self.sts.remember(body, call.params or {})
             return status, headers, body
         handler = self.builtins.get((call.api, call.operation)) or self.builtins.get((call.service, call.operation))
         if handler is None and call.protocol == "cbor":
@@ -1003,13 +1089,13 @@ class LocalAws(DeploymentHistories):
             self.jobs[job_id] = {"status": status, "request": req, "reports": 1, "rejected": 0}
         return {}
 
-    def get_pipeline_state(self, req, _call=None):
+    def get_pipeline_state(self, req, call):
         name = req.get("name")
         with self.lock:
-            pipeline = self.state["pipelines"].get(name)
+            pipeline = self._in(call).state["pipelines"].get(name)
             if pipeline is None:
                 raise ApiError("PipelineNotFoundException",
-                               f"Account '123456789012' does not have a pipeline with name '{name}'")
+                               f"Account '{call.account}' does not have a pipeline with name '{name}'")
             return copy.deepcopy(pipeline)
 
     def rollback_stage(self, req, _call=None):
@@ -1018,26 +1104,27 @@ class LocalAws(DeploymentHistories):
                 raise _validation(None, field, "Member must not be null")
         return {"pipelineExecutionId": str(uuid.uuid4())}
 
-    def disable_stage_transition(self, req, _call=None):
+    def disable_stage_transition(self, req, call):
         reason = req.get("reason")
         if reason is None:
             raise _validation(None, "reason", "Member must not be null")
         _check_length(reason, "reason", 300)
-        return self._set_transition(req, False, reason)
+        return self._set_transition(req, call, False, reason)
 
-    def enable_stage_transition(self, req, _call=None):
-        return self._set_transition(req, True, None)
+    def enable_stage_transition(self, req, call):
+        return self._set_transition(req, call, True, None)
 
-    def _set_transition(self, req, enabled, reason):
+    def _set_transition(self, req, call, enabled, reason):
         kind = req.get("transitionType")
         if kind not in ("Inbound", "Outbound"):
             raise _validation(kind, "transitionType", "Member must satisfy enum value set: [Inbound, Outbound]")
-        transition = {"enabled": enabled, "lastChangedBy": "arn:aws:iam::123456789012:user/local",
+        transition = {"enabled": enabled, "lastChangedBy": f"arn:aws:iam::{call.account}:user/local",
                       "lastChangedAt": time.time()}
         if reason is not None:
             transition["disabledReason"] = reason
         with self.lock:
-            stages = (self.state["pipelines"].get(req.get("pipelineName")) or {}).get("stageStates") or []
+            pipelines = self._in(call).state["pipelines"]
+            stages = (pipelines.get(req.get("pipelineName")) or {}).get("stageStates") or []
             names = [s.get("stageName") for s in stages]
             if req.get("stageName") in names:
                 # An Outbound transition of a stage is the Inbound one of the next stage.
@@ -1077,13 +1164,11 @@ class LocalAws(DeploymentHistories):
 
     # ---- CloudWatch
 
-    def describe_alarms(self, req, _call=None):
+    def describe_alarms(self, req, call):
         names, prefix, state = req.get("AlarmNames"), req.get("AlarmNamePrefix"), req.get("StateValue")
         types = req.get("AlarmTypes")
-        account = _caller_account(_call) if _call is not None else DEFAULT_ACCOUNT
         with self.lock:
-            alarms = copy.deepcopy(self.state["alarms"])
-        alarms = [a for a in alarms if a.pop("_account", DEFAULT_ACCOUNT) == account]
+            alarms = copy.deepcopy(self._in(call).state["alarms"])
         if types is not None and "MetricAlarm" not in types:
             alarms = []
         alarms = [a for a in alarms
@@ -1242,7 +1327,9 @@ class LocalAws(DeploymentHistories):
         # Shaped like S3's presigned URLs, whose credential, token and signature must never
         # reach a log.
         day = signed_at[:8]
-        signature = hashlib.sha256(f"{digest}{signed_at}".encode()).hexdigest()
+        signature = hashlib.sha256(f"{digest}{signed_at}{uuid.uuid4()}".encode()).hexdigest()
+        with self.lock:  # a download acts for this call: its credentials, its account
+            self.blob_urls[signature] = (call.access_key, call.account)
         url = (f"{call.base_url}{BLOB_PATH}{key[0]}/{key[1]}/{quote(key[2])}/{quote(digest, safe=':')}"
                f"?X-Amz-Algorithm=AWS4-HMAC-SHA256"
                f"&X-Amz-Credential=ASIALOCALBLOBACCESS%2F{day}%2F{key[1]}%2Fs3%2Faws4_request"
@@ -1294,7 +1381,7 @@ class LocalAws(DeploymentHistories):
     def _put_blob(self, data):
         """Control API: stores a blob in a repository directly."""
         name = data["repositoryName"]
-        account = data.get("registryId") or os.environ.get("MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT
+        account = data.get("registryId") or _home_account()
         region = data.get("region") or _default_region()
         content = base64.b64decode(data["content_b64"], validate=True)
         repo = _moto_repository(account, region, name, account)
@@ -1348,13 +1435,13 @@ class LocalAws(DeploymentHistories):
             ("elasticloadbalancing", "DescribeTargetGroups"): self.gate_describe_target_groups,
         }
 
-    def _gate_frame(self, key, frames, advance=True):
+    def _gate_frame(self, a, key, frames, advance=True):
         """The frame of a timeline for this read (lock held). Each frame serves
         `calls` reads (default 1); the last one serves every read after. A read
-        that does not advance sees the frame the last read saw."""
-        served = self.gate_calls.get(key, 0)
+        that does not advance sees the frame the last read saw. `a`: the account's state."""
+        served = a.gate_calls.get(key, 0)
         if advance:
-            self.gate_calls[key] = served + 1
+            a.gate_calls[key] = served + 1
         else:
             served = max(served - 1, 0)
         chosen = frames[-1]
@@ -1366,18 +1453,19 @@ class LocalAws(DeploymentHistories):
             served -= n
         return {k: v for k, v in copy.deepcopy(chosen).items() if k != "calls"}
 
-    def _gate_service_deployment(self, entry, advance=True):
+    def _gate_service_deployment(self, a, entry, advance=True):
         base = {k: v for k, v in entry.items() if k != "timeline"}
         frames = entry.get("timeline") or [{}]
-        return {**copy.deepcopy(base), **self._gate_frame(("sd", base["serviceDeploymentArn"]), frames, advance)}
+        return {**copy.deepcopy(base), **self._gate_frame(a, ("sd", base["serviceDeploymentArn"]), frames, advance)}
 
-    def gate_list_service_deployments(self, req, _call=None):
+    def gate_list_service_deployments(self, req, call):
         service, cluster = req.get("service"), req.get("cluster")
         if not service:
             raise _validation(None, "service", "Member must not be null")
         named = lambda arn, name: name is None or arn == name or str(arn).endswith("/" + name)
         with self.lock:
-            found = [self._gate_service_deployment(e, advance=False) for e in self.gate_state["serviceDeployments"]
+            a = self._in(call)
+            found = [self._gate_service_deployment(a, e, advance=False) for e in a.gate_state["serviceDeployments"]
                      if named(e.get("serviceArn"), service) and named(e.get("clusterArn"), cluster)]
         if not found:
             raise Forward()
@@ -1388,28 +1476,29 @@ class LocalAws(DeploymentHistories):
                                        {"targetServiceRevisionArn": (d.get("targetServiceRevision") or {}).get("arn")}
                                        for d in found]}
 
-    def gate_describe_service_deployments(self, req, _call=None):
+    def gate_describe_service_deployments(self, req, call):
         arns = req.get("serviceDeploymentArns") or []
         if not 1 <= len(arns) <= 20:
             raise _validation(arns, "serviceDeploymentArns", "Member must have length between 1 and 20")
         out, failures = [], []
         with self.lock:
-            by_arn = {e["serviceDeploymentArn"]: e for e in self.gate_state["serviceDeployments"]}
+            a = self._in(call)
+            by_arn = {e["serviceDeploymentArn"]: e for e in a.gate_state["serviceDeployments"]}
             if not any(arn in by_arn for arn in arns):
                 raise Forward()
             for arn in arns:
                 if arn in by_arn:
-                    out.append(self._gate_service_deployment(by_arn[arn]))
+                    out.append(self._gate_service_deployment(a, by_arn[arn]))
                 else:
                     failures.append({"arn": arn, "reason": "MISSING", "detail": "ServiceDeploymentNotFound"})
         return {"serviceDeployments": out, "failures": failures}
 
-    def gate_describe_service_revisions(self, req, _call=None):
+    def gate_describe_service_revisions(self, req, call):
         arns = req.get("serviceRevisionArns") or []
         if not 1 <= len(arns) <= 20:
             raise _validation(arns, "serviceRevisionArns", "Member must have length between 1 and 20")
         with self.lock:
-            known = copy.deepcopy(self.gate_state["serviceRevisions"])
+            known = copy.deepcopy(self._in(call).gate_state["serviceRevisions"])
         found = [dict(known[a], serviceRevisionArn=a) for a in arns if a in known]
         if not found:
             raise Forward()
@@ -1419,10 +1508,11 @@ class LocalAws(DeploymentHistories):
     def gate_describe_target_health(self, _req, call):
         arn = (call.params or {}).get("TargetGroupArn")
         with self.lock:
-            frames = self.gate_state["targetHealth"].get(arn)
-            if not frames or _arn_account(arn) not in (_caller_account(call), None):
+            a = self._in(call)
+            frames = a.gate_state["targetHealth"].get(arn)
+            if not frames:
                 raise Forward()
-            frame = self._gate_frame(("tg", arn), frames)
+            frame = self._gate_frame(a, ("tg", arn), frames)
         descriptions = []
         for t in frame.get("targets", []):
             health = {"State": t.get("state", "healthy"), "Reason": t.get("reason"),
@@ -1431,14 +1521,14 @@ class LocalAws(DeploymentHistories):
                                  "HealthCheckPort": str(t.get("port", 80)), "TargetHealth": health})
         return {"TargetHealthDescriptions": descriptions}
 
-    def gate_get_metric_data(self, req, _call=None):
+    def gate_get_metric_data(self, req, call):
         queries = req.get("MetricDataQueries") or []
         if not queries:
             raise _validation(None, "MetricDataQueries", "Member must not be null")
         start, end = _epoch(req.get("StartTime")) or 0, _epoch(req.get("EndTime")) or time.time()
         now = time.time()
         with self.lock:
-            scripted = copy.deepcopy(self.gate_state["metricData"])
+            scripted = copy.deepcopy(self._in(call).gate_state["metricData"])
         results = []
         for q in queries:
             data = scripted.get(q.get("Id"))
@@ -1454,34 +1544,34 @@ class LocalAws(DeploymentHistories):
             results.append(result)
         return {"MetricDataResults": results, "Messages": []}
 
-    def _gate_codedeploy(self, deployment_id, advance):
-        entry = self.gate_state["codedeployDeployments"].get(deployment_id)
+    def _gate_codedeploy(self, a, deployment_id, advance):
+        entry = a.gate_state["codedeployDeployments"].get(deployment_id)
         if entry is None:
             return None
         base = {k: v for k, v in entry.items() if k not in ("timeline", "targets")}
-        frame = self._gate_frame(("cd", deployment_id), entry.get("timeline") or [{}], advance)
+        frame = self._gate_frame(a, ("cd", deployment_id), entry.get("timeline") or [{}], advance)
         targets = copy.deepcopy(frame.pop("targets", None) or entry.get("targets") or {})
         return {**copy.deepcopy(base), "deploymentId": deployment_id, **frame}, targets
 
-    def gate_get_deployment(self, req, _call=None):
+    def gate_get_deployment(self, req, call):
         with self.lock:
-            found = self._gate_codedeploy(req.get("deploymentId"), advance=True)
+            found = self._gate_codedeploy(self._in(call), req.get("deploymentId"), advance=True)
         if found is None:
             raise Forward()
         return {"deploymentInfo": found[0]}
 
-    def gate_list_deployments(self, req, _call=None):
+    def gate_list_deployments(self, req, call):
         app, group = req.get("applicationName"), req.get("deploymentGroupName")
         with self.lock:
-            found = [(e.get("createTime", 0), d) for d, e in self.gate_state["codedeployDeployments"].items()
+            found = [(e.get("createTime", 0), d) for d, e in self._in(call).gate_state["codedeployDeployments"].items()
                      if e.get("applicationName") == app and e.get("deploymentGroupName") == group]
         if not found:
             raise Forward()
         return {"deployments": [d for _, d in sorted(found, key=lambda x: _epoch(x[0]) or 0, reverse=True)]}
 
-    def gate_list_deployment_targets(self, req, _call=None):
+    def gate_list_deployment_targets(self, req, call):
         with self.lock:
-            found = self._gate_codedeploy(req.get("deploymentId"), advance=False)
+            found = self._gate_codedeploy(self._in(call), req.get("deploymentId"), advance=False)
         if found is None:
             raise ApiError("DeploymentDoesNotExistException",
                            f"The deployment {req.get('deploymentId')} could not be found")
@@ -1489,10 +1579,10 @@ class LocalAws(DeploymentHistories):
         ids = [t for t, target in found[1].items() if wanted is None or target.get("status") in wanted]
         return {"targetIds": ids}
 
-    def gate_batch_get_deployment_targets(self, req, _call=None):
+    def gate_batch_get_deployment_targets(self, req, call):
         deployment_id = req.get("deploymentId")
         with self.lock:
-            found = self._gate_codedeploy(deployment_id, advance=False)
+            found = self._gate_codedeploy(self._in(call), deployment_id, advance=False)
         if found is None:
             raise ApiError("DeploymentDoesNotExistException", f"The deployment {deployment_id} could not be found")
         targets = []
@@ -1509,10 +1599,10 @@ class LocalAws(DeploymentHistories):
     # The green target group of a CodeDeploy deployment: its ECS target's task sets
     # (above), the deployment group's target groups, and their ARNs by name.
 
-    def gate_get_deployment_group(self, req, _call=None):
+    def gate_get_deployment_group(self, req, call):
         key = f"{req.get('applicationName')}/{req.get('deploymentGroupName')}"
         with self.lock:
-            group = copy.deepcopy(self.gate_state["deploymentGroups"].get(key))
+            group = copy.deepcopy(self._in(call).gate_state["deploymentGroups"].get(key))
         if group is None:
             raise Forward()
         return {"deploymentGroupInfo": {"applicationName": req.get("applicationName"),
@@ -1527,25 +1617,38 @@ class LocalAws(DeploymentHistories):
         names = [params[f"Names.member.{i}"] for i in range(1, len(names) + 1) if f"Names.member.{i}" in params]
         with self.lock:
             by_name = {arn.split(":targetgroup/", 1)[-1].split("/", 1)[0]: arn
-                       for arn in self.gate_state["targetHealth"]}
+                       for arn in self._in(call).gate_state["targetHealth"]}
         if not names or not all(n in by_name for n in names):
             raise Forward()
         return {"TargetGroups": [{"TargetGroupArn": by_name[n], "TargetGroupName": n, "TargetType": "ip"}
                                  for n in names]}
 
-    def _set_gate_state(self, data):
-        """Control API: the scripted deployment health; replacing a part restarts its timelines."""
+    def _set_gate_state(self, data, named):
+        """Control API: the scripted deployment health; replacing a part restarts its
+        timelines. A part replaces that part of the body's account (`named`, else the home
+        account) and of each account its items belong to (by their ARNs)."""
         kinds = {"serviceDeployments": list, "serviceRevisions": dict, "targetHealth": dict, "metricData": dict,
                  "codedeployDeployments": dict, "deploymentGroups": dict}
         for key, kind in kinds.items():
-            if key in data:
-                if not isinstance(data[key], kind):
-                    raise ValueError(f"{key} must be a{'n object' if kind is dict else ' list'}")
-                if key == "serviceDeployments" and not all("serviceDeploymentArn" in e for e in data[key]):
-                    raise ValueError("every service deployment needs serviceDeploymentArn")
-                self.gate_state[key] = data[key]
-                prefix = {"serviceDeployments": "sd", "targetHealth": "tg", "codedeployDeployments": "cd"}.get(key)
-                self.gate_calls = {k: v for k, v in self.gate_calls.items() if k[0] != prefix}
+            if key not in data:
+                continue
+            if not isinstance(data[key], kind):
+                raise ValueError(f"{key} must be a{'n object' if kind is dict else ' list'}")
+            if key == "serviceDeployments" and not all("serviceDeploymentArn" in e for e in data[key]):
+                raise ValueError("every service deployment needs serviceDeploymentArn")
+            parts = {_owner(named): kind()}
+            if kind is list:
+                for e in data[key]:
+                    parts.setdefault(_owner(named, e["serviceDeploymentArn"]), []).append(e)
+            else:
+                by_arn = key in ("serviceRevisions", "targetHealth")
+                for k, v in data[key].items():
+                    parts.setdefault(_owner(named, k if by_arn else None), {})[k] = v
+            prefix = {"serviceDeployments": "sd", "targetHealth": "tg", "codedeployDeployments": "cd"}.get(key)
+            for account, part in parts.items():
+                a = self._in(account)
+                a.gate_state[key] = part
+                a.gate_calls = {k: v for k, v in a.gate_calls.items() if k[0] != prefix}
 
     # ---- control API
 
@@ -1616,8 +1719,9 @@ class LocalAws(DeploymentHistories):
         if path == "/state" and method in ("GET", "POST"):
             with self.lock:
                 if method == "POST":
-                    self._set_state(data)
-                return 200, copy.deepcopy(self.state)
+                    return 200, copy.deepcopy(self._set_state(data).state)
+                account = parse_qs(environ.get("QUERY_STRING", "")).get("account", [None])[0]
+                return 200, copy.deepcopy(self._in(_owner(_seed_account({"account": account}))).state)
         if path == "/ecr/blobs" and method in ("GET", "POST"):
             if method == "POST":
                 return self._put_blob(data)
@@ -1630,28 +1734,36 @@ class LocalAws(DeploymentHistories):
         if path.startswith("/rehearsal"):
             return self.rehearsal.control(method, path, data)
         if path == "/deployments" and method in ("GET", "POST"):
-            return self._histories_control(method, data)
+            return self._histories_control(method, data, parse_qs(environ.get("QUERY_STRING", "")))
         if (method, path) == ("POST", "/reset"):
             with self.lock:
                 self._clear()
             if data.get("moto"):
                 run_wsgi(self.moto, create_environ("/moto-api/reset", method="POST"))
+                self.sts.forget()  # moto forgot the keys it issued
             return ok
         return 404, {"error": f"no control endpoint {method} /_local{path}"}
 
     def _set_state(self, data):
+        """Control API: replaces the given parts of the state of the body's account (its
+        `account`, else the home account) and of the accounts its items' ARNs name; answers
+        the body's account's state."""
+        named = _seed_account(data)
+        home = self._in(_owner(named))
         if "pipelines" in data:
             if not isinstance(data["pipelines"], dict):
                 raise ValueError("pipelines must be an object of name -> GetPipelineState response")
-            self.state["pipelines"] = data["pipelines"]
+            home.state["pipelines"] = data["pipelines"]
         if "alarms" in data:
             if not isinstance(data["alarms"], list):
                 raise ValueError("alarms must be a list of MetricAlarm objects")
-            # An account's alarms replace that account's only.
-            account = data.get("account", DEFAULT_ACCOUNT)
-            kept = [a for a in self.state["alarms"] if a.get("_account", DEFAULT_ACCOUNT) != account]
-            self.state["alarms"] = kept + [{**a, "_account": account} for a in data["alarms"]]
-        self._set_gate_state(data)
+            parts = {home.account: []}
+            for alarm in data["alarms"]:
+                parts.setdefault(_owner(named, alarm.get("AlarmArn")), []).append(alarm)
+            for account, alarms in parts.items():
+                self._in(account).state["alarms"] = alarms
+        self._set_gate_state(data, named)
+        return home
 
 
 # ---------------------------------------------------------------- helpers
@@ -1724,20 +1836,14 @@ def _base_url(environ):
     return f"{environ.get('wsgi.url_scheme', 'http')}://{host}"
 
 
-def _arn_account(arn):
-    """The account of an ARN, or None when it names none."""
-    parts = str(arn or "").split(":")
-    return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4] else None
-
-
 def _caller_account(call):
     """The account moto serves a call from, worked out as moto does: MOTO_ACCOUNT_ID,
     else the x-moto-account-id header, else the account owning the access key (keys
     from AssumeRole belong to the role's account), else moto's default."""
     if os.environ.get("MOTO_ACCOUNT_ID"):
         return os.environ["MOTO_ACCOUNT_ID"]
-    if call.account:
-        return call.account
+    if call.moto_account:
+        return call.moto_account
     from moto.iam.models import get_account_id_from
     return get_account_id_from(call.access_key)
 

@@ -20,23 +20,29 @@ binaries; this module plays the services those functions watch and act on:
 Deployments live in the deployment histories (local_aws.DeploymentHistories), so the
 rollback trigger reads and writes them as any other; the reads the health gate makes of
 them (ListDeployments, ListDeploymentTargets, BatchGetDeploymentTargets, GetDeployment
-with its instance overview) are answered here.
+with its instance overview) are answered here. Everything played belongs to one account,
+as in the emulator: `account` on a group, an alarm or the request (world, codedeploy,
+ecs), else the account in a target group's ARN, else 123456789012; a call sees only its
+own account's.
 
 Control API (JSON), under /_local/rehearsal/:
   POST reset                     forget the rehearsal's groups, plays and events
-  POST world                     {codedeployGroups: [{application, group, platform ECS|Server,
+  POST world                     {account?, codedeployGroups: [{application, group, platform ECS|Server,
                                  cluster?, service?, targetGroups?, instances?, alarm?,
-                                 initialRevision?}], alarms: [{name, tags}], targetHealth: {arn: [targets]}}
+                                 initialRevision?, account?}], alarms: [{name, tags, account?}],
+                                 targetHealth: {arn: [targets]}}
   POST script                    the next releases' script: {targets: healthy|unhealthy,
                                  alarmAfterShift, failInstance, failEvent}
-  POST codedeploy                {application, group, revision, hooks: [{event, function}]} -> {deploymentId}
+  POST codedeploy                {application, group, revision, hooks: [{event, function}], account?}
+                                 -> {deploymentId}
   GET  codedeploy/<id>           {status, hook?: {event, function, executionId}, instances, ...}
   POST codedeploy/<id>/hook-done the pending hook was invoked: go on with its recorded answer
   POST ecs                       {cluster, service, hooks: [{stage, function, hookDetails?}],
-                                 targetGroups} after UpdateService -> {serviceDeploymentArn}
+                                 targetGroups, account?} after UpdateService -> {serviceDeploymentArn}
   GET  ecs                       {serviceDeploymentArn} -> {status, hook?: the hook's event + function}
   POST ecs/answer                {serviceDeploymentArn, answer: the hook's return value}
-  GET  events                    the alarm state changes since the last read (for EventBridge)
+  GET  events                    the alarm state changes since the last read (for EventBridge),
+                                 each with its alarm's account
 """
 
 import copy
@@ -84,11 +90,12 @@ class Rehearsal:
         self.clear()
 
     def clear(self):
-        # "application/group" -> {"platform", "cluster", "service", "targetGroups", "instances", "alarm"}
+        # (account, "application/group") -> {"platform", "cluster", "service", "targetGroups",
+        # "instances", "alarm"}
         self.groups = {}
-        # deployment id -> how it plays
+        # deployment id -> how it plays (with its "account")
         self.plays = {}
-        # service deployment ARN -> how it plays
+        # service deployment ARN -> how it plays (with its "account")
         self.ecs_plays = {}
         self.script = dict(DEFAULT_SCRIPT)
         self.events = []
@@ -127,49 +134,58 @@ class Rehearsal:
                 return self._ecs_answer(data)
         return 404, {"error": f"no rehearsal endpoint {method} {path}"}
 
+    def _account(self, spec, named=None, arn=None):
+        """The account a group, alarm or request belongs to (local_aws._owner)."""
+        return self.lib._owner(self.lib._seed_account(spec) or named, arn)
+
     def _world(self, data):
         """Deployment groups (with the deployment their service runs now), alarms with
         their tags, target groups with their targets."""
+        named = self.lib._seed_account(data)
         for g in data.get("codedeployGroups", []):
-            key = f"{g['application']}/{g['group']}"
-            self.groups[key] = {"platform": g.get("platform", "ECS"), "cluster": g.get("cluster"),
-                                "service": g.get("service"), "targetGroups": g.get("targetGroups", []),
-                                "instances": g.get("instances", []), "alarm": g.get("alarm")}
-            deployments = self.app.cd_groups.setdefault(key, [])
+            account, key = self._account(g, named), f"{g['application']}/{g['group']}"
+            a = self.app._in(account)
+            self.groups[(account, key)] = {
+                "platform": g.get("platform", "ECS"), "cluster": g.get("cluster"), "service": g.get("service"),
+                "targetGroups": g.get("targetGroups", []), "instances": g.get("instances", []),
+                "alarm": g.get("alarm")}
+            deployments = a.cd_groups.setdefault(key, [])
             if g.get("initialRevision") and not deployments:
-                d = self.app._cd_add(key, f"d-{uuid.uuid4().hex[:9].upper()}", "Succeeded", g["initialRevision"],
-                                     time.time() - 86400, "user", "initial release")
-                self.plays[d["deploymentId"]] = {"platform": self.groups[key]["platform"], "group": key,
-                                                 "done": True, "instances": {}}
+                d = a.cd_add(key, f"d-{uuid.uuid4().hex[:9].upper()}", "Succeeded", g["initialRevision"],
+                             time.time() - 86400, "user", "initial release")
+                self.plays[d["deploymentId"]] = {"platform": self.groups[(account, key)]["platform"],
+                                                 "account": account, "group": key, "done": True, "instances": {}}
         for tg, targets in data.get("targetHealth", {}).items():
-            self._set_targets(tg, targets)
+            self._set_targets(self.lib._owner(named, tg), tg, targets)
         for alarm in data.get("alarms", []):
-            self._set_alarm(alarm["name"], "OK", "rehearsal start", record=False)
-            arn = self._alarm_arn(alarm["name"])
+            account = self._account(alarm, named)
+            self._set_alarm(account, alarm["name"], "OK", "rehearsal start", record=False)
             if alarm.get("tags"):
-                self.app.alarm_tags[arn] = dict(alarm["tags"])
-        return {"groups": sorted(self.groups)}
+                self.app._in(account).alarm_tags[self._alarm_arn(account, alarm["name"])] = dict(alarm["tags"])
+        return {"groups": sorted(key for _, key in self.groups)}
 
     # ---------------------------------------------------------------- CodeDeploy
 
     def _start_codedeploy(self, data):
         """A deployment as the CodeDeploy deploy actions create it: `hooks` are the
         appspec's Lambda hooks [{event, function}] (ECS platform)."""
-        key = f"{data['application']}/{data['group']}"
-        group = self.groups.get(key)
+        account, key = self._account(data), f"{data['application']}/{data['group']}"
+        group = self.groups.get((account, key))
         if group is None:
-            raise ValueError(f"deployment group {key} is not part of the rehearsal's world")
-        active = [d for d in self.app.cd_groups[key] if d["status"] in self.lib.CODEDEPLOY_ACTIVE]
+            raise ValueError(f"deployment group {key} of account {account} is not part of the rehearsal's world")
+        a = self.app._in(account)
+        active = [d for d in a.cd_groups[key] if d["status"] in self.lib.CODEDEPLOY_ACTIVE]
         if active:
             raise ValueError(f"deployment group {key} has an active deployment {active[0]['deploymentId']}")
-        d = self.app._cd_add(key, f"d-{uuid.uuid4().hex[:9].upper()}", "InProgress", data.get("revision") or {},
-                             time.time(), "CodePipeline", data.get("description"))
-        play = {"platform": group["platform"], "group": key, "started": time.time(), "script": dict(self.script),
+        d = a.cd_add(key, f"d-{uuid.uuid4().hex[:9].upper()}", "InProgress", data.get("revision") or {},
+                     time.time(), "CodePipeline", data.get("description"))
+        play = {"platform": group["platform"], "account": account, "group": key, "started": time.time(),
+                "script": dict(self.script),
                 "hooks": [dict(h, executionId=uuid.uuid4().hex) for h in data.get("hooks", [])],
                 "done": False, "instances": {}, "phase": "Install"}
         self.plays[d["deploymentId"]] = play
         for tg in group["targetGroups"]:
-            self._set_targets(tg, self._green_targets(play["script"]))
+            self._set_targets(account, tg, self._green_targets(play["script"]))
         return {"deploymentId": d["deploymentId"]}
 
     def _green_targets(self, script):
@@ -178,16 +194,16 @@ class Rehearsal:
                   "description": "Health checks failed with these codes: [502]"} if state == "unhealthy" else {}
         return [dict({"id": f"10.0.2.{10 + i}", "port": 8080, "state": state}, **reason) for i in range(2)]
 
-    def _tick(self, d):
-        """Moves a deployment on along its play (lock held)."""
+    def _tick(self, account, d):
+        """Moves a deployment of `account` on along its play (lock held)."""
         play = self.plays.get(d["deploymentId"])
         key = f"{d['applicationName']}/{d['deploymentGroupName']}"
-        if play is None and key in self.groups:
+        if play is None and (account, key) in self.groups:
             # A deployment made through the API (a rollback by the rollback trigger, or
             # CodeDeploy's own): it plays without hooks.
-            play = {"platform": self.groups[key]["platform"], "group": key, "started": d["createTime"],
-                    "script": dict(DEFAULT_SCRIPT), "hooks": [], "done": False, "instances": {}, "phase": "Install",
-                    "rollback": True}
+            play = {"platform": self.groups[(account, key)]["platform"], "account": account, "group": key,
+                    "started": d["createTime"], "script": dict(DEFAULT_SCRIPT), "hooks": [], "done": False,
+                    "instances": {}, "phase": "Install", "rollback": True}
             self.plays[d["deploymentId"]] = play
         if play is None or play["done"]:
             return
@@ -203,7 +219,7 @@ class Rehearsal:
             self._succeed(d, play)
 
     def _tick_instances(self, d, play, elapsed):
-        group = self.groups[play["group"]]
+        group = self.groups[(play["account"], play["group"])]
         script = play["script"]
         per_instance = EVENT_SECONDS * len(EC2_EVENTS)
         failed_at = None
@@ -237,7 +253,7 @@ class Rehearsal:
         d["status"] = "Succeeded"
         d["completeTime"] = time.time()
         play["done"] = True
-        group = self.groups[play["group"]]
+        group = self.groups[(play["account"], play["group"])]
         if play["platform"] == "Server":
             for instance in group["instances"]:
                 play["instances"][instance] = {"status": "Succeeded", "lifecycleEvents": [
@@ -245,10 +261,11 @@ class Rehearsal:
         else:
             task_definition = _task_definition(d.get("revision"))
             if task_definition and group.get("service"):
-                self._moto_ecs("UpdateService", {"cluster": group.get("cluster") or "default",
-                                                 "service": group["service"], "taskDefinition": task_definition})
+                self._moto_ecs(play["account"], "UpdateService", {
+                    "cluster": group.get("cluster") or "default", "service": group["service"],
+                    "taskDefinition": task_definition})
         if play["script"].get("alarmAfterShift") and group.get("alarm") and not play.get("rollback"):
-            self._set_alarm(group["alarm"], "ALARM",
+            self._set_alarm(play["account"], group["alarm"], "ALARM",
                             "Threshold Crossed: 1 out of the last 1 datapoints [12.5] was greater than the threshold (5.0).")
 
     def _fail(self, d, play, code, message):
@@ -257,18 +274,28 @@ class Rehearsal:
         d["status"] = "Failed"
         d["errorInformation"] = {"code": code, "message": message}
         play["done"] = True
-        previous = self.app._cd_info(d).get("previousRevision")
+        a = self.app._in(play["account"])
+        previous = a.cd_info(d).get("previousRevision")
         if previous is not None and "rollbackInfo" not in d:
-            rollback = self.app._cd_add(play["group"], f"d-{uuid.uuid4().hex[:9].upper()}", "InProgress", previous,
-                                        time.time(), "codeDeployRollback", None)
+            rollback = a.cd_add(play["group"], f"d-{uuid.uuid4().hex[:9].upper()}", "InProgress", previous,
+                                time.time(), "codeDeployRollback", None)
             rollback["rollbackInfo"] = {"rollbackTriggeringDeploymentId": d["deploymentId"]}
             d["rollbackInfo"] = {"rollbackDeploymentId": rollback["deploymentId"]}
 
+    def _find(self, deployment_id):
+        """(account, deployment) of a deployment id in any account (ids are unique), or
+        (None, None)."""
+        for account, a in self.app.accounts.items():
+            d = a.cd_find(deployment_id)
+            if d is not None:
+                return account, d
+        return None, None
+
     def _codedeploy_view(self, deployment_id):
-        d = self.app._cd_find(deployment_id)
+        account, d = self._find(deployment_id)
         if d is None:
             return 404, {"error": f"no deployment {deployment_id}"}
-        self._tick(d)
+        self._tick(account, d)
         play = self.plays.get(deployment_id, {})
         view = {"deploymentId": deployment_id, "status": d["status"],
                 "errorInformation": d.get("errorInformation"), "rollbackInfo": d.get("rollbackInfo"),
@@ -282,7 +309,7 @@ class Rehearsal:
         """The rehearsal invoked the pending hook: CodeDeploy goes on with what the hook
         answered (PutLifecycleEventHookExecutionStatus), and fails the deployment, with
         rollback, on Failed or no answer."""
-        d = self.app._cd_find(deployment_id)
+        _, d = self._find(deployment_id)
         play = self.plays.get(deployment_id)
         if d is None or play is None:
             return 404, {"error": f"no deployment {deployment_id}"}
@@ -300,18 +327,20 @@ class Rehearsal:
 
     # ---- the health gate's reads of rehearsed deployments (each raises Forward otherwise)
 
-    def _owned(self, deployment_id):
+    def _owned(self, call, deployment_id):
+        """A rehearsed deployment of the caller's account, moved on (else Forward)."""
         with self.app.lock:
-            d = self.app._cd_find(deployment_id)
-            if d is None or f"{d['applicationName']}/{d['deploymentGroupName']}" not in self.groups:
+            account = call.account or self.lib._caller_account(call)
+            d = self.app._in(account).cd_find(deployment_id)
+            if d is None or (account, f"{d['applicationName']}/{d['deploymentGroupName']}") not in self.groups:
                 raise self.lib.Forward()
-            self._tick(d)
+            self._tick(account, d)
             return d, self.plays.get(deployment_id, {})
 
-    def get_deployment(self, req, _call=None):
-        d, play = self._owned(req.get("deploymentId"))
+    def get_deployment(self, req, call):
+        d, play = self._owned(call, req.get("deploymentId"))
         with self.app.lock:
-            info = self.app._cd_info(d)
+            info = self.app._in(call).cd_info(d)
         if play.get("platform") != "Server":
             # An ECS deployment's one target is the service's task set.
             word = {"Succeeded": "Succeeded", "Failed": "Failed", "Stopped": "Failed"}.get(d["status"], "InProgress")
@@ -319,30 +348,31 @@ class Rehearsal:
                                           "Skipped": 0, "Ready": 0, word: 1}
         else:
             counts = {"Pending": 0, "InProgress": 0, "Succeeded": 0, "Failed": 0, "Skipped": 0, "Ready": 0}
-            instances = self.groups[play["group"]]["instances"]
+            instances = self.groups[(play["account"], play["group"])]["instances"]
             for instance in instances:
                 status = play["instances"].get(instance, {}).get("status", "Pending")
                 counts[status] = counts.get(status, 0) + 1
             info["deploymentOverview"] = counts
         return {"deploymentInfo": info}
 
-    def list_deployments(self, req, _call=None):
+    def list_deployments(self, req, call):
         key = f"{req.get('applicationName')}/{req.get('deploymentGroupName')}"
         with self.app.lock:
-            if key not in self.groups:
+            a = self.app._in(call)
+            if (a.account, key) not in self.groups:
                 raise self.lib.Forward()
-            deployments = sorted(self.app.cd_groups.get(key, []), key=lambda d: -d["createTime"])
+            deployments = sorted(a.cd_groups.get(key, []), key=lambda d: -d["createTime"])
             return {"deployments": [d["deploymentId"] for d in deployments]}
 
-    def list_deployment_targets(self, req, _call=None):
-        _, play = self._owned(req.get("deploymentId"))
+    def list_deployment_targets(self, req, call):
+        _, play = self._owned(call, req.get("deploymentId"))
         wanted = (req.get("targetFilters") or {}).get("TargetStatus")
         return {"targetIds": [t for t, target in play.get("instances", {}).items()
                               if not wanted or target["status"] in wanted]}
 
-    def batch_get_deployment_targets(self, req, _call=None):
+    def batch_get_deployment_targets(self, req, call):
         deployment_id = req.get("deploymentId")
-        _, play = self._owned(deployment_id)
+        _, play = self._owned(call, deployment_id)
         targets = []
         for target_id in req.get("targetIds") or []:
             target = play.get("instances", {}).get(target_id)
@@ -358,8 +388,9 @@ class Rehearsal:
     def _start_ecs(self, data):
         """Plays the service deployment that UpdateService just started: `hooks`
         [{stage, function, hookDetails?}], `targetGroups` the green target groups."""
-        key = f"{data.get('cluster') or 'default'}/{data['service']}"
-        deployments = [d for d in self.app.ecs_deployments.get(key, []) if d["status"] in self.lib.ECS_ACTIVE]
+        account, key = self._account(data), f"{data.get('cluster') or 'default'}/{data['service']}"
+        a = self.app._in(account)
+        deployments = [d for d in a.ecs_deployments.get(key, []) if d["status"] in self.lib.ECS_ACTIVE]
         if not deployments:
             raise ValueError(f"service {key} has no deployment in progress: call UpdateService first")
         d = deployments[-1]
@@ -370,22 +401,22 @@ class Rehearsal:
         stages = [{"stage": s, **next(h for h in data["hooks"] if h["stage"] == s)} for s in ECS_STAGES if s in hooked]
         # The green tasks are up (as after POST_SCALE_UP), behind the green target groups.
         d["targetServiceRevision"].update({"requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0})
-        revision = self.app.ecs_revisions.get(d["targetServiceRevision"]["arn"])
+        revision = a.ecs_revisions.get(d["targetServiceRevision"]["arn"])
         if revision is not None:
             revision["resolvedConfiguration"] = {"loadBalancers": [
                 {"targetGroupArn": tg, "productionListenerRule": None} for tg in data.get("targetGroups", [])]}
         self.ecs_plays[d["serviceDeploymentArn"]] = {
-            "key": key, "cluster": data.get("cluster") or "default", "service": data["service"],
+            "account": account, "key": key, "cluster": data.get("cluster") or "default", "service": data["service"],
             "stages": stages, "index": 0, "details": {}, "rollingBack": False, "script": dict(self.script)}
         for tg in data.get("targetGroups", []):
-            self._set_targets(tg, self._green_targets(self.script))
+            self._set_targets(account, tg, self._green_targets(self.script))
         return {"serviceDeploymentArn": d["serviceDeploymentArn"]}
 
     def _ecs_view(self, arn):
         play = self.ecs_plays.get(arn)
         if play is None:
             return 404, {"error": f"no rehearsed service deployment {arn}"}
-        d = self.app._ecs_find(arn)
+        d = self.app._in(play["account"]).ecs_find(arn)
         view = {"serviceDeploymentArn": arn, "status": d["status"]}
         stages = self._ecs_stages(play)
         if play["index"] < len(stages) and d["status"] in ("IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
@@ -423,7 +454,7 @@ class Rehearsal:
         play = self.ecs_plays.get(arn)
         if play is None:
             return 404, {"error": f"no rehearsed service deployment {arn}"}
-        d = self.app._ecs_find(arn)
+        d = self.app._in(play["account"]).ecs_find(arn)
         stages = self._ecs_stages(play)
         stage = stages[play["index"]]
         answer = data.get("answer") or {}
@@ -452,39 +483,41 @@ class Rehearsal:
             return
         d["status"], d["finishedAt"] = "ROLLBACK_SUCCESSFUL", time.time()
         source = (d.get("sourceServiceRevisions") or [{}])[0].get("arn")
-        revision = self.app.ecs_revisions.get(source) or {}
+        revision = self.app._in(play["account"]).ecs_revisions.get(source) or {}
         if revision.get("taskDefinition"):
-            self._moto_ecs("UpdateService", {"cluster": play["cluster"], "service": play["service"],
+            self._moto_ecs(play["account"], "UpdateService", {"cluster": play["cluster"], "service": play["service"],
                                              "taskDefinition": revision["taskDefinition"]})
 
     # ---------------------------------------------------------------- target health, alarms
 
-    def _set_targets(self, tg, targets):
-        self.app.gate_state["targetHealth"][tg] = [{"targets": copy.deepcopy(targets)}]
-        self.app.gate_calls.pop(("tg", tg), None)
+    def _set_targets(self, account, tg, targets):
+        a = self.app._in(account)
+        a.gate_state["targetHealth"][tg] = [{"targets": copy.deepcopy(targets)}]
+        a.gate_calls.pop(("tg", tg), None)
 
-    def _alarm_arn(self, name):
-        return f"arn:aws:cloudwatch:{self.lib._default_region()}:{self.lib.DEFAULT_ACCOUNT}:alarm:{name}"
+    def _alarm_arn(self, account, name):
+        return f"arn:aws:cloudwatch:{self.lib._default_region()}:{account}:alarm:{name}"
 
-    def _set_alarm(self, name, state, reason, record=True):
-        alarms = [a for a in self.app.state["alarms"] if a.get("AlarmName") != name]
-        previous = next((a for a in self.app.state["alarms"] if a.get("AlarmName") == name), None)
+    def _set_alarm(self, account, name, state, reason, record=True):
+        a = self.app._in(account)
+        alarms = [x for x in a.state["alarms"] if x.get("AlarmName") != name]
+        previous = next((x for x in a.state["alarms"] if x.get("AlarmName") == name), None)
         now = time.time()
-        alarms.append({"AlarmName": name, "AlarmArn": self._alarm_arn(name), "StateValue": state,
+        alarms.append({"AlarmName": name, "AlarmArn": self._alarm_arn(account, name), "StateValue": state,
                        "StateReason": reason, "StateUpdatedTimestamp": now, "MetricName": "HTTPCode_Target_5XX_Count",
                        "Namespace": "AWS/ApplicationELB", "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1,
                        "Threshold": 5.0, "ComparisonOperator": "GreaterThanThreshold", "ActionsEnabled": True})
-        self.app.state["alarms"] = alarms
+        a.state["alarms"] = alarms
         if record and (previous or {}).get("StateValue") != state:
-            self.events.append({"alarmName": name, "alarmArn": self._alarm_arn(name), "state": state,
+            arn = self._alarm_arn(account, name)
+            self.events.append({"alarmName": name, "alarmArn": arn, "account": account, "state": state,
                                 "previousState": (previous or {}).get("StateValue", "INSUFFICIENT_DATA"),
-                                "reason": reason, "time": now,
-                                "tags": copy.deepcopy(self.app.alarm_tags.get(self._alarm_arn(name), {}))})
+                                "reason": reason, "time": now, "tags": copy.deepcopy(a.alarm_tags.get(arn, {}))})
 
-    def _moto_ecs(self, operation, req):
+    def _moto_ecs(self, account, operation, req):
         call = self.lib.Call()
         call.api, call.operation, call.service = ECS, operation, "ecs"
-        call.region, call.access_key = self.lib._default_region(), "testing"
+        call.region, call.access_key, call.moto_account = self.lib._default_region(), "testing", account
         return self.app._moto_json(call, req)
 
 

@@ -55,15 +55,15 @@ class Emulator:
     def client(self, name):
         return self.session.client(name, endpoint_url=self.url, config=self.config)
 
-    def cbor_client(self, name):
+    def cbor_client(self, name, session=None):
         """A client speaking Smithy RPC v2 CBOR, as the Rust SDK does for CloudWatch
         (botocore itself prefers awsJson when a service offers both)."""
         import botocore.model
         saved = botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS
         botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = ("smithy-rpc-v2-cbor",) + saved
         try:
-            session = boto3.session.Session(aws_access_key_id="AKIDLOCAL", aws_secret_access_key="secret",
-                                            region_name="us-east-1")
+            session = session or boto3.session.Session(aws_access_key_id="AKIDLOCAL",
+                                                       aws_secret_access_key="secret", region_name="us-east-1")
             return session.client(name, endpoint_url=self.url, config=self.config)
         finally:
             botocore.model.PRIORITY_ORDERED_SUPPORTED_PROTOCOLS = saved
@@ -936,6 +936,240 @@ def workload_accounts_see_only_their_own_histories_alarms_and_health(aws):
     health = theirs.client("elbv2", endpoint_url=aws.url, config=aws.config).describe_target_health(TargetGroupArn=tg)
     assert health["TargetHealthDescriptions"][0]["TargetHealth"]["State"] == "healthy", health
     aws.ctl("POST", "/state", {"alarms": []})
+
+
+TOOLS, STAGING, PROD = "123456789012", "222222222222", "333333333333"
+
+
+def assumed(aws, role, session_name="selftest", **extra):
+    """(a boto3 session acting as `role`, its credentials), assumed with the test credentials."""
+    creds = aws.client("sts").assume_role(RoleArn=role, RoleSessionName=session_name, **extra)["Credentials"]
+    return session_of(aws, creds), creds
+
+
+def client_of(aws, session, name):
+    return session.client(name, endpoint_url=aws.url, config=aws.config)
+
+
+def invisible(fn, **kwargs):
+    """What a call answers about something its account does not have: moto's error
+    (None) or moto's answer."""
+    try:
+        return fn(**kwargs)
+    except ClientError:
+        return None
+
+
+@check
+def sts_caller_arns_principals_and_conditions(aws):
+    sts = aws.client("sts")
+    # Plain test credentials are what moto's GetCallerIdentity says they are.
+    assert sts.get_caller_identity()["Arn"] == f"arn:aws:sts::{TOOLS}:user/moto"
+    listed = make_role(aws, STAGING, "listed-ids", trust(f"arn:aws:iam::{TOOLS}:root", ["id-a", "id-b"]))
+    sts.assume_role(RoleArn=listed, RoleSessionName="selftest", ExternalId="id-b")
+    err = expect_error("AccessDenied", 403, sts.assume_role, RoleArn=listed, RoleSessionName="selftest")
+    assert str(err).endswith(f"User: arn:aws:sts::{TOOLS}:user/moto is not authorized to perform: "
+                             f"sts:AssumeRole on resource: {listed}"), err
+    # The role must be in the ARN's account: the same name in another account is not it.
+    expect_error("AccessDenied", 403, sts.assume_role, RoleArn=f"arn:aws:iam::{PROD}:role/listed-ids",
+                 RoleSessionName="selftest", ExternalId="id-b")
+    # A role trusting an assumed-role session: that session only, and refusals name it.
+    hop = make_role(aws, STAGING, "hop", trust(TOOLS))
+    session, _ = assumed(aws, hop)
+    by_session = make_role(aws, PROD, "by-session", trust(f"arn:aws:sts::{STAGING}:assumed-role/hop/selftest"))
+    hopped = client_of(aws, session, "sts")
+    hopped.assume_role(RoleArn=by_session, RoleSessionName="next")
+    expect_error("AccessDenied", 403, sts.assume_role, RoleArn=by_session, RoleSessionName="selftest")
+    err = expect_error("AccessDenied", 403, hopped.assume_role, RoleArn=listed, RoleSessionName="next")
+    assert f"User: arn:aws:sts::{STAGING}:assumed-role/hop/selftest is not authorized" in str(err), err
+    # Wildcard actions and principals; what is not understood refuses: an Allow with
+    # another condition operator allows nothing, such a Deny applies.
+    anyone = {"Effect": "Allow", "Principal": "*", "Action": "sts:Assume*"}
+    sts.assume_role(RoleArn=make_role(aws, STAGING, "anyone", {"Statement": [anyone]}), RoleSessionName="selftest")
+    like = make_role(aws, STAGING, "like", {"Statement": [{"Effect": "Allow", "Principal": {"AWS": [TOOLS]},
+                                                           "Action": "sts:*", "Condition": {
+                                                               "StringLike": {"sts:ExternalId": "id-*"}}}]})
+    expect_error("AccessDenied", 403, sts.assume_role, RoleArn=like, RoleSessionName="selftest", ExternalId="id-a")
+    mfa = make_role(aws, STAGING, "mfa", {"Statement": [anyone, {
+        "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
+        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}}]})
+    expect_error("AccessDenied", 403, sts.assume_role, RoleArn=mfa, RoleSessionName="selftest")
+    # A Deny applies only when its external id condition is met.
+    picky = make_role(aws, STAGING, "picky", {"Statement": [anyone, {
+        "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": "banned"}}}]})
+    sts.assume_role(RoleArn=picky, RoleSessionName="selftest", ExternalId="fine")
+    expect_error("AccessDenied", 403, sts.assume_role, RoleArn=picky, RoleSessionName="selftest", ExternalId="banned")
+    assert aws.ctl("GET", "/sts") == (200, {"enforceTrust": True})
+    assert aws.ctl("POST", "/sts", {"enforceTrust": "no"})[0] == 400
+
+
+@check
+def sts_credentials_expire_in_every_protocol(aws):
+    role = make_role(aws, STAGING, "expiring", trust(f"arn:aws:iam::{TOOLS}:root"))
+    session, creds = assumed(aws, role, DurationSeconds=900)
+    entry = next(c for c in aws.ctl("GET", "/sts/credentials")[1] if c["accessKeyId"] == creds["AccessKeyId"])
+    assert entry["account"] == STAGING and entry["roleArn"] == role and entry["expired"] is False, entry
+    assert abs(creds["Expiration"].timestamp() - (time.time() + 900)) < 30, creds["Expiration"]
+    other, _ = assumed(aws, role)
+    s3, ecr = client_of(aws, session, "s3"), client_of(aws, session, "ecr")
+    s3.create_bucket(Bucket="expiring")
+    # A layer download URL acts for the credentials that got it.
+    ecr.create_repository(repositoryName="expiring")
+    digest = push_blob(ecr, "expiring", CONFIG, 65536)["layerDigest"]
+    ecr.put_image(repositoryName="expiring", imageTag="v1", imageManifestMediaType=DOCKER_V2,
+                  imageManifest=json.dumps({"schemaVersion": 2, "mediaType": DOCKER_V2, "config": {
+                      "mediaType": "application/vnd.docker.container.image.v1+json", "digest": digest,
+                      "size": len(CONFIG)}, "layers": []}))
+    url = ecr.get_download_url_for_layer(repositoryName="expiring", layerDigest=digest)["downloadUrl"]
+    assert fetch(url)[2] == CONFIG
+    # Only the credentials named expire; each protocol answers as AWS does, before any fault.
+    assert aws.ctl("POST", "/sts/expire", {"accessKeyId": creds["AccessKeyId"]}) == (200, {"ok": True})
+    assert aws.ctl("POST", "/sts/expire", {"accessKeyId": "ASIANEVERISSUED"})[0] == 404
+    aws.fault(service="ecs", operation="ListClusters", kind="throttle")
+    expect_error("ExpiredTokenException", 400, client_of(aws, session, "ecs").list_clusters)
+    assert [f["count"] for f in aws.ctl("GET", "/faults")[1]] == [1]  # not used by the refused call
+    expect_error("ThrottlingException", 400, client_of(aws, other, "ecs").list_clusters)
+    client_of(aws, other, "ecs").list_clusters()  # other credentials are not affected
+    expect_error("ExpiredTokenException", 400, aws.cbor_client("cloudwatch", session).describe_alarms)
+    expect_error("ExpiredToken", 403, client_of(aws, session, "sts").get_caller_identity)
+    expect_error("ExpiredToken", 403, client_of(aws, session, "elbv2").describe_load_balancers)
+    expect_error("ExpiredToken", 400, s3.list_objects_v2, Bucket="expiring")
+    expect_error("RequestExpired", 400, client_of(aws, session, "ec2").describe_vpcs)
+    status, _, body = fetch(url)
+    assert status == 400 and b"<Code>ExpiredToken</Code>" in body, (status, body)
+    refused = [c for c in aws.calls(account=STAGING) if c["status"] in (400, 403) and not c["fault"]][-7:]
+    assert [c["operation"] for c in refused] == ["ListClusters", "DescribeAlarms", "GetCallerIdentity",
+                                                 "DescribeLoadBalancers", "ListObjectsV2", "DescribeVpcs",
+                                                 "DownloadLayer"], refused
+    assert next(c for c in aws.ctl("GET", "/sts/credentials")[1]
+                if c["accessKeyId"] == creds["AccessKeyId"])["expired"] is True
+    # Credentials also expire when their time is up (DurationSeconds, sent raw: botocore
+    # refuses less than 900).
+    body = f"Action=AssumeRole&Version=2011-06-15&RoleArn={role}&RoleSessionName=short&DurationSeconds=1"
+    req = urllib.request.Request(aws.url + "/", data=body.encode(), method="POST", headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDLOCAL/20250101/us-east-1/sts/aws4_request, Signature=x"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        key = resp.read().decode().split("<AccessKeyId>")[1].split("<")[0]
+    time.sleep(1.2)
+    short = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key="x", aws_session_token="x",
+                                  region_name="us-east-1")
+    expect_error("ExpiredTokenException", 400, client_of(aws, short, "ecs").list_clusters)
+    # Everything expires at once; a fresh AssumeRole works again.
+    aws.ctl("POST", "/sts/expire", {})
+    expect_error("ExpiredTokenException", 400, client_of(aws, other, "ecs").list_clusters)
+    fresh, _ = assumed(aws, role)
+    assert client_of(aws, fresh, "s3").list_objects_v2(Bucket="expiring")["KeyCount"] == 0
+
+
+@check
+def workload_account_pipelines_histories_and_timelines_are_its_own(aws):
+    theirs, _ = assumed(aws, make_role(aws, STAGING, "isolated", trust(f"arn:aws:iam::{TOOLS}:root")))
+    cp_mine, cp_theirs = aws.client("codepipeline"), client_of(aws, theirs, "codepipeline")
+    # Pipeline states: a body's account replaces that account's part only.
+    run = str(uuid.uuid4())
+    aws.ctl("POST", "/state", {"account": STAGING, "pipelines": {"xa": {"pipelineName": "xa", "stageStates": [
+        {"stageName": "Prod", "latestExecution": {"pipelineExecutionId": run, "status": "Succeeded"}}]}}})
+    assert "app" in aws.ctl("GET", "/state")[1]["pipelines"]
+    assert list(aws.ctl("GET", f"/state?account={STAGING}")[1]["pipelines"]) == ["xa"]
+    expect_error("PipelineNotFoundException", 400, cp_mine.get_pipeline_state, name="xa")
+    err = expect_error("PipelineNotFoundException", 400, cp_theirs.get_pipeline_state, name="app")
+    assert f"Account '{STAGING}'" in str(err), err
+    cp_mine.disable_stage_transition(pipelineName="xa", stageName="Prod", transitionType="Inbound", reason="r")
+    cp_theirs.disable_stage_transition(pipelineName="xa", stageName="Prod", transitionType="Inbound", reason="r")
+    state = cp_theirs.get_pipeline_state(name="xa")["stageStates"][0]["inboundTransitionState"]
+    assert state["enabled"] is False and STAGING in state["lastChangedBy"], state
+    aws.ctl("POST", "/deployments", {"account": STAGING, "pipelineExecutions": {"xa": [
+        {"pipelineExecutionId": run, "status": "Succeeded", "startTime": 1000, "succeededInStages": ["Prod"]}]}})
+    assert [e["pipelineExecutionId"] for e in cp_theirs.list_pipeline_executions(pipelineName="xa")[
+        "pipelineExecutionSummaries"]] == [run]
+    assert run not in json.dumps((invisible(cp_mine.list_pipeline_executions, pipelineName="xa") or {}), default=str)
+    cp_theirs.rollback_stage(pipelineName="xa", stageName="Prod", targetPipelineExecutionId=run)
+    assert cp_theirs.get_pipeline_state(name="xa")["stageStates"][0]["latestExecution"]["type"] == "ROLLBACK"
+    # Deployment histories: per-item accounts; the same service name in two accounts.
+    td = f"arn:aws:ecs:us-east-1:{STAGING}:task-definition/iso:1"
+    aws.ctl("POST", "/deployments", {
+        "ecsServices": [{"cluster": "iso", "service": "web", "account": STAGING, "deployments": [
+            {"id": "x1", "status": "IN_PROGRESS", "taskDefinition": td}]}],
+        "codedeployGroups": [{"application": "iso", "group": "prod", "account": STAGING, "deployments": [
+            {"id": "d-ISO1", "status": "InProgress"}]}]})
+    aws.ctl("POST", "/deployments", {"ecsServices": [{"cluster": "iso", "service": "web", "deployments": [
+        {"id": "t1", "status": "SUCCESSFUL", "taskDefinition": td}]}]})
+    ecs_mine, ecs_theirs = aws.client("ecs"), client_of(aws, theirs, "ecs")
+    [mine] = ecs_mine.list_service_deployments(cluster="iso", service="web")["serviceDeployments"]
+    [xa] = ecs_theirs.list_service_deployments(cluster="iso", service="web")["serviceDeployments"]
+    assert f":{TOOLS}:" in mine["serviceDeploymentArn"] and f":{STAGING}:" in xa["serviceDeploymentArn"], (mine, xa)
+    expect_error("ServiceDeploymentNotFoundException", 400, ecs_mine.stop_service_deployment,
+                 serviceDeploymentArn=xa["serviceDeploymentArn"])
+    ecs_theirs.stop_service_deployment(serviceDeploymentArn=xa["serviceDeploymentArn"], stopType="ROLLBACK")
+    assert aws.ctl("GET", f"/deployments?account={STAGING}")[1]["ecs"]["iso/web"][0]["status"] == "ROLLBACK_REQUESTED"
+    assert aws.ctl("GET", "/deployments")[1]["ecs"]["iso/web"][0]["status"] == "SUCCESSFUL"
+    cd_mine, cd_theirs = aws.client("codedeploy"), client_of(aws, theirs, "codedeploy")
+    assert invisible(cd_mine.get_deployment, deploymentId="d-ISO1") is None
+    cd_theirs.stop_deployment(deploymentId="d-ISO1")
+    assert cd_theirs.get_deployment(deploymentId="d-ISO1")["deploymentInfo"]["status"] == "Stopped"
+    # A seed naming another account than the item's ARN is refused.
+    assert aws.ctl("POST", "/deployments", {"account": STAGING, "alarmTags": {
+        f"arn:aws:cloudwatch:us-east-1:{PROD}:alarm:x": {}}})[0] == 400
+    # Health timelines: by the body's account, or by the ARN.
+    aws.ctl("POST", "/state", {"account": STAGING, "codedeployDeployments": {"d-XAGATE": {
+        "applicationName": "xa", "deploymentGroupName": "prod", "timeline": [{"status": "InProgress"},
+                                                                             {"status": "Succeeded"}]}},
+        "metricData": {"xa-p99": [[60, 0.5]]}})
+    assert [cd_theirs.get_deployment(deploymentId="d-XAGATE")["deploymentInfo"]["status"] for _ in range(2)] == [
+        "InProgress", "Succeeded"]
+    assert invisible(cd_mine.get_deployment, deploymentId="d-XAGATE") is None
+    arn = f"arn:aws:ecs:us-east-1:{STAGING}:service-deployment/xa-gate/web/g1"
+    aws.ctl("POST", "/state", {"serviceDeployments": [{
+        "serviceDeploymentArn": arn, "serviceArn": f"arn:aws:ecs:us-east-1:{STAGING}:service/xa-gate/web",
+        "clusterArn": f"arn:aws:ecs:us-east-1:{STAGING}:cluster/xa-gate", "timeline": [{"status": "IN_PROGRESS"}]}]})
+    assert [d["status"] for d in ecs_theirs.describe_service_deployments(serviceDeploymentArns=[arn])[
+        "serviceDeployments"]] == ["IN_PROGRESS"]
+    assert ecs_mine.list_service_deployments(cluster="xa-gate", service="web")["serviceDeployments"] == []
+    now, query = time.time(), [{"Id": "xa-p99", "MetricStat": {"Metric": {"Namespace": "n", "MetricName": "m"},
+                                                            "Period": 60, "Stat": "p99"}}]
+    metric = lambda cw: cw.get_metric_data(StartTime=now - 600, EndTime=now,  # noqa: E731
+                                           MetricDataQueries=query)["MetricDataResults"][0]["Values"]
+    assert metric(aws.cbor_client("cloudwatch", theirs)) == [0.5] and metric(aws.cbor_client("cloudwatch")) == []
+    # Alarms by their AlarmArn.
+    aws.ctl("POST", "/state", {"alarms": [{"AlarmName": "home-5xx", "StateValue": "OK"}, {
+        "AlarmName": "xa-arn-5xx", "StateValue": "ALARM",
+        "AlarmArn": f"arn:aws:cloudwatch:us-east-1:{STAGING}:alarm:xa-arn-5xx"}]})
+    names = lambda cw: [a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]]  # noqa: E731
+    assert names(aws.client("cloudwatch")) == ["home-5xx"]
+    assert names(client_of(aws, theirs, "cloudwatch")) == ["xa-arn-5xx"]
+    # The call log's account, and its filter.
+    theirs_calls = aws.calls(account=STAGING)
+    assert theirs_calls and all(c["account"] == STAGING for c in theirs_calls)
+    assert "GetPipelineState" in [c["operation"] for c in theirs_calls]
+    assert all(c["account"] == TOOLS for c in aws.calls(account=TOOLS, service="codepipeline"))
+    aws.ctl("POST", "/state", {"alarms": []})
+
+
+@check
+def rehearsal_plays_in_a_workload_account(aws):
+    theirs, _ = assumed(aws, make_role(aws, STAGING, "rehearsed", trust(f"arn:aws:iam::{TOOLS}:root")))
+    bundle = lambda key: {"revisionType": "S3", "s3Location": {"bucket": "rev", "key": key, "bundleType": "zip"}}
+    assert aws.ctl("POST", "/rehearsal/world", {"account": STAGING, "codedeployGroups": [
+        {"application": "rh-xa", "group": "prod", "platform": "Server", "instances": ["i-1"], "alarm": "rh-xa-5xx",
+         "initialRevision": bundle("v1.zip")}], "alarms": [{"name": "rh-xa-5xx", "tags": {"team": "web"}}]})[0] == 200
+    start = {"application": "rh-xa", "group": "prod", "revision": bundle("v2.zip")}
+    assert aws.ctl("POST", "/rehearsal/codedeploy", start)[0] == 400  # not in the tools account's world
+    aws.ctl("POST", "/rehearsal/script", {})
+    d = aws.ctl("POST", "/rehearsal/codedeploy", dict(start, account=STAGING))[1]["deploymentId"]
+    cd_theirs = client_of(aws, theirs, "codedeploy")
+    assert cd_theirs.list_deployments(applicationName="rh-xa", deploymentGroupName="prod")["deployments"][0] == d
+    assert d not in (invisible(aws.client("codedeploy").list_deployments, applicationName="rh-xa",
+                               deploymentGroupName="prod") or {}).get("deployments", [])
+    time.sleep(1.0)
+    assert cd_theirs.get_deployment(deploymentId=d)["deploymentInfo"]["status"] == "Succeeded"
+    assert aws.ctl("GET", f"/rehearsal/codedeploy/{d}")[1]["status"] == "Succeeded"
+    [alarm] = client_of(aws, theirs, "cloudwatch").describe_alarms(AlarmNames=["rh-xa-5xx"])["MetricAlarms"]
+    assert f":{STAGING}:" in alarm["AlarmArn"], alarm
+    assert aws.client("cloudwatch").describe_alarms(AlarmNames=["rh-xa-5xx"])["MetricAlarms"] == []
+    assert client_of(aws, theirs, "cloudwatch").list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"] == [
+        {"Key": "team", "Value": "web"}]
 
 
 @check

@@ -96,6 +96,8 @@ async fn a_workload_service_is_read_pinned_and_registered_through_its_role() {
         .workload(STAGING, "render-taskdef", Some(EXTERNAL))
         .await;
     let digest = seed(aws, STAGING).await;
+    // A fixed latency per call makes concurrency visible in the timings.
+    aws.latency(25).await;
 
     // The same job in the tools account, for the round trips it takes without a role.
     seed(aws, TOOLS).await;
@@ -136,6 +138,7 @@ async fn a_workload_service_is_read_pinned_and_registered_through_its_role() {
         );
     }
     let trips = sequential_round_trips(&calls);
+    aws.latency(0).await;
     assert!(
         trips <= home_trips + 1,
         "{trips} round trips with a role, {home_trips} without"
