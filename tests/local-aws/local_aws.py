@@ -400,8 +400,8 @@ def _owner(named, arn=None):
 class AccountState:
     """What the emulator plays for one account (lock: LocalAws.lock)."""
 
-    def __init__(self, account):
-        self.account = account
+    def __init__(self, account, region):
+        self.account, self.region = account, region
         # CodePipeline states (GetPipelineState) and CloudWatch alarms (DescribeAlarms)
         self.state = {"pipelines": {}, "alarms": []}
         # the health gate's scripted deployments, and scripted timeline -> calls served so far
@@ -506,13 +506,16 @@ def _execution(spec):
 class DeploymentHistories:
     """Mixin of LocalAws: the deployment histories and their APIs (lock: self.lock)."""
 
-    def _in(self, account):
-        """The played state of `account` (a Call: its caller account)."""
+    def _in(self, account, region=None):
+        """The played state of `account` in `region` (default: the home region; a Call:
+        its caller account and its region). Each region of an account is its own, as in
+        AWS: a service of the same name in two regions has two deployment histories."""
         if isinstance(account, Call):
-            account = account.account or _caller_account(account)
-        state = self.accounts.get(account)
+            account, region = account.account or _caller_account(account), region or account.region
+        key = (account, region or _default_region())
+        state = self.accounts.get(key)
         if state is None:
-            state = self.accounts.setdefault(account, AccountState(account))
+            state = self.accounts.setdefault(key, AccountState(*key))
         return state
 
     def _histories_control(self, method, data, query):
@@ -542,7 +545,7 @@ class DeploymentHistories:
     def _seed_ecs(self, spec, account):
         cluster, service = spec["cluster"], spec["service"]
         key, region = f"{cluster}/{service}", spec.get("region", _default_region())
-        a = self._in(account)
+        a = self._in(account, region)
         a.ecs_deployments[key] = []
         for d in spec.get("deployments", []):
             a.ecs_add(key, d["id"], d["taskDefinition"], d.get("status", "SUCCESSFUL"),

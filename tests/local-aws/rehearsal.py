@@ -22,14 +22,15 @@ rollback trigger reads and writes them as any other; the reads the health gate m
 them (ListDeployments, ListDeploymentTargets, BatchGetDeploymentTargets, GetDeployment
 with its instance overview) are answered here. Everything played belongs to one account,
 as in the emulator: `account` on a group, an alarm or the request (world, codedeploy,
-ecs), else the account in a target group's ARN, else 123456789012; a call sees only its
-own account's.
+ecs), else the account in a target group's ARN, else 123456789012; and to one region
+(`region` on an alarm or an ECS play, a target group's ARN, else the home region); a call
+sees only its own account's and region's.
 
 Control API (JSON), under /_local/rehearsal/:
   POST reset                     forget the rehearsal's groups, plays and events
   POST world                     {account?, codedeployGroups: [{application, group, platform ECS|Server,
                                  cluster?, service?, targetGroups?, instances?, alarm?,
-                                 initialRevision?, account?}], alarms: [{name, tags, account?}],
+                                 initialRevision?, account?}], alarms: [{name, tags, account?, region?}],
                                  targetHealth: {arn: [targets]}}
   POST script                    the next releases' script: {targets: healthy|unhealthy,
                                  alarmAfterShift, failInstance, failEvent}
@@ -38,11 +39,13 @@ Control API (JSON), under /_local/rehearsal/:
   GET  codedeploy/<id>           {status, hook?: {event, function, executionId}, instances, ...}
   POST codedeploy/<id>/hook-done the pending hook was invoked: go on with its recorded answer
   POST ecs                       {cluster, service, hooks: [{stage, function, hookDetails?}],
-                                 targetGroups, account?} after UpdateService -> {serviceDeploymentArn}
+                                 targetGroups, account?, region?, alarm?} after UpdateService
+                                 -> {serviceDeploymentArn}; with no hooks it ends at once, and
+                                 with alarmAfterShift `alarm` then goes to ALARM
   GET  ecs                       {serviceDeploymentArn} -> {status, hook?: the hook's event + function}
   POST ecs/answer                {serviceDeploymentArn, answer: the hook's return value}
   GET  events                    the alarm state changes since the last read (for EventBridge),
-                                 each with its alarm's account
+                                 each with its alarm's account and region
 """
 
 import copy
@@ -158,10 +161,11 @@ class Rehearsal:
         for tg, targets in data.get("targetHealth", {}).items():
             self._set_targets(self.lib._owner(named, tg), tg, targets)
         for alarm in data.get("alarms", []):
-            account = self._account(alarm, named)
-            self._set_alarm(account, alarm["name"], "OK", "rehearsal start", record=False)
+            account, region = self._account(alarm, named), alarm.get("region")
+            self._set_alarm(account, alarm["name"], "OK", "rehearsal start", record=False, region=region)
             if alarm.get("tags"):
-                self.app._in(account).alarm_tags[self._alarm_arn(account, alarm["name"])] = dict(alarm["tags"])
+                arn = self._alarm_arn(account, alarm["name"], region)
+                self.app._in(account, region).alarm_tags[arn] = dict(alarm["tags"])
         return {"groups": sorted(key for _, key in self.groups)}
 
     # ---------------------------------------------------------------- CodeDeploy
@@ -285,7 +289,7 @@ class Rehearsal:
     def _find(self, deployment_id):
         """(account, deployment) of a deployment id in any account (ids are unique), or
         (None, None)."""
-        for account, a in self.app.accounts.items():
+        for (account, _), a in self.app.accounts.items():
             d = a.cd_find(deployment_id)
             if d is not None:
                 return account, d
@@ -389,7 +393,8 @@ class Rehearsal:
         """Plays the service deployment that UpdateService just started: `hooks`
         [{stage, function, hookDetails?}], `targetGroups` the green target groups."""
         account, key = self._account(data), f"{data.get('cluster') or 'default'}/{data['service']}"
-        a = self.app._in(account)
+        region = data.get("region") or self.lib._default_region()
+        a = self.app._in(account, region)
         deployments = [d for d in a.ecs_deployments.get(key, []) if d["status"] in self.lib.ECS_ACTIVE]
         if not deployments:
             raise ValueError(f"service {key} has no deployment in progress: call UpdateService first")
@@ -405,18 +410,21 @@ class Rehearsal:
         if revision is not None:
             revision["resolvedConfiguration"] = {"loadBalancers": [
                 {"targetGroupArn": tg, "productionListenerRule": None} for tg in data.get("targetGroups", [])]}
-        self.ecs_plays[d["serviceDeploymentArn"]] = {
-            "account": account, "key": key, "cluster": data.get("cluster") or "default", "service": data["service"],
+        play = self.ecs_plays[d["serviceDeploymentArn"]] = {
+            "account": account, "region": region, "alarm": data.get("alarm"), "key": key, "cluster": data.get("cluster") or "default", "service": data["service"],
             "stages": stages, "index": 0, "details": {}, "rollingBack": False, "script": dict(self.script)}
         for tg in data.get("targetGroups", []):
             self._set_targets(account, tg, self._green_targets(self.script))
+        if not stages:
+            # No lifecycle hook: the deployment ends as soon as the new tasks are up.
+            self._ecs_finish(d, play)
         return {"serviceDeploymentArn": d["serviceDeploymentArn"]}
 
     def _ecs_view(self, arn):
         play = self.ecs_plays.get(arn)
         if play is None:
             return 404, {"error": f"no rehearsed service deployment {arn}"}
-        d = self.app._in(play["account"]).ecs_find(arn)
+        d = self.app._in(play["account"], play["region"]).ecs_find(arn)
         view = {"serviceDeploymentArn": arn, "status": d["status"]}
         stages = self._ecs_stages(play)
         if play["index"] < len(stages) and d["status"] in ("IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
@@ -454,7 +462,7 @@ class Rehearsal:
         play = self.ecs_plays.get(arn)
         if play is None:
             return 404, {"error": f"no rehearsed service deployment {arn}"}
-        d = self.app._in(play["account"]).ecs_find(arn)
+        d = self.app._in(play["account"], play["region"]).ecs_find(arn)
         stages = self._ecs_stages(play)
         stage = stages[play["index"]]
         answer = data.get("answer") or {}
@@ -480,44 +488,52 @@ class Rehearsal:
     def _ecs_finish(self, d, play):
         if not play["rollingBack"]:
             d["status"], d["finishedAt"] = "SUCCESSFUL", time.time()
+            if play["script"].get("alarmAfterShift") and play.get("alarm"):
+                self._set_alarm(play["account"], play["alarm"], "ALARM",
+                                "Threshold Crossed: 2 out of the last 3 datapoints [12.0 (07/12/26 10:31:00), "
+                                "14.0 (07/12/26 10:30:00)] were greater than the threshold (10.0).",
+                                region=play["region"])
             return
         d["status"], d["finishedAt"] = "ROLLBACK_SUCCESSFUL", time.time()
         source = (d.get("sourceServiceRevisions") or [{}])[0].get("arn")
-        revision = self.app._in(play["account"]).ecs_revisions.get(source) or {}
+        revision = self.app._in(play["account"], play["region"]).ecs_revisions.get(source) or {}
         if revision.get("taskDefinition"):
             self._moto_ecs(play["account"], "UpdateService", {"cluster": play["cluster"], "service": play["service"],
-                                             "taskDefinition": revision["taskDefinition"]})
+                                                             "taskDefinition": revision["taskDefinition"]},
+                           region=play["region"])
 
     # ---------------------------------------------------------------- target health, alarms
 
     def _set_targets(self, account, tg, targets):
-        a = self.app._in(account)
+        parts = tg.split(":")
+        a = self.app._in(account, parts[3] if len(parts) > 3 and parts[3] else None)
         a.gate_state["targetHealth"][tg] = [{"targets": copy.deepcopy(targets)}]
         a.gate_calls.pop(("tg", tg), None)
 
-    def _alarm_arn(self, account, name):
-        return f"arn:aws:cloudwatch:{self.lib._default_region()}:{account}:alarm:{name}"
+    def _alarm_arn(self, account, name, region=None):
+        return f"arn:aws:cloudwatch:{region or self.lib._default_region()}:{account}:alarm:{name}"
 
-    def _set_alarm(self, account, name, state, reason, record=True):
-        a = self.app._in(account)
+    def _set_alarm(self, account, name, state, reason, record=True, region=None):
+        a = self.app._in(account, region)
         alarms = [x for x in a.state["alarms"] if x.get("AlarmName") != name]
         previous = next((x for x in a.state["alarms"] if x.get("AlarmName") == name), None)
         now = time.time()
-        alarms.append({"AlarmName": name, "AlarmArn": self._alarm_arn(account, name), "StateValue": state,
+        alarms.append({"AlarmName": name, "AlarmArn": self._alarm_arn(account, name, a.region), "StateValue": state,
                        "StateReason": reason, "StateUpdatedTimestamp": now, "MetricName": "HTTPCode_Target_5XX_Count",
                        "Namespace": "AWS/ApplicationELB", "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1,
                        "Threshold": 5.0, "ComparisonOperator": "GreaterThanThreshold", "ActionsEnabled": True})
         a.state["alarms"] = alarms
         if record and (previous or {}).get("StateValue") != state:
-            arn = self._alarm_arn(account, name)
-            self.events.append({"alarmName": name, "alarmArn": arn, "account": account, "state": state,
+            arn = self._alarm_arn(account, name, a.region)
+            self.events.append({"alarmName": name, "alarmArn": arn, "account": account, "region": a.region,
+                                "state": state,
                                 "previousState": (previous or {}).get("StateValue", "INSUFFICIENT_DATA"),
                                 "reason": reason, "time": now, "tags": copy.deepcopy(a.alarm_tags.get(arn, {}))})
 
-    def _moto_ecs(self, account, operation, req):
+    def _moto_ecs(self, account, operation, req, region=None):
         call = self.lib.Call()
         call.api, call.operation, call.service = ECS, operation, "ecs"
-        call.region, call.access_key, call.moto_account = self.lib._default_region(), "testing", account
+        call.region, call.access_key, call.moto_account = region or self.lib._default_region(), "testing", account
         return self.app._moto_json(call, req)
 
 

@@ -1173,6 +1173,43 @@ def rehearsal_plays_in_a_workload_account(aws):
 
 
 @check
+def rehearsal_ecs_without_hooks_per_region_with_alarm(aws):
+    """A hookless ECS play ends at once; each region of an account is its own (deployment
+    history, alarm); alarmAfterShift sets the play's alarm, recorded with account and
+    region."""
+    theirs, _ = assumed(aws, make_role(aws, PROD, "rehearsed-regions", trust(f"arn:aws:iam::{TOOLS}:root")))
+    arns = {}
+    for region in ("us-east-1", "eu-west-1"):
+        ecs = theirs.client("ecs", endpoint_url=aws.url, config=aws.config, region_name=region)
+        ecs.create_cluster(clusterName="rr")
+        arns[region] = [ecs.register_task_definition(family="rr", containerDefinitions=[
+            {"name": "app", "image": f"web:{v}", "memory": 128}])["taskDefinition"]["taskDefinitionArn"]
+            for v in (1, 2)]
+        ecs.create_service(cluster="rr", serviceName="web", taskDefinition=arns[region][0], desiredCount=1)
+        aws.ctl("POST", "/deployments", {"account": PROD, "ecsServices": [{
+            "cluster": "rr", "service": "web", "region": region,
+            "deployments": [{"id": f"rr-{region}", "status": "SUCCESSFUL", "taskDefinition": arns[region][0]}]}]})
+    aws.ctl("POST", "/rehearsal/world", {"account": PROD, "alarms": [
+        {"name": "rr-5xx", "region": r, "tags": {"rollback:ecs-service": "rr/web"}} for r in ("us-east-1", "eu-west-1")]})
+    aws.ctl("POST", "/rehearsal/script", {"alarmAfterShift": True})
+    west = theirs.client("ecs", endpoint_url=aws.url, config=aws.config, region_name="eu-west-1")
+    west.update_service(cluster="rr", service="web", taskDefinition=arns["eu-west-1"][1])
+    arn = aws.ctl("POST", "/rehearsal/ecs", {"cluster": "rr", "service": "web", "hooks": [], "account": PROD,
+                                             "region": "eu-west-1", "alarm": "rr-5xx"})[1]["serviceDeploymentArn"]
+    assert aws.ctl("GET", "/rehearsal/ecs", {"serviceDeploymentArn": arn})[1]["status"] == "SUCCESSFUL"
+    east = theirs.client("ecs", endpoint_url=aws.url, config=aws.config, region_name="us-east-1")
+    listed = east.list_service_deployments(cluster="rr", service="web")["serviceDeployments"]
+    assert arn not in [d["serviceDeploymentArn"] for d in listed], listed
+    states = {r: theirs.client("cloudwatch", endpoint_url=aws.url, config=aws.config, region_name=r)
+              .describe_alarms(AlarmNames=["rr-5xx"])["MetricAlarms"][0]["StateValue"] for r in ("us-east-1", "eu-west-1")}
+    assert states == {"us-east-1": "OK", "eu-west-1": "ALARM"}, states
+    [event] = aws.ctl("GET", "/rehearsal/events")[1]
+    assert (event["account"], event["region"], event["state"]) == (PROD, "eu-west-1", "ALARM"), event
+    assert event["alarmArn"] == f"arn:aws:cloudwatch:eu-west-1:{PROD}:alarm:rr-5xx", event
+    aws.ctl("POST", "/rehearsal/script", {})
+
+
+@check
 def moto_not_implemented_passes_through(aws):
     req = urllib.request.Request(aws.url + "/", data=b"{}", method="POST", headers={
         "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.NoSuchOperation",
