@@ -375,9 +375,20 @@ impl LocalAws {
         target: &str,
         body: &Value,
     ) -> Result<Value, String> {
+        self.json_call_at(account, REGION, target, body).await
+    }
+
+    /// [`LocalAws::json_call`] acting in `account` and `region`.
+    pub async fn json_call_at(
+        &self,
+        account: &str,
+        region: &str,
+        target: &str,
+        body: &Value,
+    ) -> Result<Value, String> {
         let service = service_of_target(target);
         let auth = format!(
-            "AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"
         );
         let (status, bytes) = http::send(
             self.addr,

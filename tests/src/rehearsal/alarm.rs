@@ -28,7 +28,13 @@ pub async fn deliver_pending(ex: &Execution<'_>) -> Vec<Step> {
 async fn deliver(ex: &Execution<'_>, change: &Value) -> Step {
     let name = change["alarmName"].as_str().unwrap_or_default();
     let state = change["state"].as_str().unwrap_or_default();
-    let mut step = Step::new("(alarm)", name, "EventBridge -> Lambda rollback-trigger");
+    let (account, region) = place(change);
+    let shown = if account == ACCOUNT && region == REGION {
+        name.to_owned()
+    } else {
+        format!("{name} (account {account}, {region})")
+    };
+    let mut step = Step::new("(alarm)", &shown, "EventBridge -> Lambda rollback-trigger");
     let started = Instant::now();
     let event = event_bridge(change);
     let mut f = match start(ex, "rollback-trigger", &[]).await {
@@ -93,9 +99,19 @@ async fn deliver(ex: &Execution<'_>, change: &Value) -> Step {
     step
 }
 
-/// The EventBridge event of a state change the emulator recorded.
+/// The account and region of a recorded state change (the alarm's).
+fn place(change: &Value) -> (&str, &str) {
+    (
+        change["account"].as_str().unwrap_or(ACCOUNT),
+        change["region"].as_str().unwrap_or(REGION),
+    )
+}
+
+/// The EventBridge event of a state change the emulator recorded; an alarm of another
+/// account arrives as that account's rule forwards it, with its `account` and `region`.
 pub fn event_bridge(change: &Value) -> Value {
     let name = change["alarmName"].as_str().unwrap_or_default();
+    let (account, region) = place(change);
     let at = change["time"].as_f64().unwrap_or_default();
     let stamp = iso(at, true);
     json!({
@@ -103,9 +119,9 @@ pub fn event_bridge(change: &Value) -> Value {
         "id": crate::job::job_id(),
         "detail-type": "CloudWatch Alarm State Change",
         "source": "aws.cloudwatch",
-        "account": ACCOUNT,
+        "account": account,
         "time": iso(at, false),
-        "region": REGION,
+        "region": region,
         "resources": [change["alarmArn"]],
         "detail": {
             "alarmName": name,

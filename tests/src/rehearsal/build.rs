@@ -7,7 +7,7 @@ use super::execution::{Execution, Outcome, Running};
 use super::template::to_json;
 use super::world::ECR_API;
 use super::{get_zip, put_zip};
-use crate::seed::{DOCKER_V2, sample_manifest};
+use crate::seed::DOCKER_V2;
 use serde_json::{Map, Value, json};
 
 /// What the buildspec asks for: the artifact's file patterns (`None`: everything) and
@@ -80,7 +80,10 @@ pub async fn play(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
     let commit = super::source::commit_id(&ex.release.version, &ex.id);
     let tag = format!("sha-{}", &commit[..12]);
     let tagged = ex.world.image_uri(&tag);
-    let manifest = sample_manifest(&format!("{}:{}", ex.world.repository, ex.release.version));
+    let manifest = match pushed_blobs(ex, &ex.release.version).await {
+        Ok(m) => m,
+        Err(e) => return Outcome::fail(step, format!("docker push {tagged}: {e}")),
+    };
     let pushed = ex
         .aws
         .json_call(
@@ -153,6 +156,38 @@ pub async fn play(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
     );
     outcome.step = step;
     outcome
+}
+
+/// Pushes the layer and config of release `version` into the build's repository, as
+/// `docker push` does before the manifest (an image copied to another account or
+/// registry needs them); returns the manifest naming them.
+async fn pushed_blobs(ex: &Execution<'_>, version: &str) -> Result<String, String> {
+    use base64::Engine;
+    let config = json!({"architecture": "amd64", "os": "linux",
+                        "config": {"Env": [format!("RELEASE={version}")]}})
+    .to_string();
+    let layer = format!("{} release {version}\n", ex.world.repository).repeat(64);
+    let mut descriptors = Vec::new();
+    for content in [config.as_bytes(), layer.as_bytes()] {
+        let stored = super::raw_control(
+            ex.aws,
+            "POST",
+            "/_local/ecr/blobs",
+            json!({"repositoryName": ex.world.repository,
+                   "content_b64": base64::engine::general_purpose::STANDARD.encode(content)}),
+        )
+        .await?;
+        descriptors.push((stored["digest"].clone(), content.len()));
+    }
+    Ok(json!({
+        "schemaVersion": 2,
+        "mediaType": DOCKER_V2,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "size": descriptors[0].1, "digest": descriptors[0].0},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": descriptors[1].1, "digest": descriptors[1].0}],
+    })
+    .to_string())
 }
 
 #[cfg(test)]

@@ -4,12 +4,14 @@
 //! invokes the lifecycle hooks and rolls back on a failed one) and `CodeDeploy` (an
 //! in-place deployment of the revision bundle to the group's instances).
 
+use super::accounts::assume;
 use super::execution::{Execution, Outcome, Running};
 use super::invoke::{codedeploy_hook, ecs_hook, start};
 use super::report::Step;
 use super::template::to_json;
 use super::world::{ECS_API, bundle_revision, function_binary, short_arn};
 use super::{control, get_zip};
+use crate::local_aws::{ACCOUNT, REGION};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -314,28 +316,49 @@ async fn ecs_inner(
     let cluster = run.config("ClusterName").unwrap_or("default").to_owned();
     let service = run.config("ServiceName").unwrap_or_default().to_owned();
     let file_name = run.config("FileName").unwrap_or("imagedefinitions.json");
+    let target = ex.world.targets.iter().find(|t| t.stage == run.stage.name);
+    let (account, region) = target.map_or((ACCOUNT, REGION), |t| (&t.account, &t.region));
+    if let Some(role) = &run.action.role_arn {
+        // CodePipeline assumes the action's role with the pipeline's role.
+        let pipeline_role = ex
+            .world
+            .workloads
+            .pipeline_role
+            .as_deref()
+            .unwrap_or_default();
+        let pipeline = assume(ex.aws, None, pipeline_role, None, "codepipeline").await;
+        let assumed = match pipeline {
+            Ok(p) => assume(ex.aws, Some(&p), role, None, "codepipeline-ecs-deploy").await,
+            Err(e) => Err(e),
+        };
+        match assumed {
+            Ok(_) => step.details.push(format!("as {role} ({region})")),
+            Err(e) => {
+                return Ok(Outcome::fail(
+                    step,
+                    format!("CodePipeline cannot assume the action's RoleArn: {e}"),
+                ));
+            }
+        }
+    }
+    let call = |operation: &str, body: Value| {
+        let name = format!("{ECS_API}.{operation}");
+        async move { ex.aws.json_call_at(account, region, &name, &body).await }
+    };
     let files = artifact_files(ex, run, None).await?;
     let images: Value = file(&files, file_name)
         .and_then(|b| serde_json::from_slice(b).ok())
         .ok_or_else(|| format!("no {file_name} in the input artifact"))?;
-    let described = ex
-        .aws
-        .json_call(
-            &format!("{ECS_API}.DescribeServices"),
-            &json!({"cluster": cluster, "services": [service]}),
-        )
-        .await?;
+    let described = call(
+        "DescribeServices",
+        json!({"cluster": cluster, "services": [service]}),
+    )
+    .await?;
     let current = described["services"][0]["taskDefinition"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let td = ex
-        .aws
-        .json_call(
-            &format!("{ECS_API}.DescribeTaskDefinition"),
-            &json!({"taskDefinition": current}),
-        )
-        .await?;
+    let td = call("DescribeTaskDefinition", json!({"taskDefinition": current})).await?;
     let mut body = td["taskDefinition"].clone();
     for field in shared::ecs::DESCRIBE_ONLY {
         if let Some(m) = body.as_object_mut() {
@@ -356,27 +379,29 @@ async fn ecs_inner(
             c["image"] = image["imageUri"].clone();
         }
     }
-    let registered = ex
-        .aws
-        .json_call(&format!("{ECS_API}.RegisterTaskDefinition"), &body)
-        .await?;
+    let registered = call("RegisterTaskDefinition", body).await?;
     let arn = registered["taskDefinition"]["taskDefinitionArn"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    ex.aws
-        .json_call(
-            &format!("{ECS_API}.UpdateService"),
-            &json!({"cluster": cluster, "service": service, "taskDefinition": arn}),
-        )
-        .await?;
-    let hooks = ecs_hooks(ex);
+    call(
+        "UpdateService",
+        json!({"cluster": cluster, "service": service, "taskDefinition": arn}),
+    )
+    .await?;
+    // The project's hooks are the tools account's: a workload service has none here.
+    let home = target.is_none_or(|t| t.is_home());
+    let (hooks, target_groups) = if home {
+        (ecs_hooks(ex), ex.world.target_groups.clone())
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let started = control(
         ex.aws,
         "POST",
         "ecs",
-        json!({"cluster": cluster, "service": service, "hooks": hooks,
-                                                         "targetGroups": ex.world.target_groups}),
+        json!({"cluster": cluster, "service": service, "hooks": hooks, "targetGroups": target_groups,
+               "account": account, "region": region, "alarm": target.map(|t| t.alarm.clone())}),
     )
     .await?;
     let deployment = started["serviceDeploymentArn"]

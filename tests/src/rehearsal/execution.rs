@@ -30,8 +30,9 @@ pub struct Facts {
     pub digest: Option<String>,
     /// The revision bundle the CodeDeploy (EC2) action deployed.
     pub bundle_key: Option<String>,
-    /// Promotions that succeeded.
+    /// Promotions that succeeded, and their stages.
     pub promoted: u32,
+    pub promoted_in: Vec<String>,
     /// Deployments started (CodeDeploy ids, ECS service deployment ARNs).
     pub deployments: Vec<String>,
 }
@@ -216,6 +217,21 @@ impl Execution<'_> {
             config,
             inputs,
         };
+        if action.category == "Deploy" {
+            // What the new tasks or instances of this target do in this release.
+            let index = self
+                .world
+                .targets
+                .iter()
+                .position(|t| t.stage == stage.name);
+            let script = self.release.script_for(index);
+            if let Err(e) = super::control(self.aws, "POST", "script", script).await {
+                return Outcome::fail(
+                    step,
+                    format!("the local AWS refused the release's script: {e}"),
+                );
+            }
+        }
         let mut outcome = match (action.category.as_str(), action.provider.as_str()) {
             ("Source", _) => source::play(self, &running).await,
             ("Build" | "Test", _) => build::play(self, &running).await,

@@ -53,6 +53,11 @@ pub async fn start(
     if function == "health-gate" && !env.iter().any(|(k, _)| k == "HEALTH_GATE_CONFIG") {
         env.push(("HEALTH_GATE_CONFIG".into(), hook_config(ex)));
     }
+    // Across accounts the function runs as its role, as Lambda runs it.
+    let identity = ex.world.identities.get(function).map(|i| i.env());
+    for (k, v) in identity.iter().flatten() {
+        env.push(((*k).to_owned(), v.clone()));
+    }
     for (k, v) in extra {
         env.retain(|(name, _)| name != k);
         env.push(((*k).to_owned(), (*v).to_owned()));
@@ -167,7 +172,9 @@ pub async fn play(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
                     ));
                 }
                 if function == "promote-image" {
-                    ex.facts.lock().unwrap_or_else(|e| e.into_inner()).promoted += 1;
+                    let mut facts = ex.facts.lock().unwrap_or_else(|e| e.into_inner());
+                    facts.promoted += 1;
+                    facts.promoted_in.push(run.stage.name.clone());
                 }
                 let mut outcome = Outcome::new(step);
                 outcome.variables = variables;

@@ -6,6 +6,7 @@
 //! run orders; source and build stages), the services' side by the emulator
 //! (`tests/local-aws/rehearsal.py`: CodeDeploy, ECS, the load balancer, alarms).
 
+pub mod accounts;
 pub mod alarm;
 mod build;
 mod deploy;
@@ -122,13 +123,27 @@ pub async fn rehearse_pipeline(aws: &LocalAws, path: &Path, printer: Printer) ->
         record.problems.push(problem);
         return record;
     };
-    let world = match World::of(&template, &pipeline, kind, &functions) {
+    let mut world = match World::of(&template, &pipeline, kind, &functions) {
         Ok(w) => w,
         Err(e) => {
             record.problems.push(e.to_string());
             return record;
         }
     };
+    if !world.workloads.is_empty() {
+        // The functions stack as deployed for these workload accounts.
+        match stack::FunctionsStack::read_with(
+            &crate::local_aws::workspace_root().join("infra/template.yaml"),
+            stack::DEFAULT_STACK,
+            &world.workloads.stack_parameters,
+        ) {
+            Ok(s) => world.stack = s,
+            Err(e) => {
+                record.problems.push(format!("the functions stack: {e}"));
+                return record;
+            }
+        }
+    }
     printer.line(&format!(
         "\n== Pipeline {} ({}): {}",
         pipeline.name,
@@ -180,6 +195,7 @@ async fn rehearse_release(
         problems.push(format!("the local AWS refused the release's script: {e}"));
     }
     let before = snapshot(aws, world).await;
+    let calls_before = aws.calls().await.len();
     let ex = Execution {
         aws,
         world,
@@ -195,10 +211,23 @@ async fn rehearse_release(
     let after = snapshot(aws, world).await;
     let facts = ex.facts.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let (mut outcome, mut found) = judge(world, release, &steps, &facts, &before, &after);
-    for (stage, reason) in execution::disabled_transitions(aws, &pipeline.name).await {
+    let disabled = execution::disabled_transitions(aws, &pipeline.name).await;
+    for (stage, reason) in &disabled {
         outcome.push(format!(
             "the transition into stage {stage} is disabled: {reason}"
         ));
+    }
+    if let Some(stage) = &release.freezes
+        && !disabled.iter().any(|(s, _)| s == stage)
+    {
+        found.push(format!(
+            "the transition into stage {stage} was not disabled"
+        ));
+    }
+    if !world.workloads.is_empty() {
+        let calls = aws.calls().await;
+        let shown = accounts::calls_by_account(calls.get(calls_before..).unwrap_or_default());
+        outcome.push(format!("calls by account: {}", shown.join("; ")));
     }
     problems.append(&mut found);
     for line in &outcome {
@@ -239,7 +268,8 @@ struct Snapshot {
     image: String,
 }
 
-async fn snapshot(aws: &LocalAws, world: &World) -> Snapshot {
+/// What runs at each deploy target (one for an EC2 deployment group).
+async fn snapshot(aws: &LocalAws, world: &World) -> Vec<Snapshot> {
     if world.kind == Kind::Ec2CodeDeploy {
         let group = aws
             .json_call(
@@ -259,39 +289,43 @@ async fn snapshot(aws: &LocalAws, world: &World) -> Snapshot {
             )
             .await
             .unwrap_or_default();
-        return Snapshot {
+        return vec![Snapshot {
             what: d["deploymentInfo"]["revision"]["s3Location"]["key"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned(),
             image: String::new(),
-        };
+        }];
     }
-    let described = aws
-        .json_call(
-            &format!("{ECS_API}.DescribeServices"),
-            &json!({"cluster": world.cluster, "services": [world.service]}),
+    let mut out = Vec::new();
+    for t in &world.targets {
+        let call = |operation: &str, body: Value| {
+            let name = format!("{ECS_API}.{operation}");
+            async move {
+                aws.json_call_at(&t.account, &t.region, &name, &body)
+                    .await
+                    .unwrap_or_default()
+            }
+        };
+        let described = call(
+            "DescribeServices",
+            json!({"cluster": t.cluster, "services": [t.service]}),
         )
-        .await
-        .unwrap_or_default();
-    let arn = described["services"][0]["taskDefinition"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let td = aws
-        .json_call(
-            &format!("{ECS_API}.DescribeTaskDefinition"),
-            &json!({"taskDefinition": arn}),
-        )
-        .await
-        .unwrap_or_default();
-    Snapshot {
-        what: arn,
-        image: td["taskDefinition"]["containerDefinitions"][0]["image"]
+        .await;
+        let arn = described["services"][0]["taskDefinition"]
             .as_str()
             .unwrap_or_default()
-            .to_owned(),
+            .to_owned();
+        let td = call("DescribeTaskDefinition", json!({"taskDefinition": arn})).await;
+        out.push(Snapshot {
+            what: arn,
+            image: td["taskDefinition"]["containerDefinitions"][0]["image"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        });
     }
+    out
 }
 
 /// Waits until no CodeDeploy deployment of the group is active (a rollback started by
@@ -333,8 +367,8 @@ fn judge(
     release: &Release,
     steps: &[Step],
     facts: &Facts,
-    before: &Snapshot,
-    after: &Snapshot,
+    before: &[Snapshot],
+    after: &[Snapshot],
 ) -> (Vec<String>, Vec<String>) {
     let mut shown = Vec::new();
     let mut problems = Vec::new();
@@ -350,35 +384,56 @@ fn judge(
             )
         }
     };
-    let target = if world.kind == Kind::Ec2CodeDeploy {
-        format!("deployment group {}/{}", world.application, world.group)
-    } else {
-        format!("service {}/{}", world.cluster, world.service)
-    };
-    shown.push(format!(
-        "{target} runs {} (before the release: {})",
-        runs(after),
-        runs(before)
-    ));
     let built = facts.image.as_deref().unwrap_or_default();
     let tag = built.rsplit(':').next().unwrap_or_default();
     let digest = facts.digest.as_deref().unwrap_or_default();
-    let runs_new = match world.kind {
-        Kind::Ec2CodeDeploy => facts.bundle_key.as_deref() == Some(after.what.as_str()),
+    let runs_new = |s: &Snapshot| match world.kind {
+        Kind::Ec2CodeDeploy => facts.bundle_key.as_deref() == Some(s.what.as_str()),
         _ => {
-            !after.image.is_empty()
-                && ((!digest.is_empty() && after.image.contains(digest))
-                    || (!tag.is_empty() && after.image.ends_with(&format!(":{tag}"))))
+            !s.image.is_empty()
+                && ((!digest.is_empty() && s.image.contains(digest))
+                    || (!tag.is_empty() && s.image.ends_with(&format!(":{tag}"))))
         }
     };
-    if release.good {
-        for s in &failed {
-            problems.push(format!("{} {} failed: {}", s.stage, s.action, s.summary));
-        }
-        if !runs_new {
+    let stage_index = |stage: &str| world.stages.iter().position(|s| s == stage);
+    let broken_stage = world
+        .targets
+        .get(release.breaks)
+        .and_then(|t| stage_index(&t.stage))
+        .unwrap_or(0);
+    for (i, (b, a)) in before.iter().zip(after).enumerate() {
+        let target = if world.kind == Kind::Ec2CodeDeploy {
+            format!("deployment group {}/{}", world.application, world.group)
+        } else {
+            world.targets.get(i).map(|t| t.label()).unwrap_or_default()
+        };
+        shown.push(format!(
+            "{target} runs {} (before the release: {})",
+            runs(a),
+            runs(b)
+        ));
+        // A bad release goes through the targets before the one it breaks.
+        let should_run_new = release.good || i < release.breaks;
+        if should_run_new && !runs_new(a) {
             problems.push(format!(
                 "{target} does not run the release's build ({built})"
             ));
+        }
+        if !should_run_new {
+            if a != b {
+                problems.push(format!(
+                    "{target} did not return to the previous revision: it runs {}, it ran {}",
+                    runs(a),
+                    runs(b)
+                ));
+            } else if i == release.breaks {
+                shown.push(format!("{target} is back on the previous revision"));
+            }
+        }
+    }
+    if release.good {
+        for s in &failed {
+            problems.push(format!("{} {} failed: {}", s.stage, s.action, s.summary));
         }
         if facts.promoted == 0 {
             problems.push("the image was not promoted".into());
@@ -415,17 +470,14 @@ fn judge(
         if release.alarm_rollback && !rolled_back {
             problems.push("rollback-trigger did not act on the alarm".into());
         }
-        if facts.promoted > 0 {
+        // No promotion from the broken stage on.
+        let late = facts
+            .promoted_in
+            .iter()
+            .filter(|s| stage_index(s).is_none_or(|i| i >= broken_stage))
+            .count();
+        if late > 0 || (facts.promoted as usize) > facts.promoted_in.len() {
             problems.push("the bad release's image was promoted".into());
-        }
-        if after != before {
-            problems.push(format!(
-                "{target} did not return to the previous revision: it runs {}, it ran {}",
-                runs(after),
-                runs(before)
-            ));
-        } else {
-            shown.push(format!("{target} is back on the previous revision"));
         }
     }
     (shown, problems)
@@ -537,6 +589,19 @@ mod tests {
             pipeline: "web".into(),
             stages: Vec::new(),
             service_hooks: Vec::new(),
+            targets: vec![accounts::Target {
+                stage: "Deploy".into(),
+                account: crate::local_aws::ACCOUNT.into(),
+                region: crate::local_aws::REGION.into(),
+                cluster: "prod".into(),
+                service: "web".into(),
+                alarm: "deploy-web-5xx".into(),
+                alarm_tags: Default::default(),
+                role: None,
+            }],
+            workloads: Default::default(),
+            identities: Default::default(),
+            workload_repository: "web".into(),
         }
     }
 
@@ -628,7 +693,14 @@ mod tests {
             ),
         ];
         for (i, (release, steps, facts, after, want)) in cases.into_iter().enumerate() {
-            let (_, problems) = judge(&w, release, steps, facts, &old, after);
+            let (_, problems) = judge(
+                &w,
+                release,
+                steps,
+                facts,
+                std::slice::from_ref(&old),
+                std::slice::from_ref(after),
+            );
             match want {
                 None => assert!(problems.is_empty(), "case {i}: {problems:?}"),
                 Some(text) => assert!(
@@ -637,6 +709,7 @@ mod tests {
                 ),
             }
         }
+        let old = [old];
         let (_, problems) = judge(&w, bad, &all_ok, &not_promoted, &old, &old);
         assert!(
             problems.iter().any(|p| p.contains("went through")),

@@ -31,6 +31,10 @@ pub struct Action {
     pub outputs: Vec<String>,
     pub namespace: Option<String>,
     pub run_order: u32,
+    /// The role CodePipeline acts through (`RoleArn`), and the region the action runs in
+    /// (`Region`), when the action names them.
+    pub role_arn: Option<String>,
+    pub region: Option<String>,
 }
 
 impl Action {
@@ -93,6 +97,8 @@ pub fn read(template: &Template) -> Result<Pipeline, TemplateError> {
                     Value::String(s) => s.parse().unwrap_or(1),
                     _ => 1,
                 },
+                role_arn: a["RoleArn"].as_str().map(str::to_owned),
+                region: a["Region"].as_str().map(str::to_owned),
             };
             if action.name.is_empty() || action.provider.is_empty() {
                 return Err(bad(format!(

@@ -18,6 +18,22 @@ pub struct Release {
     /// fail, and whether rollback-trigger must have acted on an alarm.
     pub fails_in: &'static [&'static str],
     pub alarm_rollback: bool,
+    /// The deploy target (index in `World::targets`) the script plays on; the others
+    /// deploy as a good release does.
+    pub breaks: usize,
+    /// The stage whose inbound transition rollback-trigger must have disabled.
+    pub freezes: Option<String>,
+}
+
+impl Release {
+    /// What the local AWS plays for the deploy target `index`.
+    pub fn script_for(&self, index: Option<usize>) -> Value {
+        if index.unwrap_or(self.breaks) == self.breaks {
+            self.script.clone()
+        } else {
+            json!({})
+        }
+    }
 }
 
 /// A good release, then a bad one, for the pipeline's kind of deployment.
@@ -30,7 +46,12 @@ pub fn of(world: &World) -> Vec<Release> {
         expected: "deployed: the gate passes after its bake and the image is promoted".into(),
         fails_in: &[],
         alarm_rollback: false,
+        breaks: 0,
+        freezes: None,
     };
+    if let Some(bad) = across_accounts(world) {
+        return vec![good, bad];
+    }
     let bad = match world.kind {
         Kind::EcsCodeDeploy => Release {
             name: "bad",
@@ -43,6 +64,8 @@ pub fn of(world: &World) -> Vec<Release> {
             ),
             fails_in: &["health-gate"],
             alarm_rollback: true,
+            breaks: 0,
+            freezes: None,
         },
         Kind::EcsNative => Release {
             name: "bad",
@@ -52,6 +75,8 @@ pub fn of(world: &World) -> Vec<Release> {
             expected: "the new tasks fail their health checks: the gate fails the lifecycle hook, ECS rolls back to the previous revision".into(),
             fails_in: &["ECS"],
             alarm_rollback: false,
+            breaks: 0,
+            freezes: None,
         },
         Kind::Ec2CodeDeploy => Release {
             name: "bad",
@@ -65,7 +90,48 @@ pub fn of(world: &World) -> Vec<Release> {
             ),
             fails_in: &["CodeDeploy", "health-gate"],
             alarm_rollback: false,
+            breaks: 0,
+            freezes: None,
         },
     };
     vec![good, bad]
+}
+
+/// A pipeline that deploys to more than one account: the bad release passes the first
+/// account and breaks the first deploy in the next one, whose alarm (in that account)
+/// rolls the service back there and freezes the stage after it (in the tools account).
+fn across_accounts(world: &World) -> Option<Release> {
+    let first = world.targets.first()?;
+    let (breaks, target) = world
+        .targets
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.account != first.account)?;
+    let freezes = target
+        .alarm_tags
+        .get("rollback:freeze")
+        .and_then(|f| f.split_once('/'))
+        .map(|(_, stage)| stage.to_owned());
+    Some(Release {
+        name: "bad",
+        version: "v3".into(),
+        good: false,
+        script: json!({"alarmAfterShift": true}),
+        expected: format!(
+            "passes {}; alarm {}{} fires after its deployment: rollback-trigger rolls {}/{} back there{}, the gate fails the bake",
+            first.stage,
+            target.alarm,
+            target.place(),
+            target.cluster,
+            target.service,
+            freezes
+                .as_deref()
+                .map(|s| format!(" and freezes stage {s} in the tools account"))
+                .unwrap_or_default()
+        ),
+        fails_in: &["health-gate"],
+        alarm_rollback: true,
+        breaks,
+        freezes,
+    })
 }

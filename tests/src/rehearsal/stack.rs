@@ -24,10 +24,29 @@ impl FunctionsStack {
     /// Reads the stack template at `path` (with its parameters' defaults) as stack `name`;
     /// a missing file is an empty stack.
     pub fn read(path: &Path, name: &str) -> Result<Self, TemplateError> {
+        Self::read_with(path, name, &BTreeMap::new())
+    }
+
+    /// [`FunctionsStack::read`] with `parameters` given values (the rest: their defaults).
+    pub fn read_with(
+        path: &Path,
+        name: &str,
+        parameters: &BTreeMap<String, String>,
+    ) -> Result<Self, TemplateError> {
         if !path.exists() {
             return Ok(Self::default());
         }
-        let (template, _) = Template::read(path, &pseudo(name), parameter_value, |e| e.to_owned())?;
+        let (template, _) = Template::read(
+            path,
+            &pseudo(name),
+            |p, decl| {
+                parameters
+                    .get(p)
+                    .cloned()
+                    .or_else(|| parameter_value(p, decl))
+            },
+            |e| e.to_owned(),
+        )?;
         let mut stack = Self::default();
         for (_, output) in template.raw["Outputs"].as_object().into_iter().flatten() {
             let Some(export) = output.pointer("/Export/Name") else {

@@ -96,11 +96,16 @@ impl Template {
         Ok((template, missing))
     }
 
-    /// The resources of a type, as (logical id, resolved properties).
+    /// The resources of a type that the stack creates (their `Condition` holds), as
+    /// (logical id, resolved properties).
     pub fn resources(&self, kind: &str) -> Result<Vec<(String, Value)>, TemplateError> {
         let mut out = Vec::new();
         for (id, resource) in self.raw["Resources"].as_object().into_iter().flatten() {
-            if resource["Type"] == kind {
+            let created = match resource["Condition"].as_str() {
+                Some(name) => self.condition(name)?,
+                None => true,
+            };
+            if resource["Type"] == kind && created {
                 let properties = self.resolve(&resource["Properties"])?;
                 out.push((id.clone(), properties));
             }

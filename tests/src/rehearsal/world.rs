@@ -3,10 +3,12 @@
 //! runs before the first release: an image, a task definition and a service, or a
 //! deployment group whose instances run the previous revision.
 
+use super::accounts::{Identity, Target, Workloads};
 use super::control;
 use super::pipeline::{Pipeline, strings};
 use super::stack::FunctionsStack;
 use super::template::{Template, TemplateError};
+use crate::accounts::{PROD, STAGING};
 use crate::local_aws::{ACCOUNT, LocalAws, REGION};
 use crate::seed::{DOCKER_V2, sample_manifest};
 use serde_json::{Value, json};
@@ -77,6 +79,24 @@ pub fn parameter_value(name: &str, decl: &Value) -> Option<String> {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
+    if lower.contains("accountid") {
+        return Some(
+            if lower.contains("staging") {
+                STAGING
+            } else if lower.contains("prod") {
+                PROD
+            } else {
+                ACCOUNT
+            }
+            .to_owned(),
+        );
+    }
+    if lower.contains("externalid") {
+        return Some(super::accounts::EXTERNAL_ID.to_owned());
+    }
+    if lower.contains("staging") && lower.contains("clustername") {
+        return Some("staging".to_owned());
+    }
     let named = [
         ("repositoryname", "web"),
         ("servicename", "web"),
@@ -170,6 +190,15 @@ pub struct World {
     /// The ECS service's lifecycle hooks declared in the template, as
     /// `{stage, function, hookDetails?}`.
     pub service_hooks: Vec<Value>,
+    /// Where each deploy action deploys, in pipeline order (the first is the service
+    /// above for a pipeline that stays in the tools account).
+    pub targets: Vec<Target>,
+    /// The workload accounts' side, when a target is in another account, and the ECR
+    /// repository of theirs that the services there pull from.
+    pub workloads: Workloads,
+    pub workload_repository: String,
+    /// The functions' identities (their roles), when the pipeline crosses accounts.
+    pub identities: BTreeMap<String, Identity>,
 }
 
 impl World {
@@ -341,7 +370,50 @@ impl World {
         }
         let family = parameter(&["family"]).unwrap_or_else(|| service.clone());
         let container = parameter(&["containername"]).unwrap_or_else(|| "app".into());
+        let mut targets: Vec<Target> = pipeline
+            .stages
+            .iter()
+            .flat_map(|s| s.actions.iter().map(move |a| (s, a)))
+            .filter(|(_, a)| {
+                matches!(
+                    a.provider.as_str(),
+                    "CodeDeployToECS" | "ECS" | "CodeDeploy"
+                )
+            })
+            .map(|(s, a)| Target {
+                stage: s.name.clone(),
+                account: a
+                    .role_arn
+                    .as_deref()
+                    .and_then(super::accounts::role_account)
+                    .unwrap_or(ACCOUNT)
+                    .to_owned(),
+                region: a.region.clone().unwrap_or_else(|| REGION.to_owned()),
+                cluster: a
+                    .config("ClusterName")
+                    .map_or_else(|| cluster.clone(), str::to_owned),
+                service: a
+                    .config("ServiceName")
+                    .map_or_else(|| service.clone(), str::to_owned),
+                alarm: alarm.clone(),
+                alarm_tags: alarm_tags.clone(),
+                role: a.role_arn.clone(),
+            })
+            .collect();
+        let workload_repository = parameter(&["workloadecr"]).unwrap_or_else(|| repository.clone());
+        let workloads = super::accounts::read(
+            template,
+            pipeline,
+            &mut targets,
+            stack,
+            &family,
+            &workload_repository,
+        )?;
         Ok(Self {
+            targets,
+            workloads,
+            identities: BTreeMap::new(),
+            workload_repository,
             kind,
             family,
             container,
@@ -370,7 +442,7 @@ impl World {
     }
 
     /// Sets up what runs before the first release; returns what it set up.
-    pub async fn prepare(&self, aws: &LocalAws) -> Result<Vec<String>, String> {
+    pub async fn prepare(&mut self, aws: &LocalAws) -> Result<Vec<String>, String> {
         let mut done = Vec::new();
         let s3 = aws.s3().await;
         crate::job::ensure_bucket(&s3, &self.artifact_bucket).await;
@@ -399,7 +471,11 @@ impl World {
             .await?;
         }
         done.push(format!("image {} (also :prod)", self.image_uri("v1")));
-        let alarms = json!([{"name": self.alarm, "tags": self.alarm_tags}]);
+        let alarms = if self.targets.iter().any(|t| t.account == ACCOUNT) {
+            json!([{"name": self.alarm, "tags": self.alarm_tags}])
+        } else {
+            json!([])
+        };
         let health: serde_json::Map<String, Value> = self
             .target_groups
             .iter()
@@ -431,18 +507,109 @@ impl World {
             ));
             return Ok(done);
         }
-        let _ = aws
-            .json_call(
-                &format!("{ECS_API}.CreateCluster"),
-                &json!({"clusterName": self.cluster}),
-            )
-            .await;
-        let registered = aws
-            .json_call(
-                &format!("{ECS_API}.RegisterTaskDefinition"),
-                &task_definition(&self.family, &self.container, &self.image_uri("v1"), "v1"),
+        self.identities =
+            super::accounts::prepare(aws, &self.workloads, &self.stack, &mut done).await?;
+        let mut world = json!({"alarms": alarms, "targetHealth": health});
+        let mut first = None;
+        for target in &self.targets {
+            let arn = self.prepare_service(aws, target, &mut done).await?;
+            first.get_or_insert(arn);
+        }
+        let arn = first.unwrap_or_default();
+        if self.kind == Kind::EcsCodeDeploy {
+            world["codedeployGroups"] = json!([{"application": self.application, "group": self.group,
+                "platform": "ECS", "cluster": self.cluster, "service": self.service, "alarm": self.alarm,
+                "targetGroups": self.target_groups, "initialRevision": appspec_revision(&arn, &self.container)}]);
+            done.push(format!(
+                "deployment group {}/{}",
+                self.application, self.group
+            ));
+        }
+        control(aws, "POST", "world", world).await?;
+        for t in self.targets.iter().filter(|t| !t.is_home()) {
+            control(
+                aws,
+                "POST",
+                "world",
+                json!({"account": t.account, "alarms": [{"name": t.alarm, "tags": t.alarm_tags, "region": t.region}]}),
             )
             .await?;
+        }
+        let mut shown: Vec<(String, String)> = Vec::new();
+        for t in &self.targets {
+            let alarm = (t.alarm.clone(), t.place());
+            if !shown.contains(&alarm) {
+                done.push(format!(
+                    "alarm {}{} OK, tagged {:?}",
+                    t.alarm,
+                    t.place(),
+                    t.alarm_tags
+                ));
+                shown.push(alarm);
+            }
+        }
+        Ok(done)
+    }
+
+    /// The image URI of `tag` as the service of `target` pulls it.
+    pub fn target_image(&self, target: &Target, tag: &str) -> String {
+        if target.account == ACCOUNT {
+            format!(
+                "{ACCOUNT}.dkr.ecr.{}.amazonaws.com/{}:{tag}",
+                target.region, self.repository
+            )
+        } else {
+            format!("{}:{tag}", target.registry(&self.workload_repository))
+        }
+    }
+
+    /// The service of `target` running the previous release (and, in another account,
+    /// the ECR repository it pulls from); returns its task definition's ARN.
+    async fn prepare_service(
+        &self,
+        aws: &LocalAws,
+        target: &Target,
+        done: &mut Vec<String>,
+    ) -> Result<String, String> {
+        let call = |operation: &str, body: Value| {
+            let target_name = format!(
+                "{}.{operation}",
+                if operation.contains("Image") || operation == "CreateRepository" {
+                    ECR_API
+                } else {
+                    ECS_API
+                }
+            );
+            async move {
+                aws.json_call_at(&target.account, &target.region, &target_name, &body)
+                    .await
+            }
+        };
+        if target.account != ACCOUNT {
+            let _ = call(
+                "CreateRepository",
+                json!({"repositoryName": self.workload_repository}),
+            )
+            .await;
+            call(
+                "PutImage",
+                json!({"repositoryName": self.workload_repository, "imageTag": "v1",
+                       "imageManifest": sample_manifest(&format!("{}:v1", self.workload_repository)),
+                       "imageManifestMediaType": DOCKER_V2}),
+            )
+            .await?;
+        }
+        let _ = call("CreateCluster", json!({"clusterName": target.cluster})).await;
+        let registered = call(
+            "RegisterTaskDefinition",
+            task_definition(
+                &self.family,
+                &self.container,
+                &self.target_image(target, "v1"),
+                "v1",
+            ),
+        )
+        .await?;
         let arn = registered["taskDefinition"]["taskDefinitionArn"]
             .as_str()
             .unwrap_or_default()
@@ -452,38 +619,20 @@ impl World {
         } else {
             "ECS"
         };
-        aws.json_call(
-            &format!("{ECS_API}.CreateService"),
-            &json!({"cluster": self.cluster, "serviceName": self.service, "taskDefinition": arn,
+        call(
+            "CreateService",
+            json!({"cluster": target.cluster, "serviceName": target.service, "taskDefinition": arn,
                     "desiredCount": 2, "deploymentController": {"type": controller}}),
         )
         .await?;
-        done.push(format!(
-            "service {}/{} on {}",
-            self.cluster,
-            self.service,
-            short_arn(&arn)
-        ));
-        let mut world = json!({"alarms": alarms, "targetHealth": health});
-        if self.kind == Kind::EcsCodeDeploy {
-            world["codedeployGroups"] = json!([{"application": self.application, "group": self.group,
-                "platform": "ECS", "cluster": self.cluster, "service": self.service, "alarm": self.alarm,
-                "targetGroups": self.target_groups, "initialRevision": appspec_revision(&arn, &self.container)}]);
-            done.push(format!(
-                "deployment group {}/{}",
-                self.application, self.group
-            ));
-        } else {
-            aws.seed_deployments(json!({"ecsServices": [{"cluster": self.cluster, "service": self.service,
+        if self.kind == Kind::EcsNative {
+            aws.seed_deployments(json!({"account": target.account, "ecsServices": [{
+                "cluster": target.cluster, "service": target.service, "region": target.region,
                 "deployments": [{"id": "initial", "status": "SUCCESSFUL", "taskDefinition": arn}]}]}))
                 .await;
         }
-        control(aws, "POST", "world", world).await?;
-        done.push(format!(
-            "alarm {} OK, tagged {:?}",
-            self.alarm, self.alarm_tags
-        ));
-        Ok(done)
+        done.push(format!("{} on {}", target.label(), short_arn(&arn)));
+        Ok(arn)
     }
 }
 
