@@ -380,6 +380,12 @@ def _arn_account(arn):
     return parts[4] if len(parts) > 5 and parts[0] == "arn" and REGISTRY_ID.match(parts[4]) else None
 
 
+def _arn_region(arn):
+    """The region field of an ARN, or None (IAM's and S3's have none)."""
+    parts = str(arn or "").split(":")
+    return parts[3] or None if len(parts) > 5 and parts[0] == "arn" else None
+
+
 def _seed_account(spec):
     """The `account` a seed (a body or an item) names, or None; it must be 12 digits."""
     account = spec.get("account") if isinstance(spec, dict) else None
@@ -527,7 +533,7 @@ class DeploymentHistories:
             for service in data.get("ecsServices", []):
                 self._seed_ecs(service, _owner(_seed_account(service) or top))
             for arn, status in data.get("ecsStatus", {}).items():
-                self._in(_owner(top, arn)).ecs_find(arn)["status"] = status
+                self._in(_owner(top, arn), _arn_region(arn)).ecs_find(arn)["status"] = status
             for group in data.get("codedeployGroups", []):
                 self._seed_codedeploy(group, _owner(_seed_account(group) or top))
             for deployment_id, status in data.get("codedeployStatus", {}).items():
@@ -536,7 +542,7 @@ class DeploymentHistories:
                 self._in(_owner(top)).executions[pipeline] = sorted((_execution(e) for e in executions),
                                                                     key=lambda e: -e["startTime"])
             for arn, tags in data.get("alarmTags", {}).items():
-                self._in(_owner(top, arn)).alarm_tags[arn] = tags
+                self._in(_owner(top, arn), _arn_region(arn)).alarm_tags[arn] = tags
             self._in(_owner(top)).state["pipelines"].update(data.get("pipelineStates", {}))
             return 200, self._in(_owner(top)).histories()
 

@@ -45,7 +45,7 @@ fn a_denied_assume_role_names_the_target_roles_trust_policy() {
 }
 
 #[test]
-fn the_next_job_of_the_same_process_assumes_the_role_again() {
+fn the_next_job_of_the_same_process_assumes_the_role_again_and_no_credential_is_logged() {
     let (env, _serial) = env();
     RT.block_on(async {
         target_role(env).await;
@@ -61,7 +61,12 @@ fn the_next_job_of_the_same_process_assumes_the_role_again() {
             Some("build"),
         )
         .await;
-        let mut function = Function::start(env!("CARGO_BIN_EXE_promote-image"), &env.aws).await;
+        let mut function = Function::start_with_env(
+            env!("CARGO_BIN_EXE_promote-image"),
+            &env.aws,
+            &[("RUST_LOG", "trace")],
+        )
+        .await;
         for tag in ["qa", "prod"] {
             let params = json!({"source": {"repository": "as-reuse", "tag": "build"}, "tags": [tag],
                                 "target": {"roleArn": ROLE}});
@@ -87,6 +92,14 @@ fn the_next_job_of_the_same_process_assumes_the_role_again() {
             .filter(|c| c.operation == "AssumeRole")
             .count();
         assert_eq!(assumed, 2, "credentials live for one job");
+        let logs = function.logs();
+        assert!(
+            logs.contains("TRACE") && logs.contains("AssumeRole"),
+            "the logs are at TRACE"
+        );
+        env.aws
+            .assert_no_credentials_in("the logs (TRACE)", &logs)
+            .await;
         assert_eq!(
             digest_of(&env.ecr, "as-reuse", "prod").await.as_deref(),
             Some(digest.as_str())

@@ -33,6 +33,7 @@ fn a_prod_alarm_rolls_prod_back_there_and_freezes_the_pipeline_in_the_tools_acco
         let (role, _) = env.aws.workload(PROD, "rollback-trigger", Some(EXTERNAL)).await;
         let mut service = ecs_service("prod", "xa-web", &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)]);
         service["account"] = json!(PROD);
+        service["ecsServices"][0]["region"] = json!("eu-west-1");
         env.seed(service).await;
         let alarm = format!("arn:aws:cloudwatch:eu-west-1:{PROD}:alarm:xa-web-5xx");
         env.seed(json!({"account": PROD, "alarmTags": {alarm: {"rollback:ecs-service": "prod/xa-web", "rollback:freeze": "xa-pipe/Prod"}}}))
@@ -153,5 +154,54 @@ fn bad_account_settings_name_the_setting() {
                 "{err}"
             );
         }
+    });
+}
+
+#[test]
+fn the_real_binary_logs_no_assumed_credential_at_trace() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        let (role, _) = env
+            .aws
+            .workload(PROD, "rollback-trigger-trace", Some(EXTERNAL))
+            .await;
+        let mut service = ecs_service(
+            "prod",
+            "xt-web",
+            &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)],
+        );
+        service["account"] = json!(PROD);
+        service["ecsServices"][0]["region"] = json!("eu-west-1");
+        env.seed(service).await;
+        let alarm = format!("arn:aws:cloudwatch:eu-west-1:{PROD}:alarm:xt-web-5xx");
+        env.seed(
+            json!({"account": PROD, "alarmTags": {alarm: {"rollback:ecs-service": "prod/xt-web"}}}),
+        )
+        .await;
+        let settings = accounts(&role);
+        let mut f = testkit::Function::start_with_env(
+            testkit::binary("rollback-trigger"),
+            &env.aws,
+            &[("RUST_LOG", "trace"), ("ROLLBACK_ACCOUNTS", &settings)],
+        )
+        .await;
+        let answer = f
+            .invoke(
+                &forwarded(PROD, "xt-web-5xx"),
+                std::time::Duration::from_secs(30),
+            )
+            .await;
+        let testkit::Invocation::Response(value) = &answer else {
+            panic!("{answer:?}\n{}", f.logs());
+        };
+        assert_eq!(value["decisions"][0]["outcome"], "acted", "{value}");
+        let logs = f.logs();
+        assert!(
+            logs.contains("TRACE") && logs.contains("AssumeRole"),
+            "the logs are at TRACE"
+        );
+        env.aws
+            .assert_no_credentials_in("the logs (TRACE)", &logs)
+            .await;
     });
 }
