@@ -779,6 +779,39 @@ class DeploymentHistories:
         return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
 
 
+def _ecr_wildcard_exclusions():
+    """ECR's tag-mutability exclusion filters are wildcards (`*` matches any run of
+    characters, the whole tag must match); moto reads them as regular expressions (a
+    prefix match, and `*-rc` is an error). The filters are translated for moto's check,
+    and a tag that may not move is refused as ECR refuses it."""
+    from moto.core.exceptions import ServiceException
+    from moto.ecr.exceptions import ImageAlreadyExistsException
+    from moto.ecr.models import ECRBackend
+    original = ECRBackend._resolve_image_tag_mutability
+    if getattr(original, "wildcards", False):
+        return
+
+    class ImageTagAlreadyExists(ServiceException):
+        code = "ImageTagAlreadyExistsException"
+
+    def resolve(self, repository, proposed_image_tag):
+        saved = repository.image_tag_mutability_exclusion_filters
+        repository.image_tag_mutability_exclusion_filters = [
+            dict(f, filter="^" + ".*".join(re.escape(p) for p in str(f.get("filter", "")).split("*")) + "$")
+            for f in saved or []]
+        try:
+            return original(self, repository, proposed_image_tag)
+        except ImageAlreadyExistsException:
+            raise ImageTagAlreadyExists(
+                f"The image tag '{proposed_image_tag}' already exists in the '{repository.name}' repository "
+                f"and cannot be overwritten because the tag is immutable.") from None
+        finally:
+            repository.image_tag_mutability_exclusion_filters = saved
+
+    resolve.wildcards = True
+    ECRBackend._resolve_image_tag_mutability = resolve
+
+
 # ---------------------------------------------------------------- the app
 
 class LocalAws(DeploymentHistories):
@@ -788,6 +821,7 @@ class LocalAws(DeploymentHistories):
         if moto_app is None:
             from moto.server import DomainDispatcherApplication, create_backend_app
             moto_app = DomainDispatcherApplication(create_backend_app)
+        _ecr_wildcard_exclusions()
         self.moto = moto_app
         self.sts = Sts()
         self.lock = threading.Lock()

@@ -697,6 +697,35 @@ CONFIG = b'{"architecture": "amd64", "os": "linux"}'
 
 
 @check
+def ecr_tag_mutability_exclusion_filters_are_wildcards(aws):
+    ecr = aws.client("ecr")
+    manifest = lambda n: json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                                     "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": n,
+                                                "digest": "sha256:" + f"{n:064x}"}, "layers": []})
+
+    def put(repo, tag, n):
+        try:
+            ecr.put_image(repositoryName=repo, imageTag=tag, imageManifest=manifest(n))
+            return "ok"
+        except ClientError as err:
+            return err.response["Error"]["Code"]
+
+    ecr.create_repository(repositoryName="mx-imm", imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+                          imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest"},
+                                                              {"filterType": "WILDCARD", "filter": "*-rc"}])
+    first = [put("mx-imm", t, 1) for t in ("latest", "v1", "2.0-rc", "latest-x")]
+    assert first == ["ok"] * 4, first
+    second = [put("mx-imm", t, 2) for t in ("latest", "v1", "2.0-rc", "latest-x")]
+    assert second == ["ok", "ImageTagAlreadyExistsException", "ok", "ImageTagAlreadyExistsException"], second
+    ecr.create_repository(repositoryName="mx-mut", imageTagMutability="MUTABLE_WITH_EXCLUSION",
+                          imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "release-*"}])
+    first = [put("mx-mut", t, 1) for t in ("main", "release-1", "xrelease-1")]
+    assert first == ["ok"] * 3, first
+    second = [put("mx-mut", t, 2) for t in ("main", "release-1", "xrelease-1")]
+    assert second == ["ok", "ImageTagAlreadyExistsException", "ok"], second
+
+
+@check
 def ecr_layer_upload_check_and_download(aws):
     ecr = aws.client("ecr")
     ecr.create_repository(repositoryName="team/layers")

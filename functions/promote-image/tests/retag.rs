@@ -372,3 +372,81 @@ fn put_refused_by_a_concurrent_writer_is_rechecked() {
         );
     });
 }
+
+/// Creates `name` with a `*_WITH_EXCLUSION` tag mutability and wildcard `filters`.
+async fn create_repo_excluding(env: &Env, name: &str, mode: &str, filters: &[&str]) {
+    use aws_sdk_ecr::types::{
+        ImageTagMutability, ImageTagMutabilityExclusionFilter,
+        ImageTagMutabilityExclusionFilterType,
+    };
+    let mut call = env
+        .ecr
+        .create_repository()
+        .repository_name(name)
+        .image_tag_mutability(ImageTagMutability::from(mode));
+    for f in filters {
+        call = call.image_tag_mutability_exclusion_filters(
+            ImageTagMutabilityExclusionFilter::builder()
+                .filter_type(ImageTagMutabilityExclusionFilterType::Wildcard)
+                .filter(*f)
+                .build()
+                .expect("filter"),
+        );
+    }
+    call.send()
+        .await
+        .unwrap_or_else(|e| panic!("create repository {name}: {e:?}"));
+}
+
+#[test]
+fn exclusion_filters_decide_which_tags_move_and_a_refusal_names_the_filter_before_any_write() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        // (mode, filters, tag, moves?)
+        let cases = [
+            ("IMMUTABLE_WITH_EXCLUSION", &["latest", "*-rc"][..], "latest", true),
+            ("IMMUTABLE_WITH_EXCLUSION", &["latest", "*-rc"][..], "2.0-rc", true),
+            ("IMMUTABLE_WITH_EXCLUSION", &["latest", "*-rc"][..], "v1.4.2", false),
+            ("IMMUTABLE_WITH_EXCLUSION", &["latest", "*-rc"][..], "latest-1", false),
+            ("MUTABLE_WITH_EXCLUSION", &["release-*"][..], "main", true),
+            ("MUTABLE_WITH_EXCLUSION", &["release-*"][..], "release-7", false),
+        ];
+        for (i, (mode, filters, tag, moves)) in cases.into_iter().enumerate() {
+            let repo = format!("rt-excl-{i}");
+            create_repo_excluding(env, &repo, mode, filters).await;
+            let (first, second) = (d(&format!("{repo}/1")), d(&format!("{repo}/2")));
+            for (digest, build) in [(&first, "sha-1"), (&second, "sha-2")] {
+                let seed = format!("{repo}-{build}");
+                push(
+                    &env.ecr,
+                    &repo,
+                    &docker_manifest(&seed, &layers(&seed, 1)),
+                    DOCKER_MANIFEST,
+                    digest,
+                    Some(build),
+                )
+                .await;
+            }
+            let promote = |build: &str| {
+                json!({"source": {"repository": repo, "tag": build}, "tags": [tag], "allowMovingTags": true})
+            };
+            run_job(env, &promote("sha-1"), None).await.success();
+            let run = run_job(env, &promote("sha-2"), None).await;
+            let now = digest_of(&env.ecr, &repo, tag).await;
+            if moves {
+                let (summary, _) = run.success();
+                assert!(summary.contains("moved"), "case {i}: {summary}");
+                assert_eq!(now.as_deref(), Some(second.as_str()), "case {i}");
+            } else {
+                let message = run.failure("ConfigurationError");
+                let named = format!("{mode} [{}]", filters.join(", "));
+                assert!(
+                    message.contains(&format!("tag `{tag}`")) && message.contains(&named),
+                    "case {i}: {message}"
+                );
+                assert!(run.ops("PutImage").is_empty(), "case {i}: refused before any write");
+                assert_eq!(now.as_deref(), Some(first.as_str()), "case {i}");
+            }
+        }
+    });
+}
