@@ -413,6 +413,9 @@ class AccountState:
         # the health gate's scripted deployments, and scripted timeline -> calls served so far
         self.gate_state = GATE_STATE_DEFAULTS()
         self.gate_calls = {}
+        # scripted service deployment ARN -> the answers given to its pause hooks:
+        # {"hooks": {hookId: status}, "status": the deployment's status after a ROLLBACK}
+        self.gate_continued = {}
         # deployment histories: "cluster/service" -> [deployment]; revision ARN -> revision
         self.ecs_deployments, self.ecs_revisions = {}, {}
         # "application/group" -> [deployment], newest last
@@ -554,8 +557,12 @@ class DeploymentHistories:
         a = self._in(account, region)
         a.ecs_deployments[key] = []
         for d in spec.get("deployments", []):
-            a.ecs_add(key, d["id"], d["taskDefinition"], d.get("status", "SUCCESSFUL"),
-                      _epoch(d.get("createdAt")) or time.time(), region)
+            added = a.ecs_add(key, d["id"], d["taskDefinition"], d.get("status", "SUCCESSFUL"),
+                              _epoch(d.get("createdAt")) or time.time(), region)
+            # A deployment paused at a hook: its stage, hooks and configuration as given.
+            for field in ("lifecycleStage", "lifecycleHookDetails", "deploymentConfiguration"):
+                if field in d:
+                    added[field] = copy.deepcopy(d[field])
 
     def list_service_deployments(self, req, call):
         key = f"{_last(req.get('cluster') or 'default')}/{_last(req.get('service'))}"
@@ -596,6 +603,48 @@ class DeploymentHistories:
             found = [copy.deepcopy(known[a]) for a in arns if a in known]
             missing = [a for a in arns if a not in known]
         return {"serviceRevisions": found, "failures": [{"arn": a, "reason": "MISSING"} for a in missing]}
+
+    def continue_service_deployment(self, req, call):
+        """A paused deployment goes on (CONTINUE: the hook SUCCEEDED) or rolls back
+        (ROLLBACK: the hook FAILED, the deployment ROLLBACK_IN_PROGRESS). The hook must be
+        a PAUSE hook AWAITING_ACTION of a deployment IN_PROGRESS (continue-service-deployment
+        in the ECS developer guide). Scripted deployments (POST /_local/state) and seeded
+        histories (POST /_local/deployments) both play it."""
+        arn, hook_id = req.get("serviceDeploymentArn"), req.get("hookId")
+        action = req.get("action") or "CONTINUE"
+        if not arn:
+            raise _validation(None, "serviceDeploymentArn", "Member must not be null")
+        if not hook_id:
+            raise _validation(None, "hookId", "Member must not be null")
+        if action not in ("CONTINUE", "ROLLBACK"):
+            raise _validation(action, "action", "Member must satisfy enum value set: [ROLLBACK, CONTINUE]")
+        with self.lock:
+            a = self._in(call)
+            scripted = next((e for e in a.gate_state["serviceDeployments"] if e["serviceDeploymentArn"] == arn), None)
+            d = self._gate_service_deployment(a, scripted, advance=False) if scripted else a.ecs_find(arn)
+            hook = next((h for h in d.get("lifecycleHookDetails") or [] if h.get("hookId") == hook_id), None)
+            if hook is None or hook.get("targetType") != "PAUSE":
+                raise ApiError("InvalidParameterException",
+                               f"The service deployment {arn} has no pause hook {hook_id}.")
+            if hook.get("status") != "AWAITING_ACTION" or d.get("status") != "IN_PROGRESS":
+                raise ApiError("InvalidParameterException",
+                               f"The pause hook {hook_id} is {hook.get('status')} and the service deployment "
+                               f"{d.get('status')}: only a hook in AWAITING_ACTION of a deployment in "
+                               "IN_PROGRESS can be continued or rolled back.")
+            status = "SUCCEEDED" if action == "CONTINUE" else "FAILED"
+            if scripted:
+                answered = a.gate_continued.setdefault(arn, {"hooks": {}})
+                answered["hooks"][hook_id] = status
+                if action == "ROLLBACK":
+                    answered["status"] = "ROLLBACK_IN_PROGRESS"
+            else:
+                hook["status"] = status
+                if action == "ROLLBACK":
+                    source = (d.get("sourceServiceRevisions") or [{}])[0].get("arn")
+                    d["status"] = "ROLLBACK_IN_PROGRESS"
+                    d["rollback"] = {"reason": f"pause hook {hook_id} answered ROLLBACK", "startedAt": time.time(),
+                                     "serviceRevisionArn": source}
+            return {"serviceDeploymentArn": arn}
 
     def stop_service_deployment(self, req, call):
         stop_type = req.get("stopType") or "ROLLBACK"
@@ -844,6 +893,7 @@ class LocalAws(DeploymentHistories):
             ("AmazonEC2ContainerServiceV20141113", "DescribeServiceDeployments"): self.describe_service_deployments,
             ("AmazonEC2ContainerServiceV20141113", "DescribeServiceRevisions"): self.describe_service_revisions,
             ("AmazonEC2ContainerServiceV20141113", "StopServiceDeployment"): self.stop_service_deployment,
+            ("AmazonEC2ContainerServiceV20141113", "ContinueServiceDeployment"): self.continue_service_deployment,
             ("AmazonEC2ContainerServiceV20141113", "UpdateService"): self.update_service,
             ("GraniteServiceVersion20100801", "ListTagsForResource"): self.list_tags_for_resource,
             ("GraniteServiceVersion20100801", "DescribeAlarms"): self.describe_alarms,
@@ -1499,7 +1549,16 @@ class LocalAws(DeploymentHistories):
     def _gate_service_deployment(self, a, entry, advance=True):
         base = {k: v for k, v in entry.items() if k != "timeline"}
         frames = entry.get("timeline") or [{}]
-        return {**copy.deepcopy(base), **self._gate_frame(a, ("sd", base["serviceDeploymentArn"]), frames, advance)}
+        d = {**copy.deepcopy(base), **self._gate_frame(a, ("sd", base["serviceDeploymentArn"]), frames, advance)}
+        # A pause hook answered with ContinueServiceDeployment stays answered, whatever
+        # the timeline scripts next.
+        answered = a.gate_continued.get(d["serviceDeploymentArn"])
+        if answered:
+            for hook in d.get("lifecycleHookDetails") or []:
+                hook["status"] = answered["hooks"].get(hook.get("hookId"), hook.get("status"))
+            if answered.get("status"):
+                d["status"] = answered["status"]
+        return d
 
     def gate_list_service_deployments(self, req, call):
         service, cluster = req.get("service"), req.get("cluster")
@@ -1692,6 +1751,8 @@ class LocalAws(DeploymentHistories):
                 a = self._in(account)
                 a.gate_state[key] = part
                 a.gate_calls = {k: v for k, v in a.gate_calls.items() if k[0] != prefix}
+                if key == "serviceDeployments":
+                    a.gate_continued = {}
 
     # ---- control API
 

@@ -1239,6 +1239,44 @@ def rehearsal_ecs_without_hooks_per_region_with_alarm(aws):
 
 
 @check
+def ecs_pause_hooks_continue_or_roll_back_once(aws):
+    ecs = aws.client("ecs")
+    hook = lambda i: {"hookId": f"ecs-pause-{i}", "targetType": "PAUSE", "status": "AWAITING_ACTION",
+                      "expiresAt": "2030-01-01T00:00:00Z", "timeoutAction": "ROLLBACK"}
+    # A seeded history: CONTINUE once, then the hook is answered.
+    aws.ctl("POST", "/deployments", {"ecsServices": [{"cluster": "ph", "service": "web", "deployments": [
+        {"id": "ph-1", "status": "SUCCESSFUL", "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/ph:1"},
+        {"id": "ph-2", "status": "IN_PROGRESS", "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/ph:2",
+         "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT", "lifecycleHookDetails": [hook(1), hook(2)]}]}]})
+    arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/ph/web/ph-2"
+    ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId="ecs-pause-1", action="CONTINUE")
+    [d] = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"]
+    assert [h["status"] for h in d["lifecycleHookDetails"]] == ["SUCCEEDED", "AWAITING_ACTION"], d
+    assert d["status"] == "IN_PROGRESS" and d["lifecycleStage"] == "POST_TEST_TRAFFIC_SHIFT", d
+    for hook_id, code in (("ecs-pause-1", "InvalidParameterException"), ("nope", "InvalidParameterException")):
+        try:
+            ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook_id)
+            raise AssertionError(f"{hook_id}: expected {code}")
+        except ClientError as err:
+            assert err.response["Error"]["Code"] == code, err.response
+    ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId="ecs-pause-2", action="ROLLBACK")
+    [d] = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"]
+    assert d["status"] == "ROLLBACK_IN_PROGRESS" and d["rollback"]["serviceRevisionArn"].endswith("/ph-1"), d
+    assert d["lifecycleHookDetails"][1]["status"] == "FAILED", d
+    # A scripted deployment: the answer outlives its timeline.
+    scripted = "arn:aws:ecs:us-east-1:123456789012:service-deployment/ph/api/s-1"
+    aws.ctl("POST", "/state", {"serviceDeployments": [{
+        "serviceDeploymentArn": scripted, "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/ph/api",
+        "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/ph", "status": "IN_PROGRESS",
+        "timeline": [{"lifecycleHookDetails": [hook(3)]}]}]})
+    ecs.continue_service_deployment(serviceDeploymentArn=scripted, hookId="ecs-pause-3", action="ROLLBACK")
+    for _ in range(2):
+        [d] = ecs.describe_service_deployments(serviceDeploymentArns=[scripted])["serviceDeployments"]
+        assert d["status"] == "ROLLBACK_IN_PROGRESS" and d["lifecycleHookDetails"][0]["status"] == "FAILED", d
+    aws.ctl("POST", "/state", {"serviceDeployments": []})
+
+
+@check
 def moto_not_implemented_passes_through(aws):
     req = urllib.request.Request(aws.url + "/", data=b"{}", method="POST", headers={
         "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.NoSuchOperation",
