@@ -26,4 +26,4 @@ pub use action::{Action, JobContext, Outcome, Success};
 pub use error::{AwsError, Failure, FailureType, aws_error};
 pub use handler::{CodeDeployHook, EcsHook, EcsHookAnswer, EventHandler, HookContext, HookVerdict};
 pub use runner::Triggers;
-pub use trigger::{CodeDeployHookEvent, EcsHookEvent, Trigger};
+pub use trigger::{CodeDeployHookEvent, EcsHookEvent, EcsPauseRequest, Trigger};

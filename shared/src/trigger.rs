@@ -15,6 +15,9 @@ pub enum Trigger {
     CodeDeployHook,
     /// An ECS service deployment lifecycle hook: `{"executionId", "lifecycleStage", ...}`.
     EcsHook,
+    /// An ECS pause hook to answer with `ContinueServiceDeployment`: EventBridge's
+    /// `ECS Hook State Change` event, or a schedule's `{"ecsPauseHooks": {...}}`.
+    EcsPause,
     /// Anything else (alarm state changes, SNS, a person's request), answered by the
     /// return value alone.
     Event,
@@ -31,6 +34,9 @@ impl Trigger {
             Self::EcsHook => {
                 "an ECS deployment lifecycle hook ({\"executionId\", \"lifecycleStage\", \"executionDetails\"})"
             }
+            Self::EcsPause => {
+                "an ECS pause hook (EventBridge's \"ECS Hook State Change\" event, or a schedule's {\"ecsPauseHooks\": {\"cluster\", \"service\"}})"
+            }
             Self::Event => "an event (alarm state change, SNS notification or request)",
         }
     }
@@ -42,6 +48,7 @@ impl fmt::Display for Trigger {
             Self::Job => "codepipeline-job",
             Self::CodeDeployHook => "codedeploy-hook",
             Self::EcsHook => "ecs-hook",
+            Self::EcsPause => "ecs-pause",
             Self::Event => "event",
         })
     }
@@ -55,12 +62,75 @@ pub fn recognise(payload: &Value) -> Trigger {
         Trigger::Job
     } else if has("DeploymentId") && has("LifecycleEventHookExecutionId") {
         Trigger::CodeDeployHook
+    } else if has(PAUSE_SCHEDULE)
+        || (payload["source"] == "aws.ecs" && payload["detail-type"] == PAUSE_EVENT)
+    {
+        Trigger::EcsPause
     } else if has("lifecycleStage")
         && (has("executionDetails") || has("executionId") || has("targetServiceRevisionArn"))
     {
         Trigger::EcsHook
     } else {
         Trigger::Event
+    }
+}
+
+/// The EventBridge detail type of ECS hook state changes.
+pub const PAUSE_EVENT: &str = "ECS Hook State Change";
+/// The key of a scheduled pause-hook check.
+pub const PAUSE_SCHEDULE: &str = "ecsPauseHooks";
+
+/// What an [`Trigger::EcsPause`] invocation asks. The event is ECS's (pause-lifecycle-hooks
+/// in the ECS developer guide): `detail.eventName` `HOOK_AWAITING_ACTION` with
+/// `detail.hookType` `PAUSE`, `hookId`, `lifecycleStage` and `serviceDeploymentArn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EcsPauseRequest {
+    /// A pause hook began waiting for an answer.
+    Awaiting {
+        deployment_arn: String,
+        hook_id: String,
+        lifecycle_stage: Option<String>,
+    },
+    /// Another hook state change (a Lambda hook, a hook answered or timed out): nothing
+    /// to decide; says which.
+    Other(String),
+    /// A schedule: every pause hook awaiting action in the service's deployments.
+    Scheduled { cluster: String, service: String },
+}
+
+impl EcsPauseRequest {
+    /// Reads the event or the schedule's input; the error names what is missing.
+    pub fn parse(payload: &Value) -> Result<Self, String> {
+        let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+        if let Some(schedule) = payload.get(PAUSE_SCHEDULE) {
+            let field = |k: &str| {
+                text(&schedule[k]).ok_or_else(|| {
+                    format!("{PAUSE_SCHEDULE}.{k} must be the name or ARN of the ECS {k} to watch, as a string")
+                })
+            };
+            return Ok(Self::Scheduled {
+                cluster: field("cluster")?,
+                service: field("service")?,
+            });
+        }
+        let detail = &payload["detail"];
+        let event = text(&detail["eventName"]).unwrap_or_default();
+        let kind = text(&detail["hookType"]).unwrap_or_default();
+        if event != "HOOK_AWAITING_ACTION" || kind != "PAUSE" {
+            return Ok(Self::Other(format!(
+                "{} of a {} hook",
+                if event.is_empty() { "an event" } else { &event },
+                if kind.is_empty() { "lifecycle" } else { &kind }
+            )));
+        }
+        let required = |k: &str| {
+            text(&detail[k]).ok_or_else(|| format!("the {PAUSE_EVENT} event has no detail.{k}"))
+        };
+        Ok(Self::Awaiting {
+            deployment_arn: required("serviceDeploymentArn")?,
+            hook_id: required("hookId")?,
+            lifecycle_stage: text(&detail["lifecycleStage"]),
+        })
     }
 }
 
@@ -176,6 +246,15 @@ mod tests {
                 Trigger::EcsHook,
             ),
             (json!({"lifecycleStage": "x"}), Trigger::Event),
+            (
+                json!({"source": "aws.ecs", "detail-type": "ECS Hook State Change", "detail": {}}),
+                Trigger::EcsPause,
+            ),
+            (
+                json!({"source": "aws.ecs", "detail-type": "ECS Service Action"}),
+                Trigger::Event,
+            ),
+            (json!({"ecsPauseHooks": {}}), Trigger::EcsPause),
             (json!({"source": "aws.cloudwatch"}), Trigger::Event),
             (json!({"Records": [{"Sns": {}}]}), Trigger::Event),
             (json!([1, 2]), Trigger::Event),
@@ -184,6 +263,53 @@ mod tests {
         for (event, want) in cases {
             assert_eq!(recognise(&event), want, "{event}");
         }
+    }
+
+    #[test]
+    fn reads_pause_hook_requests_and_names_what_is_missing() {
+        let awaiting: Value =
+            serde_json::from_str(include_str!("../../events/health-gate-ecs-pause.json")).unwrap();
+        assert_eq!(recognise(&awaiting), Trigger::EcsPause);
+        let EcsPauseRequest::Awaiting {
+            deployment_arn,
+            hook_id,
+            lifecycle_stage,
+        } = EcsPauseRequest::parse(&awaiting).unwrap()
+        else {
+            panic!("awaiting");
+        };
+        assert!(
+            deployment_arn.contains(":service-deployment/"),
+            "{deployment_arn}"
+        );
+        assert!(hook_id.starts_with("ecs-pause-"), "{hook_id}");
+        assert_eq!(lifecycle_stage.as_deref(), Some("POST_TEST_TRAFFIC_SHIFT"));
+
+        let mut done = awaiting.clone();
+        done["detail"]["eventName"] = json!("HOOK_SUCCEEDED");
+        assert_eq!(
+            EcsPauseRequest::parse(&done).unwrap(),
+            EcsPauseRequest::Other("HOOK_SUCCEEDED of a PAUSE hook".into())
+        );
+        let mut no_hook = awaiting.clone();
+        no_hook["detail"]["hookId"] = Value::Null;
+        assert!(
+            EcsPauseRequest::parse(&no_hook)
+                .unwrap_err()
+                .contains("detail.hookId")
+        );
+
+        let scheduled = json!({"ecsPauseHooks": {"cluster": "prod", "service": "web"}});
+        assert_eq!(
+            EcsPauseRequest::parse(&scheduled).unwrap(),
+            EcsPauseRequest::Scheduled {
+                cluster: "prod".into(),
+                service: "web".into()
+            }
+        );
+        let err =
+            EcsPauseRequest::parse(&json!({"ecsPauseHooks": {"cluster": "prod"}})).unwrap_err();
+        assert!(err.contains("ecsPauseHooks.service"), "{err}");
     }
 
     #[test]

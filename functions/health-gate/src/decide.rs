@@ -17,6 +17,8 @@
 //! run in which every measurement errored never passes. Dry-run checks are measured and
 //! reported, never decide. Running out of time fails, naming the checks still pending.
 
+pub mod pause;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -8,7 +8,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         shared::Triggers::new()
             .job_arc(gate.clone())
             .codedeploy_hook_arc(gate.clone())
-            .ecs_hook_arc(gate)
+            .ecs_hook_arc(gate.clone())
+            .ecs_pause_arc(gate)
     })
     .await
 }

@@ -1,19 +1,22 @@
-//! The sample events in `events/health-gate-*.json`, one per entry point: each is
+//! The sample events in `events/health-gate-*.json`, one per entry point (and the pause
+//! hook's schedule): each is
 //! recognised as its trigger and its configuration parses and validates.
 
 use health_gate::config::{self, Config};
 use serde_json::{Map, Value};
 use shared::job::JobEvent;
 use shared::trigger::{Trigger, recognise};
-use shared::{CodeDeployHookEvent, EcsHookEvent};
+use shared::{CodeDeployHookEvent, EcsHookEvent, EcsPauseRequest};
 use testkit::workspace_root;
 
-const SAMPLES: [(&str, Trigger); 5] = [
+const SAMPLES: [(&str, Trigger); 7] = [
     ("pipeline", Trigger::Job),
     ("pipeline-ec2", Trigger::Job),
     ("codedeploy-hook", Trigger::CodeDeployHook),
     ("ecs-hook", Trigger::EcsHook),
     ("ecs-hook-rollback", Trigger::EcsHook),
+    ("ecs-pause", Trigger::EcsPause),
+    ("ecs-pause-schedule", Trigger::EcsPause),
 ];
 
 fn load(name: &str) -> Value {
@@ -54,6 +57,14 @@ fn every_sample_is_its_trigger_with_a_valid_configuration() {
             Trigger::CodeDeployHook => {
                 serde_json::from_value::<CodeDeployHookEvent>(event)
                     .unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+            Trigger::EcsPause => {
+                let request =
+                    EcsPauseRequest::parse(&event).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(
+                    !matches!(request, EcsPauseRequest::Other(_)),
+                    "{name}: a hook to answer"
+                );
             }
             _ => {
                 let e: EcsHookEvent =

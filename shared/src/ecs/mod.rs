@@ -4,6 +4,7 @@
 //! and RegisterTaskDefinition's request body is the caller's document, so fields newer than
 //! the SDK's model are neither dropped on the way in nor on the way out.
 
+pub mod pause;
 mod raw;
 
 use crate::aws::retry::throttling_like;

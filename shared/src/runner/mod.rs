@@ -7,6 +7,7 @@
 //! | CodePipeline job | `PutJobSuccessResult` / `PutJobFailureResult` | a failure report |
 //! | CodeDeploy hook | `PutLifecycleEventHookExecutionStatus` | `Failed`, reported |
 //! | ECS hook | the return value `{hookStatus, callBackDelay, hookDetails}` | `FAILED`, with the reason |
+//! | ECS pause hook | `ContinueServiceDeployment` by the handler, and the return value | as other events |
 //! | other events | the return value and a log line | an error to Lambda only when a retry can help |
 
 mod codedeploy;
@@ -47,6 +48,7 @@ pub struct Triggers {
     job: Option<Bind>,
     codedeploy: Option<Bind>,
     ecs: Option<Bind>,
+    pause: Option<Bind>,
     event: Option<Bind>,
 }
 
@@ -92,6 +94,17 @@ impl Triggers {
         self
     }
 
+    /// ECS pause hooks (the hook state change event, or a schedule), decided by
+    /// `handler` as other events are: the answer is the return value, an error reaches
+    /// Lambda only when a retry can help.
+    pub fn ecs_pause_arc<H: EventHandler>(mut self, handler: Arc<H>) -> Self {
+        self.name.get_or_insert(H::NAME);
+        self.pause = Some(Box::new(move |_| {
+            Box::new(event::EventRunner::new(handler))
+        }));
+        self
+    }
+
     /// Every other event, handled by `handler`.
     pub fn event<H: EventHandler>(self, handler: H) -> Self {
         self.event_arc(Arc::new(handler))
@@ -114,6 +127,7 @@ impl Triggers {
             job: bind(self.job),
             codedeploy: bind(self.codedeploy),
             ecs: bind(self.ecs),
+            pause: bind(self.pause),
             event: bind(self.event),
         }
     }
@@ -126,6 +140,7 @@ pub struct Dispatcher {
     job: Option<Box<dyn Serve>>,
     codedeploy: Option<Box<dyn Serve>>,
     ecs: Option<Box<dyn Serve>>,
+    pause: Option<Box<dyn Serve>>,
     event: Option<Box<dyn Serve>>,
 }
 
@@ -136,6 +151,7 @@ impl Dispatcher {
             (Trigger::Job, self.job.is_some()),
             (Trigger::CodeDeployHook, self.codedeploy.is_some()),
             (Trigger::EcsHook, self.ecs.is_some()),
+            (Trigger::EcsPause, self.pause.is_some()),
             (Trigger::Event, self.event.is_some()),
         ]
         .into_iter()
@@ -148,6 +164,7 @@ impl Dispatcher {
             Trigger::Job => self.job.as_deref(),
             Trigger::CodeDeployHook => self.codedeploy.as_deref(),
             Trigger::EcsHook => self.ecs.as_deref(),
+            Trigger::EcsPause => self.pause.as_deref(),
             Trigger::Event => self.event.as_deref(),
         }
     }

@@ -1,8 +1,9 @@
-//! The four entry points over one gate: the pipeline action (which also watches
-//! CodeDeploy EC2/on-premises deployments), the CodeDeploy hook and the ECS hook.
+//! The entry points over one gate: the pipeline action (which also watches CodeDeploy
+//! EC2/on-premises deployments), the CodeDeploy hook, the ECS hook and ECS pause hooks.
 
 mod codedeploy_hook;
 mod ecs_hook;
+mod ecs_pause;
 mod pipeline;
 
 pub use ecs_hook::rollback;
