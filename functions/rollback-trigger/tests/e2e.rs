@@ -133,6 +133,7 @@ fn outcomes(answer: &Invocation) -> Vec<String> {
 async fn writes(aws: &LocalAws) -> Vec<String> {
     const WRITES: &[&str] = &[
         "StopServiceDeployment",
+        "ContinueServiceDeployment",
         "UpdateService",
         "StopDeployment",
         "CreateDeployment",

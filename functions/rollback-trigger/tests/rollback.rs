@@ -53,6 +53,55 @@ fn an_ecs_deployment_in_progress_is_stopped_with_rollback_once() {
 }
 
 #[test]
+fn a_deployment_waiting_at_a_pause_hook_is_answered_rollback_once() {
+    let (env, _g) = env();
+    RT.block_on(async {
+        let mut service = ecs_service(
+            "prod",
+            "web-paused",
+            &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)],
+        );
+        service["ecsServices"][0]["deployments"][1]["lifecycleStage"] =
+            json!("POST_TEST_TRAFFIC_SHIFT");
+        service["ecsServices"][0]["deployments"][1]["lifecycleHookDetails"] = json!([{
+            "hookId": "ecs-pause-web", "targetType": "PAUSE", "status": "AWAITING_ACTION",
+            "expiresAt": at(10), "timeoutAction": "ROLLBACK"}]);
+        env.seed(service).await;
+        let f = env.function(&[]);
+        let event = eventbridge(
+            "web-paused-5xx",
+            "ALARM",
+            -1,
+            ecs_tags("prod", "web-paused"),
+        );
+        expect_one(
+            &f.handle_event(&event).await,
+            "acted",
+            "answered pause hook ecs-pause-web",
+        );
+        expect_one(
+            &f.handle_event(&event).await,
+            "nothing",
+            "already being stopped",
+        );
+        let calls = env.calls().await;
+        assert_eq!(
+            any_write(&calls),
+            ["ContinueServiceDeployment"],
+            "one call, not a stop"
+        );
+        let request = writes(&calls, "ContinueServiceDeployment")[0]
+            .request
+            .clone()
+            .unwrap();
+        assert_eq!(
+            (request["hookId"].as_str(), request["action"].as_str()),
+            (Some("ecs-pause-web"), Some("ROLLBACK"))
+        );
+    });
+}
+
+#[test]
 fn a_completed_ecs_deployment_goes_back_to_the_last_known_good_task_definition() {
     let (env, _g) = env();
     RT.block_on(async {

@@ -1,11 +1,14 @@
 //! ECS service deployments: `ListServiceDeployments`, then `DescribeServiceRevisions`
-//! for the task definitions, then `StopServiceDeployment` (ROLLBACK) or `UpdateService`.
+//! for the task definitions, then `StopServiceDeployment` (ROLLBACK) or `UpdateService`;
+//! a deployment to stop is described first, and one that waits at a pause hook is
+//! answered `ROLLBACK` there instead (`ContinueServiceDeployment`).
 
 use super::Adapter;
 use crate::decide::ecs::{self, Deployment, First, Status};
 use crate::decide::{Plan, Step, TriggerTime};
 use crate::event::time::millis;
 use aws_sdk_ecs::types::StopServiceDeploymentStopType;
+use shared::ecs::pause::Answered;
 use shared::error::{AwsError, aws_error};
 use std::collections::BTreeMap;
 
@@ -72,13 +75,26 @@ impl Adapter for EcsService<'_> {
 
     async fn look(&self) -> Result<Plan, AwsError> {
         let deployments = self.deployments().await?;
-        match ecs::first(&deployments, self.at) {
-            First::Plan(plan) => Ok(plan),
+        let plan = match ecs::first(&deployments, self.at) {
+            First::Plan(plan) => plan,
             First::Revisions(c) => {
                 let task_definitions = self.task_definitions(c.revisions()).await?;
-                Ok(ecs::second(&c, &task_definitions))
+                ecs::second(&c, &task_definitions)
             }
-        }
+        };
+        let Plan::Act(Step::EcsStop { deployment }) = &plan else {
+            return Ok(plan);
+        };
+        let awaiting: Vec<String> = match shared::ecs::pause::read(self.client, deployment).await? {
+            Some(p) => p
+                .hooks
+                .iter()
+                .filter(|h| p.awaiting(h))
+                .map(|h| h.id.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(ecs::at_pause(plan, &awaiting))
     }
 
     async fn act(&self, step: &Step) -> Result<String, AwsError> {
@@ -91,6 +107,15 @@ impl Adapter for EcsService<'_> {
                     .send()
                     .await
                     .map_err(|e| aws_error("ecs:StopServiceDeployment", e))?;
+            }
+            Step::EcsPauseRollback { deployment, hook } => {
+                if let Answered::Already(why) =
+                    shared::ecs::pause::answer(self.client, deployment, hook, true).await?
+                {
+                    return Ok(format!(
+                        "pause hook {hook} of service deployment {deployment} was answered already ({why})"
+                    ));
+                }
             }
             Step::EcsRevert {
                 task_definition, ..

@@ -156,6 +156,21 @@ pub fn first(deployments: &[Deployment], at: TriggerTime) -> First {
     First::Plan(plan)
 }
 
+/// A stop of a deployment that waits at a pause hook is the hook's answer instead: ECS
+/// rolls back when a waiting pause hook is answered `ROLLBACK` (`awaiting`: the hooks
+/// awaiting action, from DescribeServiceDeployments).
+pub fn at_pause(plan: Plan, awaiting: &[String]) -> Plan {
+    match (plan, awaiting.first()) {
+        (Plan::Act(Step::EcsStop { deployment }), Some(hook)) => {
+            Plan::Act(Step::EcsPauseRollback {
+                deployment,
+                hook: hook.clone(),
+            })
+        }
+        (plan, _) => plan,
+    }
+}
+
 /// Decides from the task definitions of the candidates' revisions (revision ARN ->
 /// task definition ARN).
 pub fn second(c: &Candidates, task_definitions: &BTreeMap<String, String>) -> Plan {
@@ -330,6 +345,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_stop_at_a_pause_hook_is_the_hooks_rollback() {
+        let stop = || {
+            Plan::Act(Step::EcsStop {
+                deployment: "d".into(),
+            })
+        };
+        let revert = || {
+            Plan::Act(Step::EcsRevert {
+                task_definition: "td:1".into(),
+                good_deployment: "g".into(),
+                bad_deployment: "b".into(),
+            })
+        };
+        let hooks = |ids: &[&str]| ids.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let table = [
+            (stop(), hooks(&[]), "act: EcsStop d"),
+            (stop(), hooks(&["h1"]), "act: EcsPauseRollback d h1"),
+            (stop(), hooks(&["h1", "h2"]), "act: EcsPauseRollback d h1"),
+            (revert(), hooks(&["h1"]), "act: EcsRevert"),
+            (Plan::Nothing("x".into()), hooks(&["h1"]), "nothing"),
+        ];
+        for (plan, awaiting, want) in table {
+            let got = describe(&at_pause(plan, &awaiting));
+            assert!(got.starts_with(want), "got {got}, want {want}");
+        }
+    }
+
     /// Each scenario: current status, task definitions of current, good, before good.
     #[test]
     fn second_step() {
@@ -406,6 +449,9 @@ mod tests {
     fn describe(p: &Plan) -> String {
         match p {
             Plan::Act(Step::EcsStop { deployment }) => format!("act: EcsStop {deployment}"),
+            Plan::Act(Step::EcsPauseRollback { deployment, hook }) => {
+                format!("act: EcsPauseRollback {deployment} {hook}")
+            }
             Plan::Act(Step::EcsRevert {
                 task_definition, ..
             }) => {

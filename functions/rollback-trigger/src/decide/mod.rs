@@ -32,6 +32,9 @@ pub enum Plan {
 pub enum Step {
     /// `StopServiceDeployment` with `stopType` ROLLBACK.
     EcsStop { deployment: String },
+    /// `ContinueServiceDeployment` with `ROLLBACK`: the deployment waits at pause hook
+    /// `hook`, and the answer is the rollback (one call).
+    EcsPauseRollback { deployment: String, hook: String },
     /// `UpdateService` back to the task definition of the last known good deployment.
     EcsRevert {
         task_definition: String,
@@ -55,6 +58,9 @@ impl Step {
             Self::EcsStop { deployment } => {
                 format!("stopped service deployment {deployment} with ROLLBACK")
             }
+            Self::EcsPauseRollback { deployment, hook } => format!(
+                "answered pause hook {hook} of service deployment {deployment} with ROLLBACK"
+            ),
             Self::EcsRevert {
                 task_definition,
                 good_deployment,

@@ -153,6 +153,7 @@ pub fn writes<'a>(calls: &'a [Call], operation: &str) -> Vec<&'a Call> {
 /// The operations that change something.
 pub const WRITES: &[&str] = &[
     "StopServiceDeployment",
+    "ContinueServiceDeployment",
     "UpdateService",
     "StopDeployment",
     "CreateDeployment",
