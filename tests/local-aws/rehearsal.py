@@ -33,13 +33,16 @@ Control API (JSON), under /_local/rehearsal/:
                                  initialRevision?, account?}], alarms: [{name, tags, account?, region?}],
                                  targetHealth: {arn: [targets]}}
   POST script                    the next releases' script: {targets: healthy|unhealthy,
-                                 alarmAfterShift, failInstance, failEvent}
+                                 alarmAfterShift, failInstance, failEvent, failStep}
   POST codedeploy                {application, group, revision, hooks: [{event, function}], account?}
                                  -> {deploymentId}
   GET  codedeploy/<id>           {status, hook?: {event, function, executionId}, instances, ...}
   POST codedeploy/<id>/hook-done the pending hook was invoked: go on with its recorded answer
   POST ecs                       {cluster, service, hooks: [{stage, function, hookDetails?}],
-                                 targetGroups, account?, region?, alarm?} after UpdateService
+                                 targetGroups, account?, region?, alarm?, steps?} after UpdateService;
+                                 steps (linear/canary: production percents, the last 100)
+                                 invoke a PRODUCTION_TRAFFIC_SHIFT hook at every step, and the
+                                 script's failStep k turns the new tasks unhealthy from step k
                                  -> {serviceDeploymentArn}; with no hooks it ends at once, and
                                  with alarmAfterShift `alarm` then goes to ALARM
   GET  ecs                       {serviceDeploymentArn} -> {status, hook?: the hook's event + function}
@@ -70,7 +73,7 @@ EVENT_SECONDS = 0.12
 ROLLBACK_SECONDS = 0.5
 GIVE_UP_SECONDS = 4.0
 DEFAULT_SCRIPT = {"targets": "healthy", "alarmAfterShift": False, "failInstance": None,
-                  "failEvent": "ValidateService"}
+                  "failEvent": "ValidateService", "failStep": None}
 
 
 def install(app, lib):
@@ -403,7 +406,18 @@ class Rehearsal:
         unknown = hooked - set(ECS_STAGES)
         if unknown:
             raise ValueError(f"unknown lifecycle stages {sorted(unknown)}; ECS has {list(ECS_STAGES)}")
-        stages = [{"stage": s, **next(h for h in data["hooks"] if h["stage"] == s)} for s in ECS_STAGES if s in hooked]
+        # A linear or canary deployment shifts production traffic in steps (the percent of
+        # each, the last 100): a PRODUCTION_TRAFFIC_SHIFT hook is invoked at every step.
+        steps = data.get("steps") or [100]
+        if not all(isinstance(w, (int, float)) and 0 < w <= 100 for w in steps) or steps[-1] != 100:
+            raise ValueError(f"steps must be production traffic percents ending at 100, not {steps!r}")
+        stages = []
+        for s in (s for s in ECS_STAGES if s in hooked):
+            hook = next(h for h in data["hooks"] if h["stage"] == s)
+            if s == "PRODUCTION_TRAFFIC_SHIFT" and len(steps) > 1:
+                stages += [{"stage": s, **hook, "step": k, "weight": w} for k, w in enumerate(steps, 1)]
+            else:
+                stages.append({"stage": s, **hook})
         # The green tasks are up (as after POST_SCALE_UP), behind the green target groups.
         d["targetServiceRevision"].update({"requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0})
         revision = a.ecs_revisions.get(d["targetServiceRevision"]["arn"])
@@ -412,7 +426,8 @@ class Rehearsal:
                 {"targetGroupArn": tg, "productionListenerRule": None} for tg in data.get("targetGroups", [])]}
         play = self.ecs_plays[d["serviceDeploymentArn"]] = {
             "account": account, "region": region, "alarm": data.get("alarm"), "key": key, "cluster": data.get("cluster") or "default", "service": data["service"],
-            "stages": stages, "index": 0, "details": {}, "rollingBack": False, "script": dict(self.script)}
+            "stages": stages, "index": 0, "details": {}, "rollingBack": False, "script": dict(self.script),
+            "targetGroups": list(data.get("targetGroups", []))}
         for tg in data.get("targetGroups", []):
             self._set_targets(account, tg, self._green_targets(self.script))
         if not stages:
@@ -433,7 +448,7 @@ class Rehearsal:
 
     def _ecs_stages(self, play):
         if play["rollingBack"]:
-            return [s for s in play["stages"] if s["stage"] in ECS_ROLLBACK_STAGES]
+            return [s for s in play["stages"] if s["stage"] in ECS_ROLLBACK_STAGES and s.get("step", 1) == 1]
         return play["stages"]
 
     def _ecs_event(self, d, play, stage):
@@ -443,13 +458,22 @@ class Rehearsal:
         if source:
             weights = {target: 0, source: 100} if play["rollingBack"] else {target: 100, source: 0}
         name = stage["stage"]
+        if "weight" in stage and source and not play["rollingBack"]:
+            weights = {target: stage["weight"], source: round(100 - stage["weight"], 1)}
+            fail_step = play["script"].get("failStep")
+            if fail_step and stage["step"] >= fail_step and not play.get("stepFailed"):
+                # The new tasks go bad once this step's traffic reaches them.
+                play["stepFailed"] = True
+                for tg in play["targetGroups"]:
+                    self._set_targets(play["account"], tg,
+                                      self._green_targets(dict(play["script"], targets="unhealthy")))
         event = {"executionId": stage.setdefault("executionId", str(uuid.uuid4())), "lifecycleStage": name,
                  "resourceArn": d["serviceDeploymentArn"],
                  "executionDetails": {"serviceArn": d["serviceArn"], "targetServiceRevisionArn": target,
                                       "testTrafficWeights": weights if name == "TEST_TRAFFIC_SHIFT" else {},
                                       "productionTrafficWeights": weights if name == "PRODUCTION_TRAFFIC_SHIFT" else {}},
                  "function": stage["function"]}
-        details = {**(stage.get("hookDetails") or {}), **play["details"].get(name, {})}
+        details = {**(stage.get("hookDetails") or {}), **play["details"].get(_detail_key(stage), {})}
         if details:
             event["hookDetails"] = details
         return event
@@ -468,10 +492,10 @@ class Rehearsal:
         answer = data.get("answer") or {}
         status = answer.get("hookStatus") if isinstance(answer, dict) else None
         if status == "IN_PROGRESS":
-            merged = play["details"].setdefault(stage["stage"], {})
+            merged = play["details"].setdefault(_detail_key(stage), {})
             merged.update(answer.get("hookDetails") or {})
             return self._ecs_view(arn)
-        play["details"].pop(stage["stage"], None)
+        play["details"].pop(_detail_key(stage), None)
         stage.pop("executionId", None)
         if status == "SUCCEEDED" or play["rollingBack"]:
             play["index"] += 1
@@ -535,6 +559,11 @@ class Rehearsal:
         call.api, call.operation, call.service = ECS, operation, "ecs"
         call.region, call.access_key, call.moto_account = region or self.lib._default_region(), "testing", account
         return self.app._moto_json(call, req)
+
+
+def _detail_key(stage):
+    """The details ECS merges back: per hook stage, and per traffic step."""
+    return f"{stage['stage']}#{stage['step']}" if "step" in stage else stage["stage"]
 
 
 def _failed_event(name):

@@ -692,6 +692,39 @@ def rehearsal_ecs_native_hooks_and_rollback(aws):
     assert ecs.describe_services(cluster="rn", services=["web"])["services"][0]["taskDefinition"] == arns[0]
 
 
+@check
+def rehearsal_ecs_canary_steps_and_a_failing_second_step(aws):
+    ecs = aws.client("ecs")
+    ecs.create_cluster(clusterName="rc")
+    arns = [ecs.register_task_definition(family="rc", containerDefinitions=[
+        {"name": "app", "image": f"web:{v}", "memory": 128}])["taskDefinition"]["taskDefinitionArn"] for v in (1, 2)]
+    ecs.create_service(cluster="rc", serviceName="web", taskDefinition=arns[0], desiredCount=1)
+    aws.ctl("POST", "/deployments", {"ecsServices": [{"cluster": "rc", "service": "web", "deployments": [
+        {"id": "rc-1", "status": "SUCCESSFUL", "taskDefinition": arns[0]}]}]})
+    aws.ctl("POST", "/rehearsal/script", {"failStep": 2})
+    ecs.update_service(cluster="rc", service="web", taskDefinition=arns[1])
+    tg = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/rc-green/1"
+    arn = aws.ctl("POST", "/rehearsal/ecs", {"cluster": "rc", "service": "web", "targetGroups": [tg], "steps": [10, 100],
+                                             "hooks": [{"stage": "PRODUCTION_TRAFFIC_SHIFT", "function": "gate"}]})[1]["serviceDeploymentArn"]
+    health = lambda: [t["TargetHealth"]["State"] for t in aws.client("elbv2").describe_target_health(
+        TargetGroupArn=tg)["TargetHealthDescriptions"]]
+    view = aws.ctl("GET", "/rehearsal/ecs", {"serviceDeploymentArn": arn})[1]
+    target = view["hook"]["executionDetails"]["targetServiceRevisionArn"]
+    assert view["hook"]["executionDetails"]["productionTrafficWeights"][target] == 10, view
+    assert set(health()) == {"healthy"}, health()
+    view = aws.ctl("POST", "/rehearsal/ecs/answer", {"serviceDeploymentArn": arn, "answer": {"hookStatus": "SUCCEEDED"}})[1]
+    assert view["hook"]["executionDetails"]["productionTrafficWeights"][target] == 100, view
+    assert set(health()) == {"unhealthy"}, health()
+    view = aws.ctl("POST", "/rehearsal/ecs/answer", {"serviceDeploymentArn": arn, "answer": {"hookStatus": "FAILED"}})[1]
+    # Rolling back: the production hook once more, weights reversed.
+    assert view["status"] == "ROLLBACK_IN_PROGRESS", view
+    assert view["hook"]["executionDetails"]["productionTrafficWeights"][target] == 0, view
+    view = aws.ctl("POST", "/rehearsal/ecs/answer", {"serviceDeploymentArn": arn, "answer": {"hookStatus": "SUCCEEDED"}})[1]
+    assert view["status"] == "ROLLBACK_SUCCESSFUL", view
+    assert ecs.describe_services(cluster="rc", services=["web"])["services"][0]["taskDefinition"] == arns[0]
+    aws.ctl("POST", "/rehearsal/script", {})
+
+
 LAYER = bytes(range(256)) * 1200       # 307,200 bytes
 CONFIG = b'{"architecture": "amd64", "os": "linux"}'
 

@@ -17,7 +17,7 @@ use shared::{EcsHook, EcsHookAnswer, EcsHookEvent, HookContext};
 use std::sync::Arc;
 
 /// The keys the gate itself writes into `hookDetails`; not configuration.
-const OWN_KEYS: [&str; 4] = ["gateState", "verdict", "summary", "reason"];
+const OWN_KEYS: [&str; 5] = ["gateState", "verdict", "summary", "reason", "step"];
 
 /// Whether ECS is rolling back: the target revision at 0 and another revision at 100 in
 /// the test or production weights. Returns what is shown.
@@ -53,6 +53,22 @@ fn step(event: &EcsHookEvent) -> String {
         Some(w) => format!("{}@{w}", event.lifecycle_stage),
         None => event.lifecycle_stage.clone(),
     }
+}
+
+/// The step as the summary names it: `PRODUCTION_TRAFFIC_SHIFT at 10% of production
+/// traffic` (a linear or canary step), or the stage.
+fn judged(event: &EcsHookEvent) -> String {
+    let d = &event.execution_details;
+    let target = d.target_service_revision_arn.as_deref().unwrap_or_default();
+    for (kind, weights) in [
+        ("production", &d.production_traffic_weights),
+        ("test", &d.test_traffic_weights),
+    ] {
+        if let Some(w) = weights.get(target) {
+            return format!("{} at {w}% of {kind} traffic", event.lifecycle_stage);
+        }
+    }
+    event.lifecycle_stage.clone()
 }
 
 /// Splits `hookDetails` into the gate's own state and the configuration keys.
@@ -113,6 +129,7 @@ impl EcsHook for HealthGate {
                 details: json!({"gateState": state, "summary": "waiting for the next pass"}),
             });
         }
+        let judged = judged(&event);
         let (verdict, state, _, text) = pass(
             &self.clients,
             &config,
@@ -124,12 +141,13 @@ impl EcsHook for HealthGate {
             None,
         )
         .await;
+        let text = format!("{judged}: {text}");
         Ok(match verdict {
             Verdict::Passed => EcsHookAnswer::Succeeded {
-                details: json!({"verdict": "passed", "summary": text}),
+                details: json!({"verdict": "passed", "step": judged, "summary": text}),
             },
             Verdict::Failed { .. } | Verdict::Inconclusive { .. } => EcsHookAnswer::Failed {
-                details: json!({"verdict": verdict.word(), "summary": text}),
+                details: json!({"verdict": verdict.word(), "step": judged, "summary": text}),
             },
             Verdict::Wait { after_ms, .. } => EcsHookAnswer::InProgress {
                 callback_delay_s: delay(after_ms),
@@ -191,6 +209,13 @@ mod tests {
         };
         assert_eq!(step(&event(10.0)), "PRODUCTION_TRAFFIC_SHIFT@10");
         assert_ne!(step(&event(10.0)), step(&event(20.0)));
+        assert_eq!(
+            judged(&event(10.0)),
+            "PRODUCTION_TRAFFIC_SHIFT at 10% of production traffic"
+        );
+        let mut plain = event(10.0);
+        plain.execution_details = EcsExecutionDetails::default();
+        assert_eq!(judged(&plain), "PRODUCTION_TRAFFIC_SHIFT");
     }
 
     #[test]
