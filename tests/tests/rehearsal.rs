@@ -65,7 +65,13 @@ async fn every_example_pipeline_ends_as_expected_for_a_good_and_a_bad_release() 
     // What it rehearsed: each pipeline's good release deployed and promoted through
     // continuation tokens, each bad one stopped before the promotion.
     for p in &record.pipelines {
-        assert_eq!(p.releases.len(), 2, "{}", p.pipeline);
+        let canary = p.template.ends_with("ecs-native-bluegreen.yaml");
+        assert_eq!(
+            p.releases.len(),
+            if canary { 3 } else { 2 },
+            "{}",
+            p.pipeline
+        );
         let (good, bad) = (&p.releases[0], &p.releases[1]);
         assert!(
             good.steps.iter().all(|s| s.result == "Succeeded"),
@@ -100,6 +106,29 @@ async fn every_example_pipeline_ends_as_expected_for_a_good_and_a_bad_release() 
             p.pipeline
         );
     }
+    // The canary release: the gate passed the 10% step and failed the 100% one.
+    let native = record
+        .pipelines
+        .iter()
+        .find(|p| p.template.ends_with("ecs-native-bluegreen.yaml"))
+        .expect("the ECS native pipeline was rehearsed");
+    let deployed = native.releases[2]
+        .steps
+        .iter()
+        .find(|s| s.provider == "ECS")
+        .expect("the canary's deploy action");
+    let judged = |percent: &str, word: &str| {
+        deployed.details.iter().any(|d| {
+            d.contains(&format!(
+                "PRODUCTION_TRAFFIC_SHIFT at {percent}% of production traffic"
+            )) && d.contains(word)
+        })
+    };
+    assert!(
+        judged("10", "SUCCEEDED") && judged("100", "FAILED"),
+        "{:?}",
+        deployed.details
+    );
     // Across accounts: the prod alarm came from the prod account, and rollback-trigger
     // acted there.
     let across = record

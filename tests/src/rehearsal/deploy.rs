@@ -391,19 +391,35 @@ async fn ecs_inner(
     .await?;
     // The project's hooks are the tools account's: a workload service has none here.
     let home = target.is_none_or(|t| t.is_home());
-    let (hooks, target_groups) = if home {
+    let (mut hooks, target_groups) = if home {
         (ecs_hooks(ex), ex.world.target_groups.clone())
     } else {
         (Vec::new(), Vec::new())
     };
-    let started = control(
-        ex.aws,
-        "POST",
-        "ecs",
-        json!({"cluster": cluster, "service": service, "hooks": hooks, "targetGroups": target_groups,
-               "account": account, "region": region, "alarm": target.map(|t| t.alarm.clone())}),
-    )
-    .await?;
+    let mut request = json!({"cluster": cluster, "service": service, "targetGroups": target_groups,
+                             "account": account, "region": region, "alarm": target.map(|t| t.alarm.clone())});
+    if !ex.release.steps.is_empty() {
+        // The service deploys as a canary: the gate judges every production traffic step.
+        if !hooks
+            .iter()
+            .any(|h| h["stage"] == "PRODUCTION_TRAFFIC_SHIFT")
+        {
+            let mut gate = hooks
+                .first()
+                .cloned()
+                .unwrap_or_else(|| json!({"function": "health-gate"}));
+            gate["stage"] = json!("PRODUCTION_TRAFFIC_SHIFT");
+            hooks.push(gate);
+        }
+        request["steps"] = json!(ex.release.steps);
+        let shown: Vec<String> = ex.release.steps.iter().map(|w| format!("{w}%")).collect();
+        step.details.push(format!(
+            "strategy CANARY: production traffic steps {}",
+            shown.join(", ")
+        ));
+    }
+    request["hooks"] = json!(hooks);
+    let started = control(ex.aws, "POST", "ecs", request).await?;
     let deployment = started["serviceDeploymentArn"]
         .as_str()
         .unwrap_or_default()

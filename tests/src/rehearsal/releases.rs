@@ -23,6 +23,9 @@ pub struct Release {
     pub breaks: usize,
     /// The stage whose inbound transition rollback-trigger must have disabled.
     pub freezes: Option<String>,
+    /// A canary or linear deployment's production traffic steps (percent, the last 100),
+    /// each gated by the health gate's `PRODUCTION_TRAFFIC_SHIFT` hook.
+    pub steps: Vec<f64>,
 }
 
 impl Release {
@@ -48,6 +51,7 @@ pub fn of(world: &World) -> Vec<Release> {
         alarm_rollback: false,
         breaks: 0,
         freezes: None,
+        steps: Vec::new(),
     };
     if let Some(bad) = across_accounts(world) {
         return vec![good, bad];
@@ -66,6 +70,7 @@ pub fn of(world: &World) -> Vec<Release> {
             alarm_rollback: true,
             breaks: 0,
             freezes: None,
+            steps: Vec::new(),
         },
         Kind::EcsNative => Release {
             name: "bad",
@@ -77,6 +82,7 @@ pub fn of(world: &World) -> Vec<Release> {
             alarm_rollback: false,
             breaks: 0,
             freezes: None,
+            steps: Vec::new(),
         },
         Kind::Ec2CodeDeploy => Release {
             name: "bad",
@@ -92,9 +98,30 @@ pub fn of(world: &World) -> Vec<Release> {
             alarm_rollback: false,
             breaks: 0,
             freezes: None,
+            steps: Vec::new(),
         },
     };
+    if world.kind == Kind::EcsNative {
+        return vec![good, bad, canary()];
+    }
     vec![good, bad]
+}
+
+/// A canary deployment (10% of production traffic, then all of it) whose new tasks go
+/// bad at the second step: the gate passes the first step and fails the second.
+fn canary() -> Release {
+    Release {
+        name: "canary",
+        version: "v4".into(),
+        good: false,
+        script: json!({"failStep": 2}),
+        expected: "a canary deployment, 10% then 100% of production traffic: the gate passes the 10% step, the new tasks fail their health checks at 100%, the gate fails that step and ECS rolls back to the previous revision".into(),
+        fails_in: &["ECS"],
+        alarm_rollback: false,
+        breaks: 0,
+        freezes: None,
+        steps: vec![10.0, 100.0],
+    }
 }
 
 /// A pipeline that deploys to more than one account: the bad release passes the first
@@ -133,5 +160,6 @@ fn across_accounts(world: &World) -> Option<Release> {
         alarm_rollback: true,
         breaks,
         freezes,
+        steps: Vec::new(),
     })
 }
