@@ -13,11 +13,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 const ECR: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web";
 const SECRET: &str = "s3cr3t-Value-only-on-the-instance";
-const STAND_INS: [(&str, &str); 4] = [
+const STAND_INS: [(&str, &str); 5] = [
     ("docker", include_str!("stand-ins/docker")),
     ("aws", include_str!("stand-ins/aws")),
     ("curl", include_str!("stand-ins/curl")),
     ("sleep", include_str!("stand-ins/sleep")),
+    ("date", include_str!("stand-ins/date")),
 ];
 
 fn digest(n: u8) -> String {
@@ -430,6 +431,56 @@ fn a_failed_health_check_prints_the_last_log_lines_then_the_reason() {
     // Within the hook's budget: 16 s at 5 s intervals is 4 attempts.
     let probes = i.calls().lines().filter(|l| l.starts_with("curl")).count();
     assert_eq!(probes, 4, "{}", i.calls());
+}
+
+/// A health URL that accepts connections and never answers, on a virtual clock (the
+/// stand-ins `date`, `sleep` and `curl` move it): for each timeout and interval the
+/// script gives its reason inside the hook's budget, so before CodeDeploy stops it.
+#[test]
+fn a_health_url_that_never_answers_fails_inside_the_hooks_timeout() {
+    const START: u64 = 1_000_000;
+    for (timeout, interval) in [
+        (20, None),
+        (20, Some(2)),
+        (10, Some(5)),
+        (8, Some(1)),
+        (5, Some(5)),
+        (30, Some(7)),
+        (60, Some(10)),
+        (120, Some(30)),
+        (900, Some(30)),
+    ] {
+        let i = Instance::new();
+        let health = match interval {
+            Some(n) => format!(r#"{{"url": "http://127.0.0.1:8080/ready", "interval": {n}}}"#),
+            None => r#"{"url": "http://127.0.0.1:8080/ready"}"#.to_owned(),
+        };
+        let rev = config(&format!(
+            r#"{{"health": {health}, "hooks": {{"ValidateService": {{"timeout": {timeout}}}}}}}"#
+        ));
+        let v1 = i.unpack("d-1", &revision(&rev, &image(1)));
+        for hook in ["BeforeInstall", "ApplicationStart"] {
+            assert!(i.hook(&v1, hook).status.success(), "{hook}");
+        }
+        i.set("health", "hang\n");
+        i.set("clock", &START.to_string());
+        let out = i.hook(&v1, "ValidateService");
+        let log = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "{timeout}s/{interval:?}: {log}");
+        let ran = i.read("clock").trim().parse::<u64>().unwrap() - START;
+        let budget = timeout - (timeout / 5).clamp(1, 15);
+        assert!(
+            ran <= budget,
+            "timeout {timeout}s, interval {interval:?}: the script ran {ran}s, its budget is {budget}s\n{log}"
+        );
+        assert!(log.contains("did not answer 200"), "{log}");
+        assert!(
+            i.calls_in("ValidateService")
+                .iter()
+                .any(|c| c.starts_with("curl"))
+        );
+    }
 }
 
 #[test]

@@ -165,6 +165,9 @@ pub fn script(hook: &str, rev: &RevisionConfig, deploy: &Deploy, login: &Login) 
             settings.push(format!("log_lines={LOG_LINES}"));
             let health_block = match health {
                 Some(h) => {
+                    // One try's `curl --max-time`: 5 s, within the budget.
+                    let budget = (timeout - margin).max(1);
+                    settings.push(format!("probe_timeout={}", budget.min(5)));
                     settings.push(assign("url", &h.url));
                     settings.push(format!("expect_status={}", h.status.unwrap_or(200)));
                     settings.push(assign("expect_text", h.contains.as_deref().unwrap_or("")));

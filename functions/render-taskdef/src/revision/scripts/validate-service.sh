@@ -16,7 +16,7 @@ while :; do
   attempt=$((attempt + 1))
   state=$(docker container inspect --format '{{.State.Status}}' "$name" 2>/dev/null) || state=missing
   [ "$state" = running ] && break
-  if [ "$attempt" -ge "$tries" ] || [ "$(date +%s)" -ge "$end" ]; then
+  if [ "$attempt" -ge "$tries" ] || [ $(( $(date +%s) + interval )) -gt "$end" ]; then
     failed "container $name is not running (state: $state) after ${budget}s"
   fi
   sleep "$interval"
