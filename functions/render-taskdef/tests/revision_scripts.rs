@@ -51,10 +51,23 @@ fn revision(rev: &RevisionConfig, image: &str) -> Vec<(String, Vec<u8>)> {
 /// CodeDeploy agent unpacks them.
 struct Instance {
     root: PathBuf,
+    /// What the stand-in `aws` answers for a secret.
+    secret: String,
 }
 
 impl Instance {
     fn new() -> Self {
+        Self::with(&STAND_INS)
+    }
+
+    /// An instance with a real Docker engine and `curl`: only `aws` stands in.
+    fn on_engine(secret: &str) -> Self {
+        let mut i = Self::with(&STAND_INS[1..2]);
+        i.secret = secret.to_owned();
+        i
+    }
+
+    fn with(stand_ins: &[(&str, &str)]) -> Self {
         static N: AtomicUsize = AtomicUsize::new(0);
         let root = std::env::temp_dir().join(format!(
             "revision-scripts-{}-{}",
@@ -65,12 +78,15 @@ impl Instance {
         for dir in ["bin", "state", "tmp"] {
             std::fs::create_dir_all(root.join(dir)).expect("mkdir");
         }
-        for (name, text) in STAND_INS {
+        for (name, text) in stand_ins {
             let path = root.join("bin").join(name);
             std::fs::write(&path, text).expect("stand-in");
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         }
-        let i = Self { root };
+        let i = Self {
+            root,
+            secret: SECRET.to_owned(),
+        };
         i.set("health", "200 ok\n");
         i
     }
@@ -113,7 +129,7 @@ impl Instance {
                 format!("{}:/usr/bin:/bin", self.root.join("bin").display()),
             )
             .env("STUB_STATE", self.state())
-            .env("STUB_SECRET", SECRET)
+            .env("STUB_SECRET", &self.secret)
             .env("TMPDIR", self.root.join("tmp"))
             .env("LIFECYCLE_EVENT", hook)
             .env("DEPLOYMENT_ID", "d-TEST12345")
@@ -566,4 +582,198 @@ fn docker_hub_login_reads_the_password_on_the_instance() {
         log.contains("the instance role needs secretsmanager:GetSecretValue"),
         "{log}"
     );
+}
+
+/// The revision on a real Docker engine (Debian's `docker.io`, started by `scripts/setup`
+/// loopback-only, every container on the host network) and a real `docker-registry` with
+/// htpasswd auth; only `aws` stands in (it answers the registry password). Where no engine
+/// runs the test says so loudly, and fails when `REQUIRE_DOCKER` is set (CI sets it).
+mod engine {
+    use super::*;
+    use testkit::registry::{AuthMode, PASSWORD, Registry, USER};
+
+    fn docker(args: &[&str]) -> Output {
+        Command::new("docker").args(args).output().expect("docker")
+    }
+
+    fn ok(args: &[&str]) -> String {
+        let out = docker(args);
+        assert!(
+            out.status.success(),
+            "docker {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn available() -> bool {
+        let up = Command::new("docker")
+            .arg("info")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !up {
+            let message = "NO DOCKER ENGINE: the revision was not run on a real engine (run scripts/setup as root to install and start one)";
+            assert!(std::env::var_os("REQUIRE_DOCKER").is_none(), "{message}");
+            eprintln!("\n*** {message} ***\n");
+        }
+        up
+    }
+
+    /// Builds a busybox image whose command serves `/ready` on `port` (`status` 200 with
+    /// `body`, or 500 through CGI; `exit` makes it exit at start) and pushes it as
+    /// `<registry>/web:<tag>`; returns `name@digest`.
+    fn image(registry: &str, tag: &str, port: u16, kind: &str) -> String {
+        let root = std::env::temp_dir().join(format!("engine-image-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::create_dir_all(root.join("www/cgi-bin")).unwrap();
+        std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+            .expect("busybox-static (scripts/setup installs it)");
+        for tool in ["sh", "httpd", "env", "cat"] {
+            std::os::unix::fs::symlink("busybox", root.join("bin").join(tool)).unwrap();
+        }
+        std::fs::write(root.join("www/ready"), format!("ready {tag}\n")).unwrap();
+        let cgi = root.join("www/cgi-bin/ready");
+        std::fs::write(
+            &cgi,
+            "#!/bin/sh\nprintf 'Status: 500 Internal Server Error\\r\\n\\r\\nbroken\\n'\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&cgi, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let cmd = match kind {
+            "exit" => r#"CMD ["/bin/sh", "-c", "echo cannot start; exit 3"]"#.to_owned(),
+            _ => format!(r#"CMD ["/bin/httpd", "-f", "-p", "127.0.0.1:{port}", "-h", "/www"]"#),
+        };
+        let name = format!("{registry}/web:{tag}");
+        let tar = Command::new("tar")
+            .args(["-C", root.to_str().unwrap(), "-c", "."])
+            .output()
+            .expect("tar");
+        let mut import = Command::new("docker")
+            .args(["import", "--change", &cmd, "-", &name])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("docker import");
+        use std::io::Write;
+        import.stdin.take().unwrap().write_all(&tar.stdout).unwrap();
+        assert!(import.wait().unwrap().success(), "docker import");
+        ok(&["push", &name]);
+        let digest = ok(&["inspect", "--format", "{{index .RepoDigests 0}}", &name]);
+        // The instance pulls it: nothing of it is on the engine before.
+        ok(&["rmi", &name]);
+        let _ = std::fs::remove_dir_all(&root);
+        digest
+    }
+
+    fn running(name: &str) -> Option<(String, String)> {
+        let out = docker(&[
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.Config.Image}}",
+            name,
+        ]);
+        if !out.status.success() {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        text.split_once(' ')
+            .map(|(s, i)| (s.to_owned(), i.to_owned()))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_revision_runs_on_a_real_engine_and_registry() {
+        if !available() {
+            return;
+        }
+        let registry = Registry::start(AuthMode::Basic).await;
+        let host = registry.host();
+        ok(&["login", "--username", USER, "--password", PASSWORD, &host]);
+        let port = 18_000 + (std::process::id() % 1000) as u16;
+        let name = format!("engine-web-{}", std::process::id());
+        let v1 = image(&host, "v1", port, "ok");
+        let v2 = image(&host, "v2", port, "ok");
+        let dies = image(&host, "dies", port, "exit");
+        let sick = image(&host, "sick", port, "ok");
+        ok(&["logout", &host]);
+        let config = |path: &str| {
+            config(&format!(
+                r#"{{"name": "{name}", "login": {{"username": "{USER}", "passwordFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:registry-AbCdEf"}},
+                "environment": {{"GREETING": "it's $(id) `id`; *", "QUOTED": "\"a b\" 'c'"}},
+                "restart": "on-failure:3", "logDriver": "json-file", "logOptions": {{"max-size": "1m"}}, "dockerArgs": ["--network", "host"],
+                "health": {{"url": "http://127.0.0.1:{port}{path}", "contains": "ready", "interval": 1}},
+                "hooks": {{"ValidateService": {{"timeout": 10}}, "ApplicationStop": {{"timeout": 4}}}}}}"#
+            ))
+        };
+        let good = config("/ready");
+        let i = Instance::on_engine(PASSWORD);
+        let r1 = i.unpack("d-1", &revision(&good, &v1));
+        let r2 = i.unpack("d-2", &revision(&good, &v2));
+
+        // First deployment: logged in with the secret, pulled by digest, running, healthy.
+        i.deploy(None, &r1)
+            .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+        assert_eq!(running(&name), Some(("running".into(), v1.clone())));
+        let env = ok(&["inspect", "--format", "{{json .Config.Env}}", &name]);
+        let env: Vec<String> = serde_json::from_str(&env).unwrap();
+        assert!(
+            env.contains(&"GREETING=it's $(id) `id`; *".to_owned()),
+            "{env:?}"
+        );
+        assert!(env.contains(&"QUOTED=\"a b\" 'c'".to_owned()), "{env:?}");
+        assert_eq!(
+            ok(&[
+                "inspect",
+                "--format",
+                "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}} {{index .HostConfig.LogConfig.Config \"max-size\"}}",
+                &name
+            ]),
+            "on-failure:3 1m"
+        );
+        assert!(
+            ok(&["inspect", "--format", "{{json .Config.Labels}}", &name]).contains("d-TEST12345")
+        );
+
+        // A new image by digest replaces the container; the same revision again is fine.
+        i.deploy(Some(&r1), &r2)
+            .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+        assert_eq!(running(&name), Some(("running".into(), v2.clone())));
+        i.deploy(Some(&r2), &r2)
+            .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+        assert_eq!(running(&name), Some(("running".into(), v2.clone())));
+
+        // A container that exits at start, and a health URL answering 500, fail validation.
+        let r3 = i.unpack("d-3", &revision(&good, &dies));
+        let (hook, log) = i.deploy(Some(&r2), &r3).expect_err("it exits");
+        assert_eq!(hook, "ValidateService", "{log}");
+        assert!(
+            log.contains("cannot start") && log.contains("is not running"),
+            "{log}"
+        );
+        let r4 = i.unpack("d-4", &revision(&config("/cgi-bin/ready"), &sick));
+        let (hook, log) = i.deploy(Some(&r3), &r4).expect_err("500");
+        assert_eq!(hook, "ValidateService", "{log}");
+        assert!(log.contains("(last: status 500)"), "{log}");
+
+        // Rollback to the first revision: its image is still on the instance, so no pull,
+        // even with the registry gone.
+        drop(registry);
+        i.deploy(Some(&r4), &r1)
+            .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+        assert_eq!(running(&name), Some(("running".into(), v1.clone())));
+
+        // A wrong password: the pull is refused and BeforeInstall says so.
+        let registry = Registry::start(AuthMode::Basic).await;
+        let other = Instance::on_engine("not-the-password");
+        let moved = v2.replace(&host, &registry.host());
+        let r5 = other.unpack("d-5", &revision(&good, &moved));
+        let (hook, log) = other.deploy(Some(&r1), &r5).expect_err("refused");
+        assert_eq!(hook, "BeforeInstall", "{log}");
+        assert!(
+            log.to_ascii_lowercase().contains("unauthorized") || log.contains("login"),
+            "{log}"
+        );
+        let _ = docker(&["rm", "-f", &name]);
+    }
 }
