@@ -108,6 +108,17 @@ impl LocalAws {
         (role, sdk)
     }
 
+    /// Checks that `logs` are a TRACE-level log of a function that assumed a role, and
+    /// hold no credential the local STS issued.
+    pub async fn assert_trace_logs_hold_no_credentials(&self, logs: &str) {
+        assert!(
+            logs.contains("TRACE") && logs.contains("AssumeRole"),
+            "the logs are not at TRACE, or no role was assumed"
+        );
+        self.assert_no_credentials_in("the logs (TRACE)", logs)
+            .await;
+    }
+
     /// Makes every assumed-role credential issued so far expire now.
     pub async fn expire_credentials(&self) {
         self.control("POST", "/_local/sts/expire", Some(json!({})))

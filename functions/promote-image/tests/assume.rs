@@ -93,13 +93,7 @@ fn the_next_job_of_the_same_process_assumes_the_role_again_and_no_credential_is_
             .count();
         assert_eq!(assumed, 2, "credentials live for one job");
         let logs = function.logs();
-        assert!(
-            logs.contains("TRACE") && logs.contains("AssumeRole"),
-            "the logs are at TRACE"
-        );
-        env.aws
-            .assert_no_credentials_in("the logs (TRACE)", &logs)
-            .await;
+        env.aws.assert_trace_logs_hold_no_credentials(&logs).await;
         assert_eq!(
             digest_of(&env.ecr, "as-reuse", "prod").await.as_deref(),
             Some(digest.as_str())

@@ -275,6 +275,20 @@ const DEPLOYMENTS_PAGE: i32 = 100;
 
 /// A service's deployments (ECS keeps 90 days of them), newest first, in one round trip.
 /// Services with the CODE_DEPLOY or EXTERNAL controller have none.
+/// One service deployment (one round trip); `None` when ECS does not know it.
+pub async fn service_deployment(
+    ecs: &Client,
+    arn: &str,
+) -> Result<Option<aws_sdk_ecs::types::ServiceDeployment>, AwsError> {
+    let out = ecs
+        .describe_service_deployments()
+        .service_deployment_arns(arn)
+        .send()
+        .await
+        .map_err(|e| aws_error("ecs:DescribeServiceDeployments", e))?;
+    Ok(out.service_deployments().first().cloned())
+}
+
 pub async fn service_deployments(
     ecs: &Client,
     cluster: &str,

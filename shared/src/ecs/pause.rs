@@ -53,13 +53,9 @@ impl Paused {
 
 /// Reads the deployment (one round trip); `None` when ECS does not know it.
 pub async fn read(client: &Client, arn: &str) -> Result<Option<Paused>, AwsError> {
-    let out = client
-        .describe_service_deployments()
-        .service_deployment_arns(arn)
-        .send()
-        .await
-        .map_err(|e| aws_error("ecs:DescribeServiceDeployments", e))?;
-    Ok(out.service_deployments().first().map(|d| paused(d, arn)))
+    Ok(super::service_deployment(client, arn)
+        .await?
+        .map(|d| paused(&d, arn)))
 }
 
 fn paused(d: &ServiceDeployment, arn: &str) -> Paused {

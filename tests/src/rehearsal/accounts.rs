@@ -211,17 +211,7 @@ pub fn read(
         )?;
         if let Some((id, alarm)) = workload.resources("AWS::CloudWatch::Alarm")?.first() {
             target.alarm = alarm["AlarmName"].as_str().unwrap_or(id).to_owned();
-            target.alarm_tags = alarm["Tags"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|t| {
-                    Some((
-                        t["Key"].as_str()?.to_owned(),
-                        t["Value"].as_str()?.to_owned(),
-                    ))
-                })
-                .collect();
+            target.alarm_tags = super::world::tags(alarm);
         }
         for (id, role) in workload.resources("AWS::IAM::Role")? {
             let name = role["RoleName"].as_str().unwrap_or(&id).to_owned();

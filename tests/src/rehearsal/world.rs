@@ -144,6 +144,21 @@ pub fn parameter_value(name: &str, decl: &Value) -> Option<String> {
     })
 }
 
+/// A resource's CloudFormation `Tags` (`[{Key, Value}]`) as a map.
+pub fn tags(props: &Value) -> BTreeMap<String, String> {
+    props["Tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            Some((
+                t["Key"].as_str()?.to_owned(),
+                t["Value"].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
 /// The pseudo parameters.
 pub fn pseudo(stack: &str) -> BTreeMap<String, String> {
     [
@@ -295,17 +310,7 @@ impl World {
         let (alarm, mut alarm_tags) = match alarms.first() {
             Some((id, props)) => (
                 props["AlarmName"].as_str().unwrap_or(id).to_owned(),
-                props["Tags"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| {
-                        Some((
-                            t["Key"].as_str()?.to_owned(),
-                            t["Value"].as_str()?.to_owned(),
-                        ))
-                    })
-                    .collect::<BTreeMap<_, _>>(),
+                tags(props),
             ),
             None => (
                 from_params("/alarms/names/0").unwrap_or_else(|| format!("{service}-5xx")),

@@ -97,13 +97,8 @@ pub async fn newest(
 
 /// Reads one deployment (one round trip); `None` when ECS does not know it.
 pub async fn read(client: &Client, arn: &str) -> Result<Option<Deployment>, AwsError> {
-    let out = client
-        .describe_service_deployments()
-        .service_deployment_arns(arn)
-        .send()
-        .await
-        .map_err(|e| aws_error("ecs:DescribeServiceDeployments", e))?;
-    Ok(out.service_deployments().first().map(|d| {
+    let found = shared::ecs::service_deployment(client, arn).await?;
+    Ok(found.as_ref().map(|d| {
         let target = d.target_service_revision();
         Deployment {
             arn: d.service_deployment_arn().unwrap_or(arn).to_owned(),
