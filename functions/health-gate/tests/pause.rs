@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use testkit::{Function, Invocation, LocalAws, workspace_root};
+use testkit::{Fault, Function, Invocation, LocalAws, workspace_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_health-gate");
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -214,4 +214,46 @@ async fn a_deployment_ecs_rolled_back_or_a_bad_event_gets_no_answer() {
         "{answer}"
     );
     assert!(continued(aws).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_answer_ecs_keeps_refusing_fails_the_invocation_so_lambda_delivers_again() {
+    let aws = &LocalAws::start().await;
+    aws.set_state(json!({
+        "serviceDeployments": [paused("busy", 120.0, "IN_PROGRESS")],
+        "alarms": [{"AlarmName": "pz-5xx", "StateValue": "OK"}]}))
+        .await;
+    aws.fault(Fault::throttle("ecs", "ContinueServiceDeployment").times(-1))
+        .await;
+    let mut f = Function::start_with_env(BIN, aws, &[("HEALTH_GATE_CONFIG", CONFIG)]).await;
+    let failed = f.invoke(&awaiting("busy"), TIMEOUT).await;
+    let Invocation::Error(error) = &failed else {
+        panic!("a retryable error reaches Lambda: {failed:?}\n{}", f.logs());
+    };
+    assert!(
+        error.to_string().contains("ContinueServiceDeployment"),
+        "{error:?}"
+    );
+    // The next delivery, with ECS answering again, continues the hook once.
+    aws.clear_faults().await;
+    let answer = invoke(&mut f, &awaiting("busy")).await;
+    assert_eq!(
+        outcomes(&answer)[0].1,
+        "acted answered CONTINUE",
+        "{answer}"
+    );
+
+    // No configuration: said before any AWS call, not retried.
+    let mut bare = Function::start(BIN, aws).await;
+    aws.reset_calls().await;
+    let answer = invoke(&mut bare, &awaiting("busy")).await;
+    assert_eq!(answer["status"], "Failed", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("no check is configured"),
+        "{answer}"
+    );
+    assert!(aws.calls().await.is_empty(), "no AWS call");
 }

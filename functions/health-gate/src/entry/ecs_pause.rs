@@ -32,6 +32,9 @@ impl EventHandler for HealthGate {
                 key: "event".into(),
                 problem,
             })?;
+        // The configuration first: a wrong one is answered before any AWS call.
+        let config = Config::merged(config::from_env()?.as_ref(), &Map::new())?;
+        config.require_no_account()?;
         let (arns, only) = match request {
             EcsPauseRequest::Other(what) => {
                 return Ok(
@@ -54,8 +57,6 @@ impl EventHandler for HealthGate {
                 (arns, None)
             }
         };
-        let config = Config::merged(config::from_env()?.as_ref(), &Map::new())?;
-        config.require_no_account()?;
         let mut decisions = Vec::new();
         for arn in arns {
             let Some(paused) = pause::read(&self.clients.ecs, &arn).await? else {
