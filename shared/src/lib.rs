@@ -7,6 +7,7 @@ pub mod artifacts;
 pub mod aws;
 pub mod ecs;
 pub mod error;
+pub mod error_type;
 pub mod handler;
 pub mod http;
 pub mod image;

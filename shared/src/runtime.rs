@@ -34,10 +34,10 @@ where
 {
     crate::logging::init();
     let margin = margin_from(std::env::var("REPORT_MARGIN_MS").ok().as_deref())
-        .inspect_err(|e| tracing::error!(error_type = "BadSetting", "{e}"))?;
+        .inspect_err(|e| tracing::error!(error_type = crate::error_type::BAD_SETTING, "{e}"))?;
     let sdk = crate::aws::try_load()
         .await
-        .inspect_err(|e| tracing::error!(error_type = "BadSetting", "{e}"))?;
+        .inspect_err(|e| tracing::error!(error_type = crate::error_type::BAD_SETTING, "{e}"))?;
     let dispatcher = Arc::new(make(&sdk).bind(&sdk, margin));
     lambda_runtime::run(service_fn(move |event| {
         let dispatcher = Arc::clone(&dispatcher);

@@ -1,6 +1,7 @@
 //! The gate's errors: one variant per cause, each with its CodePipeline failure type and
 //! a stable `error_type`. A failed or inconclusive verdict is an error too: it is what the
 //! pipeline action reports as `JobFailed`.
+use shared::error_type;
 
 use shared::params::ParamsError;
 use shared::{AwsError, Failure, FailureType};
@@ -45,13 +46,13 @@ impl Failure for GateError {
 
     fn error_type(&self) -> &'static str {
         match self {
-            Self::Params(_) => "BadParameters",
-            Self::BadConfig { .. } => "BadConfig",
-            Self::BadSetting { .. } => "BadSetting",
-            Self::Aws(_) => "AwsError",
-            Self::Assume(_) => "AssumeRoleFailed",
-            Self::Failed { .. } => "GateFailed",
-            Self::Inconclusive { .. } => "GateInconclusive",
+            Self::Params(_) => error_type::BAD_PARAMETERS,
+            Self::BadConfig { .. } => error_type::CONFIG,
+            Self::BadSetting { .. } => error_type::BAD_SETTING,
+            Self::Aws(_) => error_type::AWS,
+            Self::Assume(_) => error_type::ASSUME_ROLE,
+            Self::Failed { .. } => error_type::GATE_FAILED,
+            Self::Inconclusive { .. } => error_type::GATE_INCONCLUSIVE,
         }
     }
 }
@@ -69,7 +70,7 @@ mod tests {
                     problem: "p".into(),
                 },
                 FailureType::ConfigurationError,
-                "BadConfig",
+                "ConfigError",
             ),
             (
                 GateError::Failed {

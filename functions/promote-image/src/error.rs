@@ -1,5 +1,6 @@
 //! The action's errors: a variant per cause, carrying the values that explain it; each is
 //! one CodePipeline failure type and one stable `error_type`.
+use shared::error_type;
 
 use shared::artifacts::ArtifactError;
 use shared::aws::AssumeError;
@@ -247,28 +248,28 @@ impl Failure for PromoteError {
     /// A stable name for the cause, for logs and reports.
     fn error_type(&self) -> &'static str {
         match self {
-            Self::Config(_) => "ConfigError",
-            Self::Invalid(_) => "InvalidUserParameters",
-            Self::SourceRepositoryMissing { .. } => "SourceRepositoryNotFound",
-            Self::SourceImageMissing { .. } => "SourceImageNotFound",
-            Self::RevisionUnavailable { .. } => "RevisionUnavailable",
-            Self::TargetRepositoryMissing { .. } => "TargetRepositoryNotFound",
-            Self::TagConflict { .. } => "TagConflict",
-            Self::IncompleteIndex { .. } => "IncompleteIndex",
-            Self::Manifest { .. } => "UnsupportedManifest",
-            Self::ChildManifest { .. } => "UnsupportedChildManifest",
-            Self::NestedIndex { .. } => "NestedIndex",
-            Self::NothingToScan { .. } => "ScanGateNothingToScan",
-            Self::ScanGate { .. } => "ScanGateFailed",
-            Self::SourceMoved { .. } => "SourceMoved",
-            Self::TagMoved { .. } => "TagMoved",
-            Self::TagsPartlyWritten { .. } => "TagsPartlyWritten",
-            Self::Transfer { .. } => "LayerTransferFailed",
-            Self::Artifact(_) => "ArtifactError",
-            Self::Aws(_) => "AwsError",
-            Self::Assume(_) => "AssumeRoleFailed",
+            Self::Config(_) => error_type::CONFIG,
+            Self::Invalid(_) => error_type::INVALID_USER_PARAMETERS,
+            Self::SourceRepositoryMissing { .. } => error_type::SOURCE_REPOSITORY_NOT_FOUND,
+            Self::SourceImageMissing { .. } => error_type::SOURCE_IMAGE_NOT_FOUND,
+            Self::RevisionUnavailable { .. } => error_type::REVISION_UNAVAILABLE,
+            Self::TargetRepositoryMissing { .. } => error_type::TARGET_REPOSITORY_NOT_FOUND,
+            Self::TagConflict { .. } => error_type::TAG_CONFLICT,
+            Self::IncompleteIndex { .. } => error_type::INCOMPLETE_INDEX,
+            Self::Manifest { .. } => error_type::UNSUPPORTED_MANIFEST,
+            Self::ChildManifest { .. } => error_type::UNSUPPORTED_CHILD_MANIFEST,
+            Self::NestedIndex { .. } => error_type::NESTED_INDEX,
+            Self::NothingToScan { .. } => error_type::SCAN_GATE_NOTHING_TO_SCAN,
+            Self::ScanGate { .. } => error_type::SCAN_GATE_FAILED,
+            Self::SourceMoved { .. } => error_type::SOURCE_MOVED,
+            Self::TagMoved { .. } => error_type::TAG_MOVED,
+            Self::TagsPartlyWritten { .. } => error_type::TAGS_PARTLY_WRITTEN,
+            Self::Transfer { .. } => error_type::LAYER_TRANSFER_FAILED,
+            Self::Artifact(_) => error_type::ARTIFACT,
+            Self::Aws(_) => error_type::AWS,
+            Self::Assume(_) => error_type::ASSUME_ROLE,
             Self::Registry(e) => e.error_type(),
-            Self::RegistryImageMissing { .. } => "RegistryImageNotFound",
+            Self::RegistryImageMissing { .. } => error_type::REGISTRY_IMAGE_NOT_FOUND,
         }
     }
 }

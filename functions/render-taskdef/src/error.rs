@@ -1,4 +1,5 @@
 //! The action's errors; each variant is one CodePipeline failure type.
+use shared::error_type;
 
 use crate::problem::Problems;
 use shared::artifacts::ArtifactError;
@@ -68,16 +69,18 @@ impl Failure for Error {
     /// A stable name for the cause, for logs and reports.
     fn error_type(&self) -> &'static str {
         match self {
-            Self::Invalid(_) => "InvalidTaskDefinition",
-            Self::TaskDefinitionNotFound { .. } => "TaskDefinitionNotFound",
-            Self::ServiceNotFound { .. } => "ServiceNotFound",
-            Self::ImageNotFound { .. } | Self::RegistryImageNotFound { .. } => "ImageNotFound",
+            Self::Invalid(_) => error_type::INVALID_TASK_DEFINITION,
+            Self::TaskDefinitionNotFound { .. } => error_type::TASK_DEFINITION_NOT_FOUND,
+            Self::ServiceNotFound { .. } => error_type::SERVICE_NOT_FOUND,
+            Self::ImageNotFound { .. } | Self::RegistryImageNotFound { .. } => {
+                error_type::IMAGE_NOT_FOUND
+            }
             Self::Registry(e) => e.error_type(),
-            Self::Unexpected { .. } => "UnexpectedResponse",
-            Self::Artifact(_) => "ArtifactError",
-            Self::Aws(_) => "AwsError",
-            Self::Ecs(_) => "EcsError",
-            Self::Assume(_) => "AssumeRoleFailed",
+            Self::Unexpected { .. } => error_type::UNEXPECTED_RESPONSE,
+            Self::Artifact(_) => error_type::ARTIFACT,
+            Self::Aws(_) => error_type::AWS,
+            Self::Ecs(_) => error_type::ECS,
+            Self::Assume(_) => error_type::ASSUME_ROLE,
         }
     }
 }

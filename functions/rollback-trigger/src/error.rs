@@ -1,6 +1,7 @@
 //! The function's errors. Each variant is one cause, with a failure type, a stable
 //! `error_type` (Lambda's `errorType`), and whether invoking again can help: only then
 //! does the invocation fail so that Lambda (or EventBridge, or SNS) delivers it again.
+use shared::error_type;
 
 use shared::error::{AwsError, Failure, FailureType};
 
@@ -58,14 +59,14 @@ impl Failure for RollbackError {
 
     fn error_type(&self) -> &'static str {
         match self {
-            Self::UnknownEvent { .. } => "UnknownEvent",
-            Self::BadEvent { .. } => "BadEvent",
-            Self::Config { .. } => "Config",
-            Self::Tags { .. } => "AlarmTags",
-            Self::Aws(_) => "Aws",
-            Self::NoRole { .. } => "NoRoleForAccount",
-            Self::Assume(_) => "AssumeRoleFailed",
-            Self::RetryLater { .. } => "RetryLater",
+            Self::UnknownEvent { .. } => error_type::UNKNOWN_EVENT,
+            Self::BadEvent { .. } => error_type::BAD_EVENT,
+            Self::Config { .. } => error_type::CONFIG,
+            Self::Tags { .. } => error_type::ALARM_TAGS,
+            Self::Aws(_) => error_type::AWS,
+            Self::NoRole { .. } => error_type::NO_ROLE_FOR_ACCOUNT,
+            Self::Assume(_) => error_type::ASSUME_ROLE,
+            Self::RetryLater { .. } => error_type::RETRY_LATER,
         }
     }
 }
@@ -95,7 +96,7 @@ mod tests {
                     setting: "DRY_RUN",
                     problem: "p".into(),
                 },
-                "Config",
+                "ConfigError",
                 false,
             ),
             (
@@ -115,7 +116,7 @@ mod tests {
             ),
             (
                 RollbackError::Aws(AwsError::local("ecs:ListServiceDeployments", "x")),
-                "Aws",
+                "AwsError",
                 false,
             ),
         ];

@@ -1,5 +1,6 @@
 //! The registry client's errors: one variant per cause, each naming the fix. No variant
 //! carries a password or a token: only the registry, the user name and the secret's name.
+use crate::error_type;
 
 use crate::error::{Failure, FailureType};
 use crate::text::escape_control;
@@ -142,21 +143,21 @@ impl RegistryError {
     /// A stable name per cause.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::BadCredentials { .. } => "RegistryBadCredentials",
-            Self::CredentialsRequired { .. } => "RegistryCredentialsRequired",
-            Self::Denied { .. } => "RegistryDenied",
-            Self::RepositoryMissing { .. } => "RegistryRepositoryMissing",
-            Self::RateLimited { .. } => "RegistryRateLimited",
-            Self::Unavailable { .. } => "RegistryUnavailable",
-            Self::Unreachable { .. } => "RegistryUnreachable",
-            Self::Protocol { .. } => "RegistryProtocol",
-            Self::DigestMismatch { .. } => "RegistryDigestMismatch",
-            Self::SecretMissing { .. } => "RegistrySecretMissing",
-            Self::SecretDenied { .. } => "RegistrySecretDenied",
-            Self::SecretFormat { .. } => "RegistrySecretFormat",
-            Self::SecretUnavailable { .. } => "RegistrySecretUnavailable",
-            Self::Tls(_) => "RegistryTls",
-            Self::Deadline { .. } => "RegistryDeadline",
+            Self::BadCredentials { .. } => error_type::REGISTRY_BAD_CREDENTIALS,
+            Self::CredentialsRequired { .. } => error_type::REGISTRY_CREDENTIALS_REQUIRED,
+            Self::Denied { .. } => error_type::REGISTRY_DENIED,
+            Self::RepositoryMissing { .. } => error_type::REGISTRY_REPOSITORY_MISSING,
+            Self::RateLimited { .. } => error_type::REGISTRY_RATE_LIMITED,
+            Self::Unavailable { .. } => error_type::REGISTRY_UNAVAILABLE,
+            Self::Unreachable { .. } => error_type::REGISTRY_UNREACHABLE,
+            Self::Protocol { .. } => error_type::REGISTRY_PROTOCOL,
+            Self::DigestMismatch { .. } => error_type::REGISTRY_DIGEST_MISMATCH,
+            Self::SecretMissing { .. } => error_type::REGISTRY_SECRET_MISSING,
+            Self::SecretDenied { .. } => error_type::REGISTRY_SECRET_DENIED,
+            Self::SecretFormat { .. } => error_type::REGISTRY_SECRET_FORMAT,
+            Self::SecretUnavailable { .. } => error_type::REGISTRY_SECRET_UNAVAILABLE,
+            Self::Tls(_) => error_type::REGISTRY_TLS,
+            Self::Deadline { .. } => error_type::REGISTRY_DEADLINE,
         }
     }
 }

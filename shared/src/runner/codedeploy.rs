@@ -48,7 +48,7 @@ impl<H: CodeDeployHook> CodeDeployRunner<H> {
         let event: CodeDeployHookEvent = serde_json::from_value(payload).map_err(|e| {
             error!(error = %e, "unreadable CodeDeploy hook event");
             answer_error(
-                "InvalidEvent",
+                crate::error_type::INVALID_EVENT,
                 format!(
                     "the CodeDeploy lifecycle hook event could not be read ({e}); it must carry DeploymentId and LifecycleEventHookExecutionId as strings"
                 ),

@@ -41,7 +41,7 @@ impl<H: EcsHook> EcsRunner<H> {
                     "the ECS lifecycle hook event could not be read ({e}); it must carry lifecycleStage and executionDetails as ECS sends them"
                 );
                 warn!(%reason, "unreadable ECS hook event");
-                return failed("InvalidEvent", &reason);
+                return failed(crate::error_type::INVALID_EVENT, &reason);
             }
         };
         let span = tracing::info_span!(
@@ -58,9 +58,11 @@ impl<H: EcsHook> EcsRunner<H> {
             let answer = match guarded(self.hook.clone().check(ctx), times.action).await {
                 Ended::Done(Ok(answer)) => to_json(answer),
                 Ended::Done(Err(e)) => failed(e.error_type(), &e.to_string()),
-                Ended::Panicked(why) => failed("Panic", &panic_text(H::NAME, &why)),
+                Ended::Panicked(why) => {
+                    failed(crate::error_type::PANIC, &panic_text(H::NAME, &why))
+                }
                 Ended::TimedOut(ran) => failed(
-                    "Timeout",
+                    crate::error_type::TIMEOUT,
                     &timeout_text(
                         H::NAME,
                         ran,

@@ -50,7 +50,9 @@ impl<H: EventHandler> EventRunner<H> {
                 Ok(failed(e.error_type(), &e.to_string()))
             }
             // The same event would panic again: answer, do not ask for a retry.
-            Ended::Panicked(why) => Ok(failed("Panic", &panic_text(H::NAME, &why))),
+            Ended::Panicked(why) => {
+                Ok(failed(crate::error_type::PANIC, &panic_text(H::NAME, &why)))
+            }
             // A slow or unreachable AWS may answer the next delivery.
             Ended::TimedOut(ran) => {
                 let text = timeout_text(
@@ -58,8 +60,8 @@ impl<H: EventHandler> EventRunner<H> {
                     ran,
                     times.report.saturating_duration_since(times.action) + ANSWER_SLACK,
                 );
-                error!(handler = H::NAME, error_type = "Timeout", error = %text, retry = true, "failed; Lambda may deliver the event again");
-                Err(answer_error("Timeout", text))
+                error!(handler = H::NAME, error_type = crate::error_type::TIMEOUT, error = %text, retry = true, "failed; Lambda may deliver the event again");
+                Err(answer_error(crate::error_type::TIMEOUT, text))
             }
         }
     }

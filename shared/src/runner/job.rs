@@ -61,7 +61,7 @@ impl<A: Action> JobRunner<A> {
     async fn run(&self, payload: Value, times: Times) -> Result<Value, Diagnostic> {
         let Some(job_id) = job_id_of(&payload).map(str::to_owned) else {
             return Err(answer_error(
-                "InvalidEvent",
+                crate::error_type::INVALID_EVENT,
                 "the CodePipeline job has no id (CodePipeline.job.id); this function expects the event CodePipeline sends to a Lambda invoke action",
             ));
         };

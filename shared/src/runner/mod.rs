@@ -191,8 +191,11 @@ impl Dispatcher {
             );
             let Some(runner) = self.runner(trigger) else {
                 let message = unsupported(self.name, trigger, &self.accepts());
-                error!(error_type = "UnsupportedEvent", "{message}");
-                return Err(answer_error("UnsupportedEvent", message));
+                error!(
+                    error_type = crate::error_type::UNSUPPORTED_EVENT,
+                    "{message}"
+                );
+                return Err(answer_error(crate::error_type::UNSUPPORTED_EVENT, message));
             };
             runner.serve(payload, times).await
         }
