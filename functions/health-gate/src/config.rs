@@ -19,6 +19,7 @@ use crate::error::GateError;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use shared::aws::Account;
+use shared::problem::{Problem, Problems};
 use std::collections::BTreeMap;
 
 /// The environment variable that configures the hooks (and is the base for `hookDetails`).
@@ -237,6 +238,31 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     Ok(total)
 }
 
+/// What is wrong with one metric query, if anything.
+fn metric_problem(m: &MetricCheck) -> Option<&'static str> {
+    let id_ok = m.id.starts_with(|c: char| c.is_ascii_lowercase())
+        && m.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !id_ok {
+        Some("id must start with a lowercase letter and hold only letters, digits and _")
+    } else if m.expression.is_some() == (m.namespace.is_some() || m.metric_name.is_some()) {
+        Some("give either expression or namespace and metricName")
+    } else if m.expression.is_none() && (m.namespace.is_none() || m.metric_name.is_none()) {
+        Some("give both namespace and metricName")
+    } else if !m.hidden && m.max.is_none() && m.min.is_none() {
+        Some("give a threshold: max or min (or hidden: true for a helper query)")
+    } else {
+        None
+    }
+}
+
+/// Where a configuration is used: each entry point accepts different keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Pipeline,
+    CodeDeployHook,
+    EcsHook,
+}
+
 impl Config {
     /// The timing, with defaults.
     pub fn timing(&self) -> Timing {
@@ -257,14 +283,10 @@ impl Config {
     }
 
     /// Checks what serde cannot: at least one deciding check, sane numbers, complete
-    /// metric queries, probe URLs. Each problem names the key and the fix.
-    pub fn validate(&self) -> Result<(), GateError> {
-        let bad = |key: &str, problem: String| {
-            Err(GateError::BadConfig {
-                key: key.to_owned(),
-                problem,
-            })
-        };
+    /// metric queries, probe URLs. Every problem is reported at once, each naming the key
+    /// and the fix.
+    fn problems(&self) -> Problems {
+        let mut problems = Problems::new();
         let deciding = [
             self.ecs.as_ref().map(|c| c.dry_run),
             self.targets.as_ref().map(|c| c.dry_run),
@@ -277,35 +299,33 @@ impl Config {
         .chain(self.probes.iter().map(|p| p.dry_run))
         .collect::<Vec<_>>();
         if deciding.is_empty() {
-            return bad(
+            problems.push(
                 "(none)",
-                "no check is configured; add at least one of ecs, targets, alarms, metrics, probes, codeDeploy".into(),
+                "no check is configured; add at least one of ecs, targets, alarms, metrics, probes, codeDeploy",
             );
-        }
-        if deciding.iter().all(|dry| *dry) {
-            return bad(
+        } else if deciding.iter().all(|dry| *dry) {
+            problems.push(
                 "dryRun",
-                "every check is dryRun, so nothing would decide; set dryRun false on at least one"
-                    .into(),
+                "every check is dryRun, so nothing would decide; set dryRun false on at least one",
             );
         }
         let t = self.timing();
         if t.interval_ms < 1000 {
-            return bad("interval", "must be at least 1s".into());
+            problems.push("interval", "must be at least 1s");
         }
         if t.timeout_ms <= t.initial_delay_ms {
-            return bad(
+            problems.push(
                 "timeout",
-                "must be longer than initialDelay, or the gate could never measure".into(),
+                "must be longer than initialDelay, or the gate could never measure",
             );
         }
         if t.consecutive_successes == 0 {
-            return bad("consecutiveSuccesses", "must be at least 1".into());
+            problems.push("consecutiveSuccesses", "must be at least 1");
         }
         if let Some(p) = self.targets.as_ref().and_then(|t| t.min_healthy_percent)
             && !(0.0..=100.0).contains(&p)
         {
-            return bad(
+            problems.push(
                 "targets.minHealthyPercent",
                 format!("{p} is not between 0 and 100"),
             );
@@ -314,64 +334,63 @@ impl Config {
             && alarms.names.is_empty()
             && alarms.prefix.as_deref().is_none_or(str::is_empty)
         {
-            return bad("alarms", "give names or a prefix".into());
+            problems.push("alarms", "give names or a prefix");
         }
         if let Some(ecs) = &self.ecs
             && ecs.deployment_arn.is_none()
             && (ecs.cluster.is_none() != ecs.service.is_none())
         {
-            return bad(
-                "ecs",
-                "give both cluster and service (or a deploymentArn)".into(),
-            );
+            problems.push("ecs", "give both cluster and service (or a deploymentArn)");
         }
         if let Some(cd) = &self.code_deploy
             && cd.deployment_id.is_none()
             && (cd.application.is_none() || cd.deployment_group.is_none())
         {
-            return bad(
+            problems.push(
                 "codeDeploy",
-                "give deploymentId, or application and deploymentGroup (the newest deployment is watched)".into(),
+                "give deploymentId, or application and deploymentGroup (the newest deployment is watched)",
             );
         }
         for m in &self.metrics {
-            let key = format!("metrics[{}]", m.id);
-            let id_ok = m.id.starts_with(|c: char| c.is_ascii_lowercase())
-                && m.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !id_ok {
-                return bad(
-                    &key,
-                    "id must start with a lowercase letter and hold only letters, digits and _"
-                        .into(),
-                );
-            }
-            if m.expression.is_some() == (m.namespace.is_some() || m.metric_name.is_some()) {
-                return bad(
-                    &key,
-                    "give either expression or namespace and metricName".into(),
-                );
-            }
-            if m.expression.is_none() && (m.namespace.is_none() || m.metric_name.is_none()) {
-                return bad(&key, "give both namespace and metricName".into());
-            }
-            if !m.hidden && m.max.is_none() && m.min.is_none() {
-                return bad(
-                    &key,
-                    "give a threshold: max or min (or hidden: true for a helper query)".into(),
-                );
+            if let Some(problem) = metric_problem(m) {
+                problems.push(format!("metrics[{}]", m.id), problem);
             }
         }
-        for p in &self.probes {
+        for (i, p) in self.probes.iter().enumerate() {
             if let Err(problem) = crate::checks::http_probe::parse_url(&p.url) {
-                return bad("probes.url", problem);
+                problems.push(format!("probes[{i}].url"), problem);
             }
         }
-        Ok(())
+        problems
     }
 
-    /// Where the checks run: the `account` block checked, its region settled from the
-    /// ARNs given (cluster, service, deployment, target groups), which must agree with it.
-    pub fn place(&self) -> Result<Account, GateError> {
+    /// Every problem of this configuration for `entry`, reported at once; where the
+    /// checks run (a hook runs them in its own account and region).
+    pub fn check(&self, entry: Entry) -> Result<Account, GateError> {
+        let mut problems = self.problems();
+        match entry {
+            Entry::Pipeline => problems.extend(self.outside_ecs_hook(self.code_deploy.is_some())),
+            Entry::CodeDeployHook => {
+                problems.extend(self.no_account());
+                problems.extend(self.outside_ecs_hook(true));
+            }
+            Entry::EcsHook => problems.extend(self.no_account()),
+        }
+        if entry != Entry::Pipeline {
+            return problems
+                .into_result(Account::default())
+                .map_err(GateError::BadConfig);
+        }
+        problems.extend(self.account.clone().unwrap_or_default().problems("account"));
+        if !problems.is_empty() {
+            return Err(GateError::BadConfig(problems));
+        }
+        self.place().map_err(|p| GateError::BadConfig(p.into()))
+    }
+
+    /// Where the checks run: the `account` block's region settled from the ARNs given
+    /// (cluster, service, deployment, target groups), which must agree with it.
+    fn place(&self) -> Result<Account, Vec<Problem>> {
         let account = self.account.clone().unwrap_or_default();
         let mut arns: Vec<(String, &str)> = Vec::new();
         if let Some(ecs) = &self.ecs {
@@ -390,45 +409,34 @@ impl Config {
                 arns.push((format!("targets.targetGroups[{i}]"), arn));
             }
         }
-        let problems = account.problems("account");
-        let first = match problems.into_iter().next() {
-            Some(p) => Err(vec![p]),
-            None => account.settle(arns),
-        };
-        first.map_err(|problems| {
-            let p = &problems[0];
-            GateError::BadConfig {
-                key: p.path.clone(),
-                problem: p.message.clone(),
-            }
-        })
+        account.settle(arns)
     }
 
     /// A hook runs in the workload account already (CodeDeploy and ECS invoke the
     /// function there), so it takes no `account`.
-    pub fn require_no_account(&self) -> Result<(), GateError> {
-        match &self.account {
-            Some(_) => Err(GateError::BadConfig {
-                key: "account".into(),
-                problem: "applies to the pipeline action only: a CodeDeploy or ECS hook runs in the deployment's own account and region; remove account (deploy the function in that account)".into(),
-            }),
-            None => Ok(()),
-        }
+    fn no_account(&self) -> Option<Problem> {
+        self.account.as_ref().map(|_| {
+            Problem::new(
+                "account",
+                "applies to the pipeline action only: a CodeDeploy or ECS hook runs in the deployment's own account and region; remove account (deploy the function in that account)",
+            )
+        })
     }
 
     /// Outside an ECS hook (which names its deployment and target revision), the ECS check
     /// needs the service, and the target health check its target groups unless a CodeDeploy
     /// deployment is watched (`codedeploy_known`: the CodeDeploy hook, or `codeDeploy`
     /// configured), whose green target group is then found.
-    pub fn require_outside_ecs_hook(&self, codedeploy_known: bool) -> Result<(), GateError> {
+    fn outside_ecs_hook(&self, codedeploy_known: bool) -> Problems {
+        let mut problems = Problems::new();
         if let Some(ecs) = &self.ecs
             && ecs.deployment_arn.is_none()
             && ecs.service.is_none()
         {
-            return Err(GateError::BadConfig {
-                key: "ecs".into(),
-                problem: "give cluster and service (or a deploymentArn); only an ECS hook takes the deployment from its event".into(),
-            });
+            problems.push(
+                "ecs",
+                "give cluster and service (or a deploymentArn); only an ECS hook takes the deployment from its event",
+            );
         }
         if !codedeploy_known
             && self
@@ -436,12 +444,12 @@ impl Config {
                 .as_ref()
                 .is_some_and(|t| t.target_groups.is_empty())
         {
-            return Err(GateError::BadConfig {
-                key: "targets.targetGroups".into(),
-                problem: "list at least one target group ARN, or configure codeDeploy (its deployment's green target group is found); only hooks find the green target groups themselves".into(),
-            });
+            problems.push(
+                "targets.targetGroups",
+                "list at least one target group ARN, or configure codeDeploy (its deployment's green target group is found); only hooks find the green target groups themselves",
+            );
         }
-        Ok(())
+        problems
     }
 
     /// Replaces this configuration's keys with those given in `overrides` (a hook's details).
@@ -460,7 +468,7 @@ impl Config {
     }
 }
 
-/// Parses and validates a configuration given as JSON (hook details or the environment,
+/// Parses a configuration given as JSON (hook details or the environment,
 /// which CodePipeline's 1,000-character limit does not bind).
 pub fn from_value(value: Value) -> Result<Config, GateError> {
     let text = value.to_string();
@@ -470,7 +478,6 @@ pub fn from_value(value: Value) -> Result<Config, GateError> {
         serde_json::from_value(value)
             .map_err(|e| GateError::Params(shared::params::explain(&e.to_string())))?
     };
-    config.validate()?;
     Ok(config)
 }
 
@@ -495,7 +502,41 @@ mod tests {
     use serde_json::json;
 
     fn parse(v: Value) -> Result<Config, String> {
-        from_value(v).map_err(|e| e.to_string())
+        let config = from_value(v).map_err(|e| e.to_string())?;
+        let problems = config.problems();
+        problems
+            .into_result(config)
+            .map_err(|p| GateError::BadConfig(p).to_string())
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_its_key() {
+        let c = from_value(json!({
+            "account": {"roleArn": "arn:aws:iam::222222222222:role/gate"},
+            "alarms": {},
+            "ecs": {"cluster": "prod"},
+            "interval": "0s",
+            "metrics": [{"id": "Bad", "namespace": "AWS/ELB", "metricName": "x", "max": 1}],
+            "probes": [{"url": "ftp://x"}],
+        }))
+        .unwrap();
+        let pipeline = c.check(Entry::Pipeline).unwrap_err().to_string();
+        for key in [
+            "`interval`",
+            "`alarms`",
+            "`ecs`",
+            "`metrics[Bad]`",
+            "`probes[0].url`",
+        ] {
+            assert!(pipeline.contains(key), "{key} in {pipeline}");
+        }
+        assert!(pipeline.contains(": 6 problems: (1) "), "{pipeline}");
+        let hook = c.check(Entry::EcsHook).unwrap_err().to_string();
+        assert!(
+            hook.contains("`account`: applies to the pipeline action only"),
+            "{hook}"
+        );
+        assert!(hook.contains("`interval`"), "{hook}");
     }
 
     #[test]
@@ -506,7 +547,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(c.place().unwrap().region.as_deref(), Some("eu-west-1"));
-        let hook = c.require_no_account().unwrap_err().to_string();
+        let hook = c.check(Entry::EcsHook).unwrap_err().to_string();
         assert!(
             hook.contains("runs in the deployment's own account"),
             "{hook}"

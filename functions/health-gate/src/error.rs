@@ -4,6 +4,8 @@
 use shared::error_type;
 
 use shared::params::ParamsError;
+use shared::problem::{Problem, Problems};
+use shared::text::escape_line;
 use shared::{AwsError, Failure, FailureType};
 
 #[derive(Debug, thiserror::Error)]
@@ -11,9 +13,9 @@ pub enum GateError {
     /// `UserParameters`, `hookDetails` or `HEALTH_GATE_CONFIG` could not be read.
     #[error("{0}")]
     Params(ParamsError),
-    /// A key has a value the gate cannot use.
-    #[error("health gate configuration, `{key}`: {problem}")]
-    BadConfig { key: String, problem: String },
+    /// Keys with values the gate cannot use: every problem found, each with its key.
+    #[error("health gate configuration{}", config_problems(.0))]
+    BadConfig(Problems),
     /// An environment setting is wrong.
     #[error("the setting {name} is {problem}; fix it in the function's environment")]
     BadSetting { name: &'static str, problem: String },
@@ -32,10 +34,36 @@ pub enum GateError {
     Inconclusive { summary: String },
 }
 
+impl GateError {
+    /// One problem at `key`.
+    pub fn config(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self::BadConfig(Problem::new(key, problem).into())
+    }
+}
+
+/// `, `key`: problem` for one; `: 2 problems: (1) `a`: x; (2) `b`: y` for several.
+fn config_problems(problems: &Problems) -> String {
+    let one = |p: &Problem| {
+        let (key, problem) = (escape_line(&p.path), escape_line(&p.message));
+        format!("`{key}`: {problem}")
+    };
+    match problems.0.as_slice() {
+        [p] => format!(", {}", one(p)),
+        many => {
+            let items: Vec<String> = many
+                .iter()
+                .enumerate()
+                .map(|(i, p)| format!("({}) {}", i + 1, one(p)))
+                .collect();
+            format!(": {} problems: {}", many.len(), items.join("; "))
+        }
+    }
+}
+
 impl Failure for GateError {
     fn failure_type(&self) -> FailureType {
         match self {
-            Self::Params(_) | Self::BadConfig { .. } | Self::BadSetting { .. } => {
+            Self::Params(_) | Self::BadConfig(_) | Self::BadSetting { .. } => {
                 FailureType::ConfigurationError
             }
             Self::Aws(e) => e.failure_type(),
@@ -47,7 +75,7 @@ impl Failure for GateError {
     fn error_type(&self) -> &'static str {
         match self {
             Self::Params(_) => error_type::BAD_PARAMETERS,
-            Self::BadConfig { .. } => error_type::CONFIG,
+            Self::BadConfig(_) => error_type::CONFIG,
             Self::BadSetting { .. } => error_type::BAD_SETTING,
             Self::Aws(_) => error_type::AWS,
             Self::Assume(_) => error_type::ASSUME_ROLE,
@@ -62,13 +90,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn configuration_problems_are_shown_with_their_keys() {
+        assert_eq!(
+            GateError::config("interval", "must be at least 1s").to_string(),
+            "health gate configuration, `interval`: must be at least 1s"
+        );
+        let two = Problems(vec![
+            Problem::new("interval", "must be at least 1s"),
+            Problem::new("alarms", "give names\nor a prefix"),
+        ]);
+        assert_eq!(
+            GateError::BadConfig(two).to_string(),
+            "health gate configuration: 2 problems: (1) `interval`: must be at least 1s; (2) `alarms`: give names\\nor a prefix"
+        );
+    }
+
+    #[test]
     fn each_cause_has_its_failure_type() {
         let cases = [
             (
-                GateError::BadConfig {
-                    key: "k".into(),
-                    problem: "p".into(),
-                },
+                GateError::config("k", "p"),
                 FailureType::ConfigurationError,
                 "ConfigError",
             ),

@@ -52,7 +52,8 @@ fn every_sample_is_its_trigger_with_a_valid_configuration() {
                     serde_json::from_value(event).unwrap_or_else(|e| panic!("{name}: {e}"));
                 let c: Config = shared::params::parse_params(job.job.user_parameters())
                     .unwrap_or_else(|e| panic!("{name}: {e}"));
-                c.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+                c.check(health_gate::config::Entry::Pipeline)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
             }
             Trigger::CodeDeployHook => {
                 serde_json::from_value::<CodeDeployHookEvent>(event)

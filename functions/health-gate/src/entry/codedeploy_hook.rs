@@ -8,7 +8,7 @@
 
 use super::{GateState, HealthGate, NAME, now_ms, pass};
 use crate::checks::Vantage;
-use crate::config::{self, Config};
+use crate::config::{self, Config, Entry};
 use crate::decide::{Verdict, due_in};
 use crate::error::GateError;
 use serde_json::{Map, Value, json};
@@ -32,8 +32,7 @@ impl CodeDeployHook for HealthGate {
     ) -> Result<HookVerdict, GateError> {
         let base = config::from_env()?.unwrap_or_else(default_config);
         let config = Config::merged(Some(&base), &Map::new())?;
-        config.require_no_account()?;
-        config.require_outside_ecs_hook(true)?;
+        config.check(Entry::CodeDeployHook)?;
         let deployment = ctx.event.deployment_id.clone();
         let timing = config.timing();
         let deadline_ms = now_ms() + ctx.remaining().as_millis() as u64;

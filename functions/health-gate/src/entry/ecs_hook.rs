@@ -8,7 +8,7 @@
 
 use super::{GateState, HealthGate, NAME, now_ms, pass};
 use crate::checks::Vantage;
-use crate::config::{self, Config};
+use crate::config::{self, Config, Entry};
 use crate::decide::{Verdict, due_in};
 use crate::error::GateError;
 use serde_json::{Map, Value, json};
@@ -103,7 +103,7 @@ impl EcsHook for HealthGate {
         }
         let (saved, keys) = split(event.hook_details.as_ref());
         let mut config: Config = Config::merged(config::from_env()?.as_ref(), &keys)?;
-        config.require_no_account()?;
+        config.check(Entry::EcsHook)?;
         if let Some(ecs) = config.ecs.as_mut()
             && ecs.deployment_arn.is_none()
         {

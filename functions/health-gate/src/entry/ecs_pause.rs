@@ -13,7 +13,7 @@
 
 use super::{HealthGate, NAME, now_ms};
 use crate::checks::{Vantage, Watched, measure};
-use crate::config::{self, Config};
+use crate::config::{self, Config, Entry};
 use crate::decide::pause::{PauseVerdict, decide_pause};
 use crate::error::GateError;
 use crate::summary::checks_variable;
@@ -27,14 +27,11 @@ impl EventHandler for HealthGate {
     const NAME: &'static str = NAME;
 
     async fn handle(self: Arc<Self>, ctx: HookContext<Value>) -> Result<Value, GateError> {
-        let request =
-            EcsPauseRequest::parse(&ctx.event).map_err(|problem| GateError::BadConfig {
-                key: "event".into(),
-                problem,
-            })?;
+        let request = EcsPauseRequest::parse(&ctx.event)
+            .map_err(|problem| GateError::config("event", problem))?;
         // The configuration first: a wrong one is answered before any AWS call.
         let config = Config::merged(config::from_env()?.as_ref(), &Map::new())?;
-        config.require_no_account()?;
+        config.check(Entry::EcsHook)?;
         let (arns, only) = match request {
             EcsPauseRequest::Other(what) => {
                 return Ok(

@@ -5,7 +5,7 @@
 
 use super::{GateState, HealthGate, NAME, now_ms, pass};
 use crate::checks::{Clients, Vantage, codedeploy};
-use crate::config::Config;
+use crate::config::{Config, Entry};
 use crate::decide::{Verdict, due_in, human_ms};
 use crate::error::GateError;
 use crate::summary::{checks_variable, failed_checks};
@@ -24,9 +24,7 @@ impl Action for HealthGate {
         ctx: JobContext<Config, GateState>,
     ) -> Result<Outcome<GateState>, GateError> {
         let config = ctx.config;
-        config.validate()?;
-        config.require_outside_ecs_hook(config.code_deploy.is_some())?;
-        let account = config.place()?;
+        let account = config.check(Entry::Pipeline)?;
         let timing = config.timing();
         let now = now_ms();
         let state = ctx.state.unwrap_or_else(|| GateState::start(now));
