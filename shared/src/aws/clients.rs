@@ -150,6 +150,39 @@ pub fn ecr(config: &SdkConfig) -> aws_sdk_ecr::Client {
     aws_sdk_ecr::Client::new(config)
 }
 
+/// A CodeDeploy client.
+pub fn codedeploy(config: &SdkConfig) -> aws_sdk_codedeploy::Client {
+    aws_sdk_codedeploy::Client::new(config)
+}
+
+/// A CodePipeline client.
+pub fn codepipeline(config: &SdkConfig) -> aws_sdk_codepipeline::Client {
+    aws_sdk_codepipeline::Client::new(config)
+}
+
+/// A Secrets Manager client.
+pub fn secretsmanager(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(config)
+}
+
+/// A CloudWatch client.
+#[cfg(feature = "cloudwatch")]
+pub fn cloudwatch(config: &SdkConfig) -> aws_sdk_cloudwatch::Client {
+    aws_sdk_cloudwatch::Client::new(config)
+}
+
+/// An SNS client.
+#[cfg(feature = "sns")]
+pub fn sns(config: &SdkConfig) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::new(config)
+}
+
+/// An Elastic Load Balancing (v2) client.
+#[cfg(feature = "elbv2")]
+pub fn elbv2(config: &SdkConfig) -> aws_sdk_elasticloadbalancingv2::Client {
+    aws_sdk_elasticloadbalancingv2::Client::new(config)
+}
+
 /// A shared assumed role as a credentials provider.
 #[derive(Debug)]
 struct ArcProvider(Arc<AssumedRole>);

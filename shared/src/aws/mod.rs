@@ -15,7 +15,13 @@ pub mod tls;
 
 pub use account::{Account, session_name};
 pub use assume::AssumeError;
-pub use clients::{Clients, ecr, ecs};
+#[cfg(feature = "cloudwatch")]
+pub use clients::cloudwatch;
+#[cfg(feature = "elbv2")]
+pub use clients::elbv2;
+#[cfg(feature = "sns")]
+pub use clients::sns;
+pub use clients::{Clients, codedeploy, codepipeline, ecr, ecs, secretsmanager};
 pub use tls::TlsError;
 
 use aws_config::{BehaviorVersion, SdkConfig};

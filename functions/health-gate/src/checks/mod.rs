@@ -40,10 +40,10 @@ impl Clients {
             )
             .build();
         Self {
-            ecs: aws_sdk_ecs::Client::new(&sdk),
-            elbv2: aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
-            codedeploy: aws_sdk_codedeploy::Client::new(&sdk),
+            ecs: shared::aws::ecs(&sdk),
+            elbv2: shared::aws::elbv2(&sdk),
+            cloudwatch: shared::aws::cloudwatch(&sdk),
+            codedeploy: shared::aws::codedeploy(&sdk),
         }
     }
 }

@@ -27,11 +27,11 @@ pub struct Clients {
 impl Clients {
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
         Self {
-            ecs: aws_sdk_ecs::Client::new(sdk),
-            codedeploy: aws_sdk_codedeploy::Client::new(sdk),
-            codepipeline: aws_sdk_codepipeline::Client::new(sdk),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
-            sns: aws_sdk_sns::Client::new(sdk),
+            ecs: shared::aws::ecs(sdk),
+            codedeploy: shared::aws::codedeploy(sdk),
+            codepipeline: shared::aws::codepipeline(sdk),
+            cloudwatch: shared::aws::cloudwatch(sdk),
+            sns: shared::aws::sns(sdk),
         }
     }
 }
