@@ -1,7 +1,7 @@
 //! `appspec.yaml` for the ECS blue/green (CodeDeploy) deploy action: from a template, or
 //! generated from the container and port that take the load balancer's traffic.
 
-use crate::config::{AppSpecConfig, HOOKS};
+use crate::config::{AppSpecConfig, AppSpecTaskDefinition, HOOKS};
 use crate::edit::SetImage;
 use crate::problem::{Problem, list};
 use crate::template::{TaskDef, container_names, containers};
@@ -125,23 +125,96 @@ pub fn generate(target: &Target, cfg: &AppSpecConfig, task_definition: Option<&s
     out
 }
 
-/// An appspec template, with the placeholder filled when `task_definition` is given and
-/// the configured hooks added. A template may be YAML or JSON (CodeDeploy reads both).
-pub fn from_template(
-    path: &str,
-    text: &str,
-    cfg: &AppSpecConfig,
-    task_definition: Option<&str>,
-) -> Result<String, Problem> {
-    let text = text.trim_start_matches('\u{feff}');
-    if text.trim_start().starts_with('{') {
-        return from_json_template(path, text, cfg, task_definition);
+/// How `appspec.yaml` is made: checked before anything is registered, written after.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppSpec {
+    /// The user's template.
+    Template(Template),
+    /// Generated for the container and port behind the load balancer.
+    Generated(Target),
+}
+
+impl AppSpec {
+    /// The appspec to write: the template when there is one, else one generated for the
+    /// target [`choose_target`] finds; `None` when neither is given nor can be told.
+    pub fn plan(
+        doc: &TaskDef,
+        cfg: &AppSpecConfig,
+        set: &[SetImage],
+        template: Option<(String, String)>,
+    ) -> Result<Option<Self>, Problem> {
+        Ok(match template {
+            Some((label, text)) => Some(Self::Template(Template::parse(&label, &text, cfg)?)),
+            None => choose_target(doc, cfg, set)?.map(Self::Generated),
+        })
     }
-    let mut out = text.to_owned();
-    if let Some(arn) = task_definition {
-        if !out.contains(PLACEHOLDER) {
+
+    /// The text to write. `registered` is the registered ARN, written when the
+    /// configuration asks for it; otherwise the placeholder stays for CodeDeploy.
+    pub fn text(&self, cfg: &AppSpecConfig, registered: Option<&str>) -> String {
+        let arn = match cfg.task_definition {
+            AppSpecTaskDefinition::Registered => registered,
+            AppSpecTaskDefinition::Placeholder => None,
+        };
+        match self {
+            Self::Template(template) => template.fill(cfg, arn),
+            Self::Generated(target) => generate(target, cfg, arn),
+        }
+    }
+}
+
+/// An appspec template, checked: it holds the placeholder, and no `Hooks` of its own when
+/// hooks are configured. A template may be YAML or JSON (CodeDeploy reads both).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Template {
+    /// YAML text, kept as it is written (without a byte order mark).
+    Yaml(String),
+    /// A JSON document: edited as JSON, written back as JSON.
+    Json(Value),
+}
+
+impl Template {
+    /// Checks the template `text`; `path` names it in the problem.
+    pub fn parse(path: &str, text: &str, cfg: &AppSpecConfig) -> Result<Self, Problem> {
+        let text = text.trim_start_matches('\u{feff}');
+        if text.trim_start().starts_with('{') {
+            let doc: Value = serde_json::from_str(text)
+                .map_err(|e| Problem::new(path, format!("is not valid JSON ({e})")))?;
+            if !holds_placeholder(&doc) {
+                return Err(no_placeholder(path));
+            }
+            if !cfg.hooks.is_empty() {
+                let Some(map) = doc.as_object() else {
+                    return Err(Problem::new(path, "is not a JSON object"));
+                };
+                if map.contains_key("Hooks") {
+                    return Err(hooks_twice(path));
+                }
+            }
+            return Ok(Self::Json(doc));
+        }
+        if !text.contains(PLACEHOLDER) {
             return Err(no_placeholder(path));
         }
+        if !cfg.hooks.is_empty() && text.lines().any(|l| l.starts_with("Hooks:")) {
+            return Err(hooks_twice(path));
+        }
+        Ok(Self::Yaml(text.to_owned()))
+    }
+
+    /// The template with the placeholder filled when `task_definition` is given and the
+    /// configured hooks added.
+    pub fn fill(&self, cfg: &AppSpecConfig, task_definition: Option<&str>) -> String {
+        match self {
+            Self::Yaml(text) => fill_yaml(text, cfg, task_definition),
+            Self::Json(doc) => fill_json(doc.clone(), cfg, task_definition),
+        }
+    }
+}
+
+fn fill_yaml(text: &str, cfg: &AppSpecConfig, task_definition: Option<&str>) -> String {
+    let mut out = text.to_owned();
+    if let Some(arn) = task_definition {
         // A quoted placeholder is replaced quotes and all, so the ARN is quoted once.
         for quoted in [format!("\"{PLACEHOLDER}\""), format!("'{PLACEHOLDER}'")] {
             out = out.replace(&quoted, &quote(arn));
@@ -149,71 +222,54 @@ pub fn from_template(
         out = out.replace(PLACEHOLDER, &quote(arn));
     }
     if !cfg.hooks.is_empty() {
-        if out.lines().any(|l| l.starts_with("Hooks:")) {
-            return Err(hooks_twice(path));
-        }
         if !out.is_empty() && !out.ends_with('\n') {
             out.push('\n');
         }
         out.push_str(&hooks_section(cfg));
     }
-    Ok(out)
+    out
 }
 
-/// A JSON appspec template: edited as JSON, written back as JSON.
-fn from_json_template(
-    path: &str,
-    text: &str,
-    cfg: &AppSpecConfig,
-    task_definition: Option<&str>,
-) -> Result<String, Problem> {
-    let mut doc: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Problem::new(path, format!("is not valid JSON ({e})")))?;
-    if let Some(arn) = task_definition
-        && !fill_placeholder(&mut doc, arn)
-    {
-        return Err(no_placeholder(path));
+fn fill_json(mut doc: Value, cfg: &AppSpecConfig, task_definition: Option<&str>) -> String {
+    if let Some(arn) = task_definition {
+        fill_placeholder(&mut doc, arn);
     }
-    if !cfg.hooks.is_empty() {
-        let Some(map) = doc.as_object_mut() else {
-            return Err(Problem::new(path, "is not a JSON object"));
-        };
-        if map.contains_key("Hooks") {
-            return Err(hooks_twice(path));
-        }
-        let hooks: Vec<serde_json::Value> = HOOKS
+    // A template with hooks to add is an object (checked by `Template::parse`).
+    if let Some(map) = doc.as_object_mut().filter(|_| !cfg.hooks.is_empty()) {
+        let hooks: Vec<Value> = HOOKS
             .iter()
             .flat_map(|hook| cfg.hooks.0.iter().filter(move |(n, _)| n == hook))
             .map(|(name, function)| serde_json::json!({ name.as_str(): function }))
             .collect();
-        map.insert("Hooks".to_owned(), serde_json::Value::Array(hooks));
+        map.insert("Hooks".to_owned(), Value::Array(hooks));
     }
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
     out.push('\n');
-    Ok(out)
+    out
 }
 
-/// Replaces the placeholder in every string of a JSON document; whether there was one.
-fn fill_placeholder(v: &mut serde_json::Value, arn: &str) -> bool {
-    let mut found = false;
+/// Whether any string of a JSON document holds the placeholder.
+fn holds_placeholder(v: &Value) -> bool {
     match v {
-        serde_json::Value::String(s) if s.contains(PLACEHOLDER) => {
-            *s = s.replace(PLACEHOLDER, arn);
-            found = true;
-        }
-        serde_json::Value::Array(items) => {
-            for item in items {
-                found |= fill_placeholder(item, arn);
-            }
-        }
-        serde_json::Value::Object(map) => {
-            for item in map.values_mut() {
-                found |= fill_placeholder(item, arn);
-            }
-        }
+        Value::String(s) => s.contains(PLACEHOLDER),
+        Value::Array(items) => items.iter().any(holds_placeholder),
+        Value::Object(map) => map.values().any(holds_placeholder),
+        _ => false,
+    }
+}
+
+/// Replaces the placeholder in every string of a JSON document.
+fn fill_placeholder(v: &mut Value, arn: &str) {
+    match v {
+        Value::String(s) if s.contains(PLACEHOLDER) => *s = s.replace(PLACEHOLDER, arn),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| fill_placeholder(item, arn)),
+        Value::Object(map) => map
+            .values_mut()
+            .for_each(|item| fill_placeholder(item, arn)),
         _ => {}
     }
-    found
 }
 
 fn no_placeholder(path: &str) -> Problem {
@@ -276,6 +332,16 @@ mod tests {
 
     fn cfg(json: &str) -> AppSpecConfig {
         serde_json::from_str(json).unwrap()
+    }
+
+    /// A template checked, then filled.
+    fn from_template(
+        path: &str,
+        text: &str,
+        cfg: &AppSpecConfig,
+        task_definition: Option<&str>,
+    ) -> Result<String, Problem> {
+        Template::parse(path, text, cfg).map(|t| t.fill(cfg, task_definition))
     }
 
     fn set(index: usize) -> SetImage {
@@ -468,7 +534,7 @@ Hooks:
             v["Hooks"],
             json!([{"BeforeInstall": "f"}, {"AfterAllowTestTraffic": "gate"}])
         );
-        let with_hooks = r#"{"version": 0.0, "Hooks": []}"#;
+        let with_hooks = r#"{"version": 0.0, "Resources": [{"TargetService": {"Properties": {"TaskDefinition": "<TASK_DEFINITION>"}}}], "Hooks": []}"#;
         let e = from_template(
             "a.json",
             with_hooks,

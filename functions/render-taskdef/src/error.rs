@@ -97,6 +97,12 @@ impl From<Vec<crate::problem::Problem>> for Error {
     }
 }
 
+impl From<crate::problem::Problem> for Error {
+    fn from(p: crate::problem::Problem) -> Self {
+        Self::Invalid(Problems(vec![p]))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

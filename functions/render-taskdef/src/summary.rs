@@ -35,6 +35,14 @@ impl Registration {
             | Self::Reused { family, .. } => family,
         }
     }
+
+    /// The registered (or reused) revision's ARN.
+    pub fn arn(&self) -> Option<&str> {
+        match self {
+            Self::Registered { arn, .. } | Self::Reused { arn, .. } => Some(arn),
+            Self::Rendered { .. } => None,
+        }
+    }
 }
 
 /// `web:42 registered; app -> 1234....dkr.ecr.../web@sha256:ab12cd34ef56.. (from :v1.4.2)`.

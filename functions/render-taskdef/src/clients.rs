@@ -1,0 +1,83 @@
+//! The AWS clients of one job, in its workload account, and the look-up both flows share.
+
+use crate::aws;
+use crate::error::Error;
+use crate::render::DigestQuery;
+use shared::aws::Account;
+
+/// The clients the action calls AWS with.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// Places clients in a workload account through its role.
+    factory: shared::aws::Clients,
+    pub ecs: aws_sdk_ecs::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    /// Reads a registry password, to look up a tag outside ECR.
+    pub secrets: aws_sdk_secretsmanager::Client,
+    /// Their region: where a revision reads SSM parameters given by name.
+    pub region: Option<String>,
+}
+
+impl Clients {
+    /// Clients from the shared factory (its retry policy, ECS's throttling retried).
+    /// Building them is cheap: connections are made on the first call.
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        Self::from_sdk(shared::aws::Clients::new(sdk), sdk)
+    }
+
+    fn from_sdk(factory: shared::aws::Clients, sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            ecs: shared::aws::ecs(sdk),
+            ecr: shared::aws::ecr(sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            region: sdk.region().map(|r| r.as_ref().to_owned()),
+            factory,
+        }
+    }
+
+    /// The clients in `account`: these in the function's own, else the account's role's,
+    /// assumed now for this job only (session `render-taskdef-<job id>`).
+    pub async fn for_job(&self, account: &Account, job_id: &str) -> Result<Self, Error> {
+        if *account == Account::home() {
+            return Ok(self.clone());
+        }
+        let factory = self.factory.for_invocation();
+        let session = shared::aws::session_name(crate::NAME, job_id);
+        let sdk = factory.at(account, &session).await?;
+        Ok(Self::from_sdk(factory, &sdk))
+    }
+
+    /// The digest of each tag to pin (ECR's DescribeImages, all at once). A tag ECR does
+    /// not have fails the job, naming it (and how many more are missing).
+    pub async fn digests(
+        &self,
+        queries: &[DigestQuery],
+    ) -> Result<Vec<(DigestQuery, String)>, Error> {
+        if queries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let answers = aws::resolve_digests(&self.ecr, queries).await?;
+        let mut missing = Vec::new();
+        let mut out = Vec::new();
+        for (q, answer) in answers {
+            match answer {
+                Ok(digest) => out.push((q, digest)),
+                Err(detail) => missing.push((q, detail)),
+            }
+        }
+        match missing.first() {
+            None => Ok(out),
+            Some((q, detail)) => Err(Error::ImageNotFound {
+                uri: format!(
+                    "{}.dkr.ecr.{}.amazonaws.com/{}:{}",
+                    q.repository.account, q.repository.region, q.repository.name, q.tag
+                ),
+                detail: if missing.len() > 1 {
+                    format!("{detail}; and {} more missing", missing.len() - 1)
+                } else {
+                    detail.clone()
+                },
+            }),
+        }
+    }
+}
