@@ -86,6 +86,27 @@ fn bytes(v: &Value) -> Vec<u8> {
     serde_json::to_vec_pretty(v).expect("json")
 }
 
+/// A job that renders `template`, given as `taskdef.json` in SourceArtifact, into Rendered.
+fn rendering(template: &Value) -> JobBuilder {
+    JobBuilder::new()
+        .input("SourceArtifact", &[("taskdef.json", &bytes(template))])
+        .output("Rendered")
+}
+
+/// A job whose template is live (UserParameters `params`), rendered into Rendered.
+async fn live(params: &Value) -> StagedJob {
+    JobBuilder::new()
+        .output("Rendered")
+        .user_parameters(params.to_string())
+        .stage(aws())
+        .await
+}
+
+/// An `imageDetail.json` that names `uri`.
+fn image_detail(uri: &str) -> Vec<u8> {
+    json!({"ImageURI": uri}).to_string().into_bytes()
+}
+
 fn containers(td: &Value) -> &Vec<Value> {
     td["containerDefinitions"].as_array().expect("containers")
 }
@@ -105,19 +126,11 @@ async fn revisions(family: &str) -> usize {
 #[tokio::test]
 async fn image_detail_fills_the_placeholder_and_writes_all_three_files() {
     let uri = format!("{ECR_HOST}/web:v1.4.2");
-    let job = JobBuilder::new()
-        .input(
-            "SourceArtifact",
-            &[("taskdef.json", &bytes(&template("e2e-detail")))],
-        )
+    let job = rendering(&template("e2e-detail"))
         .input(
             "BuildArtifact",
-            &[(
-                "imageDetail.json",
-                json!({"ImageURI": uri}).to_string().as_bytes(),
-            )],
+            &[("imageDetail.json", &image_detail(&uri))],
         )
-        .output("Rendered")
         .stage(aws())
         .await;
     let report = run(&job).await;
@@ -162,13 +175,8 @@ async fn ecr_source_image_detail_keeps_its_digest() {
         "ImagePushedAt": "Mon Nov 16 10:04:00 UTC 2026", "RegistryId": "123456789012",
         "RepositoryName": "web", "ImageURI": format!("{ECR_HOST}/web@{digest}"), "ImageTags": ["v1.4.2"]
     });
-    let job = JobBuilder::new()
-        .input(
-            "SourceArtifact",
-            &[("taskdef.json", &bytes(&template("e2e-ecr-source")))],
-        )
+    let job = rendering(&template("e2e-ecr-source"))
         .input("ImageArtifact", &[("imageDetail.json", &bytes(&detail))])
-        .output("Rendered")
         .stage(aws())
         .await;
     let report = run(&job).await;
@@ -209,10 +217,8 @@ async fn imagedefinitions_for_many_containers_and_lossless_edits() {
         "command": {"app": ["sh", "-c", "exec server --greeting='hello world' --x=1"]},
         "taskRoleArn": "arn:aws:iam::123456789012:role/web-task"
     });
-    let job = JobBuilder::new()
-        .input("SourceArtifact", &[("taskdef.json", &bytes(&t))])
+    let job = rendering(&t)
         .input("BuildArtifact", &[("imagedefinitions.json", &bytes(&defs))])
-        .output("Rendered")
         .user_parameters(params.to_string())
         .stage(aws())
         .await;
@@ -302,9 +308,7 @@ async fn describe_output_as_a_template_is_unwrapped_and_stripped() {
         inner[k] = v;
     }
     let wrapped = json!({"taskDefinition": inner, "tags": []});
-    let job = JobBuilder::new()
-        .input("SourceArtifact", &[("taskdef.json", &bytes(&wrapped))])
-        .output("Rendered")
+    let job = rendering(&wrapped)
         .user_parameters(json!({"images": {"app": "web:1"}}).to_string())
         .stage(aws())
         .await;
@@ -327,9 +331,7 @@ async fn fields_newer_than_the_sdk_pass_through_to_the_file_and_to_ecs() {
         json!([{"containerPort": 8080, "protocol": "tcp", "name": "http", "appProtocol": "http2"}]);
     t["containerDefinitions"][0]["restartPolicy"] =
         json!({"enabled": true, "restartAttemptPeriod": 60});
-    let job = JobBuilder::new()
-        .input("SourceArtifact", &[("taskdef.json", &bytes(&t))])
-        .output("Rendered")
+    let job = rendering(&t)
         .user_parameters(json!({"images": {"app": "web:9"}, "register": true}).to_string())
         .stage(aws())
         .await;
@@ -377,11 +379,7 @@ async fn live_templates_family_revision_arn_and_service() {
     assert_eq!(second["revision"], 2);
     for (mut params, mode) in cases {
         params["images"] = json!({"app": format!("{ECR_HOST}/web:v2")});
-        let job = JobBuilder::new()
-            .output("Rendered")
-            .user_parameters(params.to_string())
-            .stage(aws())
-            .await;
+        let job = live(&params).await;
         let report = run(&job).await;
         let (summary, _) = report.expect_success();
         assert!(
@@ -429,11 +427,7 @@ async fn live_template_errors_name_what_is_missing() {
         ),
     ];
     for (params, expected) in cases {
-        let job = JobBuilder::new()
-            .output("Rendered")
-            .user_parameters(params.to_string())
-            .stage(aws())
-            .await;
+        let job = live(&params).await;
         let message = run(&job)
             .await
             .expect_failure("ConfigurationError")
@@ -450,12 +444,7 @@ async fn registration_is_idempotent_two_runs_one_revision() {
     let mut summaries = Vec::new();
     let mut appspecs = Vec::new();
     for _ in 0..2 {
-        let job = JobBuilder::new()
-            .input(
-                "SourceArtifact",
-                &[("taskdef.json", &bytes(&template(family)))],
-            )
-            .output("Rendered")
+        let job = rendering(&template(family))
             .user_parameters(params.to_string())
             .stage(aws())
             .await;
@@ -493,12 +482,7 @@ async fn registration_is_idempotent_two_runs_one_revision() {
 
     // A real change registers a new revision.
     let changed = json!({"images": {"app": format!("{ECR_HOST}/web:v2")}, "register": true});
-    let job = JobBuilder::new()
-        .input(
-            "SourceArtifact",
-            &[("taskdef.json", &bytes(&template(family)))],
-        )
-        .output("Rendered")
+    let job = rendering(&template(family))
         .user_parameters(changed.to_string())
         .stage(aws())
         .await;
@@ -510,12 +494,7 @@ async fn registration_is_idempotent_two_runs_one_revision() {
 #[tokio::test]
 async fn output_artifact_is_written_with_sse_kms() {
     let key = "arn:aws:kms:us-east-1:123456789012:key/0b6e4d5c-1234-4abc-9def-0123456789ab";
-    let job = JobBuilder::new()
-        .input(
-            "SourceArtifact",
-            &[("taskdef.json", &bytes(&template("e2e-kms")))],
-        )
-        .output("Rendered")
+    let job = rendering(&template("e2e-kms"))
         .user_parameters(json!({"images": {"app": "web:1"}}).to_string())
         .encryption_key(key)
         .stage(aws())
@@ -551,18 +530,14 @@ async fn digest_pinning_resolves_tags_through_ecr() {
     t["containerDefinitions"][1]["image"] = json!("<IMAGE2_NAME>");
     let params =
         json!({"pinDigests": true, "images": {"IMAGE2_NAME": format!("{ECR_HOST}/e2e-pin-side")}});
-    let job = JobBuilder::new()
-        .input("SourceArtifact", &[("taskdef.json", &bytes(&t))])
+    let job = rendering(&t)
         .input(
             "BuildArtifact",
             &[(
                 "imageDetail.json",
-                json!({"ImageURI": format!("{ECR_HOST}/e2e-pin:v1.4.2")})
-                    .to_string()
-                    .as_bytes(),
+                &image_detail(&format!("{ECR_HOST}/e2e-pin:v1.4.2")),
             )],
         )
-        .output("Rendered")
         .user_parameters(params.to_string())
         .stage(aws())
         .await;
@@ -587,12 +562,7 @@ async fn digest_pinning_resolves_tags_through_ecr() {
     );
 
     // A tag that is not in ECR fails the job before anything is written.
-    let job = JobBuilder::new()
-        .input(
-            "SourceArtifact",
-            &[("taskdef.json", &bytes(&template("e2e-pin")))],
-        )
-        .output("Rendered")
+    let job = rendering(&template("e2e-pin"))
         .user_parameters(
             json!({"pinDigests": true, "images": {"app": format!("{ECR_HOST}/e2e-pin:v9.9.9")}})
                 .to_string(),
@@ -626,11 +596,7 @@ async fn every_validation_problem_in_one_configuration_error() {
             {"name": "bad.name", "image": "x", "essential": false, "environment": [{"name": "V", "value": "{{ version }}"}]}
         ]
     });
-    let job = JobBuilder::new()
-        .input("SourceArtifact", &[("taskdef.json", &bytes(&t))])
-        .output("Rendered")
-        .stage(aws())
-        .await;
+    let job = rendering(&t).stage(aws()).await;
     let message = run(&job)
         .await
         .expect_failure("ConfigurationError")
@@ -773,13 +739,8 @@ async fn live_template_fields_newer_than_the_sdk_pass_through() {
             json!({"taskDefinition": response, "tags": []}),
         )
         .await;
-    let job = JobBuilder::new()
-        .output("Rendered")
-        .user_parameters(
-            json!({"taskDefinition": "e2e-live-future:7", "images": {"app": "web:2"}}).to_string(),
-        )
-        .stage(aws())
-        .await;
+    let job =
+        live(&json!({"taskDefinition": "e2e-live-future:7", "images": {"app": "web:2"}})).await;
     run(&job).await.expect_success();
     let mut expected = described;
     expected["containerDefinitions"][0]["image"] = json!("web:2");

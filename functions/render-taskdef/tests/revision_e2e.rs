@@ -38,6 +38,22 @@ fn text(files: &[(String, Vec<u8>)], name: &str) -> String {
     String::from_utf8(bytes.clone()).expect("text")
 }
 
+/// A revision job: `uri` in BuildArtifact's `imageDetail.json`, `params` as UserParameters.
+async fn with_image_detail(uri: &str, params: &serde_json::Value) -> StagedJob {
+    JobBuilder::new()
+        .input(
+            "BuildArtifact",
+            &[(
+                "imageDetail.json",
+                json!({"ImageURI": uri}).to_string().as_bytes(),
+            )],
+        )
+        .user_parameters(params.to_string())
+        .output("Revision")
+        .stage(aws())
+        .await
+}
+
 async fn seed_ecr(repository: &str, tag: &str) -> String {
     for (target, body) in testkit::seed::calls_of(
         &json!({"ecr": [{"repository": repository, "images": [{"tag": tag}]}]}),
@@ -70,20 +86,7 @@ async fn a_generated_revision_pins_an_ecr_tag_and_holds_appspec_scripts_and_env(
         "health": {"url": "http://127.0.0.1/health"},
         "hooks": {"ValidateService": {"timeout": 600}}
     }});
-    let job = JobBuilder::new()
-        .input(
-            "BuildArtifact",
-            &[(
-                "imageDetail.json",
-                json!({"ImageURI": format!("{ECR_HOST}/e2e-rev-web:v1.4.2")})
-                    .to_string()
-                    .as_bytes(),
-            )],
-        )
-        .user_parameters(params.to_string())
-        .output("Revision")
-        .stage(aws())
-        .await;
+    let job = with_image_detail(&format!("{ECR_HOST}/e2e-rev-web:v1.4.2"), &params).await;
     let (report, _) = run(&job).await;
     let (summary, vars) = report.expect_success();
     let short = &digest["sha256:".len().."sha256:".len() + 12];
@@ -212,20 +215,7 @@ async fn bad_revision_settings_are_configuration_errors_that_name_the_fix() {
             "only letters, digits and `._-:/@` may appear",
         ),
     ] {
-        let job = JobBuilder::new()
-            .input(
-                "BuildArtifact",
-                &[(
-                    "imageDetail.json",
-                    json!({"ImageURI": format!("{ECR_HOST}/web:v1")})
-                        .to_string()
-                        .as_bytes(),
-                )],
-            )
-            .user_parameters(params.to_string())
-            .output("Revision")
-            .stage(aws())
-            .await;
+        let job = with_image_detail(&format!("{ECR_HOST}/web:v1"), &params).await;
         let (report, _) = run(&job).await;
         let message = report.expect_failure("ConfigurationError");
         assert!(message.contains(expected), "{params}: {message}");
