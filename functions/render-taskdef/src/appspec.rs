@@ -525,7 +525,7 @@ Hooks:
             Some("arn:x"),
         )
         .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(
             v["Resources"][0]["TargetService"]["Properties"]["TaskDefinition"],
             "arn:x"

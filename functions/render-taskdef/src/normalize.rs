@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn health_check_defaults_are_not_changes() {
-        let hc = |h: serde_json::Value| {
+        let hc = |h: Value| {
             doc(
                 json!({"family": "w", "containerDefinitions": [{"name": "a", "image": "x",
                 "memory": 128, "healthCheck": h}]}),

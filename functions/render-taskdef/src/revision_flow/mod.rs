@@ -18,6 +18,8 @@ use shared::action::{JobContext, Success};
 use shared::aws::Account;
 use tracing::info;
 
+/// Writes the job's revision; `home` are the function's clients, `account` where the
+/// image's digest is looked up.
 pub async fn run(
     home: &Clients,
     ctx: &JobContext<Config, ()>,

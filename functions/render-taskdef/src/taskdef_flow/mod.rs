@@ -23,6 +23,8 @@ use shared::action::{JobContext, Success};
 use shared::aws::Account;
 use tracing::info;
 
+/// Renders the job's task definition; `home` are the function's clients, `account` where
+/// the calls about the task definition go.
 pub async fn run(
     home: &Clients,
     ctx: &JobContext<Config, ()>,

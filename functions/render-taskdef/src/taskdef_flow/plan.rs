@@ -138,6 +138,7 @@ pub fn registering(doc: &TaskDef, latest: &Latest) -> Registering {
             Some((arn, revision)) => Registering::Reuse { arn, revision },
             None => Registering::New,
         },
+        // `Ask` is answered by the second round trip; unanswered, nothing can be reused.
         Latest::Ask(_) | Latest::Absent => Registering::New,
     }
 }
