@@ -548,6 +548,52 @@ Hooks:
     }
 
     #[test]
+    fn the_registered_arn_is_written_only_when_asked() {
+        let target = AppSpec::Generated(Target {
+            container: "app".into(),
+            port: 80,
+        });
+        let template = AppSpec::Template(
+            Template::parse("a.yaml", "TaskDefinition: <TASK_DEFINITION>\n", &cfg("{}")).unwrap(),
+        );
+        let cases = [
+            ("{}", Some("arn:x"), "TaskDefinition: <TASK_DEFINITION>\n"),
+            (
+                r#"{"taskDefinition": "registered"}"#,
+                Some("arn:x"),
+                "TaskDefinition: \"arn:x\"\n",
+            ),
+            (
+                r#"{"taskDefinition": "registered"}"#,
+                None,
+                "TaskDefinition: <TASK_DEFINITION>\n",
+            ),
+        ];
+        for (c, registered, want) in cases {
+            for plan in [&target, &template] {
+                let text = plan.text(&cfg(c), registered);
+                assert!(text.contains(want), "{c} {registered:?}: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_template_without_the_placeholder_is_refused_in_either_mode() {
+        for c in ["{}", r#"{"taskDefinition": "registered"}"#] {
+            for (path, text) in [
+                ("a.yaml", "version: 0.0\n"),
+                ("a.json", r#"{"version": 0.0}"#),
+            ] {
+                let e = Template::parse(path, text, &cfg(c)).unwrap_err();
+                assert!(
+                    e.message.contains("has no `<TASK_DEFINITION>`"),
+                    "{c} {path}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn quoting_is_safe() {
         assert_eq!(quote("a\"b\\c\nd: #e"), "\"a\\\"b\\\\c\\nd: #e\"");
         assert_eq!(quote("\u{1}"), "\"\\u0001\"");
