@@ -874,6 +874,7 @@ class LocalAws(DeploymentHistories):
         self.moto = moto_app
         self.sts = Sts()
         self.lock = threading.Lock()
+        self.met = threading.Condition()
         self.seq = 0
         self._clear()
         self.builtins = {
@@ -921,6 +922,8 @@ class LocalAws(DeploymentHistories):
         # deployments, the deployment histories
         self.accounts = {}
         self.latency_ms = 0.0
+        # Held calls: {"service", "operation", "count", "timeout_ms", "arrived", "missed"}
+        self.rendezvous = []
         # (registry id, region, repository) -> {"repo": moto's Repository, "blobs": {digest: bytes}}
         self.blobs = {}
         # uploadId -> {"key", "repo", "data": bytearray, "parts": [part lengths]}
@@ -960,6 +963,7 @@ class LocalAws(DeploymentHistories):
             delay = self.latency_ms + (fault["delay_ms"] if kind == "delay" else 0)
         if delay > 0:
             time.sleep(delay / 1000.0)
+        self._meet(call)
         if kind == "reset":
             self._record(seq, call, start, 0, kind)
             reset_connection(environ)
@@ -1072,6 +1076,25 @@ class LocalAws(DeploymentHistories):
                         self.faults.remove(fault)
                 return dict(fault)
         return None
+
+    def _meet(self, call):
+        """Holds a call that a rendezvous names until `count` such calls have arrived, so
+        that concurrent callers read the same state whatever the machine's load (the
+        timeout only keeps a test that is wrong from hanging; a miss is recorded)."""
+        with self.met:
+            meeting = next((r for r in self.rendezvous
+                            if self._targets(r, call) and r["arrived"] < r["count"]), None)
+            if meeting is None:
+                return
+            meeting["arrived"] += 1
+            self.met.notify_all()
+            deadline = time.monotonic() + meeting["timeout_ms"] / 1000.0
+            while meeting["arrived"] < meeting["count"]:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    meeting["missed"] = True
+                    return
+                self.met.wait(left)
 
     def _find_stub(self, call):
         data = call.request if call.request is not None else call.params
@@ -1797,6 +1820,11 @@ class LocalAws(DeploymentHistories):
                 elif method == "DELETE":
                     self.faults = []
                 return (200, copy.deepcopy(self.faults)) if method == "GET" else ok
+        if path == "/rendezvous" and method in ("GET", "POST"):
+            with self.met:
+                if method == "POST":
+                    self.rendezvous.append(_rendezvous(data))
+                return 200, copy.deepcopy(self.rendezvous)
         if (method, path) == ("POST", "/latency"):
             ms = float(data.get("ms", 0))
             if ms < 0:
@@ -1896,6 +1924,15 @@ def _fault(data):
         raise ValueError("count must be positive, or -1 for every matching call")
     return {"service": _service_name(data.get("service")), "operation": data.get("operation") or "*",
             "kind": kind, "count": count, "delay_ms": float(data.get("delay_ms", 0))}
+
+
+def _rendezvous(data):
+    count = int(data.get("count", 2))
+    if count < 2:
+        raise ValueError("count must be at least 2")
+    return {"service": _service_name(data.get("service")), "operation": data.get("operation") or "*",
+            "count": count, "timeout_ms": float(data.get("timeout_ms", 10_000)),
+            "arrived": 0, "missed": False}
 
 
 def _stub(data):

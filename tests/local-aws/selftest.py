@@ -239,6 +239,23 @@ def delay_fault_and_concurrency(aws):
 
 
 @check
+def rendezvous_holds_calls_until_all_have_arrived(aws):
+    aws.ctl("POST", "/rendezvous", {"service": "sts", "operation": "GetCallerIdentity", "count": 2})
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        first = pool.submit(lambda: aws.client("sts").get_caller_identity())
+        # The first call is held: it cannot end before the second has arrived.
+        assert not concurrent.futures.wait([first], timeout=0.3).done, "served before the meeting"
+        second = pool.submit(lambda: aws.client("sts").get_caller_identity())
+        first.result(timeout=5), second.result(timeout=5)
+    _, met = aws.ctl("GET", "/rendezvous")
+    assert [(r["arrived"], r["missed"]) for r in met] == [(2, False)], met
+    # Met once: later calls pass at once.
+    aws.client("sts").get_caller_identity()
+    held = aws.calls(operation="GetCallerIdentity")[-3:]
+    assert max(c["start_ms"] for c in held[:2]) < min(c["end_ms"] for c in held[:2]), held
+
+
+@check
 def added_latency(aws):
     sts = aws.client("sts")
     sts.get_caller_identity()

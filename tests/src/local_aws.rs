@@ -311,6 +311,21 @@ impl LocalAws {
             .await;
     }
 
+    /// Holds each of the next `count` calls of `service`/`operation` until all `count` have
+    /// arrived, so that concurrent callers read the same state however loaded the machine
+    /// is. [`LocalAws::rendezvous_missed`] says whether one waited in vain (10 s).
+    pub async fn rendezvous(&self, service: &str, operation: &str, count: usize) {
+        let body = json!({"service": service, "operation": operation, "count": count});
+        self.control("POST", "/_local/rendezvous", Some(body)).await;
+    }
+
+    /// Whether a rendezvous gave up waiting for its callers.
+    pub async fn rendezvous_missed(&self) -> bool {
+        let met = self.control("GET", "/_local/rendezvous", None).await;
+        met.as_array()
+            .is_some_and(|r| r.iter().any(|r| r["missed"] == true))
+    }
+
     /// Answers matching calls with `response` instead of moto.
     pub async fn stub(&self, service: &str, operation: &str, matching: Value, response: Value) {
         let body = json!({"service": service, "operation": operation, "match": matching, "response": response});
