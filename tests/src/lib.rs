@@ -9,6 +9,7 @@ pub mod console;
 pub mod function;
 pub mod job;
 pub mod local_aws;
+pub mod per_binary;
 pub mod registry;
 pub mod rehearsal;
 pub mod seed;

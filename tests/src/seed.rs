@@ -167,6 +167,22 @@ pub fn calls_of(spec: &Value) -> Vec<(String, Value)> {
     calls
 }
 
+/// The workspace's `events/` folder: the sample events for `cargo lambda invoke`.
+pub fn events_dir() -> PathBuf {
+    crate::workspace_root().join("events")
+}
+
+/// The JSON file at `path`; a missing or malformed one panics naming it.
+pub fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The sample event `events/<name>.json` (`render-taskdef-service`, ...).
+pub fn sample(name: &str) -> Value {
+    read_json(&events_dir().join(format!("{name}.json")))
+}
+
 /// The sample events of `function`: `events/<function>.json` and `events/<function>-*.json`,
 /// sorted by name.
 pub fn sample_events(events_dir: &Path, function: &str) -> Vec<PathBuf> {

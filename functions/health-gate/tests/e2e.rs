@@ -4,9 +4,7 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use testkit::{
-    Fault, Function, Invocation, JobBuilder, JobReport, LocalAws,
-};
+use testkit::{Fault, Function, Invocation, JobBuilder, JobReport, LocalAws};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BIN: &str = env!("CARGO_BIN_EXE_health-gate");

@@ -7,7 +7,6 @@ use serde_json::{Map, Value};
 use shared::job::JobEvent;
 use shared::trigger::{Trigger, recognise};
 use shared::{CodeDeployHookEvent, EcsHookEvent, EcsPauseRequest};
-use testkit::workspace_root;
 
 const SAMPLES: [(&str, Trigger); 7] = [
     ("pipeline", Trigger::Job),
@@ -20,20 +19,16 @@ const SAMPLES: [(&str, Trigger); 7] = [
 ];
 
 fn load(name: &str) -> Value {
-    let path = workspace_root().join(format!("events/health-gate-{name}.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    testkit::seed::sample(&format!("health-gate-{name}"))
 }
 
 #[test]
 fn every_sample_is_its_trigger_with_a_valid_configuration() {
-    let mut found: Vec<String> = std::fs::read_dir(workspace_root().join("events"))
-        .expect("events/")
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter(|n| n.starts_with("health-gate-") && n.ends_with(".json"))
-        .collect();
-    found.sort();
+    let found: Vec<String> =
+        testkit::seed::sample_events(&testkit::seed::events_dir(), "health-gate")
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+            .collect();
     let mut expected: Vec<String> = SAMPLES
         .iter()
         .map(|(n, _)| format!("health-gate-{n}.json"))

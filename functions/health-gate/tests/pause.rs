@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use testkit::{Fault, Function, Invocation, LocalAws, workspace_root};
+use testkit::{Fault, Function, Invocation, LocalAws};
 
 const BIN: &str = env!("CARGO_BIN_EXE_health-gate");
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -43,9 +43,7 @@ fn paused(name: &str, paused_s: f64, status: &str) -> Value {
 
 /// The sample `HOOK_AWAITING_ACTION` event for deployment `name`.
 fn awaiting(name: &str) -> Value {
-    let text = std::fs::read_to_string(workspace_root().join("events/health-gate-ecs-pause.json"))
-        .expect("sample event");
-    let mut event: Value = serde_json::from_str(&text).expect("sample event");
+    let mut event = testkit::seed::sample("health-gate-ecs-pause");
     event["detail"]["serviceDeploymentArn"] = json!(arn(name));
     event["resources"] = json!([arn(name)]);
     event["detail"]["hookId"] = json!(format!("ecs-pause-{name}"));

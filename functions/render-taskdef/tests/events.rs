@@ -5,9 +5,8 @@
 use render_taskdef::config::Config;
 use serde_json::Value;
 use shared::job::JobEvent;
-use std::path::PathBuf;
 use std::time::Duration;
-use testkit::{Function, JobReport, LocalAws, workspace_root};
+use testkit::{Function, JobReport, LocalAws};
 
 const MODES: [&str; 8] = [
     "image-detail",
@@ -20,32 +19,24 @@ const MODES: [&str; 8] = [
     "revision-template",
 ];
 
-fn events_dir() -> PathBuf {
-    workspace_root().join("events")
-}
-
 fn load(mode: &str) -> Value {
-    let path = events_dir().join(format!("render-taskdef-{mode}.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    testkit::seed::sample(&format!("render-taskdef-{mode}"))
 }
 
 /// Seeds what this action's samples need: its artifacts and `events/seed/render-taskdef.json`.
 async fn seed(aws: &LocalAws) {
-    testkit::seed::seed_only(aws, &events_dir(), "render-taskdef")
+    testkit::seed::seed_only(aws, &testkit::seed::events_dir(), "render-taskdef")
         .await
         .unwrap_or_else(|e| panic!("seeding: {e}"));
 }
 
 #[test]
 fn every_sample_event_parses_and_names_existing_artifacts() {
-    let mut found: Vec<String> = std::fs::read_dir(events_dir())
-        .expect("events/")
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter(|n| n.starts_with("render-taskdef-") && n.ends_with(".json"))
-        .collect();
-    found.sort();
+    let found: Vec<String> =
+        testkit::seed::sample_events(&testkit::seed::events_dir(), "render-taskdef")
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+            .collect();
     let mut expected: Vec<String> = MODES
         .iter()
         .map(|m| format!("render-taskdef-{m}.json"))
@@ -61,7 +52,9 @@ fn every_sample_event_parses_and_names_existing_artifacts() {
         for artifact in &job.job.data.input_artifacts {
             let s3 = &artifact.location.s3_location;
             assert_eq!(s3.bucket_name, "pipeline-artifacts", "{mode}");
-            let dir = events_dir().join("artifacts").join(&s3.object_key);
+            let dir = testkit::seed::events_dir()
+                .join("artifacts")
+                .join(&s3.object_key);
             assert!(
                 dir.is_dir() && s3.object_key.ends_with(".zip"),
                 "{mode}: {} has no folder",

@@ -12,22 +12,13 @@ use testkit::{Fault, Function, Invocation, LocalAws, binary, workspace_root};
 const TIMEOUT: Duration = Duration::from_secs(30);
 const SAMPLES: [&str; 4] = ["alarm-action", "eventbridge", "request", "sns"];
 
-fn events_dir() -> PathBuf {
-    workspace_root().join("events")
-}
-
-fn load(path: PathBuf) -> Value {
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 fn sample(name: &str) -> Value {
-    load(events_dir().join(format!("rollback-trigger-{name}.json")))
+    testkit::seed::sample(&format!("rollback-trigger-{name}"))
 }
 
 fn fixture(name: &str) -> Value {
-    load(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    testkit::seed::read_json(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures")
             .join(name),
     )
@@ -35,7 +26,7 @@ fn fixture(name: &str) -> Value {
 
 #[test]
 fn every_sample_event_and_real_payload_parses() {
-    let found = testkit::seed::sample_events(&events_dir(), "rollback-trigger");
+    let found = testkit::seed::sample_events(&testkit::seed::events_dir(), "rollback-trigger");
     let names: Vec<String> = found
         .iter()
         .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
@@ -105,7 +96,7 @@ fn every_sample_event_and_real_payload_parses() {
 
 async fn seeded() -> LocalAws {
     let aws = LocalAws::start().await;
-    testkit::seed::seed_only(&aws, &events_dir(), "rollback-trigger")
+    testkit::seed::seed_only(&aws, &testkit::seed::events_dir(), "rollback-trigger")
         .await
         .unwrap_or_else(|e| panic!("seeding: {e}"));
     aws.reset_calls().await;

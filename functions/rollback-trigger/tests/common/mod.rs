@@ -6,45 +6,31 @@ use rollback_trigger::RollbackTrigger;
 use rollback_trigger::config::Settings;
 use rollback_trigger::error::RollbackError;
 use serde_json::{Value, json};
-use std::sync::{LazyLock, Mutex, MutexGuard, OnceLock};
+use std::sync::MutexGuard;
 use std::time::{SystemTime, UNIX_EPOCH};
+use testkit::per_binary::PerBinary;
 use testkit::{Call, LocalAws};
 
 pub const ACCOUNT: &str = "123456789012";
 
-pub static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("test runtime")
-});
+pub use testkit::per_binary::RT;
 
 pub struct Env {
     pub aws: LocalAws,
     pub sdk: aws_config::SdkConfig,
 }
 
-static ENV: OnceLock<Env> = OnceLock::new();
-static SERIAL: Mutex<()> = Mutex::new(());
+impl AsRef<LocalAws> for Env {
+    fn as_ref(&self) -> &LocalAws {
+        &self.aws
+    }
+}
 
-/// The shared local AWS, and a guard that keeps tests from interleaving their calls
-/// (the call log, faults and latency are global).
+static ENV: PerBinary<Env> = PerBinary::new();
+
+/// The shared local AWS, and a guard that keeps tests from interleaving their calls.
 pub fn env() -> (&'static Env, MutexGuard<'static, ()>) {
-    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let env = ENV.get_or_init(|| {
-        RT.block_on(async {
-            let aws = LocalAws::start().await;
-            let sdk = aws.sdk_config().await;
-            Env { aws, sdk }
-        })
-    });
-    RT.block_on(async {
-        env.aws.clear_faults().await;
-        env.aws.latency(0).await;
-        env.aws.reset_calls().await;
-    });
-    (env, guard)
+    ENV.get(|aws, sdk| async { Env { aws, sdk } })
 }
 
 impl Env {
