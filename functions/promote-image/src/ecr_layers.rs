@@ -1,7 +1,6 @@
-//! Copying blobs between repositories through the ECR layer API: check which blobs the
-//! target lacks, then for each one stream it from the source's download URL into an
-//! upload, one part at a time. Memory is bounded by `concurrency x part size`, whatever
-//! the layer sizes.
+//! ECR's layer API: which blobs a repository lacks, a blob's bytes streamed from its
+//! download URL, and an upload one part at a time (memory is bounded by the part size,
+//! whatever the layer size).
 
 use std::collections::BTreeSet;
 
@@ -10,11 +9,11 @@ use aws_sdk_ecr::types::LayerAvailability;
 use futures::Stream;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use shared::error::aws_error;
+use shared::registry::Chunker;
 
 use crate::ecr::Repo;
 use crate::error::PromoteError;
 use crate::manifest::Blob;
-use crate::summary::CopyStats;
 
 /// Layer digests per BatchCheckLayerAvailability call (the API maximum).
 const CHECK_BATCH: usize = 100;
@@ -22,10 +21,6 @@ const CHECK_BATCH: usize = 100;
 pub const DEFAULT_PART: u64 = 8 << 20;
 const MIN_PART: u64 = 64 << 10;
 const MAX_PART: u64 = 20 << 20;
-/// Blobs copied at once.
-pub const CONCURRENCY: usize = 4;
-/// Attempts per blob when the download stream breaks (each SDK call also retries).
-const ATTEMPTS: usize = 3;
 
 /// Fetches a presigned layer URL as a stream.
 #[derive(Clone)]
@@ -80,38 +75,6 @@ impl Downloader {
     }
 }
 
-/// Copies what the target lacks of `blobs` (distinct registry blobs of every manifest
-/// being promoted). Returns what it did.
-pub async fn copy_blobs(
-    source: Repo<'_>,
-    target: Repo<'_>,
-    downloader: &Downloader,
-    blobs: &[Blob],
-) -> Result<CopyStats, PromoteError> {
-    let mut seen = BTreeSet::new();
-    let distinct: Vec<&Blob> = blobs
-        .iter()
-        .filter(|b| !b.foreign && seen.insert(b.digest.as_str()))
-        .collect();
-    let missing = missing_blobs(target, &distinct).await?;
-    let jobs: Vec<_> = missing
-        .into_iter()
-        .cloned()
-        .map(|blob| copy_blob(source, target, downloader, blob))
-        .collect();
-    let copied: Vec<u64> = stream::iter(jobs)
-        .buffer_unordered(CONCURRENCY)
-        .try_collect()
-        .await?;
-    Ok(CopyStats {
-        blobs_checked: distinct.len(),
-        blobs_copied: copied.len(),
-        blobs_mounted: 0,
-        bytes_copied: copied.iter().sum(),
-        manifests_put: 0,
-    })
-}
-
 /// `BatchCheckLayerAvailability`: the blobs the target does not have.
 pub(crate) async fn missing_blobs<'b>(
     target: Repo<'_>,
@@ -143,32 +106,8 @@ pub(crate) async fn missing_blobs<'b>(
         .collect())
 }
 
-/// Streams one blob from the source into the target; retries a broken download.
-async fn copy_blob(
-    source: Repo<'_>,
-    target: Repo<'_>,
-    downloader: &Downloader,
-    blob: Blob,
-) -> Result<u64, PromoteError> {
-    let mut last = String::new();
-    for attempt in 1..=ATTEMPTS {
-        match copy_once(source, target, downloader, &blob).await {
-            Ok(bytes) => return Ok(bytes),
-            Err(Attempt::Fatal(e)) => return Err(e),
-            Err(Attempt::Retry(why)) => {
-                tracing::warn!(digest = %blob.digest, attempt, reason = %why, "layer download broke, starting again");
-                last = why;
-            }
-        }
-    }
-    Err(PromoteError::Transfer {
-        layer: blob.digest,
-        repository: source.name.to_string(),
-        attempts: ATTEMPTS,
-        reason: last,
-    })
-}
-
+/// How one try at a blob transfer ended, when it did not succeed: worth another try
+/// (the stream broke off), or not.
 pub(crate) enum Attempt {
     Retry(String),
     Fatal(PromoteError),
@@ -178,16 +117,6 @@ impl From<shared::error::AwsError> for Attempt {
     fn from(e: shared::error::AwsError) -> Self {
         Attempt::Fatal(e.into())
     }
-}
-
-async fn copy_once(
-    source: Repo<'_>,
-    target: Repo<'_>,
-    downloader: &Downloader,
-    blob: &Blob,
-) -> Result<u64, Attempt> {
-    let body = download(source, downloader, &blob.digest).await?;
-    upload(target, blob, body).await
 }
 
 /// A layer's bytes, streamed from its ECR download URL.
@@ -239,23 +168,18 @@ where
             "InitiateLayerUpload returned no upload id".to_string(),
         ));
     };
-    let part_size = part_size(upload.part_size(), blob.size);
+    let mut chunker = Chunker::new(part_size(upload.part_size(), blob.size));
     let mut body = std::pin::pin!(body);
-    let mut buffer: Vec<u8> = Vec::with_capacity(part_size);
     let mut sent: u64 = 0;
     while let Some(chunk) = body.try_next().await.map_err(Attempt::Retry)? {
         let mut rest = &chunk[..];
-        while !rest.is_empty() {
-            let take = rest.len().min(part_size - buffer.len());
-            buffer.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if buffer.len() == part_size {
-                sent = upload_part(target, upload_id, sent, &mut buffer).await?;
-            }
+        while let Some(part) = chunker.fill(&mut rest) {
+            sent = upload_part(target, upload_id, sent, part).await?;
         }
     }
-    if !buffer.is_empty() {
-        sent = upload_part(target, upload_id, sent, &mut buffer).await?;
+    let last = chunker.finish();
+    if !last.is_empty() {
+        sent = upload_part(target, upload_id, sent, last).await?;
     }
     if blob.size > 0 && sent != blob.size {
         return Err(Attempt::Retry(format!(
@@ -286,15 +210,14 @@ where
     }
 }
 
-/// Uploads the buffered part and empties the buffer; returns the bytes sent so far.
+/// Uploads one part; returns the bytes sent so far.
 async fn upload_part(
     target: Repo<'_>,
     upload_id: &str,
     sent: u64,
-    buffer: &mut Vec<u8>,
+    part: bytes::Bytes,
 ) -> Result<u64, Attempt> {
-    let len = buffer.len() as u64;
-    let part = std::mem::replace(buffer, Vec::with_capacity(buffer.capacity()));
+    let len = part.len() as u64;
     target
         .client
         .upload_layer_part()
@@ -303,7 +226,7 @@ async fn upload_part(
         .upload_id(upload_id)
         .part_first_byte(sent as i64)
         .part_last_byte((sent + len - 1) as i64)
-        .layer_part_blob(Bytes::new(part))
+        .layer_part_blob(Bytes::new(Vec::from(part)))
         .send()
         .await
         .map_err(|e| aws_error("ecr:UploadLayerPart", e))?;

@@ -11,13 +11,37 @@ use shared::text::escape_control;
 
 use crate::manifest::{ManifestError, MediaType};
 use crate::reference::{Reference, short_digest};
+use crate::source::{IMAGE_DEFINITIONS, IMAGE_DETAIL};
 use crate::tags::{self, Conflict, Mutability};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PromoteError {
-    /// The function's setup, or a file UserParameters points at, is wrong.
-    #[error("{}", escape_control(.0))]
-    Config(String),
+    /// UserParameters were read but do not make a route; every problem with its JSON path.
+    #[error("{}", escape_control(&.0.to_string()))]
+    Settings(Problems),
+    /// The function runs without a region, so "the function's own" names none.
+    #[error(
+        "the function has no AWS region configured (AWS_REGION is not set); set it, or name \
+         the region in the image URI or target.region"
+    )]
+    NoRegion,
+    /// The input artifact holds no image file to read the source from.
+    #[error("{}", no_image_file(.artifact, .contains, *.container))]
+    NoImageFile {
+        artifact: String,
+        /// The artifact's paths, for the message.
+        contains: Vec<String>,
+        /// Whether source.container asked for an `imagedefinitions.json`.
+        container: bool,
+    },
+    /// The artifact's image file does not name an ECR image to promote.
+    #[error("input artifact `{artifact}`: {}", escape_control(.problem))]
+    ImageFile { artifact: String, problem: String },
+    /// A stored manifest is not text, so it cannot be put again as it is.
+    #[error(
+        "manifest {digest} is not UTF-8 JSON; push the image again with a current Docker or buildx"
+    )]
+    ManifestNotText { digest: String },
     /// UserParameters is wrong; every problem with its JSON path.
     #[error("{0}")]
     Invalid(Problems),
@@ -192,6 +216,25 @@ fn field(reference: &Reference) -> &'static str {
     }
 }
 
+fn no_image_file(artifact: &str, contains: &[String], container: bool) -> String {
+    let listing = if contains.is_empty() {
+        "nothing".to_string()
+    } else {
+        contains.join(", ")
+    };
+    if container {
+        format!(
+            "input artifact `{artifact}` has no {IMAGE_DEFINITIONS} (source.container needs one); \
+             it contains: {listing}"
+        )
+    } else {
+        format!(
+            "input artifact `{artifact}` has neither {IMAGE_DETAIL} nor {IMAGE_DEFINITIONS}; it \
+             contains: {listing}. Write one of them in the build, or name the file with source.file"
+        )
+    }
+}
+
 fn list(items: &[String]) -> String {
     if items.is_empty() {
         "none".to_string()
@@ -221,7 +264,11 @@ impl From<Problems> for PromoteError {
 impl Failure for PromoteError {
     fn failure_type(&self) -> FailureType {
         match self {
-            Self::Config(_)
+            Self::Settings(_)
+            | Self::NoRegion
+            | Self::NoImageFile { .. }
+            | Self::ImageFile { .. }
+            | Self::ManifestNotText { .. }
             | Self::Invalid(_)
             | Self::SourceRepositoryMissing { .. }
             | Self::SourceImageMissing { .. }
@@ -248,7 +295,11 @@ impl Failure for PromoteError {
     /// A stable name for the cause, for logs and reports.
     fn error_type(&self) -> &'static str {
         match self {
-            Self::Config(_) => error_type::CONFIG,
+            Self::Settings(_)
+            | Self::NoRegion
+            | Self::NoImageFile { .. }
+            | Self::ImageFile { .. }
+            | Self::ManifestNotText { .. } => error_type::CONFIG,
             Self::Invalid(_) => error_type::INVALID_USER_PARAMETERS,
             Self::SourceRepositoryMissing { .. } => error_type::SOURCE_REPOSITORY_NOT_FOUND,
             Self::SourceImageMissing { .. } => error_type::SOURCE_IMAGE_NOT_FOUND,
@@ -289,7 +340,34 @@ mod tests {
         let tag = || Reference::Tag("v1".into());
         let cases = [
             (
-                PromoteError::Config(s()),
+                PromoteError::Settings(Problems::new()),
+                FailureType::ConfigurationError,
+                "ConfigError",
+            ),
+            (
+                PromoteError::NoRegion,
+                FailureType::ConfigurationError,
+                "ConfigError",
+            ),
+            (
+                PromoteError::NoImageFile {
+                    artifact: s(),
+                    contains: vec![],
+                    container: false,
+                },
+                FailureType::ConfigurationError,
+                "ConfigError",
+            ),
+            (
+                PromoteError::ImageFile {
+                    artifact: s(),
+                    problem: s(),
+                },
+                FailureType::ConfigurationError,
+                "ConfigError",
+            ),
+            (
+                PromoteError::ManifestNotText { digest: D.into() },
                 FailureType::ConfigurationError,
                 "ConfigError",
             ),
@@ -403,7 +481,7 @@ mod tests {
                 PromoteError::TagsPartlyWritten {
                     written: vec![],
                     not_written: vec![],
-                    source: Box::new(PromoteError::Config(s())),
+                    source: Box::new(PromoteError::NoRegion),
                 },
                 FailureType::ConfigurationError,
                 "TagsPartlyWritten",
@@ -430,11 +508,12 @@ mod tests {
         let e = PromoteError::TagsPartlyWritten {
             written: vec!["staging".into()],
             not_written: vec!["prod".into(), "v1".into()],
-            source: Box::new(PromoteError::Config("ecr:PutImage failed".into())),
+            source: Box::new(PromoteError::ManifestNotText { digest: D.into() }),
         };
         assert_eq!(
             e.to_string(),
-            "ecr:PutImage failed. Tags written: staging; not written: prod, v1. Run the stage again \
+            "manifest sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa is not UTF-8 \
+             JSON; push the image again with a current Docker or buildx. Tags written: staging; not written: prod, v1. Run the stage again \
              to finish (tags already in place are left as they are)"
         );
         let e = PromoteError::TagMoved {
@@ -443,7 +522,10 @@ mod tests {
             now: None,
         };
         assert!(e.to_string().contains("now points at nothing"), "{e}");
-        let e = PromoteError::Config("bad\u{1b}[2Jfile".into());
-        assert_eq!(e.to_string(), "bad\\u{1b}[2Jfile");
+        let e = PromoteError::ImageFile {
+            artifact: "Build".into(),
+            problem: "bad\u{1b}[2Jfile".into(),
+        };
+        assert_eq!(e.to_string(), "input artifact `Build`: bad\\u{1b}[2Jfile");
     }
 }

@@ -4,6 +4,7 @@
 use serde_json::Value;
 use shared::image;
 
+use crate::error::PromoteError;
 use crate::reference::{self, ImageRef};
 
 pub const IMAGE_DETAIL: &str = "imageDetail.json";
@@ -16,7 +17,7 @@ pub fn choose_file(
     paths: &[&str],
     file: Option<&str>,
     container: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, PromoteError> {
     if let Some(file) = file {
         return Ok(file.to_string());
     }
@@ -25,27 +26,13 @@ pub fn choose_file(
         if has(IMAGE_DEFINITIONS) {
             return Ok(IMAGE_DEFINITIONS.to_string());
         }
-        if container.is_some() {
-            return Err(format!(
-                "input artifact `{artifact}` has no {IMAGE_DEFINITIONS} (source.container needs one); it contains: {}",
-                listing(paths)
-            ));
-        }
-        return Err(format!(
-            "input artifact `{artifact}` has neither {IMAGE_DETAIL} nor {IMAGE_DEFINITIONS}; it contains: {}. \
-             Write one of them in the build, or name the file with source.file",
-            listing(paths)
-        ));
+        return Err(PromoteError::NoImageFile {
+            artifact: artifact.to_string(),
+            contains: paths.iter().map(|p| p.to_string()).collect(),
+            container: container.is_some(),
+        });
     }
     Ok(IMAGE_DETAIL.to_string())
-}
-
-fn listing(paths: &[&str]) -> String {
-    if paths.is_empty() {
-        "nothing".to_string()
-    } else {
-        paths.join(", ")
-    }
 }
 
 /// The image named by an `imageDetail.json` (parsed within the artifact's JSON limits); its
@@ -94,13 +81,18 @@ mod tests {
             choose_file("A", &both, Some("x/imageDetail.json"), None).unwrap(),
             "x/imageDetail.json"
         );
-        let e = choose_file("A", &["taskdef.json"], None, None).unwrap_err();
+        let e = choose_file("A", &["taskdef.json"], None, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("neither") && e.contains("taskdef.json"), "{e}");
-        let e = choose_file("A", &["imageDetail.json"], None, Some("web")).unwrap_err();
+        let e = choose_file("A", &["imageDetail.json"], None, Some("web"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("source.container needs one"), "{e}");
         assert!(
             choose_file("A", &[], None, None)
                 .unwrap_err()
+                .to_string()
                 .contains("contains: nothing")
         );
     }

@@ -14,6 +14,60 @@ use super::error::RegistryError;
 /// The chunk size of an upload when the caller has no reason to choose another.
 pub const DEFAULT_CHUNK: usize = 8 << 20;
 
+/// Re-chunks a stream of pieces of any size into chunks of one size (the last one
+/// shorter): the upload loop of every chunked or multi-part upload.
+///
+/// ```
+/// # use shared::registry::Chunker;
+/// let mut chunker = Chunker::new(4);
+/// let mut rest: &[u8] = b"abcdefghij";
+/// let mut sent = Vec::new();
+/// while let Some(full) = chunker.fill(&mut rest) {
+///     sent.push(full);
+/// }
+/// assert_eq!(sent, [&b"abcd"[..], &b"efgh"[..]]);
+/// assert_eq!(chunker.finish(), &b"ij"[..]);
+/// ```
+#[derive(Debug)]
+pub struct Chunker {
+    /// Filled up to `size` and never beyond, so it is never reallocated; a full one is
+    /// handed out and a new one started.
+    buffer: BytesMut,
+    size: usize,
+}
+
+impl Chunker {
+    /// Chunks of `size` bytes (at least one).
+    pub fn new(size: usize) -> Self {
+        let size = size.max(1);
+        Self {
+            buffer: BytesMut::with_capacity(size),
+            size,
+        }
+    }
+
+    /// Takes bytes from the front of `rest` until a chunk is full and returns it; `None`
+    /// once `rest` is used up (what is left waits for the next piece, or [`Self::finish`]).
+    pub fn fill(&mut self, rest: &mut &[u8]) -> Option<Bytes> {
+        while !rest.is_empty() {
+            let take = rest.len().min(self.size - self.buffer.len());
+            self.buffer.extend_from_slice(&rest[..take]);
+            *rest = &rest[take..];
+            if self.buffer.len() == self.size {
+                let full = std::mem::replace(&mut self.buffer, BytesMut::new()).freeze();
+                self.buffer.reserve(self.size);
+                return Some(full);
+            }
+        }
+        None
+    }
+
+    /// The last, partial chunk (empty when the bytes filled whole chunks).
+    pub fn finish(self) -> Bytes {
+        self.buffer.freeze()
+    }
+}
+
 /// What a mount request did.
 #[derive(Debug)]
 pub enum Mount {
@@ -198,26 +252,16 @@ impl Client {
             Some(u) => u,
             None => self.start_upload(repository).await?,
         };
-        let chunk_size = chunk_size.max(1);
         let mut chunks = std::pin::pin!(chunks);
-        // Filled up to `chunk_size` and never beyond, so it is never reallocated; a full
-        // one is sent and a new one started.
-        let mut buffer = BytesMut::with_capacity(chunk_size);
+        let mut chunker = Chunker::new(chunk_size);
         let mut hasher = Hasher::new();
         let mut total = 0u64;
         while let Some(piece) = chunks.try_next().await? {
             hasher.update(&piece);
             total += piece.len() as u64;
             let mut rest = &piece[..];
-            while !rest.is_empty() {
-                let take = rest.len().min(chunk_size - buffer.len());
-                buffer.extend_from_slice(&rest[..take]);
-                rest = &rest[take..];
-                if buffer.len() == chunk_size {
-                    let full = std::mem::replace(&mut buffer, BytesMut::new()).freeze();
-                    self.upload_chunk(&mut upload, full).await?;
-                    buffer.reserve(chunk_size);
-                }
+            while let Some(full) = chunker.fill(&mut rest) {
+                self.upload_chunk(&mut upload, full).await?;
             }
         }
         let actual = hasher.finish();
@@ -229,7 +273,7 @@ impl Client {
                 actual,
             });
         }
-        self.finish_upload(upload, digest, buffer.freeze()).await?;
+        self.finish_upload(upload, digest, chunker.finish()).await?;
         Ok(total)
     }
 

@@ -4,7 +4,9 @@
 //! # API (stable)
 //!
 //! - [`Credentials`]: user name and password (or access token); [`read_credentials`]
-//!   reads them from a Secrets Manager secret `{"username", "password"}` by name or ARN.
+//!   reads them from a Secrets Manager secret `{"username", "password"}` by name or ARN
+//!   (or the password alone, with a user name given beside it); [`read_credentials_at`]
+//!   reads it in the ARN's region.
 //!   Passwords, tokens and `Authorization` values are registered with the log scrubber
 //!   and never appear in errors.
 //! - [`Client::new`]`(api_host, credentials)`: one registry host
@@ -41,7 +43,7 @@ mod secret;
 mod transfer;
 
 pub use auth::{Challenge, Credentials, Scope, parse_challenge};
-pub use blob::{DEFAULT_CHUNK, Mount, Upload};
+pub use blob::{Chunker, DEFAULT_CHUNK, Mount, Upload};
 pub use client::{Client, api_base};
 pub use digest::{Hasher, sha256_digest};
 pub use error::RegistryError;
@@ -50,7 +52,7 @@ pub use manifest::{
     ACCEPT, DOCKER_LIST, DOCKER_MANIFEST, MAX_MANIFEST, Manifest, OCI_INDEX, OCI_MANIFEST,
     Resolved, is_manifest_type, media_type_of,
 };
-pub use secret::{parse_credentials, read_credentials};
+pub use secret::{parse_credentials, read_credentials, read_credentials_at};
 pub use transfer::{Copied, copy_blob};
 
 use crate::image::ImageName;

@@ -32,6 +32,19 @@ pub async fn read_credentials(
     parse_credentials(secret_id, text, username)
 }
 
+/// Reads the credentials in `secret_id` with the function's credentials: in the ARN's
+/// region when it is an ARN, else in `home`.
+pub async fn read_credentials_at(
+    clients: &crate::aws::Clients,
+    secret_id: &str,
+    username: Option<&str>,
+    home: &str,
+) -> Result<Credentials, RegistryError> {
+    let region = crate::aws::account::arn_region(secret_id).unwrap_or(home);
+    let client = aws_sdk_secretsmanager::Client::new(&clients.in_region(region));
+    read_credentials(&client, secret_id, username).await
+}
+
 /// `{"username", "password"}` from a secret's string (other keys are ignored); or, with
 /// `username`, the whole string is the password, as an EC2 revision's instances read it.
 pub fn parse_credentials(
