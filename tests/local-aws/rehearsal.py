@@ -10,7 +10,10 @@ binaries; this module plays the services those functions watch and act on:
   and a rollback when a hook fails;
 - CodeDeploy EC2/on-premises deployments: each instance through its lifecycle events
   over time, a failing ValidateService with the script's diagnostics, automatic
-  rollback, StopDeployment with rollback (deployment histories' built-in);
+  rollback, StopDeployment with rollback (deployment histories' built-in); or, for a
+  group with `agent: true`, each instance as its agent reports it (the rehearsal runs
+  the revision's hooks for real): nothing moves on by time, and the rollbacks too are
+  left to the agent;
 - ECS native blue/green service deployments: the lifecycle stages, the hooks'
   IN_PROGRESS/SUCCEEDED/FAILED answers, ECS's own rollback (the traffic-shift hooks
   called again with the weights reversed);
@@ -30,7 +33,7 @@ Control API (JSON), under /_local/rehearsal/:
   POST reset                     forget the rehearsal's groups, plays and events
   POST world                     {account?, codedeployGroups: [{application, group, platform ECS|Server,
                                  cluster?, service?, targetGroups?, instances?, alarm?,
-                                 initialRevision?, account?}], alarms: [{name, tags, account?, region?}],
+                                 initialRevision?, account?, agent?}], alarms: [{name, tags, account?, region?}],
                                  targetHealth: {arn: [targets]}}
   POST script                    the next releases' script: {targets: healthy|unhealthy,
                                  alarmAfterShift, failInstance, failEvent, failStep}
@@ -38,6 +41,10 @@ Control API (JSON), under /_local/rehearsal/:
                                  -> {deploymentId}
   GET  codedeploy/<id>           {status, hook?: {event, function, executionId}, instances, ...}
   POST codedeploy/<id>/hook-done the pending hook was invoked: go on with its recorded answer
+  POST codedeploy/<id>/instance  {instance, status: InProgress|Succeeded|Failed, lifecycleEvents}: what
+                                 the CodeDeploy agent on an instance of a group with `agent: true`
+                                 reports; the deployment succeeds once every instance did, and fails
+                                 (with automatic rollback to the previous revision) when one failed
   POST ecs                       {cluster, service, hooks: [{stage, function, hookDetails?}],
                                  targetGroups, account?, region?, alarm?, steps?} after UpdateService;
                                  steps (linear/canary: production percents, the last 100)
@@ -132,6 +139,8 @@ class Rehearsal:
                 return self._codedeploy_view(route[1])
             if method == "POST" and len(route) == 3 and route[0] == "codedeploy" and route[2] == "hook-done":
                 return self._hook_done(route[1])
+            if method == "POST" and len(route) == 3 and route[0] == "codedeploy" and route[2] == "instance":
+                return self._instance_report(route[1], data)
             if (method, route) == ("POST", ["ecs"]):
                 return 200, self._start_ecs(data)
             if (method, route) == ("GET", ["ecs"]):
@@ -154,7 +163,7 @@ class Rehearsal:
             self.groups[(account, key)] = {
                 "platform": g.get("platform", "ECS"), "cluster": g.get("cluster"), "service": g.get("service"),
                 "targetGroups": g.get("targetGroups", []), "instances": g.get("instances", []),
-                "alarm": g.get("alarm")}
+                "alarm": g.get("alarm"), "agent": bool(g.get("agent"))}
             deployments = a.cd_groups.setdefault(key, [])
             if g.get("initialRevision") and not deployments:
                 d = a.cd_add(key, f"d-{uuid.uuid4().hex[:9].upper()}", "Succeeded", g["initialRevision"],
@@ -189,10 +198,12 @@ class Rehearsal:
         play = {"platform": group["platform"], "account": account, "group": key, "started": time.time(),
                 "script": dict(self.script),
                 "hooks": [dict(h, executionId=uuid.uuid4().hex) for h in data.get("hooks", [])],
-                "done": False, "instances": {}, "phase": "Install"}
+                "done": False, "instances": {}, "phase": "Install", "agent": group.get("agent", False)}
         self.plays[d["deploymentId"]] = play
-        for tg in group["targetGroups"]:
-            self._set_targets(account, tg, self._green_targets(play["script"]))
+        if not play["agent"]:
+            # An agent's group: the rehearsal plays the load balancer's health checks itself.
+            for tg in group["targetGroups"]:
+                self._set_targets(account, tg, self._green_targets(play["script"]))
         return {"deploymentId": d["deploymentId"]}
 
     def _green_targets(self, script):
@@ -210,13 +221,16 @@ class Rehearsal:
             # CodeDeploy's own): it plays without hooks.
             play = {"platform": self.groups[(account, key)]["platform"], "account": account, "group": key,
                     "started": d["createTime"], "script": dict(DEFAULT_SCRIPT), "hooks": [], "done": False,
-                    "instances": {}, "phase": "Install", "rollback": True}
+                    "instances": {}, "phase": "Install", "rollback": True,
+                    "agent": self.groups[(account, key)].get("agent", False)}
             self.plays[d["deploymentId"]] = play
         if play is None or play["done"]:
             return
         if d["status"] not in self.lib.CODEDEPLOY_ACTIVE:
             play["done"] = True
             return
+        if play.get("agent"):
+            return  # moved on by the agent's reports only
         elapsed = time.time() - play["started"]
         if play.get("rollback") and elapsed >= ROLLBACK_SECONDS:
             self._succeed(d, play)
@@ -263,8 +277,9 @@ class Rehearsal:
         group = self.groups[(play["account"], play["group"])]
         if play["platform"] == "Server":
             for instance in group["instances"]:
-                play["instances"][instance] = {"status": "Succeeded", "lifecycleEvents": [
-                    {"lifecycleEventName": e, "status": "Succeeded"} for e in EC2_EVENTS]}
+                if not play.get("agent"):  # an agent's instances are as it reported them
+                    play["instances"][instance] = {"status": "Succeeded", "lifecycleEvents": [
+                        {"lifecycleEventName": e, "status": "Succeeded"} for e in EC2_EVENTS]}
         else:
             task_definition = _task_definition(d.get("revision"))
             if task_definition and group.get("service"):
@@ -288,6 +303,34 @@ class Rehearsal:
                                 time.time(), "codeDeployRollback", None)
             rollback["rollbackInfo"] = {"rollbackTriggeringDeploymentId": d["deploymentId"]}
             d["rollbackInfo"] = {"rollbackDeploymentId": rollback["deploymentId"]}
+
+    def _instance_report(self, deployment_id, data):
+        """An instance's agent reports its lifecycle events (a group with `agent: true`):
+        one failed instance fails the deployment (HEALTH_CONSTRAINTS, then the automatic
+        rollback); every instance succeeded, the deployment succeeds. A report on a
+        deployment that ended (stopped meanwhile) changes nothing."""
+        account, d = self._find(deployment_id)
+        play = self.plays.get(deployment_id)
+        if d is None or play is None:
+            return 404, {"error": f"no deployment {deployment_id}"}
+        if not play.get("agent"):
+            return 409, {"error": f"deployment {deployment_id} is not played by an agent (its group has no agent: true)"}
+        group = self.groups[(play["account"], play["group"])]
+        instance, status = data.get("instance"), data.get("status")
+        if instance not in group["instances"]:
+            return 400, {"error": f"{instance!r} is not an instance of {play['group']}: {group['instances']}"}
+        if status not in ("Pending", "InProgress", "Succeeded", "Failed", "Skipped"):
+            return 400, {"error": f"unknown instance status {status!r}"}
+        if d["status"] in self.lib.CODEDEPLOY_ACTIVE:
+            play["instances"][instance] = {"status": status,
+                                           "lifecycleEvents": copy.deepcopy(data.get("lifecycleEvents") or [])}
+            statuses = [play["instances"].get(i, {}).get("status") for i in group["instances"]]
+            if status == "Failed":
+                self._fail(d, play, "HEALTH_CONSTRAINTS",
+                           "The overall deployment failed because too many individual instances failed deployment")
+            elif all(s == "Succeeded" for s in statuses):
+                self._succeed(d, play)
+        return self._codedeploy_view(deployment_id)
 
     def _find(self, deployment_id):
         """(account, deployment) of a deployment id in any account (ids are unique), or

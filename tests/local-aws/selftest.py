@@ -678,6 +678,53 @@ def rehearsal_codedeploy_ec2_instance_fails_validate_service(aws):
 
 
 @check
+def rehearsal_codedeploy_ec2_instances_as_their_agent_reports(aws):
+    cd = aws.client("codedeploy")
+    bundle = lambda key: {"revisionType": "S3", "s3Location": {"bucket": "rev", "key": key, "bundleType": "zip"}}
+    aws.ctl("POST", "/rehearsal/world", {"codedeployGroups": [
+        {"application": "rh-agent", "group": "prod", "platform": "Server", "instances": ["i-1", "i-2"],
+         "initialRevision": bundle("v1.zip"), "agent": True}]})
+    aws.ctl("POST", "/rehearsal/script", {})
+    report = lambda d, instance, status: aws.ctl("POST", f"/rehearsal/codedeploy/{d}/instance", {
+        "instance": instance, "status": status,
+        "lifecycleEvents": [{"lifecycleEventName": "ValidateService", "status": status}]})
+    d = aws.ctl("POST", "/rehearsal/codedeploy", {"application": "rh-agent", "group": "prod",
+                                                   "revision": bundle("v2.zip")})[1]["deploymentId"]
+    time.sleep(0.5)
+    view = aws.ctl("GET", f"/rehearsal/codedeploy/{d}")[1]
+    assert view["status"] == "InProgress" and view["instances"] == {}, view  # nothing moves on by time
+    assert report(d, "i-3", "Succeeded")[0] == 400
+    view = report(d, "i-1", "Succeeded")[1]
+    assert view["status"] == "InProgress" and view["instances"]["i-1"]["status"] == "Succeeded", view
+    view = report(d, "i-2", "Succeeded")[1]
+    assert view["status"] == "Succeeded", view
+    assert cd.get_deployment(deploymentId=d)["deploymentInfo"]["deploymentOverview"]["Succeeded"] == 2
+    # A failed instance fails the next deployment; the rollback waits for the agent too.
+    bad = aws.ctl("POST", "/rehearsal/codedeploy", {"application": "rh-agent", "group": "prod",
+                                                     "revision": bundle("v3.zip")})[1]["deploymentId"]
+    report(bad, "i-1", "InProgress")
+    ids = cd.list_deployment_targets(deploymentId=bad)["targetIds"]
+    assert ids == ["i-1"], ids
+    view = report(bad, "i-1", "Failed")[1]
+    assert view["status"] == "Failed" and view["errorInformation"]["code"] == "HEALTH_CONSTRAINTS", view
+    rollback = view["rollbackInfo"]["rollbackDeploymentId"]
+    assert report(bad, "i-2", "Succeeded")[1]["status"] == "Failed"  # an ended deployment stays so
+    time.sleep(0.6)
+    info = cd.get_deployment(deploymentId=rollback)["deploymentInfo"]
+    assert info["status"] == "InProgress" and info["revision"]["s3Location"]["key"] == "v2.zip", info
+    report(rollback, "i-1", "Succeeded")
+    assert report(rollback, "i-2", "Succeeded")[1]["status"] == "Succeeded"
+    group = cd.get_deployment_group(applicationName="rh-agent", deploymentGroupName="prod")["deploymentGroupInfo"]
+    assert group["lastSuccessfulDeployment"]["deploymentId"] == rollback, group
+    # A group without an agent refuses reports.
+    aws.ctl("POST", "/rehearsal/world", {"codedeployGroups": [
+        {"application": "rh-timed", "group": "prod", "platform": "Server", "instances": ["i-1"]}]})
+    timed = aws.ctl("POST", "/rehearsal/codedeploy", {"application": "rh-timed", "group": "prod",
+                                                       "revision": bundle("v1.zip")})[1]["deploymentId"]
+    assert report(timed, "i-1", "Succeeded")[0] == 409
+
+
+@check
 def rehearsal_ecs_native_hooks_and_rollback(aws):
     ecs = aws.client("ecs")
     ecs.create_cluster(clusterName="rn")

@@ -149,6 +149,111 @@ async fn every_example_pipeline_ends_as_expected_for_a_good_and_a_bad_release() 
                 .any(|d| d.contains("in account 333333333333") && d.contains("acted")),
         "{alarm:?}"
     );
+    // The EC2 pipeline: on a Docker engine its releases ran for real; where none runs the
+    // record says the emulator played them (CI sets REQUIRE_DOCKER: an engine must run).
+    let ec2 = record
+        .pipelines
+        .iter()
+        .find(|p| p.template.ends_with("ec2-codedeploy.yaml"))
+        .expect("the EC2 pipeline was rehearsed");
+    let engine_up = std::process::Command::new("docker")
+        .arg("info")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !record.on_engine {
+        assert!(
+            !engine_up && std::env::var_os("REQUIRE_DOCKER").is_none(),
+            "a Docker engine runs, yet the rehearsal did not use it: {}",
+            record.engine
+        );
+        assert!(
+            record.engine.contains("NO DOCKER ENGINE"),
+            "{}",
+            record.engine
+        );
+        assert!(
+            ec2.releases.iter().all(|r| r
+                .outcome
+                .iter()
+                .any(|o| o.contains("played by the emulator"))),
+            "{:?}",
+            ec2.releases[0].outcome
+        );
+        eprintln!("\n*** {} ***\n", record.engine);
+    } else {
+        let (good, bad) = (&ec2.releases[0], &ec2.releases[1]);
+        let pinned = |r: &testkit::rehearsal::report::ReleaseRecord| {
+            r.steps
+                .iter()
+                .find_map(|s| s.variables.get("ImageDigest_app"))
+                .and_then(|d| d.as_str())
+                .map(str::to_owned)
+                .expect("render-taskdef pinned the image by digest")
+        };
+        let (v2, v3) = (pinned(good), pinned(bad));
+        assert_ne!(v2, v3);
+        let digest = |d: &str| d.starts_with("sha256:") && d.len() == 71;
+        // The good release: a container of its image started on every instance and runs.
+        assert_eq!(good.containers.len(), 3, "{:?}", good.containers);
+        for c in good.containers.iter().chain(&good.running) {
+            assert!(digest(&c.digest) && digest(&c.image_id), "{c:?}");
+            assert_eq!(c.digest, v2, "{c:?}");
+            assert!(c.image.ends_with(&format!("@{v2}")), "{c:?}");
+        }
+        assert_eq!(good.running.len(), 3, "{:?}", good.running);
+        assert!(good.running.iter().all(|c| c.status == "running"));
+        // The bad release: its container started and failed ValidateService, CodeDeploy
+        // rolled back, and the previous release's container runs again everywhere.
+        assert!(
+            bad.containers.iter().any(|c| c.digest == v3),
+            "{:?}",
+            bad.containers
+        );
+        let back: Vec<_> = bad.containers.iter().filter(|c| c.digest == v2).collect();
+        assert_eq!(back.len(), 3, "{:?}", bad.containers);
+        assert!(
+            back.iter()
+                .all(|c| c.deployment != good.containers[0].deployment),
+            "started again by the rollback: {back:?}"
+        );
+        assert_eq!(bad.running.len(), 3, "{:?}", bad.running);
+        assert!(
+            bad.running
+                .iter()
+                .all(|c| c.digest == v2 && c.status == "running"),
+            "{:?}",
+            bad.running
+        );
+        let deploy = bad
+            .steps
+            .iter()
+            .find(|s| s.provider == "CodeDeploy")
+            .expect("the CodeDeploy action");
+        assert!(
+            deploy.result == "Failed" && deploy.details.iter().any(|d| d.contains("rolled back")),
+            "{deploy:?}"
+        );
+        // Nothing of the rehearsal is left on the engine.
+        let left = std::process::Command::new("docker")
+            .args([
+                "ps",
+                "--all",
+                "--quiet",
+                "--filter",
+                &format!(
+                    "label={}={}",
+                    testkit::rehearsal::engine::LABEL,
+                    testkit::rehearsal::engine::prefix()
+                ),
+            ])
+            .output()
+            .expect("docker ps");
+        assert!(
+            String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+            "containers left: {}",
+            String::from_utf8_lossy(&left.stdout)
+        );
+    }
     let json = serde_json::to_value(&record).expect("the record serializes");
     assert_eq!(
         json["pipelines"].as_array().map(Vec::len),

@@ -53,6 +53,7 @@ async fn main() {
         record.pipelines.len(),
         rehearsal::report::seconds(std::time::Duration::from_millis(record.duration_ms))
     ));
+    summary.line(&format!("  {}", record.engine));
     for p in &record.pipelines {
         for problem in &p.problems {
             summary.line(&format!("  {}: {problem}", p.template));

@@ -66,6 +66,45 @@ pub async fn start(
     Ok(Function::start_with_env(&path, ex.aws, &env).await)
 }
 
+/// A revision's settings (render-taskdef's `revision`) with `ValidateService`'s timeout and
+/// the health probes' interval shortened, as the gate's waits are; the changes listed.
+pub fn shorten_revision_waits(params: &str) -> (String, Vec<String>) {
+    use super::engine::{HEALTH_INTERVAL, VALIDATE_TIMEOUT};
+    let Ok(mut value) = serde_json::from_str::<Value>(params) else {
+        return (params.to_owned(), Vec::new());
+    };
+    let Some(revision) = value.get_mut("revision").and_then(Value::as_object_mut) else {
+        return (params.to_owned(), Vec::new());
+    };
+    let mut notes = Vec::new();
+    let validate = revision
+        .entry("hooks")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .map(|h| h.entry("ValidateService").or_insert_with(|| json!({})));
+    if let Some(Value::Object(v)) = validate {
+        let was = v.get("timeout").and_then(Value::as_u64);
+        if was.is_none_or(|t| t > VALIDATE_TIMEOUT) {
+            v.insert("timeout".into(), json!(VALIDATE_TIMEOUT));
+            notes.push(format!(
+                "ValidateService timeout {} -> {VALIDATE_TIMEOUT}s",
+                was.map_or("(default)".to_owned(), |t| format!("{t}s"))
+            ));
+        }
+    }
+    if let Some(Value::Object(health)) = revision.get_mut("health") {
+        let was = health.get("interval").and_then(Value::as_u64);
+        if was.is_none_or(|i| i > HEALTH_INTERVAL) {
+            health.insert("interval".into(), json!(HEALTH_INTERVAL));
+            notes.push(format!(
+                "health interval {} -> {HEALTH_INTERVAL}s",
+                was.map_or("(default 5s)".to_owned(), |i| format!("{i}s"))
+            ));
+        }
+    }
+    (value.to_string(), notes)
+}
+
 fn job_event(
     id: &str,
     function: &str,
@@ -115,6 +154,19 @@ pub async fn play(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
         if !notes.is_empty() {
             step.details.push(format!(
                 "waits shortened for the rehearsal: {}",
+                notes.join(", ")
+            ));
+        }
+        params = Some(short);
+    }
+    if function == "render-taskdef"
+        && ex.world.real.is_some()
+        && let Some(p) = &params
+    {
+        let (short, notes) = shorten_revision_waits(p);
+        if !notes.is_empty() {
+            step.details.push(format!(
+                "the revision's waits shortened for the rehearsal: {}",
                 notes.join(", ")
             ));
         }

@@ -5,11 +5,17 @@
 //! CodePipeline's side is played here (jobs, artifacts, variables, continuation tokens,
 //! run orders; source and build stages), the services' side by the emulator
 //! (`tests/local-aws/rehearsal.py`: CodeDeploy, ECS, the load balancer, alarms).
+//!
+//! Where a Docker engine runs, the EC2 pipeline deploys for real (`engine`): its image
+//! is built and pushed to a local registry, and the CodeDeploy agent runs the revision's
+//! hooks on local instances that run the containers; elsewhere the emulator plays them,
+//! and the record says so.
 
 pub mod accounts;
 pub mod alarm;
 mod build;
 mod deploy;
+pub mod engine;
 pub mod execution;
 mod invoke;
 pub mod pipeline;
@@ -28,6 +34,7 @@ use report::{PipelineRecord, Printer, Record, ReleaseRecord, Step, seconds};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use template::Template;
 use world::{CODEDEPLOY_API, ECS_API, Kind, World, short_arn};
@@ -51,17 +58,33 @@ pub fn default_templates(root: &Path) -> Vec<PathBuf> {
 /// Plays every template's pipeline on `aws` (reset between pipelines).
 pub async fn rehearse(aws: &LocalAws, templates: &[PathBuf], printer: Printer) -> Record {
     let started = Instant::now();
+    let engine = engine::Engine::start(aws).await;
+    let note = match &engine {
+        Ok(e) => format!(
+            "Docker engine {} with a local registry at {}: the EC2 pipeline's releases run for real (image built from busybox and pushed, revision deployed by the CodeDeploy agent on local instances, containers checked by the load balancer)",
+            e.version, e.real.host
+        ),
+        Err(why) => format!(
+            "NO DOCKER ENGINE ({why}): the EC2 pipeline's image build, CodeDeploy deployment, instances and load balancer are played by the local AWS's emulator instead; no image is built and no container runs"
+        ),
+    };
+    printer.line(&note);
+    let on_engine = engine.is_ok();
+    let real = engine.as_ref().ok().map(|e| &e.real);
     let mut pipelines = Vec::new();
     for path in templates {
         let _ = reset(aws).await;
-        pipelines.push(rehearse_pipeline(aws, path, printer).await);
+        pipelines.push(rehearse_pipeline(aws, path, real, printer).await);
     }
+    drop(engine);
     let ok = !pipelines.is_empty()
         && pipelines
             .iter()
             .all(|p| p.problems.is_empty() && p.releases.iter().all(|r| r.ok));
     Record {
         pipelines,
+        engine: note,
+        on_engine,
         ok,
         duration_ms: started.elapsed().as_millis() as u64,
     }
@@ -72,8 +95,54 @@ async fn reset(aws: &LocalAws) -> Result<(), String> {
     control(aws, "POST", "reset", json!({})).await.map(|_| ())
 }
 
-/// Plays one template's pipeline: its world set up, then each release.
-pub async fn rehearse_pipeline(aws: &LocalAws, path: &Path, printer: Printer) -> PipelineRecord {
+/// The EC2 pipeline's parameters on the engine: the local registry with its login (the
+/// password in a local Secrets Manager secret), the application's port, its health page.
+async fn engine_parameters(
+    aws: &LocalAws,
+    real: &engine::Real,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws.sdk_config().await);
+    let name = format!("{}-registry", real.prefix);
+    let arn = match secrets
+        .create_secret()
+        .name(&name)
+        .secret_string(crate::registry::PASSWORD)
+        .send()
+        .await
+    {
+        Ok(out) => out.arn().unwrap_or_default().to_owned(),
+        Err(_) => secrets
+            .describe_secret()
+            .secret_id(&name)
+            .send()
+            .await
+            .map_err(|e| format!("the registry's secret {name}: {e:?}"))?
+            .arn()
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    let port = real.port.to_string();
+    Ok([
+        ("RegistryHost", real.host.as_str()),
+        ("RegistryUsername", crate::registry::USER),
+        ("RegistryPasswordSecretArn", arn.as_str()),
+        ("HostPort", port.as_str()),
+        ("ContainerPort", port.as_str()),
+        ("HealthPath", engine::HEALTH_PATH),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect())
+}
+
+/// Plays one template's pipeline: its world set up, then each release. `real`: the
+/// engine, for an EC2 pipeline.
+pub async fn rehearse_pipeline(
+    aws: &LocalAws,
+    path: &Path,
+    real: Option<&engine::Real>,
+    printer: Printer,
+) -> PipelineRecord {
     let mut record = PipelineRecord {
         template: path.display().to_string(),
         pipeline: String::new(),
@@ -94,16 +163,52 @@ pub async fn rehearse_pipeline(aws: &LocalAws, path: &Path, printer: Printer) ->
             return record;
         }
     };
-    let read = Template::read(
-        path,
-        &world::pseudo(&stack),
-        world::parameter_value,
-        |export| functions.import(export),
-    )
-    .and_then(|(t, _)| {
-        let p = pipeline::read(&t)?;
-        Ok((t, p))
-    });
+    let read_with = |overrides: &std::collections::BTreeMap<String, String>| {
+        Template::read(
+            path,
+            &world::pseudo(&stack),
+            |name, decl| {
+                overrides
+                    .get(name)
+                    .cloned()
+                    .or_else(|| world::parameter_value(name, decl))
+            },
+            |export| functions.import(export),
+        )
+        .and_then(|(t, _)| {
+            let p = pipeline::read(&t)?;
+            Ok((t, p))
+        })
+    };
+    let mut read = read_with(&Default::default());
+    let mut real = real;
+    if let (Ok((_, p)), Some(r)) = (&read, real)
+        && Kind::of(p) == Some(Kind::Ec2CodeDeploy)
+    {
+        match engine_parameters(aws, r).await {
+            Ok(overrides) => {
+                printer.line(&format!(
+                    "\n{}: on the Docker engine with {}",
+                    path.display(),
+                    overrides
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                read = read_with(&overrides);
+            }
+            Err(e) => {
+                printer.line(&format!(
+                    "{}: not on the Docker engine ({e}); the emulator plays its deployments",
+                    path.display()
+                ));
+                real = None;
+            }
+        }
+    } else {
+        real = None;
+    }
     let (template, pipeline) = match read {
         Ok(x) => x,
         Err(e) => {
@@ -124,7 +229,10 @@ pub async fn rehearse_pipeline(aws: &LocalAws, path: &Path, printer: Printer) ->
         return record;
     };
     let mut world = match World::of(&template, &pipeline, kind, &functions) {
-        Ok(w) => w,
+        Ok(w) => World {
+            real: real.cloned(),
+            ..w
+        },
         Err(e) => {
             record.problems.push(e.to_string());
             return record;
@@ -205,8 +313,28 @@ async fn rehearse_release(
         printer,
         facts: Mutex::new(Facts::default()),
     };
-    let mut steps = ex.run().await;
-    settle(aws, world).await;
+    let stop = AtomicBool::new(false);
+    let played = async {
+        let steps = ex.run().await;
+        settle(aws, world).await;
+        stop.store(true, Ordering::SeqCst);
+        steps
+    };
+    // The CodeDeploy agent on the instances, while the release goes on.
+    let agent = match &world.real {
+        Some(real) => match engine::Agent::new(aws, world, real, printer) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                problems.push(format!("the local instances: {e}"));
+                None
+            }
+        },
+        None => None,
+    };
+    let mut steps = match &agent {
+        Some(a) => tokio::join!(played, a.serve(&stop)).0,
+        None => played.await,
+    };
     steps.extend(alarm::deliver_pending(&ex).await);
     let after = snapshot(aws, world).await;
     let facts = ex.facts.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -230,6 +358,24 @@ async fn rehearse_release(
         outcome.push(format!("calls by account: {}", shown.join("; ")));
     }
     problems.append(&mut found);
+    let (ran, running) = match (&agent, &world.real) {
+        (Some(a), Some(real)) => {
+            let ran = a.ran.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let running = engine::containers(real).await;
+            let (mut shown, mut found) = judge_containers(release, &facts, &ran, &running);
+            outcome.append(&mut shown);
+            problems.append(&mut found);
+            (ran, running)
+        }
+        _ => {
+            if world.kind == Kind::Ec2CodeDeploy {
+                outcome.push(
+                    "played by the emulator, not run: no container ran (no Docker engine)".into(),
+                );
+            }
+            (Vec::new(), Vec::new())
+        }
+    };
     for line in &outcome {
         printer.line(&format!("   => {line}"));
     }
@@ -257,8 +403,65 @@ async fn rehearse_release(
         outcome,
         problems,
         ok,
+        containers: ran,
+        running,
         duration_ms: started.elapsed().as_millis() as u64,
     }
+}
+
+/// The containers of an EC2 release on the engine: which ran (with their digests) and
+/// what runs at the end: a good release's image on every instance; a bad release's
+/// image started and then replaced by the previous one everywhere.
+fn judge_containers(
+    release: &Release,
+    facts: &Facts,
+    ran: &[engine::Container],
+    running: &[engine::Container],
+) -> (Vec<String>, Vec<String>) {
+    let mut shown = Vec::new();
+    let mut problems = Vec::new();
+    let digest = facts.digest.as_deref().unwrap_or_default();
+    for c in ran {
+        shown.push(format!("ran {}", c.line()));
+    }
+    for c in running {
+        shown.push(format!("now {}", c.line()));
+    }
+    if ran.is_empty() {
+        problems.push("no container ran on the instances".into());
+    }
+    if running.is_empty() {
+        problems.push("no container runs on the instances".into());
+    }
+    for c in running {
+        if c.status != "running" {
+            problems.push(format!(
+                "{}: container {} is {}",
+                c.instance, c.name, c.status
+            ));
+        }
+        if release.good && c.digest != digest {
+            problems.push(format!(
+                "{}: container {} runs {}, not the release's image {digest}",
+                c.instance, c.name, c.digest
+            ));
+        }
+        if !release.good && c.digest == digest {
+            problems.push(format!(
+                "{}: container {} still runs the bad release's image {digest}",
+                c.instance, c.name
+            ));
+        }
+    }
+    if !release.good {
+        if !ran.iter().any(|c| c.digest == digest) {
+            problems.push(format!("the bad release's image {digest} never ran"));
+        }
+        if !ran.iter().any(|c| c.digest != digest) {
+            problems.push("the previous release's container was not started again".into());
+        }
+    }
+    (shown, problems)
 }
 
 /// What runs: the service's task definition and image, or the group's revision.
@@ -601,6 +804,7 @@ mod tests {
             }],
             workloads: Default::default(),
             identities: Default::default(),
+            real: None,
             workload_repository: "web".into(),
         }
     }

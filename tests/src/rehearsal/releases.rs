@@ -90,10 +90,17 @@ pub fn of(world: &World) -> Vec<Release> {
             good: false,
             script: json!({"failInstance": world.instances.get(1).cloned().unwrap_or_default(),
                            "failEvent": "ValidateService"}),
-            expected: format!(
-                "instance {} fails ValidateService: the gate stops the deployment with rollback, the group returns to the previous revision",
-                world.instances.get(1).cloned().unwrap_or_default()
-            ),
+            expected: if world.real.is_some() {
+                format!(
+                    "the release's health page answers 500: instance {} fails ValidateService, the deployment fails and rolls back (or the gate stops it with rollback), every instance runs the previous release's container again from the image still on it",
+                    world.instances.first().cloned().unwrap_or_default()
+                )
+            } else {
+                format!(
+                    "instance {} fails ValidateService: the gate stops the deployment with rollback, the group returns to the previous revision",
+                    world.instances.get(1).cloned().unwrap_or_default()
+                )
+            },
             fails_in: &["CodeDeploy", "health-gate"],
             alarm_rollback: false,
             breaks: 0,

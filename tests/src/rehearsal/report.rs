@@ -59,6 +59,10 @@ pub struct ReleaseRecord {
     pub outcome: Vec<String>,
     pub problems: Vec<String>,
     pub ok: bool,
+    /// On the Docker engine (the EC2 pipeline): the containers the release started, as
+    /// `docker inspect` showed them, and those running at its end.
+    pub containers: Vec<super::engine::Container>,
+    pub running: Vec<super::engine::Container>,
     pub duration_ms: u64,
 }
 
@@ -75,6 +79,9 @@ pub struct PipelineRecord {
 #[serde(rename_all = "camelCase")]
 pub struct Record {
     pub pipelines: Vec<PipelineRecord>,
+    /// What ran on the Docker engine, or why nothing did and what was played instead.
+    pub engine: String,
+    pub on_engine: bool,
     pub ok: bool,
     pub duration_ms: u64,
 }

@@ -214,10 +214,16 @@ pub struct World {
     pub workload_repository: String,
     /// The functions' identities (their roles), when the pipeline crosses accounts.
     pub identities: BTreeMap<String, Identity>,
+    /// An EC2 pipeline deployed on the local Docker engine (else its deployments are
+    /// played by the emulator).
+    pub real: Option<super::engine::Real>,
 }
 
 impl World {
     pub fn image_uri(&self, tag: &str) -> String {
+        if let Some(real) = &self.real {
+            return format!("{}/{}:{tag}", real.host, self.repository);
+        }
         format!(
             "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{}:{tag}",
             self.repository
@@ -418,6 +424,7 @@ impl World {
             targets,
             workloads,
             identities: BTreeMap::new(),
+            real: None,
             workload_repository,
             kind,
             family,
@@ -500,10 +507,26 @@ impl World {
                 json!({
                 "codedeployGroups": [{"application": self.application, "group": self.group,
                     "platform": "Server", "instances": self.instances, "alarm": self.alarm,
-                    "targetGroups": self.target_groups, "initialRevision": revision}],
+                    "targetGroups": self.target_groups, "initialRevision": revision,
+                    "agent": self.real.is_some()}],
                 "alarms": alarms, "targetHealth": health}),
             )
             .await?;
+            if let Some(real) = &self.real {
+                done.push(format!(
+                    "deployment group {}/{}: {} local instances on the Docker engine (127.0.1.1-{} port {}), none running a container yet: the first release is their first deployment",
+                    self.application,
+                    self.group,
+                    self.instances.len(),
+                    self.instances.len(),
+                    real.port
+                ));
+                done.push(format!(
+                    "registry {} (Basic auth, its password in Secrets Manager)",
+                    real.host
+                ));
+                return Ok(done);
+            }
             done.push(format!(
                 "deployment group {}/{}: {} instances on releases/v1.zip",
                 self.application,
