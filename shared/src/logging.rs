@@ -5,8 +5,10 @@
 
 use std::io::{self, Write};
 use std::sync::RwLock;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
@@ -17,25 +19,48 @@ pub fn init() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_owned());
-    let filter =
-        EnvFilter::try_new(level.to_lowercase()).unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(Scrubbed)
         .with_ansi(false)
         .with_target(true);
-    let result = if json {
-        builder
+    let registry = tracing_subscriber::registry().with(filter(&level));
+    let _ = if json {
+        let layer = fmt
             .json()
             .with_current_span(true)
             .with_span_list(false)
-            .flatten_event(true)
-            .try_init()
+            .flatten_event(true);
+        registry.with(layer).try_init()
     } else {
-        builder.without_time().try_init()
+        registry.with(fmt.without_time()).try_init()
     };
-    let _ = result;
+}
+
+/// The level filter of `AWS_LAMBDA_LOG_LEVEL` / `RUST_LOG`: a level (`debug`), or
+/// `target=level` directives separated by commas (`info,aws_smithy_runtime=trace`).
+/// Lambda's `FATAL` is ERROR; what cannot be read is INFO.
+pub fn filter(text: &str) -> Targets {
+    let level = |l: &str| match l.trim() {
+        "fatal" => Some(LevelFilter::ERROR),
+        l => l.parse::<LevelFilter>().ok(),
+    };
+    let text = text.to_lowercase();
+    let mut targets = Targets::new().with_default(LevelFilter::INFO);
+    for directive in text.split(',').filter(|d| !d.trim().is_empty()) {
+        let parsed = match directive.split_once('=') {
+            None => level(directive).map(|l| targets.clone().with_default(l)),
+            Some((target, l)) if !target.trim().is_empty() => {
+                level(l).map(|l| targets.clone().with_target(target.trim(), l))
+            }
+            Some(_) => None,
+        };
+        match parsed {
+            Some(t) => targets = t,
+            None => return Targets::new().with_default(LevelFilter::INFO),
+        }
+    }
+    targets
 }
 
 /// Registers values that must never be written to a log.
@@ -252,6 +277,39 @@ impl Write for ScrubbedWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_level_is_a_level_or_target_directives() {
+        use tracing::Level;
+        let cases = [
+            ("INFO", "x", Level::INFO, true),
+            ("INFO", "x", Level::DEBUG, false),
+            ("TRACE", "aws_smithy_runtime", Level::TRACE, true),
+            ("FATAL", "x", Level::ERROR, true),
+            ("FATAL", "x", Level::WARN, false),
+            (
+                "info,aws_smithy_runtime=trace",
+                "aws_smithy_runtime::client",
+                Level::TRACE,
+                true,
+            ),
+            (
+                "info,aws_smithy_runtime=trace",
+                "shared",
+                Level::TRACE,
+                false,
+            ),
+            ("not a level!", "x", Level::INFO, true),
+            ("not a level!", "x", Level::DEBUG, false),
+        ];
+        for (text, target, level, on) in cases {
+            assert_eq!(
+                filter(text).would_enable(target, &level),
+                on,
+                "{text} {target} {level}"
+            );
+        }
+    }
 
     #[test]
     fn assumed_role_access_key_ids_are_masked() {
