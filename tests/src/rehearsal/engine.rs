@@ -747,10 +747,17 @@ impl<'a> Agent<'a> {
                 Err((code, message)) => {
                     let tail: Vec<&str> = message.lines().rev().take(8).collect();
                     let tail: Vec<&str> = tail.into_iter().rev().collect();
+                    // CodeDeploy's diagnostics: the script, and its last line as the message.
+                    let script = message
+                        .split("specified location: ")
+                        .nth(1)
+                        .and_then(|rest| rest.split_whitespace().next())
+                        .unwrap_or_default();
                     events.push(json!({"lifecycleEventName": event, "status": "Failed",
                         "durationMs": took,
-                        "diagnostics": {"errorCode": code, "scriptName": "", "message":
-                            format!("{event} failed: {code}"), "logTail": tail.join("\n")}}));
+                        "diagnostics": {"errorCode": code, "scriptName": script,
+                            "message": tail.last().copied().unwrap_or_default(),
+                            "logTail": tail.join("\n")}}));
                     self.report(id, instance, "Failed", &events).await;
                     return Err(format!("{event} {code}: {}", tail.last().unwrap_or(&"")));
                 }
