@@ -1,15 +1,21 @@
-//! The generated revision's scripts: `shellcheck` clean, and run with `sh` in the order
-//! CodeDeploy runs them (ApplicationStop of the previous revision, then BeforeInstall,
-//! ApplicationStart and ValidateService of the new one) against stand-in `docker`, `aws`,
-//! `curl` and `sleep` executables that record their calls and play an instance's state.
+//! The generated revision's scripts: `shellcheck` clean at every severity, and run with `sh`
+//! in the order CodeDeploy runs them (ApplicationStop of the previous revision, then
+//! BeforeInstall, ApplicationStart and ValidateService of the new one). Most tests run them
+//! against stand-in `docker`, `aws`, `curl`, `sleep` and `date` executables that record their
+//! calls and play an instance's state, for what the real parts cannot be made to do on
+//! demand (a pull that fails, a health URL that never answers, on a virtual clock). Module
+//! `engine` runs them with nothing standing in: a real Docker engine and registry, the real
+//! AWS CLI and the local AWS.
 
 use render_taskdef::images::ImageName;
 use render_taskdef::revision::RevisionConfig;
 use render_taskdef::revision::generate::{self, Deploy};
+use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use testkit::LocalAws;
 
 const ECR: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web";
 const SECRET: &str = "s3cr3t-Value-only-on-the-instance";
@@ -53,6 +59,8 @@ struct Instance {
     root: PathBuf,
     /// What the stand-in `aws` answers for a secret.
     secret: String,
+    /// Further environment of every hook (the real AWS CLI's endpoint and credentials).
+    env: Vec<(String, String)>,
 }
 
 impl Instance {
@@ -60,10 +68,35 @@ impl Instance {
         Self::with(&STAND_INS)
     }
 
-    /// An instance with a real Docker engine and `curl`: only `aws` stands in.
-    fn on_engine(secret: &str) -> Self {
-        let mut i = Self::with(&STAND_INS[1..2]);
-        i.secret = secret.to_owned();
+    /// An instance with a real Docker engine, `curl` and AWS CLI (`awscli` in the project's
+    /// `.venv`), the CLI pointed at `aws` with test credentials. Nothing stands in.
+    fn on_engine(aws: &LocalAws) -> Self {
+        let mut i = Self::with(&[]);
+        let cli = testkit::workspace_root().join(".venv/bin/aws");
+        assert!(
+            cli.exists(),
+            "no AWS CLI at {} (scripts/setup installs awscli into .venv)",
+            cli.display()
+        );
+        std::os::unix::fs::symlink(&cli, i.root.join("bin/aws")).expect("aws on PATH");
+        let root = i.root.display().to_string();
+        i.env = [
+            ("AWS_ENDPOINT_URL", aws.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            // No profile of the machine's, and no instance metadata to ask.
+            ("AWS_CONFIG_FILE", format!("{root}/aws-config")),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                format!("{root}/aws-credentials"),
+            ),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+            // The instance's own Docker client configuration (its registry logins).
+            ("DOCKER_CONFIG", format!("{root}/docker")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
         i
     }
 
@@ -86,6 +119,7 @@ impl Instance {
         let i = Self {
             root,
             secret: SECRET.to_owned(),
+            env: Vec::new(),
         };
         i.set("health", "200 ok\n");
         i
@@ -106,16 +140,19 @@ impl Instance {
     /// Unpacks a revision into its own deployment-archive folder.
     fn unpack(&self, label: &str, files: &[(String, Vec<u8>)]) -> PathBuf {
         let dir = self.root.join(label).join("deployment-archive");
-        std::fs::create_dir_all(&dir).expect("mkdir");
         for (path, bytes) in files {
-            std::fs::write(dir.join(path), bytes).expect("write");
+            let file = dir.join(path);
+            std::fs::create_dir_all(file.parent().expect("a folder")).expect("mkdir");
+            std::fs::write(file, bytes).expect("write");
         }
         dir
     }
 
-    /// Runs one hook's script with `sh`, as the agent does, from another working directory.
+    /// Runs one hook's script with `sh`, as the agent does, from another working directory:
+    /// the script the revision's `appspec.yml` names for the hook.
     fn hook(&self, archive: &Path, hook: &str) -> Output {
-        let script = archive.join(generate::script_name(hook));
+        let appspec = std::fs::read_to_string(archive.join("appspec.yml")).expect("appspec.yml");
+        let script = archive.join(location(&appspec, hook).expect("the hook's script"));
         self.set(
             "calls.log",
             &format!("{}--- {hook}\n", self.read("calls.log")),
@@ -133,6 +170,7 @@ impl Instance {
             .env("TMPDIR", self.root.join("tmp"))
             .env("LIFECYCLE_EVENT", hook)
             .env("DEPLOYMENT_ID", "d-TEST12345")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("sh")
     }
@@ -149,6 +187,10 @@ impl Instance {
             steps.push((new, hook));
         }
         for (dir, hook) in steps {
+            let appspec = std::fs::read_to_string(dir.join("appspec.yml")).expect("appspec.yml");
+            if location(&appspec, hook).is_none() {
+                continue;
+            }
             let out = self.hook(dir, hook);
             log.push_str(&String::from_utf8_lossy(&out.stdout));
             log.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -187,6 +229,16 @@ impl Instance {
     }
 }
 
+/// The script an `appspec.yml` runs for `hook`: the `location` of its first entry.
+fn location(appspec: &str, hook: &str) -> Option<String> {
+    let mut lines = appspec
+        .lines()
+        .skip_while(|l| l.trim_end() != format!("  {hook}:"));
+    lines.next()?;
+    let entry = lines.next()?.trim_start().strip_prefix("- location:")?;
+    Some(entry.trim().to_owned())
+}
+
 impl Drop for Instance {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.root);
@@ -201,6 +253,191 @@ const FULL: &str = r#"{"name": "web", "ports": [{"containerPort": 8080, "hostPor
     "health": {"url": "http://127.0.0.1/health", "status": 200, "contains": "ok", "interval": 2},
     "hooks": {"ValidateService": {"timeout": 60}}}"#;
 
+/// A value with every character that shell syntax could read as something else, blanks
+/// at both ends and two together, for every place a value goes.
+const TRICKY: &str = r#" it's "quoted" $HOME ${PATH:-x} $1 $$ $(id) `id`; a && b || c | d > e < f * ? [a-z] ~ \ \n & # two  spaces "#;
+
+/// A registry user name with the same characters, except the blanks at its ends (see
+/// the README: `docker login` trims those).
+const LOGIN_USER: &str = r#"it's "quoted" $HOME `id`; a && b | c * ? [a-z] ~ \ & # two  spaces"#;
+
+/// The plain environment of [`hostile`], one variable per kind of character.
+const HOSTILE_ENV: [(&str, &str); 14] = [
+    ("SINGLE", "it's 'single'"),
+    ("DOUBLE", "say \"hi\""),
+    ("DOLLAR", "$HOME ${PATH} $1 $$ $"),
+    ("BACKTICK", "`id` $(id)"),
+    ("SEMICOLON", "a; b && c || d | e"),
+    ("GLOB", "* ? [a-z] ~"),
+    ("SPACES", "  two  spaces  "),
+    ("BACKSLASH", "a\\nb \\ c\\"),
+    ("EMPTY", ""),
+    ("EQUALS", "a=b=c"),
+    ("HASH", "#not a comment"),
+    ("UTF8", "grüße, ✓"),
+    ("TRICKY", TRICKY),
+    ("lower.dotted-name", "x"),
+];
+
+/// A revision with tricky values everywhere they can go: environment, secrets, login,
+/// log options, docker arguments (a line break too: an argument may hold one), command,
+/// health URL (`[]` and `{}`, which curl would read as a glob, `..` that it would squash)
+/// and text. The container runs busybox `httpd` on `port` on the host network.
+fn hostile(
+    name: &str,
+    port: u16,
+    url: &str,
+    password_from: &str,
+    secrets: &[(&str, &str)],
+) -> RevisionConfig {
+    let environment: serde_json::Map<String, serde_json::Value> = HOSTILE_ENV
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+        .collect();
+    let secrets: serde_json::Map<String, serde_json::Value> = secrets
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+        .collect();
+    let rev: RevisionConfig = serde_json::from_value(json!({
+        "name": name,
+        "login": {"username": LOGIN_USER, "passwordFrom": password_from},
+        "environment": environment,
+        "secrets": secrets,
+        "restart": "no",
+        "logDriver": "json-file",
+        "logOptions": {"max-size": "1m", "labels": TRICKY, "env": "SINGLE,DOUBLE"},
+        "dockerArgs": hostile_args(),
+        "command": hostile_command(port),
+        "health": {"url": url, "contains": LOGIN_USER, "interval": 1},
+        "hooks": {"ValidateService": {"timeout": 10}, "ApplicationStop": {"timeout": 4}},
+    }))
+    .expect("config");
+    assert_eq!(rev.check(), vec![]);
+    rev
+}
+
+fn hostile_args() -> Vec<String> {
+    vec![
+        "--network".into(),
+        "host".into(),
+        "--label".into(),
+        format!("tricky={TRICKY}"),
+        "--label=multi=line one\nline two".into(),
+        "--env".into(),
+        format!("ARG_ENV={TRICKY}"),
+        "--env=ARG_MULTI=first\nsecond\n".into(),
+    ]
+}
+
+/// busybox `httpd` as the container's first process (no shell before it, which would drop
+/// variables whose names are not shell names), its realm (`-r`) a tricky value.
+fn hostile_command(port: u16) -> Vec<String> {
+    vec![
+        "/bin/httpd".into(),
+        "-f".into(),
+        "-p".into(),
+        format!("127.0.0.1:{port}"),
+        "-h".into(),
+        "/www".into(),
+        "-r".into(),
+        format!("first\nsecond{TRICKY}"),
+    ]
+}
+
+/// The health URL of [`hostile`], on `host`: a query with `&`, `$`, quotes and brackets.
+fn hostile_path() -> &'static str {
+    "/a/../ready?a=1&b=$x&c=`id`&d='q'&e=\"q\"&f[]={g,h}&i=%41;j|k\\l~*"
+}
+
+/// What the configuration refuses because no Docker env file or `docker login` could
+/// carry it, each with the reason.
+#[test]
+fn values_that_cannot_arrive_whole_are_refused() {
+    for (json, why) in [
+        (
+            json!({"environment": {"A": "line one\nline two"}}),
+            "environment.A: holds a line break, which a Docker env file cannot carry",
+        ),
+        (
+            json!({"environment": {"A": "carriage\rreturn"}}),
+            "environment.A: holds a line break",
+        ),
+        (
+            json!({"login": {"username": "bot\nx", "passwordFrom": "/hub"}}),
+            "login.username",
+        ),
+        (
+            json!({"logDriver": "json-file", "logOptions": {"labels": "a\nb"}}),
+            "logOptions.labels",
+        ),
+        (
+            json!({"health": {"url": "http://127.0.0.1/ready", "contains": "a\nb"}}),
+            "health.contains",
+        ),
+        (
+            json!({"health": {"url": "http://127.0.0.1/a b"}}),
+            "health.url",
+        ),
+        // A key of a JSON secret: the instance has no JSON tool to take it out; the
+        // whole secret arrives instead (see the engine tests).
+        (
+            json!({"secrets": {"DB": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf:password::"}}),
+            "selects a JSON key",
+        ),
+        (
+            json!({"login": {"username": "bot", "passwordFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:hub-AbCdEf:token::"}}),
+            "selects a JSON key",
+        ),
+    ] {
+        let rev: RevisionConfig = serde_json::from_value(json.clone()).expect("config");
+        let problems: Vec<String> = rev.check().iter().map(ToString::to_string).collect();
+        assert!(
+            problems.iter().any(|p| p.contains(why)),
+            "{json}: {problems:?}"
+        );
+    }
+}
+
+/// `shellcheck` at every severity (`style` and up) with its optional checks, as POSIX `sh`.
+/// Of the optional checks only `require-variable-braces` (SC2250) is left out: it asks for
+/// `${name}` in place of `$name` everywhere, a matter of taste that changes nothing in how
+/// a script runs. The rest (masked return codes, `set -e` suppressed in a function, unquoted
+/// variables, a `case` without a default, ...) are findings worth fixing in a hook script.
+const SHELLCHECK: [&str; 8] = [
+    "--shell=sh",
+    "--severity=style",
+    "--enable=all",
+    "--exclude=SC2250",
+    "--format=gcc",
+    "--norc",
+    "--color=never",
+    "--external-sources",
+];
+
+/// Every problem `shellcheck` finds in `files`' scripts, written under `dir` as `<label>-<path>`.
+fn shellcheck(dir: &Path, label: &str, files: &[(String, Vec<u8>)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (path, bytes) in files {
+        if !path.ends_with(".sh") {
+            continue;
+        }
+        let file = dir.join(format!("{label}-{path}"));
+        std::fs::write(&file, bytes).expect("write");
+        let text = String::from_utf8_lossy(bytes);
+        assert!(text.starts_with("#!/bin/sh\n"), "{path}");
+        assert!(text.contains("\nset -eu\n"), "{path}");
+        let out = Command::new("/usr/bin/shellcheck")
+            .args(SHELLCHECK)
+            .arg(&file)
+            .output()
+            .expect("shellcheck (Debian's shellcheck package) must be installed");
+        if !out.status.success() {
+            found.push(format!("{}\n{text}", String::from_utf8_lossy(&out.stdout)));
+        }
+    }
+    found
+}
+
 #[test]
 fn every_generated_script_is_shellcheck_clean() {
     let configs = [
@@ -210,6 +447,7 @@ fn every_generated_script_is_shellcheck_clean() {
     ];
     let dir = std::env::temp_dir().join(format!("revision-shellcheck-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
+    let mut found = Vec::new();
     for (i, json) in configs.iter().enumerate() {
         let rev = config(json);
         let img = if json.contains("login") {
@@ -217,27 +455,41 @@ fn every_generated_script_is_shellcheck_clean() {
         } else {
             image(1)
         };
-        for (path, bytes) in revision(&rev, &img) {
-            if !path.ends_with(".sh") {
-                continue;
-            }
-            let file = dir.join(format!("{i}-{path}"));
-            std::fs::write(&file, &bytes).expect("write");
-            let text = String::from_utf8(bytes).expect("utf8");
-            assert!(text.starts_with("#!/bin/sh\n"), "{path}");
-            assert!(text.contains("\nset -eu\n"), "{path}");
-            let out = Command::new("/usr/bin/shellcheck")
-                .args(["-s", "sh"])
-                .arg(&file)
-                .output()
-                .expect("shellcheck (Debian's shellcheck package) must be installed");
-            assert!(
-                out.status.success(),
-                "{json}\n{path}:\n{}\n{text}",
-                String::from_utf8_lossy(&out.stdout)
-            );
-        }
+        found.extend(shellcheck(&dir, &i.to_string(), &revision(&rev, &img)));
     }
+    // Every value that shell syntax could misread, in every place a value goes.
+    for (password_from, secrets) in [
+        (
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:$(id)-AbCdEf",
+            [
+                (
+                    "PLAIN",
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:`id`-AbCdEf",
+                ),
+                ("PARAMETER", "/web/$HOME/it's"),
+            ],
+        ),
+        (
+            "/registry/$password",
+            [
+                (
+                    "$DOLLAR",
+                    "arn:aws:ssm:us-east-1:123456789012:parameter/web/$x",
+                ),
+                ("it's", "/web/`id`"),
+            ],
+        ),
+    ] {
+        let url = format!("http://127.0.0.1:8080{}", hostile_path());
+        let rev = hostile("web", 8080, &url, password_from, &secrets);
+        let files = revision(&rev, &format!("docker.io/acme/api@{}", digest(1)));
+        found.extend(shellcheck(
+            &dir,
+            password_from.replace('/', "_").as_str(),
+            &files,
+        ));
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -324,7 +576,7 @@ fn first_deployment_logs_in_pulls_and_starts_the_pinned_image() {
         "docker container inspect --format {{.State.Status}} web"
     );
     assert!(
-        validate[1].starts_with("curl --silent --max-time 5 --output ")
+        validate[1].starts_with("curl --silent --globoff --path-as-is --max-time 5 --output ")
             && validate[1].ends_with(" --write-out %{http_code} http://127.0.0.1/health"),
         "{validate:?}"
     );
@@ -572,7 +824,10 @@ fn docker_hub_login_reads_the_password_on_the_instance() {
     assert_eq!(i.read("login.stdin"), format!("{SECRET}\n"));
     assert!(!i.calls().contains(SECRET));
 
-    // A password that cannot be read fails the hook with what the role needs.
+    // A password that cannot be read fails the hook with what the role needs. The stand-in
+    // `aws` plays the refusal here, without an engine or a local AWS: moto does not enforce
+    // IAM, so no real role can lack the permission. The engine tests have the real CLI get
+    // IAM's AccessDeniedException, injected by the local AWS.
     let i = Instance::new();
     let v1 = i.unpack("d-1", &files);
     i.set("secrets.fail", "");
@@ -585,12 +840,16 @@ fn docker_hub_login_reads_the_password_on_the_instance() {
 }
 
 /// The revision on a real Docker engine (Debian's `docker.io`, started by `scripts/setup`
-/// loopback-only, every container on the host network) and a real `docker-registry` with
-/// htpasswd auth; only `aws` stands in (it answers the registry password). Where no engine
-/// runs the test says so loudly, and fails when `REQUIRE_DOCKER` is set (CI sets it).
+/// loopback-only, every container on the host network), a real `docker-registry` with
+/// htpasswd auth, the real AWS CLI and the local AWS (moto: Secrets Manager and SSM Parameter
+/// Store) holding the registry password and the container's secrets. Nothing stands in.
+/// Where no engine runs the tests say so loudly, and fail when `REQUIRE_DOCKER` is set (CI
+/// sets it).
 mod engine {
     use super::*;
-    use testkit::registry::{AuthMode, PASSWORD, Registry, USER};
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    use testkit::registry::{AuthMode, PASSWORD, Registry, USER, free_port};
 
     fn docker(args: &[&str]) -> Output {
         Command::new("docker").args(args).output().expect("docker")
@@ -607,6 +866,34 @@ mod engine {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// `docker inspect --format '{{json <field>}}'`, read back.
+    fn inspect<T: serde::de::DeserializeOwned>(name: &str, field: &str) -> T {
+        let text = ok(&[
+            "inspect",
+            "--format",
+            &format!("{{{{json {field}}}}}"),
+            name,
+        ]);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{field}: {e}: {text}"))
+    }
+
+    /// The environment of the container's first process, as the kernel holds it
+    /// (`/proc/1/environ`: NUL-separated, so a line break in a value is seen as it is).
+    fn environ(name: &str) -> Vec<String> {
+        proc_file(name, "environ")
+    }
+
+    /// `/proc/1/<file>` in the container, split at its NULs.
+    fn proc_file(name: &str, file: &str) -> Vec<String> {
+        let out = docker(&["exec", name, "cat", &format!("/proc/1/{file}")]);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout)
+            .expect("utf8")
+            .split_terminator('\0')
+            .map(str::to_owned)
+            .collect()
+    }
+
     fn available() -> bool {
         let up = Command::new("docker")
             .arg("info")
@@ -618,6 +905,63 @@ mod engine {
             eprintln!("\n*** {message} ***\n");
         }
         up
+    }
+
+    /// Runs the real AWS CLI against `aws` (test credentials) with `input` as its
+    /// `--cli-input-json`, so that values go to the service exactly, and reads its answer.
+    fn aws_cli(aws: &LocalAws, command: &[&str], input: &serde_json::Value) -> serde_json::Value {
+        let out = Command::new(testkit::workspace_root().join(".venv/bin/aws"))
+            .args(command)
+            .args(["--region", testkit::local_aws::REGION, "--output", "json"])
+            .arg("--cli-input-json")
+            .arg(input.to_string())
+            .env("AWS_ENDPOINT_URL", aws.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .output()
+            .expect("the AWS CLI (scripts/setup installs awscli into .venv)");
+        assert!(
+            out.status.success(),
+            "aws {}: {}",
+            command.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("the CLI's JSON answer")
+    }
+
+    /// A Secrets Manager secret holding `value`; its ARN (moto adds the random suffix).
+    fn create_secret(aws: &LocalAws, name: &str, value: &str) -> String {
+        let out = aws_cli(
+            aws,
+            &["secretsmanager", "create-secret"],
+            &json!({"Name": name, "SecretString": value}),
+        );
+        out["ARN"].as_str().expect("ARN").to_owned()
+    }
+
+    /// An SSM SecureString parameter holding `value` (encrypted with the account's
+    /// default key; the scripts read it `--with-decryption`).
+    fn put_parameter(aws: &LocalAws, name: &str, value: &str) {
+        aws_cli(
+            aws,
+            &["ssm", "put-parameter"],
+            &json!({"Name": name, "Value": value, "Type": "SecureString"}),
+        );
+    }
+
+    /// Adds `user`, with the registry's one password, to its htpasswd file; the registry
+    /// reads the file again when it changes.
+    fn add_user(registry: &Registry, user: &str) {
+        let path = registry.dir().join("htpasswd");
+        let text = std::fs::read_to_string(&path).expect("htpasswd");
+        let hash = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{USER}:")))
+            .expect("the registry's user")
+            .to_owned();
+        std::fs::write(&path, format!("{text}{user}:{hash}\n")).expect("htpasswd");
     }
 
     /// Builds a busybox image whose command serves `/ready` on `port` (`status` 200 with
@@ -656,7 +1000,6 @@ mod engine {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("docker import");
-        use std::io::Write;
         import.stdin.take().unwrap().write_all(&tar.stdout).unwrap();
         assert!(import.wait().unwrap().success(), "docker import");
         ok(&["push", &name]);
@@ -665,6 +1008,21 @@ mod engine {
         ok(&["rmi", &name]);
         let _ = std::fs::remove_dir_all(&root);
         digest
+    }
+
+    /// Removes the test's container and images when the test ends, passed or failed.
+    struct Cleanup {
+        container: String,
+        images: Vec<String>,
+    }
+
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = docker(&["rm", "--force", &self.container]);
+            for image in &self.images {
+                let _ = docker(&["rmi", image]);
+            }
+        }
     }
 
     fn running(name: &str) -> Option<(String, String)> {
@@ -682,41 +1040,99 @@ mod engine {
             .map(|(s, i)| (s.to_owned(), i.to_owned()))
     }
 
+    /// A loopback HTTP server that answers every request `200` with `body` and keeps each
+    /// request's head (request line and headers) as it arrived.
+    struct Recorder {
+        addr: std::net::SocketAddr,
+        heads: Arc<Mutex<Vec<Vec<u8>>>>,
+    }
+
+    impl Recorder {
+        fn start(body: &str) -> Self {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+            let addr = listener.local_addr().expect("its address");
+            let heads = Arc::new(Mutex::new(Vec::new()));
+            let kept = Arc::clone(&heads);
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            // Serves until the test process ends.
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(mut stream) = stream else { continue };
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n")
+                        && stream.read(&mut byte).is_ok_and(|n| n == 1)
+                    {
+                        head.push(byte[0]);
+                    }
+                    kept.lock().expect("heads").push(head);
+                    let _ = stream.write_all(answer.as_bytes());
+                }
+            });
+            Self { addr, heads }
+        }
+
+        /// The request lines received so far, byte for byte.
+        fn request_lines(&self) -> Vec<Vec<u8>> {
+            self.heads
+                .lock()
+                .expect("heads")
+                .iter()
+                .map(|h| {
+                    let end = h.windows(2).position(|w| w == b"\r\n").unwrap_or(h.len());
+                    h[..end].to_vec()
+                })
+                .collect()
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_revision_runs_on_a_real_engine_and_registry() {
         if !available() {
             return;
         }
+        let aws = LocalAws::start().await;
         let registry = Registry::start(AuthMode::Basic).await;
         let host = registry.host();
+        let password = create_secret(&aws, "registry-password", PASSWORD);
+        let wrong = create_secret(&aws, "registry-password-old", "not-the-password");
         ok(&["login", "--username", USER, "--password", PASSWORD, &host]);
-        let port = 18_000 + (std::process::id() % 1000) as u16;
+        let port = free_port();
         let name = format!("engine-web-{}", std::process::id());
         let v1 = image(&host, "v1", port, "ok");
         let v2 = image(&host, "v2", port, "ok");
         let dies = image(&host, "dies", port, "exit");
         let sick = image(&host, "sick", port, "ok");
         ok(&["logout", &host]);
-        let config = |path: &str| {
+        let _cleanup = Cleanup {
+            container: name.clone(),
+            images: vec![v1.clone(), v2.clone(), dies.clone(), sick.clone()],
+        };
+        let config = |path: &str, password_from: &str, restart: &str| {
             config(&format!(
-                r#"{{"name": "{name}", "login": {{"username": "{USER}", "passwordFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:registry-AbCdEf"}},
+                r#"{{"name": "{name}", "login": {{"username": "{USER}", "passwordFrom": "{password_from}"}},
                 "environment": {{"GREETING": "it's $(id) `id`; *", "QUOTED": "\"a b\" 'c'"}},
-                "restart": "on-failure:3", "logDriver": "json-file", "logOptions": {{"max-size": "1m"}}, "dockerArgs": ["--network", "host"],
+                "restart": "{restart}", "logDriver": "json-file", "logOptions": {{"max-size": "1m"}}, "dockerArgs": ["--network", "host"],
                 "health": {{"url": "http://127.0.0.1:{port}{path}", "contains": "ready", "interval": 1}},
                 "hooks": {{"ValidateService": {{"timeout": 10}}, "ApplicationStop": {{"timeout": 4}}}}}}"#
             ))
         };
-        let good = config("/ready");
-        let i = Instance::on_engine(PASSWORD);
+        let good = config("/ready", &password, "on-failure:3");
+        let i = Instance::on_engine(&aws);
         let r1 = i.unpack("d-1", &revision(&good, &v1));
         let r2 = i.unpack("d-2", &revision(&good, &v2));
 
-        // First deployment: logged in with the secret, pulled by digest, running, healthy.
-        i.deploy(None, &r1)
+        // First deployment: logged in with the password the real AWS CLI read from Secrets
+        // Manager, pulled by digest, running, healthy.
+        let log = i
+            .deploy(None, &r1)
             .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+        assert!(!log.contains(PASSWORD), "{log}");
         assert_eq!(running(&name), Some(("running".into(), v1.clone())));
-        let env = ok(&["inspect", "--format", "{{json .Config.Env}}", &name]);
-        let env: Vec<String> = serde_json::from_str(&env).unwrap();
+        let env = environ(&name);
         assert!(
             env.contains(&"GREETING=it's $(id) `id`; *".to_owned()),
             "{env:?}"
@@ -734,6 +1150,17 @@ mod engine {
         assert!(
             ok(&["inspect", "--format", "{{json .Config.Labels}}", &name]).contains("d-TEST12345")
         );
+        let reads: Vec<_> = aws
+            .calls()
+            .await
+            .into_iter()
+            .filter(|c| c.operation == "GetSecretValue")
+            .collect();
+        assert_eq!(reads.len(), 1, "{reads:?}");
+        assert_eq!(
+            reads[0].request.as_ref().unwrap()["SecretId"],
+            password.as_str()
+        );
 
         // A new image by digest replaces the container; the same revision again is fine.
         i.deploy(Some(&r1), &r2)
@@ -744,36 +1171,260 @@ mod engine {
         assert_eq!(running(&name), Some(("running".into(), v2.clone())));
 
         // A container that exits at start, and a health URL answering 500, fail validation.
-        let r3 = i.unpack("d-3", &revision(&good, &dies));
+        // (Without a restart policy: one that restarts it is seen running between tries.)
+        let r3 = i.unpack("d-3", &revision(&config("/ready", &password, "no"), &dies));
         let (hook, log) = i.deploy(Some(&r2), &r3).expect_err("it exits");
         assert_eq!(hook, "ValidateService", "{log}");
         assert!(
             log.contains("cannot start") && log.contains("is not running"),
             "{log}"
         );
-        let r4 = i.unpack("d-4", &revision(&config("/cgi-bin/ready"), &sick));
+        let r4 = i.unpack(
+            "d-4",
+            &revision(&config("/cgi-bin/ready", &password, "no"), &sick),
+        );
         let (hook, log) = i.deploy(Some(&r3), &r4).expect_err("500");
         assert_eq!(hook, "ValidateService", "{log}");
         assert!(log.contains("(last: status 500)"), "{log}");
 
-        // Rollback to the first revision: its image is still on the instance, so no pull,
-        // even with the registry gone.
-        drop(registry);
-        i.deploy(Some(&r4), &r1)
-            .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
-        assert_eq!(running(&name), Some(("running".into(), v1.clone())));
-
-        // A wrong password: the pull is refused and BeforeInstall says so.
-        let registry = Registry::start(AuthMode::Basic).await;
-        let other = Instance::on_engine("not-the-password");
-        let moved = v2.replace(&host, &registry.host());
-        let r5 = other.unpack("d-5", &revision(&good, &moved));
-        let (hook, log) = other.deploy(Some(&r1), &r5).expect_err("refused");
+        // A wrong password in the secret: the registry refuses the login, BeforeInstall
+        // says so and the container that ran stays.
+        let r5 = i.unpack("d-5", &revision(&config("/ready", &wrong, "no"), &v1));
+        let _ = docker(&["rmi", &v1]);
+        let (hook, log) = i.deploy(None, &r5).expect_err("refused");
         assert_eq!(hook, "BeforeInstall", "{log}");
         assert!(
-            log.to_ascii_lowercase().contains("unauthorized") || log.contains("login"),
+            log.contains(&format!("docker login to {host} as {USER} failed; check the user name and the password in {wrong}")),
             "{log}"
         );
-        let _ = docker(&["rm", "-f", &name]);
+        assert!(log.to_ascii_lowercase().contains("unauthorized"), "{log}");
+
+        // The instance role may not read the secret: the local AWS answers the CLI with
+        // IAM's AccessDeniedException (moto does not enforce IAM, so the local AWS plays
+        // the refusal), and BeforeInstall names the permission.
+        aws.fault(testkit::Fault::deny("secretsmanager", "GetSecretValue"))
+            .await;
+        let (hook, log) = i.deploy(None, &r1).expect_err("denied");
+        assert_eq!(hook, "BeforeInstall", "{log}");
+        assert!(
+            log.contains("AccessDeniedException"),
+            "the CLI's own message: {log}"
+        );
+        assert!(
+            log.contains(&format!("could not read the registry password from {password}; the instance role needs secretsmanager:GetSecretValue")),
+            "{log}"
+        );
+
+        // Rollback to the first revision with the pull it needs now, then with its image
+        // on the instance: no pull, even with the registry gone.
+        i.deploy(Some(&r4), &r1)
+            .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+        drop(registry);
+        i.deploy(Some(&r1), &r1)
+            .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+        assert_eq!(running(&name), Some(("running".into(), v1.clone())));
+    }
+
+    /// Every value of [`hostile`] as the running container and the health server got it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_value_arrives_byte_for_byte() {
+        if !available() {
+            return;
+        }
+        let aws = LocalAws::start().await;
+        let registry = Registry::start(AuthMode::Basic).await;
+        let host = registry.host();
+        add_user(&registry, LOGIN_USER);
+        ok(&["login", "--username", USER, "--password", PASSWORD, &host]);
+        let port = free_port();
+        let img = image(&host, "tricky", port, "ok");
+        ok(&["logout", &host]);
+        let name = format!("engine-tricky-{}", std::process::id());
+        let _cleanup = Cleanup {
+            container: name.clone(),
+            images: vec![img.clone()],
+        };
+
+        // The registry password in an SSM SecureString parameter; the container's secrets
+        // in Secrets Manager (a plain one and a JSON one, which arrives whole) and in SSM
+        // (by name and by ARN).
+        let json_value = r#"{"username": "it's", "password": "p$w `x` \"q\" \\ ;*"}"#;
+        put_parameter(&aws, "/registry/password", PASSWORD);
+        let plain = create_secret(&aws, "web/plain", TRICKY);
+        let json_secret = create_secret(&aws, "web/json", json_value);
+        put_parameter(&aws, "/web/tricky", TRICKY);
+        put_parameter(&aws, "/web/utf8", "grüße, ✓ $x");
+        let by_arn = "arn:aws:ssm:us-east-1:123456789012:parameter/web/utf8";
+        let secrets = [
+            ("PLAIN_SECRET", plain.as_str()),
+            ("JSON_SECRET", json_secret.as_str()),
+            ("PARAMETER", "/web/tricky"),
+            ("PARAMETER_BY_ARN", by_arn),
+        ];
+        let health = Recorder::start(&format!("ready: {LOGIN_USER}\n"));
+        let url = format!("http://{}{}", health.addr, hostile_path());
+        let rev = hostile(&name, port, &url, "/registry/password", &secrets);
+        let i = Instance::on_engine(&aws);
+        let r1 = i.unpack("d-1", &revision(&rev, &img));
+        let log = i
+            .deploy(None, &r1)
+            .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+        assert_eq!(running(&name), Some(("running".into(), img.clone())));
+
+        // The login: the registry accepted the user name only as written.
+        assert!(
+            log.contains(&format!(
+                "BeforeInstall: logging in to {host} as {LOGIN_USER} with the password from /registry/password\n"
+            )),
+            "{log}"
+        );
+        // The environment: the plain file, the docker arguments and the secrets.
+        let env = environ(&name);
+        let mut expected: Vec<(&str, &str)> = HOSTILE_ENV.to_vec();
+        expected.extend([
+            ("ARG_ENV", TRICKY),
+            ("ARG_MULTI", "first\nsecond\n"),
+            ("PLAIN_SECRET", TRICKY),
+            ("JSON_SECRET", json_value),
+            ("PARAMETER", TRICKY),
+            ("PARAMETER_BY_ARN", "grüße, ✓ $x"),
+        ]);
+        for (k, v) in expected {
+            let found: Vec<&String> = env
+                .iter()
+                .filter(|e| e.split('=').next() == Some(k))
+                .collect();
+            assert_eq!(found, [&format!("{k}={v}")], "{k}: {env:?}");
+        }
+        // Docker arguments, log options and the command, as the engine holds them.
+        let labels: std::collections::BTreeMap<String, String> = inspect(&name, ".Config.Labels");
+        assert_eq!(labels["tricky"], TRICKY);
+        assert_eq!(labels["multi"], "line one\nline two");
+        let log_config: serde_json::Value = inspect(&name, ".HostConfig.LogConfig");
+        assert_eq!(
+            log_config,
+            json!({"Type": "json-file", "Config": {"max-size": "1m", "labels": TRICKY, "env": "SINGLE,DOUBLE"}})
+        );
+        let cmd: Vec<String> = inspect(&name, ".Config.Cmd");
+        assert_eq!(cmd, hostile_command(port));
+        assert_eq!(proc_file(&name, "cmdline"), hostile_command(port));
+        let network: String = inspect(&name, ".HostConfig.NetworkMode");
+        assert_eq!(network, "host");
+        // The health URL: the request line curl sent, byte for byte, and the text found.
+        let lines = health.request_lines();
+        assert!(!lines.is_empty(), "no request reached the health server");
+        for line in &lines {
+            assert_eq!(
+                String::from_utf8_lossy(line),
+                format!("GET {} HTTP/1.1", hostile_path())
+            );
+        }
+        assert!(
+            log.contains(&format!("ValidateService: {url} answered 200\n")),
+            "{log}"
+        );
+
+        // A secret with a line break, which a Docker env file cannot carry: ApplicationStart
+        // refuses it and starts nothing; the previous container is gone (ApplicationStop).
+        let multi = create_secret(&aws, "web/multi-line", "line one\nline two");
+        let rev2 = hostile(
+            &name,
+            port,
+            &url,
+            "/registry/password",
+            &[("MULTI", multi.as_str())],
+        );
+        let r2 = i.unpack("d-2", &revision(&rev2, &img));
+        let (hook, log) = i.deploy(Some(&r1), &r2).expect_err("a line break");
+        assert_eq!(hook, "ApplicationStart", "{log}");
+        assert!(
+            log.contains(&format!(
+                "MULTI from {multi} holds a line break, which a Docker env file cannot carry"
+            )),
+            "{log}"
+        );
+        assert!(!log.contains("line two"), "the value is not shown: {log}");
+        assert_eq!(running(&name), None);
+    }
+
+    /// A user's own template revision: their appspec.yml and scripts, with the pinned image
+    /// filled in, run in CodeDeploy's order on the real engine. Their scripts log in with
+    /// the real AWS CLI reading the registry password from Secrets Manager.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_users_template_revision_runs_on_a_real_engine() {
+        if !available() {
+            return;
+        }
+        let aws = LocalAws::start().await;
+        let registry = Registry::start(AuthMode::Basic).await;
+        let host = registry.host();
+        let password = create_secret(&aws, "registry/token", PASSWORD);
+        ok(&["login", "--username", USER, "--password", PASSWORD, &host]);
+        let port = free_port();
+        let v1 = image(&host, "tpl1", port, "ok");
+        let v2 = image(&host, "tpl2", port, "ok");
+        ok(&["logout", &host]);
+        let name = format!("engine-template-{}", std::process::id());
+        let _cleanup = Cleanup {
+            container: name.clone(),
+            images: vec![v1.clone(), v2.clone()],
+        };
+        let appspec = "version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: /opt/web\nhooks:\n  ApplicationStop:\n    - location: scripts/stop.sh\n      timeout: 30\n  BeforeInstall:\n    - location: scripts/pull.sh\n      timeout: 120\n  ApplicationStart:\n    - location: scripts/start.sh\n      timeout: 60\n  ValidateService:\n    - location: scripts/check.sh\n      timeout: 60\n";
+        let files: Vec<(String, Vec<u8>)> = [
+            ("appspec.yml", appspec.to_owned()),
+            (
+                "scripts/stop.sh",
+                format!("#!/bin/sh\n# The user's own: stop whatever runs.\ndocker rm --force {name} >/dev/null 2>&1 || true\n"),
+            ),
+            (
+                "scripts/pull.sh",
+                format!(
+                    "#!/bin/sh\nset -eu\naws secretsmanager get-secret-value --region us-east-1 --secret-id '{password}' --query SecretString --output text \\\n  | docker login --username '{USER}' --password-stdin '{host}'\ndocker pull '<IMAGE_URI>'\ndocker logout '{host}'\n"
+                ),
+            ),
+            (
+                "scripts/start.sh",
+                format!(
+                    "#!/bin/sh\nset -eu\ndocker run --detach --name {name} --network host --label 'digest=<IMAGE_DIGEST>' '<IMAGE_URI>'\n"
+                ),
+            ),
+            (
+                "scripts/check.sh",
+                format!(
+                    "#!/bin/sh\nfor _ in 1 2 3 4 5 6 7 8 9 10; do\n  curl --silent --fail http://127.0.0.1:{port}/ready && exit 0\n  sleep 1\ndone\nexit 1\n"
+                ),
+            ),
+        ]
+        .into_iter()
+        .map(|(p, t)| (p.to_owned(), t.into_bytes()))
+        .collect();
+        let i = Instance::on_engine(&aws);
+        let fill = |uri: &str| {
+            let digest = uri.split_once('@').expect("pinned").1;
+            render_taskdef::revision::template::fill(
+                "SourceArtifact/deploy",
+                files.clone(),
+                uri,
+                digest,
+            )
+            .expect("filled")
+        };
+        let r1 = i.unpack("d-1", &fill(&v1));
+        let r2 = i.unpack("d-2", &fill(&v2));
+        let log = i
+            .deploy(None, &r1)
+            .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+        assert!(log.contains("ready tpl1"), "{log}");
+        assert_eq!(running(&name), Some(("running".into(), v1.clone())));
+        let labels: std::collections::BTreeMap<String, String> = inspect(&name, ".Config.Labels");
+        assert_eq!(
+            Some(labels["digest"].as_str()),
+            v1.split_once('@').map(|d| d.1)
+        );
+        let log = i
+            .deploy(Some(&r1), &r2)
+            .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+        assert!(log.contains("ready tpl2"), "{log}");
+        assert_eq!(running(&name), Some(("running".into(), v2.clone())));
     }
 }

@@ -6,7 +6,7 @@
 use super::Files;
 use super::config::{HOOKS, RevisionConfig};
 use super::secret::SecretRef;
-use super::shell::{append_words, assign, quote};
+use super::shell::{self, quote};
 use crate::images::ImageName;
 use shared::image::Registry;
 
@@ -22,6 +22,27 @@ const HEALTH: &str = include_str!("scripts/health.sh");
 pub const ENV_FILE: &str = "container.env";
 /// How many of the container's last log lines `ValidateService` prints on failure.
 pub const LOG_LINES: u32 = 20;
+
+/// The line before a command that holds a configured value with `$` or a backquote. Such
+/// a value is single-quoted, so it stays literal, which is what is meant; shellcheck's
+/// note SC2016 (that it does not expand) is silenced for that command alone.
+fn literal_note<S: AsRef<str>>(values: &[S]) -> &'static str {
+    if values.iter().any(|v| v.as_ref().contains(['$', '`'])) {
+        "# shellcheck disable=SC2016 # a configured value: its $ and backquotes are literal\n"
+    } else {
+        ""
+    }
+}
+
+/// `name=<quoted value>`, after [`literal_note`] when the value needs it.
+fn assign(name: &str, value: &str) -> String {
+    format!("{}{}", literal_note(&[value]), shell::assign(name, value))
+}
+
+/// `set -- "$@" <quoted words>`, after [`literal_note`] when a word needs it.
+fn append_words<S: AsRef<str>>(words: &[S]) -> String {
+    format!("{}{}", literal_note(words), shell::append_words(words))
+}
 
 /// What the revision deploys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,7 +246,8 @@ fn start_body(rev: &RevisionConfig, deploy: &Deploy) -> String {
             // Checked before: every source parses.
             if let Ok(from) = SecretRef::parse(source) {
                 block.push_str(&format!(
-                    "secret {} {} {}\n",
+                    "{}secret {} {} {}\n",
+                    literal_note(&[var, source]),
                     quote(var),
                     quote(source),
                     read_command(&from, rev.region.as_deref().or(deploy.default_region))
@@ -280,15 +302,24 @@ fn login_block(login: &Login, rev: &RevisionConfig, deploy: &Deploy) -> String {
             username,
             from,
         } => format!(
-            "{}\n{}\n{}\nlogout() {{ docker logout \"$registry\" >/dev/null 2>&1 || true; }}\nlog \"logging in to $registry as $username with the password from $password_from\"\npassword=$({}) || fail \"could not read the registry password from $password_from; the instance role needs secretsmanager:GetSecretValue or ssm:GetParameter (and kms:Decrypt) on it\"\nprintf '%s\\n' \"$password\" | docker login --username \"$username\" --password-stdin \"$registry\" >/dev/null || fail \"docker login to $registry as $username failed; check the user name and the password in $password_from\"\npassword=''\n",
+            "{}\n{}\n{}\nlogout() {{ docker logout \"$registry\" >/dev/null 2>&1 || true; }}\nlog \"logging in to $registry as $username with the password from $password_from\"\n{}password=$({}) || fail \"could not read the registry password from $password_from; the instance role needs secretsmanager:GetSecretValue or ssm:GetParameter (and kms:Decrypt) on it\"\nprintf '%s\\n' \"$password\" | docker login --username \"$username\" --password-stdin \"$registry\" >/dev/null || fail \"docker login to $registry as $username failed; check the user name and the password in $password_from\"\npassword=''\n",
             assign("registry", registry),
             assign("username", username),
             assign(
                 "password_from",
                 rev.login.as_ref().map_or("", |l| l.password_from.as_str())
             ),
+            literal_note(&[password_source(from)]),
             read_command(from, rev.region.as_deref().or(deploy.default_region))
         ),
+    }
+}
+
+/// The secret's ARN or parameter name, as the AWS CLI call quotes it.
+fn password_source(from: &SecretRef) -> &str {
+    match from {
+        SecretRef::SecretsManager { arn, .. } => arn,
+        SecretRef::Ssm { name, .. } => name,
     }
 }
 
@@ -366,6 +397,28 @@ mod tests {
             "plain values stay in the env file: {s}"
         );
         assert_eq!(env_file(&r), "GREETING=it's $(id)\n");
+    }
+
+    #[test]
+    fn literal_dollars_and_backquotes_are_marked_for_shellcheck_only_where_they_are() {
+        let r = rev(
+            r#"{"dockerArgs": ["--label", "price=$5"], "logDriver": "json-file", "logOptions": {"tag": "`x`", "max-size": "1m"},
+                "health": {"url": "http://127.0.0.1/health?a=1&b=2", "contains": "$ok"}}"#,
+        );
+        let note =
+            "# shellcheck disable=SC2016 # a configured value: its $ and backquotes are literal\n";
+        let start = script("ApplicationStart", &r, &deploy(), &Login::Anonymous);
+        assert!(
+            start.contains(&format!("{note}set -- \"$@\" '--label' 'price=$5'\n")),
+            "{start}"
+        );
+        assert!(start.contains(&format!("{note}set -- \"$@\" '--log-opt' 'tag=`x`'\n")));
+        assert!(start.contains("\nset -- \"$@\" '--log-opt' 'max-size=1m'\n"));
+        assert!(!start.contains(&format!("{note}set -- \"$@\" '--log-opt' 'max-size")));
+        let validate = script("ValidateService", &r, &deploy(), &Login::Anonymous);
+        assert!(validate.contains("\nurl='http://127.0.0.1/health?a=1&b=2'\n"));
+        assert!(!validate.contains(&format!("{note}url=")));
+        assert!(validate.contains(&format!("{note}expect_text='$ok'\n")));
     }
 
     #[test]

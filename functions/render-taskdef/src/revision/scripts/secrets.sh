@@ -14,6 +14,7 @@ secret() {
   value=$("$@") || fail "could not read $var from $from; the instance role needs secretsmanager:GetSecretValue or ssm:GetParameter (and kms:Decrypt) on it"
   case $value in
     *"$nl"*) fail "$var from $from holds a line break, which a Docker env file cannot carry" ;;
+    *) ;;
   esac
   printf '%s=%s\n' "$var" "$value" >>"$secret_file"
   value=''

@@ -1,7 +1,8 @@
 # Waits until the container runs and, when configured, until its health URL answers as
 # expected, within the hook's timeout less a margin: on failure the container's last log
 # lines are printed before the reason, which CodeDeploy shows in the diagnostics.
-end=$(( $(date +%s) + budget ))
+now=$(date +%s)
+end=$((now + budget))
 tries=$(( budget / interval + 1 ))
 
 failed() {
@@ -16,7 +17,8 @@ while :; do
   attempt=$((attempt + 1))
   state=$(docker container inspect --format '{{.State.Status}}' "$name" 2>/dev/null) || state=missing
   [ "$state" = running ] && break
-  if [ "$attempt" -ge "$tries" ] || [ $(( $(date +%s) + interval )) -gt "$end" ]; then
+  now=$(date +%s)
+  if [ "$attempt" -ge "$tries" ] || [ $((now + interval)) -gt "$end" ]; then
     failed "container $name is not running (state: $state) after ${budget}s"
   fi
   sleep "$interval"
