@@ -4,13 +4,14 @@
 
 use shared::JobContext;
 use shared::artifacts::Artifacts;
+use shared::aws::account::role_account;
+use shared::image::{EcrImageRef, IMAGE_DETAIL, Reference};
 use shared::registry::{Client as RegistryClient, Credentials};
 
 use crate::config::Config;
 use crate::ecr::Repo;
 use crate::ecr_layers::Downloader;
 use crate::error::PromoteError;
-use crate::reference::{ImageRef, Reference, role_account};
 use crate::registry_image::{RegistryImage, api_repository};
 use crate::route::{EcrImage, EcrTarget, RegistryTarget, Role, Route, Secret, Source, Target};
 use crate::store::Store;
@@ -83,7 +84,7 @@ enum Opening<'a> {
 
 /// Where an ECR source is, once its artifact (if any) has been read.
 struct EcrSource<'a> {
-    image: ImageRef,
+    image: EcrImageRef,
     region: String,
     role: &'a Role,
 }
@@ -249,7 +250,7 @@ fn target_registry(
 pub(crate) async fn resolve_source(
     image: &EcrImage,
     artifacts: &Artifacts,
-) -> Result<(ImageRef, Option<String>), PromoteError> {
+) -> Result<(EcrImageRef, Option<String>), PromoteError> {
     let (name, file, container) = match image {
         EcrImage::Named(image) => return Ok((image.clone(), None)),
         EcrImage::Artifact {
@@ -262,7 +263,7 @@ pub(crate) async fn resolve_source(
     let paths: Vec<&str> = zip.paths().collect();
     let file = source::choose_file(name, &paths, file, container)?;
     let json = zip.json(&file)?;
-    let image = if file.rsplit('/').next() == Some(source::IMAGE_DETAIL) {
+    let image = if file.rsplit('/').next() == Some(IMAGE_DETAIL) {
         source::from_image_detail(&file, json)
     } else {
         source::from_image_definitions(&file, json, container)

@@ -6,9 +6,9 @@ use aws_sdk_ecr::types::{ImageIdentifier, ImageTagMutability};
 use shared::error::{AwsError, aws_error};
 
 use crate::manifest::ACCEPTED_MEDIA_TYPES;
-use crate::reference::Reference;
 use crate::scan::{BasicFinding, EnhancedFinding, Findings, ScanResult};
 use crate::tags::Mutability;
+use shared::image::Reference;
 
 /// Findings asked for per DescribeImageScanFindings page (the API maximum).
 const SCAN_PAGE: i32 = 1000;

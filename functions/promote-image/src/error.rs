@@ -10,9 +10,8 @@ use shared::registry::RegistryError;
 use shared::text::escape_control;
 
 use crate::manifest::{ManifestError, MediaType};
-use crate::reference::{Reference, short_digest};
-use crate::source::{IMAGE_DEFINITIONS, IMAGE_DETAIL};
 use crate::tags::{self, Conflict, Mutability};
+use shared::image::{IMAGE_DEFINITIONS, IMAGE_DETAIL, Reference, short_digest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PromoteError {

@@ -14,7 +14,6 @@ pub mod ecr_layers;
 pub mod error;
 pub mod manifest;
 pub mod pipeline;
-pub mod reference;
 pub mod registry_image;
 pub mod route;
 pub mod scan;

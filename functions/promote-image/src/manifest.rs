@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
+use shared::registry::{BodyType, body_type};
 
 /// The four manifest types, as the registry client names them.
 pub use shared::registry::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
@@ -164,8 +165,6 @@ pub enum ManifestError {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Raw {
-    schema_version: Option<u32>,
-    media_type: Option<String>,
     config: Option<RawDescriptor>,
     #[serde(default)]
     layers: Vec<RawDescriptor>,
@@ -196,22 +195,22 @@ struct RawPlatform {
 }
 
 /// Parses a manifest. `reported` is the media type ECR returned; when absent the
-/// manifest's own `mediaType` field, then its shape, decide.
+/// manifest's own `mediaType` field, then its shape, decide ([`body_type`]).
 pub fn parse(manifest: &str, reported: Option<&str>) -> Result<Manifest, ManifestError> {
     let raw: Raw =
         serde_json::from_str(manifest).map_err(|e| ManifestError::Json(e.to_string()))?;
-    let declared = reported
-        .filter(|s| !s.is_empty())
-        .or(raw.media_type.as_deref());
-    let media_type = match declared {
-        Some(value) => {
-            MediaType::parse(value).ok_or_else(|| ManifestError::Unsupported(value.to_string()))?
-        }
-        None if raw.schema_version == Some(1) => {
-            return Err(ManifestError::Unsupported("schema version 1".to_string()));
-        }
-        None if raw.manifests.is_some() => MediaType::OciIndex,
-        None => MediaType::OciManifest,
+    let unsupported = |value: &str| ManifestError::Unsupported(value.to_string());
+    let media_type = match reported.filter(|s| !s.is_empty()) {
+        Some(value) => MediaType::parse(value).ok_or_else(|| unsupported(value))?,
+        None => match body_type(manifest.as_bytes()) {
+            BodyType::Manifest(value) => {
+                MediaType::parse(value).ok_or_else(|| unsupported(value))?
+            }
+            BodyType::Unsupported(value) => return Err(unsupported(&value)),
+            // Neither declared nor shaped: read as an image manifest, which then says what
+            // it lacks.
+            BodyType::Unknown => MediaType::OciManifest,
+        },
     };
     let body = if media_type.is_index() {
         let Some(manifests) = raw.manifests else {

@@ -20,11 +20,11 @@ use crate::date::Date;
 use crate::ecr::{self, Put, Repo, RepoInfo, TagTarget};
 use crate::error::PromoteError;
 use crate::manifest::{self, Child, Manifest};
-use crate::reference::{Reference, registry_host, short_digest};
 use crate::scan::{self, GateReport, ScanResult};
-use crate::store::{CONCURRENCY, Image, Store, reference_str};
+use crate::store::{CONCURRENCY, Image, Store};
 use crate::summary::{CopyStats, Promotion};
 use crate::tags::{self, Current, TagPlan};
+use shared::image::{Reference, registry_host, short_digest};
 
 /// A promotion between two stores.
 pub struct Request<'a> {
@@ -558,7 +558,7 @@ fn not_found(source: Store<'_>, req: &Request<'_>) -> PromoteError {
         } => PromoteError::RegistryImageMissing {
             registry: client.host().to_string(),
             repository: repository.to_string(),
-            reference: reference_str(req.reference).to_string(),
+            reference: req.reference.as_str().to_string(),
             field: match req.reference {
                 Reference::Tag(_) => "the tag in source.imageUri or source.tag",
                 Reference::Digest(_) => "the digest in source.imageUri or source.digest",

@@ -4,9 +4,7 @@
 
 use std::fmt;
 
-use shared::image::{ImageName, Registry};
-
-use crate::reference::{Reference, is_digest, is_repository_name, is_tag};
+use shared::image::{ImageName, Reference, Registry};
 
 /// An image in a registry other than private ECR.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,26 +80,9 @@ pub fn parse_registry_image(uri: &str) -> Result<RegistryImage, String> {
         .clone()
         .unwrap_or_else(|| "docker.io".to_string());
     let repository = name.api_repository();
-    if !is_repository_name(&repository) {
-        return Err(format!(
-            "`{uri}`: `{repository}` is not a valid repository name"
-        ));
-    }
-    let reference = match (&name.tag, &name.digest) {
-        (_, Some(d)) if is_digest(d) => Reference::Digest(d.clone()),
-        (_, Some(d)) => {
-            return Err(format!(
-                "`{uri}`: `{d}` is not a digest (sha256:<64 hex digits>)"
-            ));
-        }
-        (Some(t), None) if is_tag(t) => Reference::Tag(t.clone()),
-        (Some(t), None) => return Err(format!("`{uri}`: `{t}` is not a valid tag")),
-        (None, None) => {
-            return Err(format!(
-                "`{uri}` names no tag or digest; add :<tag> or @sha256:<digest>"
-            ));
-        }
-    };
+    name.check_repository(&repository)
+        .map_err(|e| e.to_string())?;
+    let reference = name.reference().map_err(|e| e.to_string())?;
     Ok(RegistryImage {
         host: name.api_host(),
         registry,

@@ -3,8 +3,8 @@
 //! what that side needs and nothing that does not apply to it.
 
 use crate::config::GatePolicy;
-use crate::reference::ImageRef;
 use crate::registry_image::RegistryImage;
+use shared::image::EcrImageRef;
 
 /// What to promote, where to, and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub enum Source {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EcrImage {
     /// In UserParameters: repository and tag or digest, or an image URI.
-    Named(ImageRef),
+    Named(EcrImageRef),
     /// By an input artifact's `imageDetail.json` or `imagedefinitions.json`.
     Artifact {
         name: String,

@@ -2,13 +2,11 @@
 //! action, blue/green builds) or `imagedefinitions.json` (standard ECS deploy).
 
 use serde_json::Value;
-use shared::image;
+use shared::image::{self, EcrImageRef};
 
 use crate::error::PromoteError;
-use crate::reference::{self, ImageRef};
 
-pub const IMAGE_DETAIL: &str = "imageDetail.json";
-pub const IMAGE_DEFINITIONS: &str = "imagedefinitions.json";
+pub use shared::image::{IMAGE_DEFINITIONS, IMAGE_DETAIL};
 
 /// Which file of the artifact to read: the configured one, else `imagedefinitions.json`
 /// when a container is named, else `imageDetail.json` if present, else `imagedefinitions.json`.
@@ -37,26 +35,31 @@ pub fn choose_file(
 
 /// The image named by an `imageDetail.json` (parsed within the artifact's JSON limits); its
 /// `ImageDigest`, when present, pins it.
-pub fn from_image_detail(file: &str, json: Value) -> Result<ImageRef, String> {
+pub fn from_image_detail(file: &str, json: Value) -> Result<EcrImageRef, String> {
     let detail = image::read_image_detail(file, &json).map_err(|p| p.to_string())?;
-    reference::from_detail(&detail).map_err(|e| format!("{file}: ImageURI {e}"))
+    EcrImageRef::from_detail(&detail).map_err(|e| format!("{file}: ImageURI {e}"))
 }
 
 /// The image of one container of an `imagedefinitions.json` (parsed within the artifact's
-/// JSON limits).
+/// JSON limits): the one named, or the only one.
 pub fn from_image_definitions(
     file: &str,
     json: Value,
     container: Option<&str>,
-) -> Result<ImageRef, String> {
+) -> Result<EcrImageRef, String> {
     let definitions = image::read_image_definitions(file, &json).map_err(|p| p.to_string())?;
-    reference::from_definitions(file, &definitions, container)
+    let chosen =
+        image::select_definition(file, &definitions, container).map_err(|p| match container {
+            Some(_) => format!("{p}. Set source.container to one of them"),
+            None => format!("{p}; set source.container to the one to promote"),
+        })?;
+    EcrImageRef::parse(&chosen.uri).map_err(|e| format!("{file}, container `{}`: {e}", chosen.name))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reference::Reference;
+    use shared::image::Reference;
 
     fn v(bytes: &[u8]) -> Value {
         serde_json::from_slice(bytes).unwrap()
@@ -169,10 +172,7 @@ mod tests {
         let image = from_image_definitions("f", v(json.as_bytes()), Some("web")).unwrap();
         assert_eq!(image.repository, "web");
         let e = from_image_definitions("f", v(json.as_bytes()), None).unwrap_err();
-        assert!(
-            e.contains("several containers") && e.contains("`web`, `envoy`"),
-            "{e}"
-        );
+        assert!(e.contains("several containers (`web`, `envoy`)"), "{e}");
         let e = from_image_definitions("f", v(json.as_bytes()), Some("api")).unwrap_err();
         assert!(
             e.contains("no container `api`") && e.contains("`envoy`"),
@@ -180,7 +180,7 @@ mod tests {
         );
         let e = from_image_definitions("f", v(json.as_bytes()), Some("envoy")).unwrap_err();
         assert!(
-            e.contains("container `envoy`") && e.contains("not an ECR image URI"),
+            e.contains("f, container `envoy`: `public.ecr.aws/envoy:v1` is not an ECR image URI"),
             "{e}"
         );
         let single = format!(r#"[{{"name": "web", "imageUri": "{URI}"}}]"#);

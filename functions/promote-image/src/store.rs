@@ -11,8 +11,8 @@ use crate::ecr::{self, Fetched, Put, Repo, RepoInfo, TagTarget};
 use crate::ecr_layers::{self, Downloader};
 use crate::error::PromoteError;
 use crate::manifest::Blob;
-use crate::reference::Reference;
 use crate::tags::Mutability;
+use shared::image::Reference;
 
 /// Manifests, tags and blob checks handled at once; the rest wait their turn.
 pub const CONCURRENCY: usize = 4;
@@ -60,14 +60,6 @@ impl From<Fetched> for Image {
             bytes: Bytes::from(f.manifest),
             registry_id: f.registry_id,
         }
-    }
-}
-
-/// `v1` or `sha256:...`, as the distribution API takes it.
-pub fn reference_str(reference: &Reference) -> &str {
-    match reference {
-        Reference::Tag(t) => t,
-        Reference::Digest(d) => d,
     }
 }
 
@@ -128,7 +120,7 @@ impl Store<'_> {
             Store::Registry {
                 client, repository, ..
             } => Ok(client
-                .get_manifest(repository, reference_str(reference))
+                .get_manifest(repository, reference.as_str())
                 .await?
                 .map(|m| Image {
                     digest: m.digest,

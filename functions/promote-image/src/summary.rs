@@ -2,9 +2,9 @@
 
 use shared::text::truncate;
 
-use crate::reference::short_digest;
 use crate::scan::GateReport;
 use crate::tags::TagPlan;
+use shared::image::short_digest;
 
 pub use shared::report::MAX_SUMMARY;
 

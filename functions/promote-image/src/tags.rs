@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::reference::short_digest;
+use shared::image::short_digest;
 
 /// A repository's tag mutability, with its exclusion filters (wildcards, `*`).
 #[derive(Clone, Debug, PartialEq, Eq)]

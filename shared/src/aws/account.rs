@@ -78,6 +78,21 @@ pub fn arn_account(text: &str) -> Option<&str> {
         .filter(|a| !a.is_empty())
 }
 
+/// The account of an IAM role ARN (`arn:<partition>:iam::<account>:role/<name>`), when
+/// it is one.
+pub fn role_account(text: &str) -> Option<&str> {
+    let arn = Arn::parse(text)?;
+    let ok = arn.partition.starts_with("aws")
+        && arn.service == "iam"
+        && arn.region.is_empty()
+        && crate::image::is_account_id(arn.account)
+        && arn
+            .resource
+            .strip_prefix("role/")
+            .is_some_and(|name| !name.is_empty());
+    ok.then_some(arn.account)
+}
+
 impl Account {
     /// The block that changes nothing: the function's own account and region.
     pub fn home() -> Self {
@@ -195,11 +210,7 @@ fn role_problem(role: &str) -> Option<String> {
         return Some(format!("`{role}` {shape}"));
     };
     let name = arn.resource.strip_prefix("role/").unwrap_or_default();
-    let ok = arn.service == "iam"
-        && arn.partition.starts_with("aws")
-        && arn.region.is_empty()
-        && crate::image::is_account_id(arn.account)
-        && !name.is_empty()
+    let ok = role_account(role).is_some()
         && name.len() <= 512
         && name
             .bytes()
@@ -375,5 +386,22 @@ mod tests {
         assert_eq!(a.resource, "service/prod/web");
         assert_eq!(arn_region("web"), None);
         assert_eq!(arn_region("arn:aws:iam::1:role/x"), None);
+    }
+
+    #[test]
+    fn reads_role_account() {
+        assert_eq!(
+            role_account("arn:aws:iam::222233334444:role/promote"),
+            Some("222233334444")
+        );
+        assert_eq!(
+            role_account("arn:aws-cn:iam::222233334444:role/path/promote"),
+            Some("222233334444")
+        );
+        assert_eq!(role_account("arn:aws:iam::222233334444:user/bob"), None);
+        assert_eq!(role_account("arn:aws:iam::222233334444:role/"), None);
+        assert_eq!(role_account("arn:aws:iam::2222:role/x"), None);
+        assert_eq!(role_account("arn:aws:sts::222233334444:role/x"), None);
+        assert_eq!(role_account("promote"), None);
     }
 }

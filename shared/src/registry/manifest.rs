@@ -222,24 +222,53 @@ fn header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// The four manifest types this client reads.
+const MANIFEST_TYPES: [&str; 4] = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST];
+
 /// Whether `media_type` is one of the four manifest types this client reads.
 pub fn is_manifest_type(media_type: &str) -> bool {
-    matches!(
-        media_type,
-        OCI_INDEX | OCI_MANIFEST | DOCKER_LIST | DOCKER_MANIFEST
-    )
+    MANIFEST_TYPES.contains(&media_type)
 }
 
-/// The media type a manifest declares (`mediaType`), or an OCI type guessed from its shape
-/// (`manifests` makes an index) when it declares none, as OCI allows.
-pub fn media_type_of(body: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+/// What a manifest's body says it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyType {
+    /// One of the four manifest types: declared (`mediaType`), or, when it declares none
+    /// as OCI allows, told from its shape (`manifests` makes an index, `layers` an image
+    /// manifest).
+    Manifest(&'static str),
+    /// A declared type that is none of the four, or `schema version 1` for a schema 1
+    /// manifest (which declares none).
+    Unsupported(String),
+    /// Not JSON, or neither declared nor shaped as a manifest.
+    Unknown,
+}
+
+/// What `body` says it is (see [`BodyType`]).
+pub fn body_type(body: &[u8]) -> BodyType {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return BodyType::Unknown;
+    };
     match value.get("mediaType").and_then(|v| v.as_str()) {
-        Some(t) if is_manifest_type(t) => Some(t.to_string()),
-        Some(_) => None,
-        None if value.get("manifests").is_some() => Some(OCI_INDEX.to_string()),
-        None if value.get("layers").is_some() => Some(OCI_MANIFEST.to_string()),
-        None => None,
+        Some(t) => match MANIFEST_TYPES.into_iter().find(|known| *known == t) {
+            Some(known) => BodyType::Manifest(known),
+            None => BodyType::Unsupported(t.to_string()),
+        },
+        None if value.get("schemaVersion").and_then(|v| v.as_u64()) == Some(1) => {
+            BodyType::Unsupported("schema version 1".to_string())
+        }
+        None if value.get("manifests").is_some() => BodyType::Manifest(OCI_INDEX),
+        None if value.get("layers").is_some() => BodyType::Manifest(OCI_MANIFEST),
+        None => BodyType::Unknown,
+    }
+}
+
+/// The media type a manifest declares, or the one its shape tells, when it is one of the
+/// four (see [`body_type`]).
+pub fn media_type_of(body: &[u8]) -> Option<String> {
+    match body_type(body) {
+        BodyType::Manifest(t) => Some(t.to_string()),
+        BodyType::Unsupported(_) | BodyType::Unknown => None,
     }
 }
 
@@ -249,24 +278,40 @@ mod tests {
 
     #[test]
     fn reads_the_declared_or_shaped_media_type() {
-        let rows: [(&str, Option<&str>); 5] = [
+        let rows: [(&str, BodyType); 7] = [
             (
                 r#"{"mediaType": "application/vnd.docker.distribution.manifest.v2+json"}"#,
-                Some(DOCKER_MANIFEST),
+                BodyType::Manifest(DOCKER_MANIFEST),
             ),
-            (r#"{"schemaVersion": 2, "manifests": []}"#, Some(OCI_INDEX)),
+            (
+                r#"{"schemaVersion": 2, "manifests": []}"#,
+                BodyType::Manifest(OCI_INDEX),
+            ),
             (
                 r#"{"schemaVersion": 2, "config": {}, "layers": []}"#,
-                Some(OCI_MANIFEST),
+                BodyType::Manifest(OCI_MANIFEST),
             ),
             (
                 r#"{"mediaType": "application/vnd.docker.distribution.manifest.v1+prettyjws"}"#,
-                None,
+                BodyType::Unsupported(
+                    "application/vnd.docker.distribution.manifest.v1+prettyjws".into(),
+                ),
             ),
-            ("not json", None),
+            (
+                r#"{"schemaVersion": 1, "name": "web", "fsLayers": []}"#,
+                BodyType::Unsupported("schema version 1".into()),
+            ),
+            (r#"{"schemaVersion": 2}"#, BodyType::Unknown),
+            ("not json", BodyType::Unknown),
         ];
         for (body, want) in rows {
-            assert_eq!(media_type_of(body.as_bytes()).as_deref(), want, "{body}");
+            let got = body_type(body.as_bytes());
+            let guessed = match &want {
+                BodyType::Manifest(t) => Some(t.to_string()),
+                _ => None,
+            };
+            assert_eq!(got, want, "{body}");
+            assert_eq!(media_type_of(body.as_bytes()), guessed, "{body}");
         }
     }
 }

@@ -49,10 +49,12 @@ pub use digest::{Hasher, sha256_digest};
 pub use error::RegistryError;
 pub use limit::{Decision as RateLimitDecision, LimitHeaders, decide as rate_limit_decision};
 pub use manifest::{
-    ACCEPT, DOCKER_LIST, DOCKER_MANIFEST, MAX_MANIFEST, Manifest, OCI_INDEX, OCI_MANIFEST,
-    Resolved, is_manifest_type, media_type_of,
+    ACCEPT, BodyType, DOCKER_LIST, DOCKER_MANIFEST, MAX_MANIFEST, Manifest, OCI_INDEX,
+    OCI_MANIFEST, Resolved, body_type, is_manifest_type, media_type_of,
 };
-pub use secret::{parse_credentials, read_credentials, read_credentials_at};
+pub use secret::{
+    parse_credentials, read_credentials, read_credentials_at, read_credentials_where_it_is,
+};
 pub use transfer::{Copied, copy_blob};
 
 use crate::image::ImageName;

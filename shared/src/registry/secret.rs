@@ -14,15 +14,40 @@ pub async fn read_credentials(
     secret_id: &str,
     username: Option<&str>,
 ) -> Result<Credentials, RegistryError> {
-    let out = client
-        .get_secret_value()
-        .secret_id(secret_id)
-        .send()
-        .await
-        .map_err(|e| {
-            let e = e.into_service_error();
-            secret_error(secret_id, &e)
-        })?;
+    read_in(client, None, secret_id, username).await
+}
+
+/// Reads the credentials in `secret_id` with `client`'s credentials (an assumed role's,
+/// for a secret of a workload account): in the ARN's region when it is an ARN, else in
+/// the client's.
+pub async fn read_credentials_where_it_is(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+    username: Option<&str>,
+) -> Result<Credentials, RegistryError> {
+    let region = crate::aws::account::arn_region(secret_id);
+    read_in(client, region, secret_id, username).await
+}
+
+/// One `GetSecretValue` in `region` (`None`: the client's), and its string read.
+async fn read_in(
+    client: &aws_sdk_secretsmanager::Client,
+    region: Option<&str>,
+    secret_id: &str,
+    username: Option<&str>,
+) -> Result<Credentials, RegistryError> {
+    let mut call = client.get_secret_value().secret_id(secret_id).customize();
+    if let Some(region) = region
+        && client.config().region().map(|r| r.as_ref()) != Some(region)
+    {
+        call = call.config_override(aws_sdk_secretsmanager::config::Builder::default().region(
+            aws_sdk_secretsmanager::config::Region::new(region.to_owned()),
+        ));
+    }
+    let out = call.send().await.map_err(|e| {
+        let e = e.into_service_error();
+        secret_error(secret_id, &e)
+    })?;
     let text = out
         .secret_string()
         .ok_or_else(|| RegistryError::SecretFormat {

@@ -19,9 +19,9 @@ pub use gate::{
 };
 use source::SourceSpec;
 
-use crate::reference::is_tag;
 use crate::registry_image::{Place, api_repository};
 use crate::route::{EcrImage, EcrTarget, RegistryTarget, Role, Route, Secret, Source, Target};
+use shared::image::is_tag;
 
 /// The raw `UserParameters` JSON.
 #[derive(Debug, Default, Deserialize)]

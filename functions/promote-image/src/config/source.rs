@@ -5,18 +5,18 @@
 use shared::problem::Problems;
 
 use super::{EXAMPLE, SourceConfig, at, check, unresolved};
-use crate::reference::{
-    ImageRef, Reference, ReferenceError, is_digest, is_registry_id, is_repository_name, is_tag,
-    parse_image_uri,
-};
 use crate::registry_image::{
     Place, RegistryImage, api_repository, parse_place, parse_registry_image,
+};
+use shared::image::{
+    EcrImageRef, Reference, ReferenceError, is_account_id, is_digest, is_ecr_repository_name,
+    is_tag,
 };
 
 /// The source as UserParameters name it, before the route is assembled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum SourceSpec {
-    Image(ImageRef),
+    Image(EcrImageRef),
     /// An image in a registry other than ECR.
     Registry(RegistryImage),
     Artifact {
@@ -97,7 +97,7 @@ pub(super) fn validate_source(s: SourceConfig, problems: &mut Problems) -> Optio
             check("source.imageUri", &uri, |_| false, "", problems);
             return None;
         }
-        return match parse_image_uri(&uri) {
+        return match EcrImageRef::parse(&uri) {
             Ok(image) => Some(SourceSpec::Image(image)),
             Err(ReferenceError::NotEcr { .. }) => match parse_registry_image(&uri) {
                 Ok(image) => Some(SourceSpec::Registry(image)),
@@ -122,7 +122,7 @@ pub(super) fn validate_source(s: SourceConfig, problems: &mut Problems) -> Optio
     check(
         "source.repository",
         &repository,
-        is_repository_name,
+        is_ecr_repository_name,
         "a valid ECR repository name",
         problems,
     );
@@ -130,7 +130,7 @@ pub(super) fn validate_source(s: SourceConfig, problems: &mut Problems) -> Optio
         check(
             "source.registryId",
             id,
-            is_registry_id,
+            is_account_id,
             "a 12-digit account id",
             problems,
         );
@@ -191,7 +191,7 @@ pub(super) fn validate_source(s: SourceConfig, problems: &mut Problems) -> Optio
             }));
         }
     };
-    Some(SourceSpec::Image(ImageRef {
+    Some(SourceSpec::Image(EcrImageRef {
         registry_id,
         region,
         repository,

@@ -5,8 +5,9 @@ use shared::problem::Problems;
 
 use super::source::SourceSpec;
 use super::{TargetConfig, at, check};
-use crate::reference::{is_region, is_registry_id, is_repository_name, role_account};
 use crate::registry_image::{Place, parse_place};
+use shared::aws::account::role_account;
+use shared::image::{is_account_id, is_ecr_repository_name, is_region};
 
 /// Target overrides; `None` means "same as the source".
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -39,7 +40,7 @@ pub(super) fn validate_target(t: TargetConfig, problems: &mut Problems) -> Targe
         check(
             "target.repository",
             repo,
-            is_repository_name,
+            is_ecr_repository_name,
             "a valid ECR repository name",
             problems,
         );
@@ -48,7 +49,7 @@ pub(super) fn validate_target(t: TargetConfig, problems: &mut Problems) -> Targe
         check(
             "target.registryId",
             id,
-            is_registry_id,
+            is_account_id,
             "a 12-digit account id",
             problems,
         );

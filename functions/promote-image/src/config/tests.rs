@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::date::Date;
-use crate::reference::{ImageRef, Reference};
+use shared::image::{EcrImageRef, Reference};
 
 fn parse(json: &str) -> Result<Route, Problems> {
     let config: Config = serde_json::from_str(json).expect("test JSON parses");
@@ -33,7 +33,7 @@ fn minimal_tag_source() {
     assert_eq!(
         s.source,
         Source::Ecr {
-            image: EcrImage::Named(ImageRef {
+            image: EcrImage::Named(EcrImageRef {
                 registry_id: None,
                 region: None,
                 repository: "web".into(),
