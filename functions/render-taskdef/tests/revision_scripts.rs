@@ -571,16 +571,15 @@ fn first_deployment_logs_in_pulls_and_starts_the_pinned_image() {
     assert!(!i.calls().contains(SECRET), "no secret in any command line");
     assert!(!log.contains(SECRET), "no secret in the output:\n{log}");
     let validate = i.calls_in("ValidateService");
-    assert_eq!(
-        validate[0],
-        "docker container inspect --format {{.State.Status}} web"
-    );
+    let inspect = "docker container inspect --format {{.State.Status}} {{.RestartCount}} web";
+    assert_eq!(validate[0], inspect);
+    assert_eq!(validate[2], inspect, "still running, not restarted");
     assert!(
         validate[1].starts_with("curl --silent --globoff --path-as-is --max-time 5 --output ")
             && validate[1].ends_with(" --write-out %{http_code} http://127.0.0.1/health"),
         "{validate:?}"
     );
-    assert_eq!(validate.len(), 2, "{validate:?}");
+    assert_eq!(validate.len(), 3, "{validate:?}");
     assert!(
         log.contains("ValidateService: http://127.0.0.1/health answered 200"),
         "{log}"
@@ -765,6 +764,41 @@ fn a_container_that_does_not_run_fails_validation() {
             .ends_with("container web is not running (state: exited) after 8s"),
         "{log}"
     );
+}
+
+#[test]
+fn a_container_its_restart_policy_starts_again_fails_validation() {
+    let i = Instance::new();
+    let rev = config(r#"{"hooks": {"ValidateService": {"timeout": 10}}}"#);
+    let v1 = i.unpack("d-1", &revision(&rev, &image(1)));
+    // Running at this moment, but it exited twice already.
+    i.set("restarts", "2");
+    let (hook, log) = i.deploy(None, &v1).expect_err("crashing");
+    assert_eq!(hook, "ValidateService");
+    assert!(log.contains("app log line 25"), "{log}");
+    assert!(
+        log.trim_end().ends_with(
+            "container web exited and its restart policy started it again 2 time(s) (state: running): it is crashing"
+        ),
+        "{log}"
+    );
+}
+
+#[test]
+fn without_a_health_check_the_container_must_still_run_one_interval_later() {
+    let i = Instance::new();
+    let rev = config(r#"{"hooks": {"ValidateService": {"timeout": 30}}}"#);
+    let v1 = i.unpack("d-1", &revision(&rev, &image(1)));
+    let log = i
+        .deploy(None, &v1)
+        .unwrap_or_else(|(h, l)| panic!("{h}:\n{l}"));
+    assert!(
+        log.contains("container web still runs and was not restarted"),
+        "{log}"
+    );
+    let validate = i.calls_in("ValidateService");
+    let inspect = "docker container inspect --format {{.State.Status}} {{.RestartCount}} web";
+    assert_eq!(validate, [inspect, "sleep 5", inspect], "{validate:?}");
 }
 
 #[test]
@@ -1186,6 +1220,21 @@ mod engine {
         let (hook, log) = i.deploy(Some(&r3), &r4).expect_err("500");
         assert_eq!(hook, "ValidateService", "{log}");
         assert!(log.contains("(last: status 500)"), "{log}");
+
+        // With no health check and its restart policy starting it again, a container that
+        // exits at start is found crashing, not running.
+        let crashing = super::config(&format!(
+            r#"{{"name": "{name}", "login": {{"username": "{USER}", "passwordFrom": "{password}"}},
+            "restart": "unless-stopped", "dockerArgs": ["--network", "host"],
+            "hooks": {{"ValidateService": {{"timeout": 10}}, "ApplicationStop": {{"timeout": 4}}}}}}"#
+        ));
+        let r6 = i.unpack("d-6", &revision(&crashing, &dies));
+        let (hook, log) = i.deploy(Some(&r4), &r6).expect_err("crash loop");
+        assert_eq!(hook, "ValidateService", "{log}");
+        assert!(
+            log.contains("it is crashing") || log.contains("is not running"),
+            "{log}"
+        );
 
         // A wrong password in the secret: the registry refuses the login, BeforeInstall
         // says so and the container that ran stays.

@@ -232,11 +232,18 @@ impl RevisionConfig {
         }
         self.check_args(&mut out);
         if let Some(login) = &self.login {
-            if login.username.trim().is_empty() || has_control(&login.username) {
-                out.push(Problem::new(
-                    at("login.username"),
-                    "is empty; give the registry user name",
-                ));
+            let user = &login.username;
+            let problem = if user.trim().is_empty() {
+                Some("is empty; give the registry user name")
+            } else if has_control(user) {
+                Some("holds a control character (a line break?); give the registry user name alone")
+            } else if user.trim() != user {
+                Some("starts or ends with a blank, which `docker login` would drop; remove it")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                out.push(Problem::new(at("login.username"), problem));
             }
             if let Err(why) = SecretRef::parse(&login.password_from) {
                 out.push(Problem::new(at("login.passwordFrom"), why));
@@ -626,6 +633,14 @@ mod tests {
             (
                 r#"{"login": {"username": "", "passwordFrom": "/x"}}"#,
                 "login.username: is empty",
+            ),
+            (
+                r#"{"login": {"username": " bot", "passwordFrom": "/x"}}"#,
+                "login.username: starts or ends with a blank",
+            ),
+            (
+                r#"{"login": {"username": "bot\n", "passwordFrom": "/x"}}"#,
+                "login.username: holds a control character",
             ),
             (r#"{"command": []}"#, "command: is an empty array"),
             (

@@ -10,7 +10,8 @@ while :; do
   code=$(curl --silent --globoff --path-as-is --max-time "$probe_timeout" --output "$body" --write-out '%{http_code}' "$url" 2>/dev/null) || code=000
   if [ "$code" = "$expect_status" ] && { [ -z "$expect_text" ] || grep -F -q -e "$expect_text" "$body"; }; then
     log "$url answered $code"
-    exit 0
+    healthy=yes
+    break
   fi
   if [ "$code" = 000 ]; then seen='no answer'; else seen="status $code"; fi
   now=$(date +%s)

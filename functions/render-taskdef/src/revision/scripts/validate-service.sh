@@ -12,10 +12,21 @@ failed() {
   fail "$1"
 }
 
+# The container's state and how often its restart policy has started it again; a
+# container that exited and was started again is crashing, whatever its state now.
+inspect() {
+  seen=$(docker container inspect --format '{{.State.Status}} {{.RestartCount}}' "$name" 2>/dev/null) || seen='missing 0'
+  state=${seen% *}
+  restarts=${seen##* }
+  if [ "$restarts" != 0 ]; then
+    failed "container $name exited and its restart policy started it again $restarts time(s) (state: $state): it is crashing"
+  fi
+}
+
 attempt=0
 while :; do
   attempt=$((attempt + 1))
-  state=$(docker container inspect --format '{{.State.Status}}' "$name" 2>/dev/null) || state=missing
+  inspect
   [ "$state" = running ] && break
   now=$(date +%s)
   if [ "$attempt" -ge "$tries" ] || [ $((now + interval)) -gt "$end" ]; then
@@ -24,4 +35,15 @@ while :; do
   sleep "$interval"
 done
 log "container $name is running"
+healthy=''
 #@HEALTH@
+# Running at one moment is not enough (a crashing container is running between its
+# restarts): it must still run, never restarted, after its health answered or, with no
+# health check, one interval later when the budget has it.
+if [ -z "$healthy" ]; then
+  now=$(date +%s)
+  if [ $((now + interval)) -le "$end" ]; then sleep "$interval"; fi
+fi
+inspect
+[ "$state" = running ] || failed "container $name stopped (state: $state)"
+log "container $name still runs and was not restarted"
