@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
+use testkit::seed::{events_dir, read_json, sample_events};
 
 const URI: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
@@ -98,26 +99,16 @@ const REGISTRY_SAMPLES: [&str; 3] = [
 fn sample_events_parse_and_run_against_the_seed() {
     let (env, _serial) = env();
     RT.block_on(async {
-        let events = testkit::workspace_root().join("events");
+        let events = events_dir();
         seed_samples(env, &events).await;
-        let mut samples: Vec<_> = std::fs::read_dir(&events)
-            .expect("events/")
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("promote-image-"))
-            })
-            .collect();
-        samples.sort();
+        let samples = sample_events(&events, "promote-image");
         assert_eq!(samples.len(), 6, "{samples:?}");
         for path in samples {
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let mut event: Value = serde_json::from_slice(&std::fs::read(&path).expect("sample"))
-                .expect("sample JSON");
+            let mut event = read_json(&path);
             let parsed: shared::job::JobEvent =
                 serde_json::from_value(event.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
             let params: promote_image::config::Config =

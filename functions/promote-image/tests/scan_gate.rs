@@ -69,10 +69,17 @@ fn basic_counts_within_thresholds_pass_and_over_fail() {
             "{summary}"
         );
         assert_eq!(
-            run.round_trips(),
-            2,
+            run.operations(),
+            [
+                "ecr:BatchGetImage",
+                "ecr:DescribeImageScanFindings",
+                "ecr:DescribeImages",
+                "ecr:DescribeRepositories",
+                "ecr:PutImage"
+            ],
             "the scan is read with the other look-ups"
         );
+        run.assert_after("DescribeImageScanFindings", "PutImage");
 
         let digest = image(env, "sg-basic-bad").await;
         stub_scan(

@@ -5,28 +5,20 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::{LazyLock, Mutex, MutexGuard, OnceLock};
+use std::sync::MutexGuard;
 use std::time::Duration;
 
 use aws_sdk_ecr::types::{ImageIdentifier, ImageTagMutability};
 use serde_json::{Value, json};
+use testkit::per_binary::PerBinary;
 use testkit::{Call, Function, JobBuilder, JobReport, LocalAws};
+
+pub use testkit::per_binary::RT;
 
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-
-/// Latency added to every emulated AWS call during a run.
-pub const LATENCY_MS: u64 = 25;
-
-pub static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("test runtime")
-});
 
 pub struct Env {
     pub aws: LocalAws,
@@ -35,27 +27,22 @@ pub struct Env {
     pub sdk: aws_config::SdkConfig,
 }
 
-static ENV: OnceLock<Env> = OnceLock::new();
-static SERIAL: Mutex<()> = Mutex::new(());
+impl AsRef<LocalAws> for Env {
+    fn as_ref(&self) -> &LocalAws {
+        &self.aws
+    }
+}
+
+static ENV: PerBinary<Env> = PerBinary::new();
 
 /// The shared local AWS, and a guard that keeps tests from interleaving their calls
 /// (the call log, faults and stubs are global).
 pub fn env() -> (&'static Env, MutexGuard<'static, ()>) {
-    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let env = ENV.get_or_init(|| {
-        RT.block_on(async {
-            let aws = LocalAws::start().await;
-            let sdk = aws.sdk_config().await;
-            let ecr = aws_sdk_ecr::Client::new(&sdk);
-            let s3 = aws.s3().await;
-            Env { aws, ecr, s3, sdk }
-        })
-    });
-    RT.block_on(async {
-        env.aws.clear_faults().await;
-        env.aws.reset_calls().await;
-    });
-    (env, guard)
+    ENV.get(|aws, sdk| async move {
+        let ecr = aws_sdk_ecr::Client::new(&sdk);
+        let s3 = aws.s3().await;
+        Env { aws, ecr, s3, sdk }
+    })
 }
 
 /// A stable, well-formed digest for `seed`.
@@ -294,8 +281,33 @@ impl Run {
             .collect()
     }
 
-    pub fn round_trips(&self) -> usize {
-        testkit::sequential_round_trips(&self.calls)
+    /// The calls made, as `service:Operation`, sorted (concurrent calls end in any order).
+    pub fn operations(&self) -> Vec<String> {
+        operations(&self.calls)
+    }
+
+    /// The calls that change ECR: manifests put, layers uploaded, images deleted.
+    pub fn writes(&self) -> Vec<String> {
+        self.operations()
+            .into_iter()
+            .filter(|op| is_write(op))
+            .collect()
+    }
+
+    /// Where each call of `operation` came, by arrival (`seq`).
+    pub fn seqs(&self, operation: &str) -> Vec<u64> {
+        self.ops(operation).iter().map(|c| c.seq).collect()
+    }
+
+    /// Every call of `then` came after every call of `first`: it needs their answers.
+    pub fn assert_after(&self, first: &str, then: &str) {
+        assert_after(
+            &self.seqs(first),
+            &self.seqs(then),
+            first,
+            then,
+            &self.calls,
+        );
     }
 
     pub fn success(&self) -> (&str, &Value) {
@@ -305,6 +317,40 @@ impl Run {
     pub fn failure(&self, kind: &str) -> &str {
         self.report.expect_failure(kind)
     }
+}
+
+/// `service:Operation` of each call, sorted.
+pub fn operations(calls: &[Call]) -> Vec<String> {
+    let mut ops: Vec<String> = calls
+        .iter()
+        .map(|c| format!("{}:{}", c.service, c.operation))
+        .collect();
+    ops.sort();
+    ops
+}
+
+/// Whether `operation` (`service:Operation`) changes ECR.
+pub fn is_write(operation: &str) -> bool {
+    let op = operation.rsplit(':').next().unwrap_or(operation);
+    matches!(
+        op,
+        "PutImage"
+            | "InitiateLayerUpload"
+            | "UploadLayerPart"
+            | "CompleteLayerUpload"
+            | "BatchDeleteImage"
+    )
+}
+
+/// Every `then` call arrived after every `first` call (`seq`s), and both happened.
+pub fn assert_after(first: &[u64], then: &[u64], a: &str, b: &str, calls: &[Call]) {
+    assert!(
+        !first.is_empty() && !then.is_empty(),
+        "{a} and {b} both called: {calls:#?}"
+    );
+    let last = first.iter().max().copied().unwrap_or_default();
+    let earliest = then.iter().min().copied().unwrap_or_default();
+    assert!(last < earliest, "{b} after {a}: {calls:#?}");
 }
 
 /// Stages a job with `params` (and optional input artifact files), runs the real binary
@@ -322,8 +368,6 @@ pub async fn run_job(env: &Env, params: &Value, input: Option<Input<'_>>) -> Run
 }
 
 pub async fn run_event(env: &Env, job_id: &str, event: &Value) -> Run {
-    // An in-region round trip, so that concurrent calls overlap as they do in AWS.
-    env.aws.latency(LATENCY_MS).await;
     env.aws.reset_calls().await;
     let mut function = Function::start(env!("CARGO_BIN_EXE_promote-image"), &env.aws).await;
     let invocation = function.invoke(event, Duration::from_secs(60)).await;
@@ -332,7 +376,6 @@ pub async fn run_event(env: &Env, job_id: &str, event: &Value) -> Run {
         "invocation: {invocation:?}\n{}",
         function.logs()
     );
-    env.aws.latency(0).await;
     let report = env
         .aws
         .job(job_id)
