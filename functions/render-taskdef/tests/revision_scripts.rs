@@ -151,13 +151,19 @@ impl Instance {
     /// Runs one hook's script with `sh`, as the agent does, from another working directory:
     /// the script the revision's `appspec.yml` names for the hook.
     fn hook(&self, archive: &Path, hook: &str) -> Output {
+        self.hook_command(archive, hook).output().expect("sh")
+    }
+
+    /// The command that runs one hook's script as the agent would.
+    fn hook_command(&self, archive: &Path, hook: &str) -> Command {
         let appspec = std::fs::read_to_string(archive.join("appspec.yml")).expect("appspec.yml");
         let script = archive.join(location(&appspec, hook).expect("the hook's script"));
         self.set(
             "calls.log",
             &format!("{}--- {hook}\n", self.read("calls.log")),
         );
-        Command::new("sh")
+        let mut command = Command::new("sh");
+        command
             .arg(&script)
             .current_dir("/")
             .env_clear()
@@ -170,9 +176,36 @@ impl Instance {
             .env("TMPDIR", self.root.join("tmp"))
             .env("LIFECYCLE_EVENT", hook)
             .env("DEPLOYMENT_ID", "d-TEST12345")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .expect("sh")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
+    /// Runs one hook as the CodeDeploy agent does: stopped when its appspec `timeout` has
+    /// passed. Whether it ended by itself, and its output.
+    fn hook_as_agent(&self, archive: &Path, hook: &str) -> (bool, String) {
+        let appspec = std::fs::read_to_string(archive.join("appspec.yml")).expect("appspec.yml");
+        let timeout = hook_timeout(&appspec, hook).expect("the hook's timeout");
+        let mut child = self
+            .hook_command(archive, hook)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("sh");
+        let stop = std::time::Instant::now() + std::time::Duration::from_secs(timeout);
+        let ended = loop {
+            if child.try_wait().expect("wait").is_some() {
+                break true;
+            }
+            if std::time::Instant::now() >= stop {
+                let _ = child.kill();
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let out = child.wait_with_output().expect("output");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (ended, text)
     }
 
     /// Runs a deployment's hooks in CodeDeploy's order; stops at the first failure.
@@ -237,6 +270,19 @@ fn location(appspec: &str, hook: &str) -> Option<String> {
     lines.next()?;
     let entry = lines.next()?.trim_start().strip_prefix("- location:")?;
     Some(entry.trim().to_owned())
+}
+
+/// A hook's `timeout` in an appspec written as the generator writes it.
+fn hook_timeout(appspec: &str, hook: &str) -> Option<u64> {
+    appspec
+        .lines()
+        .skip_while(|l| l.trim_end() != format!("  {hook}:"))
+        .nth(2)?
+        .trim()
+        .strip_prefix("timeout:")?
+        .trim()
+        .parse()
+        .ok()
 }
 
 impl Drop for Instance {
@@ -1195,6 +1241,36 @@ mod engine {
             reads[0].request.as_ref().unwrap()["SecretId"],
             password.as_str()
         );
+
+        // A health URL that accepts connections and never answers: for each timeout and
+        // interval, ValidateService gives its reason before the agent would stop it.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let silent_port = silent.local_addr().expect("its address").port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in silent.incoming().flatten() {
+                held.push(stream); // read nothing, answer nothing, never close
+            }
+        });
+        for (n, (timeout, interval)) in [(10, 1), (12, 3)].into_iter().enumerate() {
+            let hangs = super::config(&format!(
+                r#"{{"name": "{name}", "login": {{"username": "{USER}", "passwordFrom": "{password}"}},
+                "restart": "no", "dockerArgs": ["--network", "host"],
+                "health": {{"url": "http://127.0.0.1:{silent_port}/ready", "interval": {interval}}},
+                "hooks": {{"ValidateService": {{"timeout": {timeout}}}, "ApplicationStop": {{"timeout": 4}}}}}}"#
+            ));
+            let r = i.unpack(&format!("d-silent-{n}"), &revision(&hangs, &v1));
+            for hook in ["ApplicationStop", "BeforeInstall", "ApplicationStart"] {
+                let dir = if hook == "ApplicationStop" { &r1 } else { &r };
+                assert!(i.hook(dir, hook).status.success(), "{hook}");
+            }
+            let (ended, log) = i.hook_as_agent(&r, "ValidateService");
+            assert!(
+                ended,
+                "timeout {timeout}s, interval {interval}s: stopped at the timeout before giving a reason"
+            );
+            assert!(log.contains("did not answer 200"), "{log}");
+        }
 
         // A new image by digest replaces the container; the same revision again is fine.
         i.deploy(Some(&r1), &r2)
