@@ -4,7 +4,7 @@
 
 use crate::problem::Problem;
 use serde_json::Value;
-pub use shared::image::{EcrRepository, ImageName};
+pub use shared::image::{EcrRepository, ImageDefinition, ImageDetail, ImageFile, ImageName};
 
 /// An image as this action will set it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,16 @@ impl ImageRef {
             tag: name.and_then(|n| n.tag),
         }
     }
+
+    /// The image an `imageDetail.json` names: its digest the URI's or `ImageDigest`, its
+    /// tag the URI's or the first of `ImageTags`.
+    pub fn from_detail(detail: &ImageDetail) -> Self {
+        Self {
+            uri: detail.uri.clone(),
+            digest: detail.digest.clone(),
+            tag: detail.tag(),
+        }
+    }
 }
 
 /// Where an image goes: a container name or a placeholder, as the user wrote it. It is
@@ -35,15 +45,6 @@ pub struct Assignment {
     pub image: ImageRef,
     /// Where it was given, for messages: `imagedefinitions.json[0].name`, `UserParameters.images.app`.
     pub source: String,
-}
-
-/// A parsed image file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImageFile {
-    /// `imageDetail.json`: one image, no container name.
-    Detail(ImageRef),
-    /// `imagedefinitions.json`: container name and image URI pairs.
-    Definitions(Vec<(String, String)>),
 }
 
 const EXPECTED: &str = "expected imageDetail.json (`{\"ImageURI\": \"<uri>\"}`) or imagedefinitions.json (`[{\"name\": \"<container>\", \"imageUri\": \"<uri>\"}]`)";
@@ -67,18 +68,33 @@ pub fn parse_image_file(path: &str, bytes: &[u8]) -> Result<ImageFile, Vec<Probl
 
 /// An image file already parsed as JSON.
 pub fn from_value(path: &str, value: &Value) -> Result<ImageFile, Vec<Problem>> {
-    match shared::image::read_image_file(path, value).map_err(|p| p.0)? {
-        shared::image::ImageFile::Detail(detail) => {
-            let tag = detail.tag();
-            Ok(ImageFile::Detail(ImageRef {
-                uri: detail.uri,
-                digest: detail.digest,
-                tag,
-            }))
-        }
-        shared::image::ImageFile::Definitions(entries) => Ok(ImageFile::Definitions(
-            entries.into_iter().map(|d| (d.name, d.uri)).collect(),
-        )),
+    shared::image::read_image_file(path, value).map_err(|p| p.0)
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// An `imageDetail.json` naming `uri` alone.
+    pub fn detail(uri: &str) -> ImageFile {
+        ImageFile::Detail(ImageDetail {
+            uri: uri.to_owned(),
+            digest: ImageName::parse(uri).ok().and_then(|n| n.digest),
+            tags: Vec::new(),
+        })
+    }
+
+    /// An `imagedefinitions.json` of (container, image URI) pairs.
+    pub fn definitions(entries: &[(&str, &str)]) -> ImageFile {
+        ImageFile::Definitions(
+            entries
+                .iter()
+                .map(|(name, uri)| ImageDefinition {
+                    name: (*name).to_owned(),
+                    uri: (*uri).to_owned(),
+                })
+                .collect(),
+        )
     }
 }
 
@@ -90,7 +106,7 @@ mod tests {
 
     fn detail(json: &str) -> ImageRef {
         match parse_image_file("imageDetail.json", json.as_bytes()).unwrap() {
-            ImageFile::Detail(i) => i,
+            ImageFile::Detail(i) => ImageRef::from_detail(&i),
             other => panic!("{other:?}"),
         }
     }

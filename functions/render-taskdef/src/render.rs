@@ -24,10 +24,13 @@ pub fn assignments(
 ) -> Result<Vec<Assignment>, Vec<Problem>> {
     let mut given: Vec<Result<Assignment, Problem>> = Vec::new();
     match image_file {
-        Some((path, ImageFile::Detail(image))) => given.push(
+        Some((path, ImageFile::Detail(detail))) => given.push(
             detail_target(cfg, doc)
                 .map_err(|p| p.with_path(path))
-                .and_then(|key| assignment(key, &image.uri, path.to_owned(), Some(image))),
+                .and_then(|key| {
+                    let image = ImageRef::from_detail(detail);
+                    assignment(key, &image.uri, path.to_owned(), Some(&image))
+                }),
         ),
         Some((path, ImageFile::Definitions(entries))) => {
             if let Some(c) = &cfg.image_container {
@@ -36,8 +39,13 @@ pub fn assignments(
                     format!("is `{c}`, but the image file {path} is imagedefinitions.json, which names its containers; remove imageContainer"),
                 )));
             }
-            for (i, (name, uri)) in entries.iter().enumerate() {
-                given.push(assignment(name.clone(), uri, format!("{path}[{i}]"), None));
+            for (i, d) in entries.iter().enumerate() {
+                given.push(assignment(
+                    d.name.clone(),
+                    &d.uri,
+                    format!("{path}[{i}]"),
+                    None,
+                ));
             }
         }
         None => {
@@ -347,6 +355,7 @@ pub fn large_workload(n: usize) -> (String, Vec<u8>, Config) {
 mod tests {
     use super::*;
     use crate::images::parse_image_file;
+    use crate::images::tests_support::{definitions, detail};
     use crate::template::tests_support::doc;
     use serde_json::json;
 
@@ -399,7 +408,7 @@ mod tests {
 
     #[test]
     fn image_detail_target_rules() {
-        let file = ImageFile::Detail(ImageRef::from_uri("web:1"));
+        let file = detail("web:1");
         let plain = doc(
             json!({"containerDefinitions": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}),
         );
@@ -427,7 +436,7 @@ mod tests {
         );
         let e = assignments(&cfg(r#"{"imageContainer": "b"}"#), None, &plain).unwrap_err();
         assert_eq!(e[0].path, "UserParameters.imageContainer");
-        let defs = ImageFile::Definitions(vec![("a".into(), "x:1".into())]);
+        let defs = definitions(&[("a", "x:1")]);
         let e = assignments(
             &cfg(r#"{"imageContainer": "b"}"#),
             Some(("B/imagedefinitions.json", &defs)),
@@ -439,7 +448,7 @@ mod tests {
 
     #[test]
     fn bad_uris_are_named_by_source() {
-        let file = ImageFile::Definitions(vec![("app".into(), "a b".into())]);
+        let file = definitions(&[("app", "a b")]);
         let e = assignments(
             &cfg(r#"{"images": {"envoy": ""}}"#),
             Some(("imagedefinitions.json", &file)),

@@ -35,15 +35,16 @@ pub fn choose(cfg: &Config, image_file: Option<&(String, ImageFile)>) -> Result<
         .collect();
     match image_file {
         Some((label, ImageFile::Detail(i))) => {
-            given.push((cfg.image_container.clone(), label.clone(), i.clone()));
+            let image = ImageRef::from_detail(i);
+            given.push((cfg.image_container.clone(), label.clone(), image));
         }
         Some((label, ImageFile::Definitions(d))) => {
-            for (i, (name, uri)) in d.iter().enumerate() {
-                if !cfg.images.0.iter().any(|(k, _)| k == name) {
+            for (i, entry) in d.iter().enumerate() {
+                if !cfg.images.0.iter().any(|(k, _)| *k == entry.name) {
                     given.push((
-                        Some(name.clone()),
+                        Some(entry.name.clone()),
                         format!("{label}[{i}]"),
-                        ImageRef::from_uri(uri),
+                        ImageRef::from_uri(&entry.uri),
                     ));
                 }
             }
@@ -169,6 +170,7 @@ pub fn digest_source(image: &ImageRef, name: &ImageName) -> DigestSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::images::tests_support::{definitions, detail};
 
     fn cfg(json: &str) -> Config {
         serde_json::from_str(json).expect("config")
@@ -177,19 +179,13 @@ mod tests {
     fn defs() -> (String, ImageFile) {
         (
             "Build/imagedefinitions.json".into(),
-            ImageFile::Definitions(vec![
-                ("web".into(), "acme/web:1".into()),
-                ("worker".into(), "acme/worker:1".into()),
-            ]),
+            definitions(&[("web", "acme/web:1"), ("worker", "acme/worker:1")]),
         )
     }
 
     #[test]
     fn choice_table() {
-        let detail = (
-            "Build/imageDetail.json".to_owned(),
-            ImageFile::Detail(ImageRef::from_uri("acme/web:2")),
-        );
+        let detail = ("Build/imageDetail.json".to_owned(), detail("acme/web:2"));
         let ok = |c: &str, f: Option<&(String, ImageFile)>| {
             choose(&cfg(c), f).map(|c| (c.name, c.source, c.image.uri))
         };

@@ -1,6 +1,8 @@
 //! Where a value read on the instance at deploy time comes from: a Secrets Manager secret
 //! or an SSM parameter. Only the reference goes into the revision, never the value.
 
+use shared::aws::account::Arn;
+
 /// A secret's location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretRef {
@@ -31,37 +33,38 @@ impl SecretRef {
                 region: None,
             });
         }
-        let parts: Vec<&str> = s.split(':').collect();
-        match parts.as_slice() {
-            [
-                "arn",
-                _,
-                "secretsmanager",
-                region,
-                account,
-                "secret",
-                name,
-                rest @ ..,
-            ] if !region.is_empty() && !account.is_empty() && !name.is_empty() => {
-                if !rest.is_empty() {
+        let arn = Arn::parse(s).filter(|a| !a.region.is_empty() && !a.account.is_empty());
+        match arn {
+            Some(a) if a.service == "secretsmanager" => {
+                let (name, selector) = match a.resource.strip_prefix("secret:") {
+                    Some(rest) => rest
+                        .split_once(':')
+                        .map_or((rest, None), |(n, r)| (n, Some(r))),
+                    None => return Err(bad()),
+                };
+                if name.is_empty() {
+                    return Err(bad());
+                }
+                if selector.is_some() {
                     return Err(format!(
                         "`{s}` selects a JSON key or version of the secret, which the instance cannot read without a JSON tool; keep the value in a secret of its own and give that secret's ARN"
                     ));
                 }
                 Ok(Self::SecretsManager {
                     arn: s.to_owned(),
-                    region: (*region).to_owned(),
+                    region: a.region.to_owned(),
                 })
             }
-            ["arn", _, "ssm", region, account, resource]
-                if !region.is_empty()
-                    && !account.is_empty()
-                    && resource.len() > "parameter/".len()
-                    && resource.starts_with("parameter/") =>
+            Some(a)
+                if a.service == "ssm"
+                    && !a.resource.contains(':')
+                    && a.resource
+                        .strip_prefix("parameter/")
+                        .is_some_and(|name| !name.is_empty()) =>
             {
                 Ok(Self::Ssm {
                     name: s.to_owned(),
-                    region: Some((*region).to_owned()),
+                    region: Some(a.region.to_owned()),
                 })
             }
             _ => Err(bad()),
@@ -105,10 +108,17 @@ mod tests {
             "arn:aws:s3:::bucket",
             "/a b",
             "arn:aws:ssm:us-east-1:1:parameter/",
+            "arn:aws:ssm:us-east-1:1:parameter/a:b",
+            "arn:aws:ssm::1:parameter/a",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:",
+            "arn:aws:secretsmanager:eu-west-1::secret:db",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:db",
         ] {
             assert!(SecretRef::parse(bad).is_err(), "{bad}");
         }
-        let e = SecretRef::parse(&format!("{sm}:password::")).unwrap_err();
-        assert!(e.contains("JSON key"), "{e}");
+        for selected in [format!("{sm}:password::"), format!("{sm}:")] {
+            let e = SecretRef::parse(&selected).unwrap_err();
+            assert!(e.contains("JSON key"), "{e}");
+        }
     }
 }

@@ -1,7 +1,6 @@
 //! The revision image's digest: given, or looked up in ECR or in the image's registry.
 
 use super::plan::Plan;
-use crate::aws;
 use crate::clients::Clients;
 use crate::error::Error;
 use crate::images::ImageName;
@@ -10,7 +9,7 @@ use crate::render;
 use crate::revision::RevisionConfig;
 use crate::revision::image::{Chosen, DigestSource, digest_source};
 use crate::revision::secret::SecretRef;
-use shared::registry::{Credentials, RegistryError};
+use shared::registry::RegistryError;
 use std::time::Instant;
 
 /// Round trip 2: the digest of the plan's image. Given by digest, it is used as it is; a
@@ -41,7 +40,8 @@ pub async fn digest(
 }
 
 /// The digest of a tag outside ECR, through the registry's API: anonymously, or with
-/// the revision's login when its password is in Secrets Manager.
+/// the revision's login when its password is in Secrets Manager (read in the workload
+/// account, in the secret's region, as the instances read it).
 async fn registry_digest(
     clients: &Clients,
     rev: &RevisionConfig,
@@ -51,10 +51,14 @@ async fn registry_digest(
 ) -> Result<String, Error> {
     let login = rev.login.as_ref();
     let credentials = match login.map(|l| (l, SecretRef::parse(&l.password_from))) {
-        Some((l, Ok(SecretRef::SecretsManager { arn, region }))) => {
-            let password = aws::secret_string(&clients.secrets, &arn, &region).await?;
-            Some(Credentials::new(l.username.clone(), password).from_secret(arn))
-        }
+        Some((l, Ok(SecretRef::SecretsManager { arn, .. }))) => Some(
+            shared::registry::read_credentials_where_it_is(
+                &clients.secrets,
+                &arn,
+                Some(&l.username),
+            )
+            .await?,
+        ),
         _ => None,
     };
     let anonymous = credentials.is_none();

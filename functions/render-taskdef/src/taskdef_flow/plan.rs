@@ -176,13 +176,13 @@ pub fn render_doc(
 fn given_images(cfg: &Config, image_file: Option<&(String, ImageFile)>) -> Vec<(String, ImageRef)> {
     let mut out = Vec::new();
     match image_file {
-        Some((label, ImageFile::Detail(i))) => out.push((label.clone(), i.clone())),
+        Some((label, ImageFile::Detail(i))) => out.push((label.clone(), ImageRef::from_detail(i))),
         Some((label, ImageFile::Definitions(d))) => {
             // A container whose image UserParameters.images sets is not deployed from the file.
             let overridden = |name: &str| cfg.images.0.iter().any(|(key, _)| key == name);
-            for (i, (name, uri)) in d.iter().enumerate() {
-                if !overridden(name) {
-                    out.push((format!("{label}[{i}]"), ImageRef::from_uri(uri)));
+            for (i, entry) in d.iter().enumerate() {
+                if !overridden(&entry.name) {
+                    out.push((format!("{label}[{i}]"), ImageRef::from_uri(&entry.uri)));
                 }
             }
         }
@@ -200,6 +200,7 @@ fn given_images(cfg: &Config, image_file: Option<&(String, ImageFile)>) -> Vec<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::images::tests_support::definitions;
     use crate::template::tests_support::doc;
     use serde_json::json;
 
@@ -211,11 +212,11 @@ mod tests {
         .unwrap();
         let file = (
             "imagedefinitions.json".to_owned(),
-            ImageFile::Definitions(vec![
-                ("app".to_owned(), "docker.io/library/web:1".to_owned()),
+            definitions(&[
+                ("app", "docker.io/library/web:1"),
                 (
-                    "side".to_owned(),
-                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/side:v1".to_owned(),
+                    "side",
+                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/side:v1",
                 ),
             ]),
         );
