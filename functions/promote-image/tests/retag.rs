@@ -82,7 +82,7 @@ fn docker_v2_new_tags_are_put_after_the_look_ups_and_a_rerun_only_looks() {
         let (summary, vars) = again.success();
         assert!(summary.starts_with("Nothing to do: staging, qa in rt-docker already on"), "{summary}");
         assert_eq!(vars["ImageDigest"], digest.as_str());
-        assert_eq!(again.operations(), ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:DescribeImages", "ecr:DescribeRepositories"], "look-ups only");
+        assert_eq!(again.operations(), LOOK_UPS_OF_TWO_TAGS);
         assert!(again.writes().is_empty());
     });
 }

@@ -20,6 +20,15 @@ pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
+/// The calls of a promotion to two tags with nothing to write: the source manifest, where
+/// each tag points and the target's tag rule, all at once.
+pub const LOOK_UPS_OF_TWO_TAGS: [&str; 4] = [
+    "ecr:BatchGetImage",
+    "ecr:DescribeImages",
+    "ecr:DescribeImages",
+    "ecr:DescribeRepositories",
+];
+
 pub struct Env {
     pub aws: LocalAws,
     pub ecr: aws_sdk_ecr::Client,
