@@ -78,25 +78,3 @@ pub async fn resolve_digests(
     });
     futures::future::try_join_all(calls).await
 }
-
-/// A Secrets Manager secret's string (a registry password), read in the secret's region.
-/// The value is registered with the log scrubber before anything else happens to it.
-pub async fn secret_string(
-    client: &aws_sdk_secretsmanager::Client,
-    arn: &str,
-    region: &str,
-) -> Result<String, AwsError> {
-    let mut call = client.get_secret_value().secret_id(arn).customize();
-    if client.config().region().map(|r| r.as_ref()) != Some(region) {
-        call = call.config_override(aws_sdk_secretsmanager::config::Builder::default().region(
-            aws_sdk_secretsmanager::config::Region::new(region.to_owned()),
-        ));
-    }
-    let out = call
-        .send()
-        .await
-        .map_err(|e| aws_error("secretsmanager:GetSecretValue", e))?;
-    let value = out.secret_string().unwrap_or_default().to_owned();
-    shared::logging::register_secrets([value.as_str()]);
-    Ok(value)
-}

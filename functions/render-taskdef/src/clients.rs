@@ -29,7 +29,7 @@ impl Clients {
         Self {
             ecs: shared::aws::ecs(sdk),
             ecr: shared::aws::ecr(sdk),
-            secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            secrets: shared::aws::secretsmanager(sdk),
             region: sdk.region().map(|r| r.as_ref().to_owned()),
             factory,
         }
