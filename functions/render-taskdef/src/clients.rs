@@ -3,33 +3,33 @@
 use crate::aws;
 use crate::error::Error;
 use crate::render::DigestQuery;
-use shared::aws::Account;
+use shared::aws::{Account, Lazy};
 
 /// The clients the action calls AWS with.
 #[derive(Debug, Clone)]
 pub struct Clients {
     /// Places clients in a workload account through its role.
     factory: shared::aws::Clients,
-    pub ecs: aws_sdk_ecs::Client,
-    pub ecr: aws_sdk_ecr::Client,
+    pub ecs: Lazy<aws_sdk_ecs::Client>,
+    pub ecr: Lazy<aws_sdk_ecr::Client>,
     /// Reads a registry password, to look up a tag outside ECR.
-    pub secrets: aws_sdk_secretsmanager::Client,
+    pub secrets: Lazy<aws_sdk_secretsmanager::Client>,
     /// Their region: where a revision reads SSM parameters given by name.
     pub region: Option<String>,
 }
 
 impl Clients {
     /// Clients from the shared factory (its retry policy, ECS's throttling retried).
-    /// Building them is cheap: connections are made on the first call.
+    /// Each is built on its first use (building one parses its endpoint rules).
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
         Self::from_sdk(shared::aws::Clients::new(sdk), sdk)
     }
 
     fn from_sdk(factory: shared::aws::Clients, sdk: &aws_config::SdkConfig) -> Self {
         Self {
-            ecs: shared::aws::ecs(sdk),
-            ecr: shared::aws::ecr(sdk),
-            secrets: shared::aws::secretsmanager(sdk),
+            ecs: Lazy::new(sdk, shared::aws::ecs),
+            ecr: Lazy::new(sdk, shared::aws::ecr),
+            secrets: Lazy::new(sdk, shared::aws::secretsmanager),
             region: sdk.region().map(|r| r.as_ref().to_owned()),
             factory,
         }

@@ -10,6 +10,7 @@
 pub mod account;
 pub mod assume;
 pub mod clients;
+mod lazy;
 pub mod retry;
 pub mod tls;
 
@@ -22,6 +23,7 @@ pub use clients::elbv2;
 #[cfg(feature = "sns")]
 pub use clients::sns;
 pub use clients::{Clients, codedeploy, codepipeline, ecr, ecs, secretsmanager};
+pub use lazy::Lazy;
 pub use tls::TlsError;
 
 use aws_config::{BehaviorVersion, SdkConfig};

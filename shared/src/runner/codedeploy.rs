@@ -5,6 +5,7 @@
 use super::deadline::{ANSWER_SLACK, Times};
 use super::guard::{Ended, guarded, panic_text, timeout_text};
 use super::{Serve, answer_error, reporting_retries};
+use crate::aws::Lazy;
 use crate::error::{AwsError, Failure, aws_error};
 use crate::handler::{CodeDeployHook, HookContext, HookVerdict};
 use crate::text::escape_control;
@@ -19,7 +20,7 @@ use tracing::{Instrument, error, info, warn};
 
 pub(crate) struct CodeDeployRunner<H: CodeDeployHook> {
     hook: Arc<H>,
-    codedeploy: aws_sdk_codedeploy::Client,
+    codedeploy: Lazy<aws_sdk_codedeploy::Client>,
 }
 
 impl<H: CodeDeployHook> CodeDeployRunner<H> {
@@ -31,7 +32,7 @@ impl<H: CodeDeployHook> CodeDeployRunner<H> {
             .build();
         Self {
             hook,
-            codedeploy: aws_sdk_codedeploy::Client::from_conf(config),
+            codedeploy: Lazy::with(move || aws_sdk_codedeploy::Client::from_conf(config.clone())),
         }
     }
 }

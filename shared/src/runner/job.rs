@@ -7,6 +7,7 @@ use super::guard::{Ended, guarded, panic_text, timeout_text};
 use super::{Serve, answer_error, reporting_retries};
 use crate::action::{Action, JobContext};
 use crate::artifacts::Artifacts;
+use crate::aws::Lazy;
 use crate::error::{AwsError, Failure, FailureType, aws_error};
 use crate::job::{JobEvent, job_id_of};
 use crate::params::parse_params;
@@ -33,7 +34,7 @@ enum Delivery {
 pub(crate) struct JobRunner<A: Action> {
     action: Arc<A>,
     sdk: SdkConfig,
-    codepipeline: aws_sdk_codepipeline::Client,
+    codepipeline: Lazy<aws_sdk_codepipeline::Client>,
 }
 
 impl<A: Action> JobRunner<A> {
@@ -46,7 +47,9 @@ impl<A: Action> JobRunner<A> {
         Self {
             action,
             sdk: sdk.clone(),
-            codepipeline: aws_sdk_codepipeline::Client::from_conf(config),
+            codepipeline: Lazy::with(move || {
+                aws_sdk_codepipeline::Client::from_conf(config.clone())
+            }),
         }
     }
 }

@@ -16,16 +16,17 @@ use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use serde::{Deserialize, Serialize};
+use shared::aws::Lazy;
 use std::time::Duration;
 
-/// The AWS clients, built once per cold start. Retries are light: a measurement that
+/// The AWS clients, each built on its first use. Retries are light: a measurement that
 /// errors is counted against `errorLimit` and measured again on the next pass.
 #[derive(Clone)]
 pub struct Clients {
-    pub ecs: aws_sdk_ecs::Client,
-    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
-    pub cloudwatch: aws_sdk_cloudwatch::Client,
-    pub codedeploy: aws_sdk_codedeploy::Client,
+    pub ecs: Lazy<aws_sdk_ecs::Client>,
+    pub elbv2: Lazy<aws_sdk_elasticloadbalancingv2::Client>,
+    pub cloudwatch: Lazy<aws_sdk_cloudwatch::Client>,
+    pub codedeploy: Lazy<aws_sdk_codedeploy::Client>,
 }
 
 impl Clients {
@@ -40,10 +41,10 @@ impl Clients {
             )
             .build();
         Self {
-            ecs: shared::aws::ecs(&sdk),
-            elbv2: shared::aws::elbv2(&sdk),
-            cloudwatch: shared::aws::cloudwatch(&sdk),
-            codedeploy: shared::aws::codedeploy(&sdk),
+            ecs: Lazy::new(&sdk, shared::aws::ecs),
+            elbv2: Lazy::new(&sdk, shared::aws::elbv2),
+            cloudwatch: Lazy::new(&sdk, shared::aws::cloudwatch),
+            codedeploy: Lazy::new(&sdk, shared::aws::codedeploy),
         }
     }
 }

@@ -11,27 +11,28 @@ pub mod tags;
 
 use crate::decide::{Plan, Step};
 use crate::report::{Decision, Outcome};
+use shared::aws::Lazy;
 use shared::error::{AwsError, FailureType};
 use std::future::Future;
 
-/// The SDK clients, built once per cold start.
+/// The SDK clients, each built on its first use.
 #[derive(Clone, Debug)]
 pub struct Clients {
-    pub ecs: aws_sdk_ecs::Client,
-    pub codedeploy: aws_sdk_codedeploy::Client,
-    pub codepipeline: aws_sdk_codepipeline::Client,
-    pub cloudwatch: aws_sdk_cloudwatch::Client,
-    pub sns: aws_sdk_sns::Client,
+    pub ecs: Lazy<aws_sdk_ecs::Client>,
+    pub codedeploy: Lazy<aws_sdk_codedeploy::Client>,
+    pub codepipeline: Lazy<aws_sdk_codepipeline::Client>,
+    pub cloudwatch: Lazy<aws_sdk_cloudwatch::Client>,
+    pub sns: Lazy<aws_sdk_sns::Client>,
 }
 
 impl Clients {
     pub fn new(sdk: &aws_config::SdkConfig) -> Self {
         Self {
-            ecs: shared::aws::ecs(sdk),
-            codedeploy: shared::aws::codedeploy(sdk),
-            codepipeline: shared::aws::codepipeline(sdk),
-            cloudwatch: shared::aws::cloudwatch(sdk),
-            sns: shared::aws::sns(sdk),
+            ecs: Lazy::new(sdk, shared::aws::ecs),
+            codedeploy: Lazy::new(sdk, shared::aws::codedeploy),
+            codepipeline: Lazy::new(sdk, shared::aws::codepipeline),
+            cloudwatch: Lazy::new(sdk, shared::aws::cloudwatch),
+            sns: Lazy::new(sdk, shared::aws::sns),
         }
     }
 }
