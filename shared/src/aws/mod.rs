@@ -34,12 +34,22 @@ use aws_config::{BehaviorVersion, SdkConfig};
 /// (`AWS_CA_BUNDLE`, `AWS_TLS_ROOTS`) is an error that names it.
 pub async fn try_load() -> Result<SdkConfig, TlsError> {
     let roots = tls::roots(&tls::RootsSetting::from_env()?)?;
-    Ok(aws_config::defaults(BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(tls::http_client(roots))
         .retry_config(retry::retry_config())
-        .timeout_config(retry::timeout_config())
-        .load()
-        .await)
+        .timeout_config(retry::timeout_config());
+    // Lambda puts the region and the role's credentials in the environment, which the
+    // default chains read first anyway: read them directly, without building those chains
+    // (profile files, SSO, web identity, container and instance metadata) at each cold start.
+    if let Some(region) = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()) {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|k| !k.is_empty()) {
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
+    Ok(loader.load().await)
 }
 
 /// The project's HTTPS client with the compiled-in roots only, for configurations built by
