@@ -7,7 +7,7 @@
 //! - `DRY_RUN`: `true` to decide and report without acting, for every target.
 //! - `NOTIFY_TOPIC_ARN`: an SNS topic that gets a one-glance message per handled alarm.
 
-use crate::error::RollbackError;
+use crate::error::{RollbackError, SettingProblem};
 use crate::target::{Target, TargetSpec};
 use serde::Deserialize;
 use shared::aws::Account;
@@ -42,55 +42,67 @@ enum OneOrMany {
 impl Settings {
     /// Reads the settings through `get` (the environment in production).
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, RollbackError> {
+        let mut problems: Vec<SettingProblem> = Vec::new();
         let mut settings = Settings {
-            dry_run: parse_bool(DRY_RUN_VAR, get(DRY_RUN_VAR))?,
+            dry_run: parse_bool(DRY_RUN_VAR, get(DRY_RUN_VAR)).unwrap_or_else(|p| {
+                problems.push(p);
+                false
+            }),
             notify_topic: get(TOPIC_VAR).filter(|t| !t.trim().is_empty()),
             ..Settings::default()
         };
         if let Some(topic) = &settings.notify_topic
             && !topic.starts_with("arn:")
         {
-            return Err(config(
-                TOPIC_VAR,
-                format!("`{topic}` is not an SNS topic ARN"),
-            ));
+            problems.push((TOPIC_VAR, format!("`{topic}` is not an SNS topic ARN")));
         }
         if let Some(text) = get(ACCOUNTS_VAR).filter(|t| !t.trim().is_empty()) {
-            settings.accounts = accounts(&text)?;
+            match accounts(&text) {
+                Ok(accounts) => settings.accounts = accounts,
+                Err(found) => problems.extend(found),
+            }
         }
-        let Some(text) = get(TARGETS_VAR).filter(|t| !t.trim().is_empty()) else {
-            return Ok(settings);
+        if let Some(text) = get(TARGETS_VAR).filter(|t| !t.trim().is_empty()) {
+            settings.targets(&text, &mut problems);
+        }
+        if !problems.is_empty() {
+            return Err(RollbackError::Config(problems));
+        }
+        Ok(settings)
+    }
+
+    /// `ROLLBACK_TARGETS` read into `self`; every target's problem added to `problems`.
+    fn targets(&mut self, text: &str, problems: &mut Vec<SettingProblem>) {
+        let map: BTreeMap<String, OneOrMany> = match serde_json::from_str(text) {
+            Ok(map) => map,
+            Err(e) => {
+                problems.push((
+                    TARGETS_VAR,
+                    format!("{e}. Expected a JSON object from alarm names (or prefixes ending in `*`) to targets"),
+                ));
+                return;
+            }
         };
-        let map: BTreeMap<String, OneOrMany> = serde_json::from_str(&text).map_err(|e| {
-            config(
-                TARGETS_VAR,
-                format!("{e}. Expected a JSON object from alarm names (or prefixes ending in `*`) to targets"),
-            )
-        })?;
         for (key, value) in map {
             let specs = match value {
                 OneOrMany::One(spec) => vec![*spec],
                 OneOrMany::Many(specs) => specs,
             };
-            let targets = specs
-                .into_iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    s.validate()
-                        .map_err(|p| config(TARGETS_VAR, format!("`{key}`[{i}]: {p}")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut targets = Vec::new();
+            for (i, spec) in specs.into_iter().enumerate() {
+                match spec.validate() {
+                    Ok(t) => targets.push(t),
+                    Err(p) => problems.push((TARGETS_VAR, format!("`{key}`[{i}]: {p}"))),
+                }
+            }
             match key.strip_suffix('*') {
-                Some(prefix) => settings.prefixes.push((prefix.to_owned(), targets)),
+                Some(prefix) => self.prefixes.push((prefix.to_owned(), targets)),
                 None => {
-                    settings.exact.insert(key, targets);
+                    self.exact.insert(key, targets);
                 }
             }
         }
-        settings
-            .prefixes
-            .sort_by_key(|p| std::cmp::Reverse(p.0.len()));
-        Ok(settings)
+        self.prefixes.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
     }
 
     /// The configured targets of `alarm`, if any key matches it.
@@ -107,55 +119,51 @@ impl Settings {
 
 /// `{"222222222222": {"roleArn": "arn:aws:iam::222222222222:role/rollback", "externalId": "..."}}`:
 /// each key a 12-digit account id, its role in that account.
-fn accounts(text: &str) -> Result<BTreeMap<String, Account>, RollbackError> {
+fn accounts(text: &str) -> Result<BTreeMap<String, Account>, Vec<SettingProblem>> {
     let map: BTreeMap<String, Account> = serde_json::from_str(text).map_err(|e| {
-        config(
+        vec![(
             ACCOUNTS_VAR,
             format!("{e}. Expected a JSON object from account ids to {{\"roleArn\", \"externalId\", \"region\"}}"),
-        )
+        )]
     })?;
+    let mut problems = Vec::new();
     for (id, account) in &map {
         if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(config(
-                ACCOUNTS_VAR,
-                format!("`{id}` is not a 12-digit account id"),
-            ));
+            problems.push((ACCOUNTS_VAR, format!("`{id}` is not a 12-digit account id")));
+            continue;
         }
         if let Some(p) = account.problems(id).into_iter().next() {
-            return Err(config(ACCOUNTS_VAR, p.to_string()));
+            problems.push((ACCOUNTS_VAR, p.to_string()));
+            continue;
         }
         match account.account_id() {
             Some(a) if a == id => {}
-            Some(a) => {
-                return Err(config(
-                    ACCOUNTS_VAR,
-                    format!(
-                        "`{id}`: its roleArn is a role of account {a}; give a role of account {id}"
-                    ),
-                ));
-            }
-            None => {
-                return Err(config(
-                    ACCOUNTS_VAR,
-                    format!("`{id}`: give the roleArn that reaches it"),
-                ));
-            }
+            Some(a) => problems.push((
+                ACCOUNTS_VAR,
+                format!(
+                    "`{id}`: its roleArn is a role of account {a}; give a role of account {id}"
+                ),
+            )),
+            None => problems.push((
+                ACCOUNTS_VAR,
+                format!("`{id}`: give the roleArn that reaches it"),
+            )),
         }
     }
-    Ok(map)
+    if problems.is_empty() {
+        Ok(map)
+    } else {
+        Err(problems)
+    }
 }
 
-fn parse_bool(name: &'static str, value: Option<String>) -> Result<bool, RollbackError> {
+fn parse_bool(name: &'static str, value: Option<String>) -> Result<bool, SettingProblem> {
     match value.as_deref().map(str::trim) {
         None | Some("") => Ok(false),
         Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
         Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-        Some(v) => Err(config(name, format!("`{v}` is not `true` or `false`"))),
+        Some(v) => Err((name, format!("`{v}` is not `true` or `false`"))),
     }
-}
-
-fn config(setting: &'static str, problem: String) -> RollbackError {
-    RollbackError::Config { setting, problem }
 }
 
 #[cfg(test)]
@@ -176,6 +184,33 @@ mod tests {
             Some(Kind::EcsService { service, .. }) => service.clone(),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn every_bad_setting_is_reported_at_once() {
+        let e = settings(&[
+            (DRY_RUN_VAR, "yes"),
+            (TOPIC_VAR, "alerts"),
+            (ACCOUNTS_VAR, r#"{"2222": {"roleArn": "arn:aws:iam::222222222222:role/r"}}"#),
+            (TARGETS_VAR, r#"{"a": {}, "b": [{"freeze": {"pipeline": "p", "stage": "s"}}, {}]}"#),
+        ])
+        .unwrap_err()
+        .to_string();
+        for part in [
+            "the function's settings have 5 problems: (1) DRY_RUN: `yes` is not `true` or `false`",
+            "(2) NOTIFY_TOPIC_ARN: `alerts` is not an SNS topic ARN",
+            "(3) ROLLBACK_ACCOUNTS: `2222` is not a 12-digit account id",
+            "ROLLBACK_TARGETS: `a`[0]",
+            "ROLLBACK_TARGETS: `b`[1]",
+            "Fix the Lambda environment variables; nothing was done",
+        ] {
+            assert!(e.contains(part), "{part}\n{e}");
+        }
+        let one = settings(&[(DRY_RUN_VAR, "yes")]).unwrap_err().to_string();
+        assert_eq!(
+            one,
+            "the function's setting DRY_RUN: `yes` is not `true` or `false`. Fix the Lambda environment variable; nothing was done"
+        );
     }
 
     #[test]

@@ -14,13 +14,9 @@ pub enum RollbackError {
         shape: &'static str,
         problem: String,
     },
-    #[error(
-        "the function's setting {setting}: {problem}. Fix the Lambda environment variable; nothing was done"
-    )]
-    Config {
-        setting: &'static str,
-        problem: String,
-    },
+    /// Every problem of the function's settings, each with its variable.
+    #[error("{}", settings_text(.0))]
+    Config(Vec<SettingProblem>),
     #[error(
         "alarm `{alarm}` has bad rollback tags: {problem}. Fix the alarm's tags; nothing was done"
     )]
@@ -43,12 +39,43 @@ pub enum RollbackError {
     RetryLater { pending: Vec<String> },
 }
 
+/// A setting (its environment variable) and what is wrong with it.
+pub type SettingProblem = (&'static str, String);
+
+impl RollbackError {
+    /// One problem with `setting`.
+    pub fn config(setting: &'static str, problem: impl Into<String>) -> Self {
+        Self::Config(vec![(setting, problem.into())])
+    }
+}
+
+/// One problem as it always read; several numbered, in one answer.
+fn settings_text(problems: &[SettingProblem]) -> String {
+    match problems {
+        [(setting, problem)] => format!(
+            "the function's setting {setting}: {problem}. Fix the Lambda environment variable; nothing was done"
+        ),
+        many => {
+            let items: Vec<String> = many
+                .iter()
+                .enumerate()
+                .map(|(i, (setting, problem))| format!("({}) {setting}: {problem}", i + 1))
+                .collect();
+            format!(
+                "the function's settings have {} problems: {}. Fix the Lambda environment variables; nothing was done",
+                many.len(),
+                items.join("; ")
+            )
+        }
+    }
+}
+
 impl Failure for RollbackError {
     fn failure_type(&self) -> FailureType {
         match self {
             Self::UnknownEvent { .. }
             | Self::BadEvent { .. }
-            | Self::Config { .. }
+            | Self::Config(_)
             | Self::Tags { .. } => FailureType::ConfigurationError,
             Self::Aws(e) => e.failure_type(),
             Self::NoRole { .. } => FailureType::ConfigurationError,
@@ -61,7 +88,7 @@ impl Failure for RollbackError {
         match self {
             Self::UnknownEvent { .. } => error_type::UNKNOWN_EVENT,
             Self::BadEvent { .. } => error_type::BAD_EVENT,
-            Self::Config { .. } => error_type::CONFIG,
+            Self::Config(_) => error_type::CONFIG,
             Self::Tags { .. } => error_type::ALARM_TAGS,
             Self::Aws(_) => error_type::AWS,
             Self::NoRole { .. } => error_type::NO_ROLE_FOR_ACCOUNT,
@@ -91,14 +118,7 @@ mod tests {
                 "BadEvent",
                 false,
             ),
-            (
-                RollbackError::Config {
-                    setting: "DRY_RUN",
-                    problem: "p".into(),
-                },
-                "ConfigError",
-                false,
-            ),
+            (RollbackError::config("DRY_RUN", "p"), "ConfigError", false),
             (
                 RollbackError::Tags {
                     alarm: "a".into(),

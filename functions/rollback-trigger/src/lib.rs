@@ -51,7 +51,7 @@ pub struct RollbackTrigger {
     /// The function's own account id: from the invoked function's ARN, else asked of STS
     /// once.
     own_account: tokio::sync::OnceCell<String>,
-    settings: Result<Settings, (&'static str, String)>,
+    settings: Result<Settings, Vec<crate::error::SettingProblem>>,
 }
 
 /// Where one invocation acts: the clients factory (roles assumed for this invocation
@@ -85,8 +85,8 @@ impl RollbackTrigger {
         settings: Result<Settings, RollbackError>,
     ) -> Self {
         let settings = settings.map_err(|e| match e {
-            RollbackError::Config { setting, problem } => (setting, problem),
-            other => ("settings", other.to_string()),
+            RollbackError::Config(problems) => problems,
+            other => vec![("settings", other.to_string())],
         });
         Self {
             clients: Clients::new(sdk),
@@ -106,10 +106,7 @@ impl RollbackTrigger {
     fn settings(&self) -> Result<&Settings, RollbackError> {
         self.settings
             .as_ref()
-            .map_err(|(setting, problem)| RollbackError::Config {
-                setting,
-                problem: problem.clone(),
-            })
+            .map_err(|problems| RollbackError::Config(problems.clone()))
     }
 
     /// Handles one event; the result lists a decision per target. Fails only for a bad
