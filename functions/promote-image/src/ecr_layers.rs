@@ -25,7 +25,7 @@ const MAX_PART: u64 = 20 << 20;
 /// Fetches a presigned layer URL as a stream.
 #[derive(Clone)]
 pub struct Downloader {
-    s3: aws_sdk_s3::Client,
+    s3: shared::aws::Lazy<aws_sdk_s3::Client>,
 }
 
 impl Downloader {
@@ -47,8 +47,9 @@ impl Downloader {
         config.set_sleep_impl(sdk.sleep_impl());
         config.set_time_source(sdk.time_source());
         config.set_retry_config(sdk.retry_config().cloned());
+        let config = config.build();
         Downloader {
-            s3: aws_sdk_s3::Client::from_conf(config.build()),
+            s3: shared::aws::Lazy::with(move || aws_sdk_s3::Client::from_conf(config.clone())),
         }
     }
 
