@@ -92,15 +92,8 @@ async fn codedeploy_ecs_inner(
     }
     let mut body: Value =
         serde_json::from_str(&taskdef).map_err(|e| format!("{taskdef_path}: {e}"))?;
-    for field in [
-        "taskDefinitionArn",
-        "revision",
-        "status",
-        "requiresAttributes",
-        "compatibilities",
-        "registeredAt",
-        "registeredBy",
-    ] {
+    // As the ECS deploy action does: what DescribeTaskDefinition adds, RegisterTaskDefinition refuses.
+    for field in shared::ecs::DESCRIBE_ONLY {
         if let Some(m) = body.as_object_mut() {
             m.remove(field);
         }
