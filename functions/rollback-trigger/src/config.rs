@@ -191,8 +191,14 @@ mod tests {
         let e = settings(&[
             (DRY_RUN_VAR, "yes"),
             (TOPIC_VAR, "alerts"),
-            (ACCOUNTS_VAR, r#"{"2222": {"roleArn": "arn:aws:iam::222222222222:role/r"}}"#),
-            (TARGETS_VAR, r#"{"a": {}, "b": [{"freeze": {"pipeline": "p", "stage": "s"}}, {}]}"#),
+            (
+                ACCOUNTS_VAR,
+                r#"{"2222": {"roleArn": "arn:aws:iam::222222222222:role/r"}}"#,
+            ),
+            (
+                TARGETS_VAR,
+                r#"{"a": {}, "b": [{"freeze": {"pipeline": "p", "stage": "s"}}, {}]}"#,
+            ),
         ])
         .unwrap_err()
         .to_string();
