@@ -90,6 +90,20 @@ names! {
     ALARM_TAGS = "AlarmTags",
     NO_ROLE_FOR_ACCOUNT = "NoRoleForAccount",
     RETRY_LATER = "RetryLater",
+
+    // Image referrers (`shared::referrers`) and their copy by promote-image.
+    /// A subject has more referrers than are read for one image.
+    REFERRERS_TOO_MANY = "ReferrersTooMany",
+    /// The referrers tag schema's tag holds something other than an OCI index.
+    REFERRERS_NOT_AN_INDEX = "ReferrersNotAnIndex",
+    /// A referrer's blob is larger than is read into memory.
+    REFERRER_BLOB_TOO_LARGE = "ReferrerBlobTooLarge",
+    /// A referrer's blob could not be downloaded.
+    REFERRER_DOWNLOAD_FAILED = "ReferrerDownloadFailed",
+    /// The target registry refused a referrer's manifest.
+    REFERRER_REFUSED = "ReferrerRefused",
+    /// A cosign signature tag cannot be moved in the target (immutable tags).
+    REFERRER_TAG_IMMUTABLE = "ReferrerTagImmutable",
 }
 
 #[cfg(test)]
