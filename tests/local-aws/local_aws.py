@@ -5,7 +5,8 @@ One process, one loopback port. Every AWS call is identified (service and
 operation), recorded, optionally delayed or failed on purpose, answered by a
 canned stub or by the few APIs served here (CodePipeline job results and
 pipeline state, CodeDeploy hooks, CloudWatch DescribeAlarms over Smithy RPC v2
-CBOR, the ECR layer API with its blob downloads), and otherwise forwarded to
+CBOR, the ECR layer API with its blob downloads, ECR ListImageReferrers, Signer
+GetRevocationStatus), and otherwise forwarded to
 moto's server app. A small JSON control API under /_local/ drives all of this;
 see README.md next to this file.
 
@@ -139,6 +140,14 @@ ECR_MAX_PART_SIZE = 20 * 1024 * 1024
 BLOB_PATH = "/_local/ecr-blobs/"
 BLOB_URL_SECONDS = 3600
 RANGE = re.compile(r"bytes=(\d*)-(\d*)\Z")
+ARTIFACT_STATUSES = ("ACTIVE", "ARCHIVED", "ACTIVATING", "ANY")
+# ListImageReferrers' page size when maxResults is not given.
+REFERRERS_PAGE = 20
+# REST calls served here: (signing name, method, path) -> (operation, query keys that repeat).
+REST_OPERATIONS = {
+    ("signer", "GET", "/revocations"): ("GetRevocationStatus", {"certificateHashes"}),
+}
+REVOCATION_FIELDS = ("signatureTimestamp", "platformId", "profileVersionArn", "jobArn", "certificateHashes")
 
 
 class ApiError(Exception):
@@ -165,7 +174,7 @@ class Call:
 
     service = "unknown"
     operation = "unknown"
-    protocol = "json"  # json | cbor | query | ec2 | s3 | rest
+    protocol = "json"  # json | cbor | query | ec2 | s3 | rest | rest-json (served here)
     api = ""           # awsJson target prefix or CBOR service name
     content_type = ""
     request = None     # decoded JSON/CBOR body, for the log and stub matching
@@ -304,6 +313,8 @@ def error_response(call, code, message, status, fields=None):
 
 
 def _json_content_type(call):
+    if call.protocol == "rest-json":
+        return "application/json"
     return call.content_type if call.content_type.startswith("application/x-amz-json") \
         else "application/x-amz-json-1.1"
 
@@ -903,6 +914,8 @@ class LocalAws(DeploymentHistories):
             (ECR_API, "CompleteLayerUpload"): self.complete_layer_upload,
             (ECR_API, "BatchCheckLayerAvailability"): self.batch_check_layer_availability,
             (ECR_API, "GetDownloadUrlForLayer"): self.get_download_url_for_layer,
+            (ECR_API, "ListImageReferrers"): self.list_image_referrers,
+            ("signer", "GetRevocationStatus"): self.get_revocation_status,
         }
         # The gate's scripted timelines come first; what they do not script goes to the
         # deployment histories' built-in for the same operation, then to moto.
@@ -913,8 +926,8 @@ class LocalAws(DeploymentHistories):
         rehearsal.install(self, sys.modules[__name__])
 
     def _clear(self):
-        """Forget calls, faults, stubs, jobs, state, latency, and ECR blobs, uploads
-        and settings (lock held or not shared yet)."""
+        """Forget calls, faults, stubs, jobs, state, latency, ECR blobs, uploads and
+        settings, and Signer revocations (lock held or not shared yet)."""
         self.calls, self.faults, self.stubs, self.jobs = [], [], [], {}
         # "<deploymentId>/<lifecycleEventHookExecutionId>" -> the hook's answer
         self.hooks = {}
@@ -931,6 +944,9 @@ class LocalAws(DeploymentHistories):
         # layer download URL signature -> (access key, account) of the call that got it
         self.blob_urls = {}
         self.ecr = {"partSize": ECR_PART_SIZE, "minPartSize": ECR_MIN_PART_SIZE}
+        # account -> the Signer entities revoked there (profile version ARNs, job ARNs,
+        # certificate hashes)
+        self.revocations = {}
         self.sts.settings()
 
     # ---- WSGI entry point
@@ -1039,6 +1055,10 @@ class LocalAws(DeploymentHistories):
                 call.protocol = "ec2" if call.service == "ec2" else "query"
             else:
                 call.protocol, call.operation = "rest", f"{method} {path}"
+                served = REST_OPERATIONS.get((call.service, method, path.rstrip("/")))
+                if served:  # the query is its request, for the log and stubs
+                    call.protocol, call.operation = "rest-json", served[0]
+                    call.request = {k: v if k in served[1] else v[0] for k, v in query.items()}
         return call
 
     def warm_up(self, region):
@@ -1132,6 +1152,11 @@ class LocalAws(DeploymentHistories):
             if status == 200:
                 self.sts.remember(body, call.params or {})
             return status, headers, body
+        if (call.api, call.operation) == (ECR_API, "PutImage"):
+            _with_image_digest(environ, call)
+        if (call.api, call.operation) == ("TrentService", "GetPublicKey"):
+            status, headers, body = self._forward(environ, call)
+            return (status, *_with_key_spec(headers, body)) if status == 200 else (status, headers, body)
         handler = self.builtins.get((call.api, call.operation)) or self.builtins.get((call.service, call.operation))
         if handler is None and call.protocol == "cbor":
             return error_response(call, "UnknownOperationException",
@@ -1530,6 +1555,83 @@ class LocalAws(DeploymentHistories):
                 settings[field] = value
         self.ecr = settings
 
+    # ---- ECR ListImageReferrers (moto has none of it)
+
+    def list_image_referrers(self, req, call):
+        """The manifests of the repository whose `subject` is the given image, by digest."""
+        _key, repo = self._ecr_repository(req, call)
+        subject = req.get("subjectId")
+        digest = subject.get("imageDigest") if isinstance(subject, dict) else None
+        if digest is None:
+            raise _validation(None, "subjectId.imageDigest", "Member must not be null")
+        if not isinstance(digest, str) or not DIGEST.match(digest):
+            raise ApiError("InvalidParameterException", f"Invalid parameter at 'subjectId.imageDigest': "
+                                                        f"'{digest}' is not a valid digest")
+        wanted = req.get("filter") or {}
+        types = wanted.get("artifactTypes") or []
+        if not isinstance(types, list) or len(types) > 5:
+            raise ApiError("InvalidParameterException", "Invalid parameter at 'filter.artifactTypes': at most 5 "
+                                                        "artifact types may be given")
+        status = wanted.get("artifactStatus", "ACTIVE")
+        if status not in ARTIFACT_STATUSES:
+            raise _validation(status, "filter.artifactStatus",
+                              f"Member must satisfy enum value set: [{', '.join(ARTIFACT_STATUSES)}]")
+        limit = req.get("maxResults", REFERRERS_PAGE)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 50:
+            raise ApiError("InvalidParameterException", f"Invalid parameter at 'maxResults': '{limit}' must be "
+                                                        "between 1 and 50")
+        # Every referrer stored is ACTIVE.
+        referrers = [r for r in _image_referrers(repo, digest)
+                     if status in ("ACTIVE", "ANY") and (not types or r.get("artifactType") in types)]
+        start = 0
+        if req.get("nextToken") is not None:
+            after = _referrers_after(req["nextToken"], digest)
+            start = sum(1 for r in referrers if r["digest"] <= after)
+        page = referrers[start:start + limit]
+        out = {"referrers": page}
+        if start + limit < len(referrers):
+            token = json.dumps({"subject": digest, "after": page[-1]["digest"]}).encode()
+            out["nextToken"] = base64.urlsafe_b64encode(token).decode()
+        return out
+
+    # ---- Signer GetRevocationStatus (moto has none of it)
+
+    def get_revocation_status(self, req, call):
+        """The queried profile version, job and certificate hashes that are revoked in the
+        caller's account (POST /_local/signer/revocations), as sent."""
+        for field in REVOCATION_FIELDS:
+            if req.get(field) in (None, "", []):
+                raise _validation(None, field, "Member must not be null")
+        if _epoch(req["signatureTimestamp"]) is None:
+            raise _validation(req["signatureTimestamp"], "signatureTimestamp",
+                              "Member must be a timestamp in ISO 8601 date-time format")
+        for field in ("profileVersionArn", "jobArn"):
+            _check_length(req[field], field, 2048, 20)
+        with self.lock:
+            revoked = set(self.revocations.get(call.account, ()))
+        queried = [req["profileVersionArn"], req["jobArn"], *req["certificateHashes"]]
+        return {"revokedEntities": [e for i, e in enumerate(queried) if e in revoked and e not in queried[:i]]}
+
+    def _revocations_control(self, method, data, query):
+        """Control API: POST adds revoked entities to an account's; GET lists them; DELETE
+        clears one account's (?account=) or all."""
+        account = _seed_account({"account": data.get("account") or query.get("account", [None])[0]})
+        with self.lock:
+            if method == "DELETE":
+                if account:
+                    self.revocations.pop(account, None)
+                else:
+                    self.revocations = {}
+                return 200, {"ok": True}
+            account = _owner(account)
+            if method == "POST":
+                revoked = data["revoked"]
+                if not isinstance(revoked, list) or not all(isinstance(e, str) and e for e in revoked):
+                    raise ValueError("revoked must be a list of profile version ARNs, job ARNs and "
+                                     "certificate hashes")
+                self.revocations.setdefault(account, set()).update(revoked)
+            return 200, {"account": account, "revoked": sorted(self.revocations.get(account, ()))}
+
     # ---- deployment health: ECS service deployments, ELBv2 target health, CloudWatch
     # metric data, CodeDeploy deployments and targets. Each plays a timeline scripted
     # through POST /_local/state (README.md, "Deployment health"); what is not
@@ -1863,6 +1965,8 @@ class LocalAws(DeploymentHistories):
                 if method == "POST":
                     self._set_ecr(data)
                 return 200, dict(self.ecr)
+        if path == "/signer/revocations" and method in ("GET", "POST", "DELETE"):
+            return self._revocations_control(method, data, parse_qs(environ.get("QUERY_STRING", "")))
         if path.startswith("/rehearsal"):
             return self.rehearsal.control(method, path, data)
         if path == "/deployments" and method in ("GET", "POST"):
@@ -2016,6 +2120,67 @@ def _manifest_blobs(repo):
             if isinstance(descriptor, dict) and isinstance(descriptor.get("digest"), str):
                 found[descriptor["digest"]] = found.get(descriptor["digest"]) or descriptor.get("mediaType")
     return found
+
+
+def _image_referrers(repo, subject):
+    """The repository's image manifests whose `subject` is `subject`, as ListImageReferrers
+    answers them, by digest."""
+    found = {}
+    for image in list(repo.images):
+        try:
+            manifest = json.loads(image.image_manifest)
+        except (TypeError, ValueError):
+            continue
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("subject"), dict) \
+                or manifest["subject"].get("digest") != subject:
+            continue
+        config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
+        referrer = {"digest": image.get_image_digest(),
+                    "mediaType": manifest.get("mediaType") or image.image_manifest_media_type,
+                    "size": len(image.image_manifest.encode("utf-8", "surrogatepass")), "artifactStatus": "ACTIVE"}
+        artifact_type = manifest.get("artifactType") or config.get("mediaType")
+        if artifact_type:
+            referrer["artifactType"] = artifact_type
+        if isinstance(manifest.get("annotations"), dict):
+            referrer["annotations"] = manifest["annotations"]
+        found.setdefault(referrer["digest"], referrer)
+    return [found[d] for d in sorted(found)]
+
+
+def _referrers_after(token, subject):
+    """The last digest of the page a ListImageReferrers nextToken follows."""
+    try:
+        parsed = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if parsed["subject"] == subject and isinstance(parsed["after"], str):
+            return parsed["after"]
+    except (AttributeError, TypeError, ValueError, KeyError):
+        pass
+    raise ApiError("InvalidParameterException", "Invalid parameter at 'nextToken': the token is not valid")
+
+
+def _with_image_digest(environ, call):
+    """PutImage without imageDigest: ECR's digest, the sha256 of the manifest as sent (moto
+    would hash the layer digests), put in the body moto reads. A given digest is kept."""
+    req = call.request
+    if not isinstance(req, dict) or req.get("imageDigest") or not isinstance(req.get("imageManifest"), str):
+        return
+    digest = "sha256:" + hashlib.sha256(req["imageManifest"].encode("utf-8", "surrogatepass")).hexdigest()
+    body = json.dumps({**req, "imageDigest": digest}).encode()
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+    environ.pop("HTTP_CONTENT_ENCODING", None)
+
+
+def _with_key_spec(headers, body):
+    """moto's GetPublicKey answer with KMS's KeySpec (moto sends only the deprecated
+    CustomerMasterKeySpec)."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return headers, body
+    if "KeySpec" in answer or "CustomerMasterKeySpec" not in answer:
+        return headers, body
+    answer["KeySpec"] = answer["CustomerMasterKeySpec"]
+    return [(k, v) for k, v in headers if k.lower() != "content-length"], json.dumps(answer).encode()
 
 
 def _digest_list(req):

@@ -5,6 +5,7 @@ exercises it with boto3. Exits non-zero when a check fails; skips itself (exit
 
 import base64
 import concurrent.futures
+import datetime
 import hashlib
 import json
 import os
@@ -1373,6 +1374,204 @@ def ecs_pause_hooks_continue_or_roll_back_once(aws):
     aws.ctl("POST", "/state", {"serviceDeployments": []})
 
 
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_EMPTY = {"mediaType": "application/vnd.oci.empty.v1+json", "size": 2,
+             "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"}
+
+
+def oci_manifest(layer, subject=None, artifact_type=None, config=None, annotations=None):
+    """An OCI image manifest as a registry client sends it (compact JSON)."""
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST}
+    if artifact_type:
+        manifest["artifactType"] = artifact_type
+    manifest["config"] = config or OCI_EMPTY
+    manifest["layers"] = [{"mediaType": "application/octet-stream", "digest": sha256(layer), "size": len(layer)}]
+    if subject:
+        manifest["subject"] = {"mediaType": OCI_MANIFEST, "digest": sha256(subject.encode()),
+                               "size": len(subject.encode())}
+    if annotations:
+        manifest["annotations"] = annotations
+    return json.dumps(manifest, separators=(",", ":"), ensure_ascii=False)
+
+
+def put_referrer(ecr, repo, manifest):
+    """An untagged push by digest, as a referrer is pushed."""
+    digest = sha256(manifest.encode())
+    out = ecr.put_image(repositoryName=repo, imageManifest=manifest, imageManifestMediaType=OCI_MANIFEST,
+                        imageDigest=digest)
+    assert out["image"]["imageId"] == {"imageDigest": digest}, out
+    return digest
+
+
+SIGSTORE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+SBOM = "application/spdx+json"
+
+
+@check
+def ecr_untagged_referrer_put_is_byte_identical(aws):
+    ecr = aws.client("ecr")
+    ecr.create_repository(repositoryName="referred")
+    subject = oci_manifest(b"app layer", config={"mediaType": "application/vnd.oci.image.config.v1+json",
+                                                 "digest": sha256(CONFIG), "size": len(CONFIG)})
+    # Without imageDigest, the digest is the manifest's sha256 (moto would hash its layer digests).
+    out = ecr.put_image(repositoryName="referred", imageManifest=subject, imageTag="v1",
+                        imageManifestMediaType=OCI_MANIFEST)
+    assert out["image"]["imageId"] == {"imageDigest": sha256(subject.encode()), "imageTag": "v1"}, out
+    referrer = oci_manifest(b"bundle", subject, SIGSTORE, annotations={"org.opencontainers.image.created":
+                                                                       "2026-01-01T00:00:00Z", "note": "é ü"})
+    digest = put_referrer(ecr, "referred", referrer)
+    got = ecr.batch_get_image(repositoryName="referred", imageIds=[{"imageDigest": digest}],
+                              acceptedMediaTypes=[OCI_MANIFEST])
+    assert got["failures"] == [] and len(got["images"]) == 1, got
+    [image] = got["images"]
+    assert image["imageId"] == {"imageDigest": digest}, image["imageId"]
+    assert image["imageManifest"] == referrer and sha256(image["imageManifest"].encode()) == digest
+    assert image["imageManifestMediaType"] == OCI_MANIFEST, image
+    ids = ecr.list_images(repositoryName="referred", filter={"tagStatus": "UNTAGGED"})["imageIds"]
+    assert {"imageDigest": digest} in ids, ids
+
+
+@check
+def ecr_image_referrers_listed_filtered_and_paged(aws):
+    ecr = aws.client("ecr")
+    ecr.create_repository(repositoryName="signed")
+    subject = oci_manifest(b"subject layer")
+    ecr.put_image(repositoryName="signed", imageManifest=subject, imageTag="v1", imageManifestMediaType=OCI_MANIFEST)
+    sig = oci_manifest(b"signature", subject, SIGSTORE, annotations={"dev.sigstore.bundle.predicateType": "x"})
+    sbom_config = {"mediaType": SBOM, "digest": sha256(b"sbom config"), "size": 11}
+    sbom = oci_manifest(b"sbom", subject, config=sbom_config)  # no artifactType: the config's media type
+    unrelated = oci_manifest(b"other", oci_manifest(b"another subject"), SIGSTORE)
+    digests = {name: put_referrer(ecr, "signed", m) for name, m in
+               (("sig", sig), ("sbom", sbom), ("unrelated", unrelated))}
+    out = ecr.list_image_referrers(repositoryName="signed", subjectId={"imageDigest": sha256(subject.encode())})
+    assert "nextToken" not in out, out
+    want = sorted([
+        {"digest": digests["sig"], "mediaType": OCI_MANIFEST, "size": len(sig.encode()), "artifactType": SIGSTORE,
+         "annotations": {"dev.sigstore.bundle.predicateType": "x"}, "artifactStatus": "ACTIVE"},
+        {"digest": digests["sbom"], "mediaType": OCI_MANIFEST, "size": len(sbom.encode()), "artifactType": SBOM,
+         "artifactStatus": "ACTIVE"}], key=lambda r: r["digest"])
+    assert out["referrers"] == want, out
+    out = ecr.list_image_referrers(repositoryName="signed", subjectId={"imageDigest": sha256(subject.encode())},
+                                   filter={"artifactTypes": [SIGSTORE]})
+    assert [r["digest"] for r in out["referrers"]] == [digests["sig"]], out
+    out = ecr.list_image_referrers(repositoryName="signed", subjectId={"imageDigest": sha256(b"no such image")})
+    assert out["referrers"] == [], out
+    # A third referrer: two pages of two and one.
+    third = put_referrer(ecr, "signed", oci_manifest(b"attestation", subject, "application/vnd.in-toto+json"))
+    seen, token, pages = [], None, 0
+    while True:
+        more = {"nextToken": token} if token else {}
+        out = ecr.list_image_referrers(repositoryName="signed", subjectId={"imageDigest": sha256(subject.encode())},
+                                       maxResults=2, **more)
+        pages += 1
+        seen += [r["digest"] for r in out["referrers"]]
+        token = out.get("nextToken")
+        if not token:
+            break
+        assert len(out["referrers"]) == 2, out
+    assert pages == 2 and seen == sorted([digests["sig"], digests["sbom"], third]), (pages, seen)
+    calls = aws.calls(service="ecr", operation="ListImageReferrers")
+    assert calls[-1]["request"]["maxResults"] == 2 and calls[-1]["status"] == 200, calls[-1]
+
+
+@check
+def ecr_image_referrers_errors(aws):
+    ecr = aws.client("ecr")
+    subject = {"imageDigest": sha256(b"x")}
+    expect_error("RepositoryNotFoundException", 400, ecr.list_image_referrers, repositoryName="nope",
+                 subjectId=subject)
+    expect_error("RepositoryNotFoundException", 400, ecr.list_image_referrers, repositoryName="signed",
+                 subjectId=subject, registryId="210987654321")
+    expect_error("InvalidParameterException", 400, ecr.list_image_referrers, repositoryName="signed",
+                 subjectId={"imageDigest": "not a digest"})
+    expect_error("InvalidParameterException", 400, ecr.list_image_referrers, repositoryName="signed",
+                 subjectId=subject, filter={"artifactTypes": [f"type/{n}" for n in range(6)]})
+    expect_error("InvalidParameterException", 400, ecr.list_image_referrers, repositoryName="signed",
+                 subjectId=subject, nextToken="garbage")
+    raw = aws.client("ecr")
+    raw.meta.events.register("before-parameter-build.ecr.ListImageReferrers",
+                             lambda params, **_: params.update(maxResults=51))  # past botocore's own check
+    expect_error("InvalidParameterException", 400, raw.list_image_referrers, repositoryName="signed",
+                 subjectId=subject)
+    aws.fault(service="ecr", operation="ListImageReferrers", kind="throttle")
+    expect_error("ThrottlingException", 400, ecr.list_image_referrers, repositoryName="signed", subjectId=subject)
+    assert aws.calls(operation="ListImageReferrers")[-1]["fault"] == "throttle"
+
+
+PROFILE_VERSION = "arn:aws:signer:us-east-1:123456789012:/signing-profiles/images/a1b2c3"
+JOB = "arn:aws:signer:us-east-1:123456789012:/signing-jobs/0f8e1c2a-1111-2222-3333-444455556666"
+
+
+@check
+def signer_revocation_status(aws):
+    # The SDKs put GetRevocationStatus's host prefix "data-" before the endpoint's host.
+    signer = aws.session.client("signer", endpoint_url=aws.url,
+                                config=aws.config.merge(Config(inject_host_prefix=False)))
+    query = {"signatureTimestamp": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+             "platformId": "Notation-OCI-SHA384-ECDSA", "profileVersionArn": PROFILE_VERSION, "jobArn": JOB,
+             "certificateHashes": ["aa11", "bb22"]}
+    assert signer.get_revocation_status(**query)["revokedEntities"] == []
+    assert aws.ctl("POST", "/signer/revocations", {"revoked": [PROFILE_VERSION]}) == (
+        200, {"account": "123456789012", "revoked": [PROFILE_VERSION]})
+    assert signer.get_revocation_status(**query)["revokedEntities"] == [PROFILE_VERSION]
+    aws.ctl("POST", "/signer/revocations", {"revoked": ["bb22"]})
+    assert signer.get_revocation_status(**query)["revokedEntities"] == [PROFILE_VERSION, "bb22"]
+    # Another account's revocations are its own.
+    assert aws.ctl("POST", "/signer/revocations", {"account": "222233334444", "revoked": [JOB]})[0] == 200
+    assert signer.get_revocation_status(**query)["revokedEntities"] == [PROFILE_VERSION, "bb22"]
+    assert aws.ctl("DELETE", "/signer/revocations?account=123456789012") == (200, {"ok": True})
+    assert signer.get_revocation_status(**{**query, "certificateHashes": ["aa11"]})["revokedEntities"] == []
+    assert aws.ctl("GET", "/signer/revocations?account=222233334444")[1]["revoked"] == [JOB]
+    aws.ctl("DELETE", "/signer/revocations")
+    assert aws.ctl("GET", "/signer/revocations?account=222233334444")[1]["revoked"] == []
+    # A missing field, sent by hand (botocore checks required fields itself).
+    url = (aws.url + "/revocations?signatureTimestamp=2026-01-01T00%3A00%3A00Z&platformId=p"
+           f"&profileVersionArn={PROFILE_VERSION}&certificateHashes=aa11")
+    req = urllib.request.Request(url, headers={
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/signer/aws4_request, Signature=x"})
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("expected HTTP 400")
+    except urllib.error.HTTPError as err:
+        assert err.code == 400 and err.headers["x-amzn-ErrorType"] == "ValidationException", err.headers
+        assert "jobArn" in json.loads(err.read())["message"]
+    calls = aws.calls(service="signer")
+    assert [c["operation"] for c in calls] == ["GetRevocationStatus"] * 6, calls
+    assert calls[0]["request"]["certificateHashes"] == ["aa11", "bb22"], calls[0]
+    assert calls[0]["request"]["profileVersionArn"] == PROFILE_VERSION and calls[-1]["status"] == 400, calls
+    aws.fault(service="signer", operation="GetRevocationStatus", kind="throttle")
+    expect_error("ThrottlingException", 400, signer.get_revocation_status, **query)
+    assert aws.calls(service="signer")[-1]["fault"] == "throttle"
+
+
+@check
+def kms_signatures_verify(aws):
+    kms = aws.client("kms")
+    message = b"manifest digest to sign"
+    for spec, algorithm in (("ECC_NIST_P256", "ECDSA_SHA_256"), ("RSA_2048", "RSASSA_PKCS1_V1_5_SHA_256")):
+        key = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+        assert key["KeySpec"] == spec and algorithm in key["SigningAlgorithms"], key
+        signed = kms.sign(KeyId=key["KeyId"], Message=message, MessageType="RAW", SigningAlgorithm=algorithm)
+        public = kms.get_public_key(KeyId=key["KeyId"])
+        assert public["KeySpec"] == spec and public["KeyUsage"] == "SIGN_VERIFY", public
+        der, signature = public["PublicKey"], signed["Signature"]
+        assert der[0] == 0x30 and (signature[0] == 0x30 or not spec.startswith("ECC")), (der, signature)
+        try:
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import ec, padding
+        except ImportError:
+            continue
+        loaded = serialization.load_der_public_key(der)  # DER SubjectPublicKeyInfo
+        if spec.startswith("ECC"):
+            assert loaded.curve.name == "secp256r1", loaded.curve.name
+            loaded.verify(signature, message, ec.ECDSA(hashes.SHA256()))  # DER ECDSA-Sig-Value
+        else:
+            assert loaded.key_size == 2048 and len(signature) == 256, len(signature)
+            loaded.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        assert kms.verify(KeyId=key["KeyId"], Message=message, Signature=signature,
+                          SigningAlgorithm=algorithm)["SignatureValid"]
+
+
 @check
 def moto_not_implemented_passes_through(aws):
     req = urllib.request.Request(aws.url + "/", data=b"{}", method="POST", headers={
@@ -1392,8 +1591,10 @@ def call_log_order_and_reset(aws):
     seqs = [c["seq"] for c in aws.calls()]
     assert seqs == sorted(seqs) and len(seqs) > 10
     assert not any(c["operation"].startswith("GET /_local") for c in aws.calls())
+    aws.ctl("POST", "/signer/revocations", {"revoked": [JOB]})
     assert aws.ctl("POST", "/reset", {}) == (200, {"ok": True})
     assert aws.calls() == [] and aws.ctl("GET", "/jobs")[1] == {}
+    assert aws.ctl("GET", "/signer/revocations")[1] == {"account": "123456789012", "revoked": []}
     assert aws.ctl("GET", "/state")[1] == {"pipelines": {}, "alarms": []}
     assert aws.ctl("GET", "/ecr/blobs")[1] == []
     assert aws.ctl("GET", "/ecr/settings")[1] == {"partSize": 10485760, "minPartSize": 5242880}

@@ -358,6 +358,20 @@ impl LocalAws {
         self.control("POST", "/_local/state", Some(state)).await;
     }
 
+    /// Makes Signer's `GetRevocationStatus` answer these profile version ARNs, job ARNs and
+    /// certificate hashes as revoked in `account` (added to those revoked already).
+    pub async fn revoke_signer_entities(&self, account: &str, revoked: &[&str]) {
+        let body = json!({"account": account, "revoked": revoked});
+        self.control("POST", "/_local/signer/revocations", Some(body))
+            .await;
+    }
+
+    /// Clears every account's Signer revocations.
+    pub async fn clear_signer_revocations(&self) {
+        self.control("DELETE", "/_local/signer/revocations", None)
+            .await;
+    }
+
     /// What the job's report was, if one was accepted.
     pub async fn job(&self, job_id: &str) -> Option<JobReport> {
         let entry = self
