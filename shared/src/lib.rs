@@ -16,6 +16,7 @@ pub mod json;
 pub mod logging;
 pub mod params;
 pub mod problem;
+pub mod referrers;
 pub mod registry;
 pub mod report;
 pub mod runner;

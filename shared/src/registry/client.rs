@@ -2,7 +2,7 @@
 //! request loop every call goes through (authentication, rate limits, retries).
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -28,7 +28,13 @@ pub struct Client {
     auth: Mutex<AuthState>,
     deadline: Option<Instant>,
     requests: AtomicU64,
+    /// Whether the registry serves the referrers API: [`REFERRERS_UNKNOWN`] until asked.
+    referrers_api: AtomicU8,
 }
+
+const REFERRERS_UNKNOWN: u8 = 0;
+const REFERRERS_SERVED: u8 = 1;
+const REFERRERS_ABSENT: u8 = 2;
 
 #[derive(Default)]
 struct AuthState {
@@ -84,6 +90,7 @@ impl Client {
             auth: Mutex::new(AuthState::default()),
             deadline: None,
             requests: AtomicU64::new(0),
+            referrers_api: AtomicU8::new(REFERRERS_UNKNOWN),
         }
     }
 
@@ -101,6 +108,24 @@ impl Client {
     /// Requests sent to the registry so far (token requests and `401`s left out).
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Whether the registry serves the referrers API, once a request has told.
+    pub fn serves_referrers_api(&self) -> Option<bool> {
+        match self.referrers_api.load(Ordering::Relaxed) {
+            REFERRERS_SERVED => Some(true),
+            REFERRERS_ABSENT => Some(false),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn remember_referrers_api(&self, served: bool) {
+        let value = if served {
+            REFERRERS_SERVED
+        } else {
+            REFERRERS_ABSENT
+        };
+        self.referrers_api.store(value, Ordering::Relaxed);
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

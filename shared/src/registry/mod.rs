@@ -20,6 +20,9 @@
 //! - Blobs: [`Client::blob_exists`], [`Client::mount_blob`], [`Client::start_upload`],
 //!   [`Client::upload_chunk`], [`Client::finish_upload`], [`Client::upload_blob`],
 //!   [`Client::get_blob`] (a stream), and [`copy_blob`] (mount or stream).
+//! - Referrers: [`Client::list_referrers`], [`Client::put_referrer`],
+//!   [`Client::add_to_referrers_index`], [`Client::read_small_blob`] (see
+//!   [`crate::referrers`]).
 //! - [`RegistryError`]: one variant per cause, each a CodePipeline failure type
 //!   ([`crate::Failure`]) and a message that names the fix.
 //!
@@ -39,6 +42,7 @@ mod digest;
 mod error;
 mod limit;
 mod manifest;
+mod referrers;
 mod secret;
 mod transfer;
 
