@@ -80,6 +80,32 @@ names! {
     TAGS_PARTLY_WRITTEN = "TagsPartlyWritten",
     LAYER_TRANSFER_FAILED = "LayerTransferFailed",
 
+    // Image signatures (`shared::verify`).
+    /// The image has no signature.
+    SIGNATURE_MISSING = "SignatureMissing",
+    /// The signatures found are over other digests.
+    SIGNATURE_OTHER_DIGEST = "SignatureOtherDigest",
+    /// The signatures found are by keys not trusted.
+    SIGNATURE_UNTRUSTED_KEY = "SignatureUntrustedKey",
+    /// The keyless signatures found are by another identity or issuer.
+    SIGNATURE_UNTRUSTED_IDENTITY = "SignatureUntrustedIdentity",
+    /// The Notation signatures found are by other AWS Signer profiles or roots.
+    SIGNATURE_WRONG_PROFILE = "SignatureWrongProfile",
+    /// The signing profile, job or certificate is revoked.
+    SIGNATURE_REVOKED = "SignatureRevoked",
+    /// The signature's expiry has passed.
+    SIGNATURE_EXPIRED = "SignatureExpired",
+    /// The signatures found cannot be read or do not verify.
+    SIGNATURE_MALFORMED = "SignatureMalformed",
+    /// The signatures found are of a form that is not checked.
+    SIGNATURE_UNSUPPORTED = "SignatureUnsupported",
+    /// Revocation could not be checked (the signature is not accepted).
+    SIGNATURE_REVOCATION_UNCHECKED = "SignatureRevocationUnchecked",
+    /// Trust material named by the policy is unusable.
+    SIGNATURE_TRUST_MATERIAL = "SignatureTrustMaterial",
+    /// A KMS key the policy names cannot be verified.
+    SIGNATURE_KEY_UNSUPPORTED = "SignatureKeyUnsupported",
+
     // health-gate.
     GATE_FAILED = "GateFailed",
     GATE_INCONCLUSIVE = "GateInconclusive",

@@ -23,6 +23,8 @@ pub mod runner;
 pub mod runtime;
 pub mod text;
 pub mod trigger;
+#[cfg(feature = "verify")]
+pub mod verify;
 
 pub use action::{Action, JobContext, Outcome, Success};
 pub use error::{AwsError, Failure, FailureType, aws_error};

@@ -183,6 +183,18 @@ pub fn elbv2(config: &SdkConfig) -> aws_sdk_elasticloadbalancingv2::Client {
     aws_sdk_elasticloadbalancingv2::Client::new(config)
 }
 
+/// A KMS client (public keys of cosign signing keys).
+#[cfg(feature = "verify")]
+pub fn kms(config: &SdkConfig) -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::new(config)
+}
+
+/// An AWS Signer client (revocation of Notation signatures).
+#[cfg(feature = "verify")]
+pub fn signer(config: &SdkConfig) -> aws_sdk_signer::Client {
+    aws_sdk_signer::Client::new(config)
+}
+
 /// A shared assumed role as a credentials provider.
 #[derive(Debug)]
 struct ArcProvider(Arc<AssumedRole>);
