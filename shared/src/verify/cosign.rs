@@ -53,20 +53,18 @@ fn get_ci<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
 /// The image digest a simple-signing payload signs, after checking its type.
 pub fn payload_digest(payload: &[u8]) -> Result<String, String> {
     let v = crate::json::parse(payload, &json_limits()).map_err(|e| format!("payload {e}"))?;
-    let critical = get_ci(&v, "critical").ok_or("payload without `critical`")?;
+    let critical = get_ci(&v, "critical").ok_or("payload has no `critical`")?;
     match get_ci(critical, "type").and_then(Value::as_str) {
         Some(t) if t == PAYLOAD_TYPE => {}
         _ => {
-            return Err(format!(
-                "payload whose `critical.type` is not `{PAYLOAD_TYPE}`"
-            ));
+            return Err(format!("payload's `critical.type` is not `{PAYLOAD_TYPE}`"));
         }
     }
     get_ci(critical, "image")
         .and_then(|i| get_ci(i, "docker-manifest-digest"))
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| "payload without `critical.image.docker-manifest-digest`".into())
+        .ok_or_else(|| "payload has no `critical.image.docker-manifest-digest`".into())
 }
 
 /// Checks one simple-signing signature against a trusted key.
@@ -93,7 +91,7 @@ pub(crate) fn simple_signing(
             format!("a cosign signature not by key {} ({at})", short_key(key)),
         ));
     }
-    let signed = payload_digest(payload).map_err(|e| malformed(&format!("with a {e}")))?;
+    let signed = payload_digest(payload).map_err(|e| malformed(&format!("whose {e}")))?;
     if signed != subject.digest {
         return Err(reject(
             Reason::OtherDigest,

@@ -12,7 +12,7 @@ use crate::error_type as names;
 pub enum VerifyError {
     /// The image has no signature at all.
     #[error(
-        "{digest} has no signature; {required} is required. Sign the image and push the signature to its repository"
+        "{digest} has no signature; a signature by {required} is required. Sign the image and push the signature to its repository"
     )]
     NoSignature { digest: String, required: String },
     /// Signatures exist, but only over other digests.

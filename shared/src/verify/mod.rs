@@ -406,8 +406,9 @@ pub async fn check(
 }
 
 /// [`check`] at `now` (Unix seconds), with AWS Signer's revocation answers from
-/// `revoked` (the entities revoked, or why the call failed).
-pub(crate) async fn check_at<F, Fut>(
+/// `revoked` (the entities revoked, or why the call failed): the pure checks, for callers
+/// that ask AWS Signer themselves, and for tests.
+pub async fn check_at<F, Fut>(
     policy: &Policy,
     subject: &Subject,
     candidates: &[Candidate],

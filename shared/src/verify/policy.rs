@@ -475,28 +475,17 @@ impl std::fmt::Debug for Trust {
 }
 
 impl Trust {
-    /// What the requirement asks for, for messages: "a cosign signature by key sha256:..".
+    /// Whose signature the requirement asks for, for messages: "the cosign key sha256:..".
     pub fn describe(&self) -> String {
         match self {
-            Self::CosignKey { key, source } => {
-                format!("a cosign signature by key {} ({source})", key.id())
-            }
+            Self::CosignKey { key, source } => format!("the cosign key {} ({source})", key.id()),
             Self::CosignKeyless {
                 identity, issuer, ..
-            } => {
-                format!("a keyless cosign signature by {identity} from issuer {issuer}")
-            }
-            Self::Notation { profiles, .. } => {
-                let which = if profiles.len() == 1 {
-                    "profile"
-                } else {
-                    "one of the profiles"
-                };
-                format!(
-                    "a Notation signature by the AWS Signer {which} {}",
-                    profiles.join(", ")
-                )
-            }
+            } => format!("the keyless cosign signer with {identity} and issuer {issuer}"),
+            Self::Notation { profiles, .. } => match profiles.as_slice() {
+                [one] => format!("the AWS Signer profile {one}"),
+                many => format!("one of the AWS Signer profiles {}", many.join(", ")),
+            },
         }
     }
 
