@@ -46,22 +46,7 @@ pub async fn copy_into(
         blobs.extend(parsed.registry_blobs().cloned());
         child_types.push(parsed.media_type);
     }
-    let mut seen = BTreeSet::new();
-    let distinct: Vec<&Blob> = blobs
-        .iter()
-        .filter(|b| !b.foreign && seen.insert(b.digest.as_str()))
-        .collect();
-    let lacking = target.missing(&distinct).await?;
-    let copies: Vec<_> = lacking
-        .iter()
-        .map(|b| copy_blob(source, target, b))
-        .collect();
-    let moved: Vec<Copied> = stream::iter(copies)
-        .buffer_unordered(CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_, _>>()?;
+    let moved = copy_blobs(source, target, &blobs).await?;
     bounded(
         children
             .iter()
@@ -73,6 +58,38 @@ pub async fn copy_into(
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;
     Ok(CopyStats {
+        manifests_put: children.len(),
+        ..moved
+    })
+}
+
+/// Copies into `target` the distinct blobs of `blobs` it lacks (foreign ones left out),
+/// a few at a time, each streamed or mounted; the counts say what moved.
+pub async fn copy_blobs(
+    source: Store<'_>,
+    target: Store<'_>,
+    blobs: &[Blob],
+) -> Result<CopyStats, PromoteError> {
+    let mut seen = BTreeSet::new();
+    let distinct: Vec<&Blob> = blobs
+        .iter()
+        .filter(|b| !b.foreign && seen.insert(b.digest.as_str()))
+        .collect();
+    if distinct.is_empty() {
+        return Ok(CopyStats::default());
+    }
+    let lacking = target.missing(&distinct).await?;
+    let copies: Vec<_> = lacking
+        .iter()
+        .map(|b| copy_blob(source, target, b))
+        .collect();
+    let moved: Vec<Copied> = stream::iter(copies)
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    Ok(CopyStats {
         blobs_checked: distinct.len(),
         blobs_copied: lacking.len(),
         blobs_mounted: moved.iter().filter(|c| **c == Copied::Mounted).count(),
@@ -83,7 +100,7 @@ pub async fn copy_into(
                 Copied::Mounted => 0,
             })
             .sum(),
-        manifests_put: children.len(),
+        manifests_put: 0,
     })
 }
 

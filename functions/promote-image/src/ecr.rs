@@ -307,3 +307,19 @@ pub async fn put_image(
         }
     }
 }
+
+/// Whether a `PutImage` failure is ECR refusing the manifest itself (rather than the
+/// caller, a limit or an outage): `InvalidParameterException`,
+/// `UnsupportedImageTypeException`, or any other error whose message names the manifest.
+pub fn refuses_manifest(e: &AwsError) -> bool {
+    use shared::error::{Failure, FailureType};
+    match e.code() {
+        Some("InvalidParameterException" | "UnsupportedImageTypeException") => true,
+        _ => {
+            matches!(
+                e.failure_type(),
+                FailureType::JobFailed | FailureType::ConfigurationError
+            ) && e.to_string().to_ascii_lowercase().contains("manifest")
+        }
+    }
+}

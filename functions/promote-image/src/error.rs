@@ -6,6 +6,7 @@ use shared::artifacts::ArtifactError;
 use shared::aws::AssumeError;
 use shared::error::{AwsError, Failure, FailureType};
 use shared::problem::Problems;
+use shared::referrers::ReferrerError;
 use shared::registry::RegistryError;
 use shared::text::escape_control;
 
@@ -191,6 +192,45 @@ pub enum PromoteError {
     /// A registry other than ECR (or its credentials secret) failed.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// Reading or writing referrers failed (more than are read, a tag-schema tag that is
+    /// not an index, a registry failure).
+    #[error("{}", referrer_message(.0))]
+    Referrers(#[from] ReferrerError),
+    /// ECR refused a referrer's manifest.
+    #[error(
+        "ECR repository {repository} refused referrer {digest} ({}) of {subject}: {answer}. \
+         ECR is known to refuse some referrers: an SPDX SBOM whose subject is an index \
+         (aws/containers-roadmap#2783) and media types with parameters such as \
+         `application/vnd.dev.sigstore.bundle+json;version=0.2` (sigstore/sigstore-js#1058). \
+         List the types to copy in referrers.artifactTypes to leave this one out; no release \
+         tag was written",
+        .artifact_type.as_deref().unwrap_or("no artifact type")
+    )]
+    ReferrerRefused {
+        digest: String,
+        artifact_type: Option<String>,
+        subject: String,
+        repository: String,
+        /// ECR's own message.
+        answer: String,
+    },
+    /// A cosign signature tag would have to move in a target whose tags are immutable.
+    #[error(
+        "tag `{tag}` (cosign's signature tag) in repository {repository} points at {} and the \
+         source's is {}, but the repository's tags are immutable, so it cannot move (cosign \
+         adds each new signature to this tag); sign with OCI 1.1 referrers instead (cosign \
+         --registry-referrers-mode=oci-1-1), exclude these tags from the immutability rule, \
+         or set \"referrers\": false",
+        short_digest(.current),
+        short_digest(.wanted)
+    )]
+    ReferrerTagImmutable {
+        tag: String,
+        repository: String,
+        current: String,
+        /// The source's digest of the tag.
+        wanted: String,
+    },
     /// The registry image to promote does not exist.
     #[error("{registry} has no manifest `{reference}` in repository `{repository}`; check {field}")]
     RegistryImageMissing {
@@ -231,6 +271,17 @@ fn no_image_file(artifact: &str, contains: &[String], container: bool) -> String
             "input artifact `{artifact}` has neither {IMAGE_DETAIL} nor {IMAGE_DEFINITIONS}; it \
              contains: {listing}. Write one of them in the build, or name the file with source.file"
         )
+    }
+}
+
+/// A referrers error, with what to change in this action when there are too many.
+fn referrer_message(e: &ReferrerError) -> String {
+    match e {
+        ReferrerError::TooMany { .. } => format!(
+            "{e} (referrers.artifactTypes copies only the types listed, and an ECR source lists \
+             only those when there are at most 5; \"referrers\": false copies none)"
+        ),
+        _ => e.to_string(),
     }
 }
 
@@ -288,6 +339,9 @@ impl Failure for PromoteError {
             Self::Assume(e) => e.failure_type(),
             Self::Registry(e) => e.failure_type(),
             Self::RegistryImageMissing { .. } => FailureType::ConfigurationError,
+            Self::Referrers(e) => e.failure_type(),
+            Self::ReferrerRefused { .. } => FailureType::JobFailed,
+            Self::ReferrerTagImmutable { .. } => FailureType::ConfigurationError,
         }
     }
 
@@ -320,6 +374,9 @@ impl Failure for PromoteError {
             Self::Assume(_) => error_type::ASSUME_ROLE,
             Self::Registry(e) => e.error_type(),
             Self::RegistryImageMissing { .. } => error_type::REGISTRY_IMAGE_NOT_FOUND,
+            Self::Referrers(e) => e.error_type(),
+            Self::ReferrerRefused { .. } => error_type::REFERRER_REFUSED,
+            Self::ReferrerTagImmutable { .. } => error_type::REFERRER_TAG_IMMUTABLE,
         }
     }
 }

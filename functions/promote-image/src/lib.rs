@@ -14,6 +14,7 @@ pub mod ecr_layers;
 pub mod error;
 pub mod manifest;
 pub mod pipeline;
+pub mod referrers;
 pub mod registry_image;
 pub mod route;
 pub mod scan;
@@ -126,6 +127,7 @@ impl Action for PromoteImage {
             allow_moving_tags: route.allow_moving_tags,
             gate,
             today: Date::today(),
+            referrers: &route.referrers,
         };
         let success = pipeline::promote(source, target, &request).await?;
         Ok(Outcome::Success(success))

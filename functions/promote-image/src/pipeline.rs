@@ -20,6 +20,8 @@ use crate::date::Date;
 use crate::ecr::{self, Put, Repo, RepoInfo, TagTarget};
 use crate::error::PromoteError;
 use crate::manifest::{self, Child, Manifest};
+use crate::referrers::{self, ReferrerStats};
+use crate::route::ReferrerPolicy;
 use crate::scan::{self, GateReport, ScanResult};
 use crate::store::{CONCURRENCY, Image, Store};
 use crate::summary::{CopyStats, Promotion};
@@ -36,6 +38,8 @@ pub struct Request<'a> {
     /// The gate, with the ECR repository whose scans it reads (only an ECR source has one).
     pub gate: Option<(&'a GatePolicy, Repo<'a>)>,
     pub today: Date,
+    /// Which referrers go with the image to another repository.
+    pub referrers: &'a ReferrerPolicy,
 }
 
 /// What round 1 found: the source image, where each target tag points, the target's rules
@@ -85,9 +89,11 @@ pub async fn promote(
     let mut plan = decide(&facts, req, same, &source.name(), &target.name())?;
     let digest = facts.image.digest.as_str();
 
-    // Round 2, for an index only: its children exist (before anything is written), and
-    // each runnable child's scan result, a few at a time.
-    let (child_scans, (children, missing)) = futures::try_join!(
+    // Round 2: an index's children exist (before anything is written), and each
+    // runnable child's scan result, a few at a time; in another repository, the referrers
+    // of the image and its children on both sides.
+    let subjects = referrer_subjects(&facts, &plan, req.referrers);
+    let (child_scans, (children, missing), found) = futures::try_join!(
         async {
             match req.gate {
                 Some((_, repo)) => bounded(
@@ -105,7 +111,8 @@ pub async fn promote(
                 .collect::<Result<Vec<_>, _>>(),
                 None => Ok(Vec::new()),
             }
-        },
+        }
+        .map_err(|e| source_error(e, source, req)),
         async {
             if plan.fetch_children {
                 let digests: Vec<String> = facts
@@ -118,9 +125,10 @@ pub async fn promote(
             } else {
                 Ok((Vec::new(), Vec::new()))
             }
-        },
-    )
-    .map_err(|e| source_error(e, source, req))?;
+        }
+        .map_err(|e| source_error(e, source, req)),
+        referrers::discover(source, target, &subjects, req.referrers),
+    )?;
     if !missing.is_empty() {
         return Err(incomplete_index(
             source_image(source, req),
@@ -131,15 +139,30 @@ pub async fn promote(
         ));
     }
     let gate = gate(&facts, &plan, child_scans, source, req)?;
+    let referrer_plan = referrers::decide(
+        &found,
+        req.referrers,
+        &facts.info.mutability,
+        &target.name(),
+    )?;
 
-    // Writes: blobs and child manifests first when the target is another repository,
-    // then the tags, a few at a time.
+    // Writes, into another repository: blobs and child manifests, then (with referrers to
+    // copy) the image by digest and its referrers, then the tags, a few at a time. A
+    // referrer refused leaves no new tag on an image without it.
     let mut copied = None;
+    let mut referred = ReferrerStats {
+        present: referrer_plan.present.len(),
+        ..ReferrerStats::default()
+    };
+    if plan.copies() {
+        copied = Some(copy_layers::copy_into(source, target, &facts.manifest, &children).await?);
+    }
+    if referrer_plan.writes() {
+        let media_type = facts.manifest.media_type.as_str();
+        let image = plan.copies().then_some((&facts.image, media_type));
+        referred = referrers::copy(source, target, &referrer_plan, image).await?;
+    }
     if plan.writes() {
-        if plan.copies() {
-            copied =
-                Some(copy_layers::copy_into(source, target, &facts.manifest, &children).await?);
-        }
         let written = write_tags(target, &facts, &plan).await?;
         for (tag, put) in written {
             if put == Put::AlreadyExists {
@@ -157,9 +180,30 @@ pub async fn promote(
         req,
         &facts,
         &plan,
-        gate.as_ref(),
-        copied.as_ref(),
+        Done {
+            gate: gate.as_ref(),
+            copied: copied.as_ref(),
+            referred: &referred,
+        },
     ))
+}
+
+/// What the promotion did besides the tags: the gate's verdict and what it copied.
+struct Done<'a> {
+    gate: Option<&'a GateReport>,
+    copied: Option<&'a CopyStats>,
+    referred: &'a ReferrerStats,
+}
+
+/// The digests whose referrers go with the image: the image and an index's children, when
+/// the target is another repository and referrers are copied.
+fn referrer_subjects(facts: &Facts, plan: &Plan, policy: &ReferrerPolicy) -> Vec<String> {
+    if plan.same_repository || *policy == ReferrerPolicy::Off {
+        return Vec::new();
+    }
+    std::iter::once(facts.image.digest.clone())
+        .chain(facts.manifest.children().iter().map(|c| c.digest.clone()))
+        .collect()
 }
 
 /// Round 1: the source manifest, where each target tag points, the target's rules, and
@@ -430,9 +474,13 @@ fn success(
     req: &Request<'_>,
     facts: &Facts,
     plan: &Plan,
-    gate: Option<&GateReport>,
-    copied: Option<&CopyStats>,
+    done: Done<'_>,
 ) -> Success {
+    let Done {
+        gate,
+        copied,
+        referred,
+    } = done;
     let (image, manifest, info) = (&facts.image, &facts.manifest, &facts.info);
     let digest = image.digest.as_str();
     let (uri, target_label) = match target {
@@ -497,6 +545,7 @@ fn success(
         tags: &plan.tags,
         gate,
         copy: copied,
+        referrers: referred,
     }
     .success(&uri, &tags_now)
 }

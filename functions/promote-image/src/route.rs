@@ -15,6 +15,34 @@ pub struct Route {
     pub tags: Vec<String>,
     /// Whether a mutable tag on another image may be moved.
     pub allow_moving_tags: bool,
+    /// Which of the image's referrers go with it to another repository.
+    pub referrers: ReferrerPolicy,
+}
+
+/// Which referrers (signatures, SBOMs, attestations) are copied with the image.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ReferrerPolicy {
+    /// None (`"referrers": false`).
+    Off,
+    /// Every one (the default).
+    #[default]
+    All,
+    /// Those whose type (the manifest's `artifactType`, else its config's media type) is
+    /// listed, exactly.
+    Only(Vec<String>),
+}
+
+impl ReferrerPolicy {
+    /// Whether a referrer of `artifact_type` is copied.
+    pub fn copies(&self, artifact_type: Option<&str>) -> bool {
+        match self {
+            ReferrerPolicy::Off => false,
+            ReferrerPolicy::All => true,
+            ReferrerPolicy::Only(types) => {
+                artifact_type.is_some_and(|t| types.iter().any(|x| x == t))
+            }
+        }
+    }
 }
 
 /// Where the image is read.

@@ -5,12 +5,14 @@
 
 use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use shared::referrers::{self as oci, Descriptor};
 use shared::registry::{self, Client as RegistryClient, RegistryError, Scope};
 
 use crate::ecr::{self, Fetched, Put, Repo, RepoInfo, TagTarget};
 use crate::ecr_layers::{self, Downloader};
 use crate::error::PromoteError;
 use crate::manifest::Blob;
+use crate::referrers::Referrer;
 use crate::tags::Mutability;
 use shared::image::Reference;
 
@@ -247,5 +249,110 @@ impl Store<'_> {
                 Ok(found.into_iter().flatten().collect())
             }
         }
+    }
+
+    /// The referrers the store lists for `subject`: ECR's `ListImageReferrers` (asked to
+    /// keep only `artifact_types`, when given), a registry's referrers API or tag schema.
+    pub async fn list_referrers(
+        &self,
+        subject: &str,
+        artifact_types: &[String],
+    ) -> Result<Vec<Descriptor>, PromoteError> {
+        match self {
+            Store::Ecr { repo, .. } => {
+                Ok(oci::ecr::list(ecr_repository(*repo), subject, artifact_types).await?)
+            }
+            Store::Registry {
+                client, repository, ..
+            } => Ok(client.list_referrers(repository, subject).await?.referrers),
+        }
+    }
+
+    /// Puts `referrers` of `subject` by digest, untagged, a few at a time. A registry that
+    /// answers without `OCI-Subject` does not index them itself: the tag schema's index of
+    /// `subject` is updated once with those. ECR refusing one is
+    /// [`PromoteError::ReferrerRefused`].
+    pub async fn put_referrers(
+        &self,
+        subject: &str,
+        referrers: &[&Referrer],
+    ) -> Result<(), PromoteError> {
+        match self {
+            Store::Ecr { repo, .. } => {
+                let puts: Vec<_> = referrers
+                    .iter()
+                    .map(|r| async move {
+                        let text = r.manifest.text()?;
+                        ecr::put_image(
+                            *repo,
+                            text,
+                            &r.descriptor.media_type,
+                            &r.descriptor.digest,
+                            None,
+                        )
+                        .await
+                        .map_err(|e| refused(e, r, repo.name))
+                    })
+                    .collect();
+                crate::pipeline::bounded(puts)
+                    .await
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(())
+            }
+            Store::Registry {
+                client, repository, ..
+            } => {
+                let puts: Vec<_> = referrers
+                    .iter()
+                    .map(|r| async move {
+                        let manifest = registry::Manifest {
+                            digest: r.descriptor.digest.clone(),
+                            media_type: r.descriptor.media_type.clone(),
+                            bytes: r.manifest.bytes.clone(),
+                        };
+                        let indexed = client.put_referrer(repository, &manifest).await?;
+                        Ok::<_, RegistryError>((!indexed).then(|| r.descriptor.clone()))
+                    })
+                    .collect();
+                let unindexed: Vec<Descriptor> = crate::pipeline::bounded(puts)
+                    .await
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                if !unindexed.is_empty() {
+                    client
+                        .add_to_referrers_index(repository, subject, &unindexed)
+                        .await?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn ecr_repository(repo: Repo<'_>) -> oci::ecr::Repository<'_> {
+    oci::ecr::Repository {
+        client: repo.client,
+        registry_id: repo.registry_id,
+        name: repo.name,
+    }
+}
+
+/// A `PutImage` refusal of `referrer` as the refusal it is; other failures (denied,
+/// throttled) stay what they are.
+fn refused(e: shared::error::AwsError, referrer: &Referrer, repository: &str) -> PromoteError {
+    if crate::ecr::refuses_manifest(&e) {
+        PromoteError::ReferrerRefused {
+            digest: referrer.descriptor.digest.clone(),
+            artifact_type: referrer.descriptor.artifact_type.clone(),
+            subject: referrer.subject.clone(),
+            repository: repository.to_string(),
+            answer: e.to_string(),
+        }
+    } else {
+        e.into()
     }
 }

@@ -2,6 +2,7 @@
 
 use shared::text::truncate;
 
+use crate::referrers::{self, ReferrerStats};
 use crate::scan::GateReport;
 use crate::tags::TagPlan;
 use shared::image::short_digest;
@@ -31,6 +32,8 @@ pub struct Promotion<'a> {
     pub tags: &'a [(String, TagPlan)],
     pub gate: Option<&'a GateReport>,
     pub copy: Option<&'a CopyStats>,
+    /// The referrers copied with the image, and those already there.
+    pub referrers: &'a ReferrerStats,
 }
 
 impl Promotion<'_> {
@@ -46,10 +49,12 @@ impl Promotion<'_> {
 
 pub fn summary(p: &Promotion<'_>) -> String {
     let head = format!("{} ({}, {})", p.source, short_digest(p.digest), p.manifest);
+    let referred = p.referrers.copied.values().sum::<usize>() + p.referrers.legacy.len();
     let mut text = if p.tags.iter().all(|(_, plan)| !plan.writes()) {
         let tags: Vec<String> = p.tags.iter().map(|(t, _)| t.clone()).collect();
         format!(
-            "Nothing to do: {} in {} already on {head}.",
+            "{}{} in {} already on {head}.",
+            if referred == 0 { "Nothing to do: " } else { "" },
             tags.join(", "),
             p.target
         )
@@ -82,6 +87,7 @@ pub fn summary(p: &Promotion<'_>) -> String {
             }
         ));
     }
+    text.push_str(&referrers::summary(p.referrers));
     if let Some(gate) = p.gate {
         text.push(' ');
         text.push_str(&gate.text());
@@ -121,8 +127,15 @@ mod tests {
             tags,
             gate: None,
             copy: None,
+            referrers: &NO_REFERRERS,
         }
     }
+
+    static NO_REFERRERS: ReferrerStats = ReferrerStats {
+        copied: std::collections::BTreeMap::new(),
+        present: 0,
+        legacy: Vec::new(),
+    };
 
     #[test]
     fn lists_each_tag_and_what_happened() {

@@ -3,7 +3,7 @@
 //! (`GetDownloadUrlForLayer`, then a GET of that URL with [`crate::http::client`]).
 
 use aws_sdk_ecr::Client;
-use aws_sdk_ecr::types::{ImageIdentifier, SubjectIdentifier};
+use aws_sdk_ecr::types::{ImageIdentifier, ListImageReferrersFilter, SubjectIdentifier};
 use bytes::Bytes;
 
 use super::{Descriptor, ReferrerError, bounded};
@@ -21,9 +21,29 @@ pub struct Repository<'a> {
     pub name: &'a str,
 }
 
+/// Artifact types ECR filters a listing by, at most.
+pub const MAX_FILTER_TYPES: usize = 5;
+
 /// The referrers of `subject` (a digest), every page; none when the repository holds no
-/// such image. At most [`super::MAX_REFERRERS`].
-pub async fn list(repo: Repository<'_>, subject: &str) -> Result<Vec<Descriptor>, ReferrerError> {
+/// such image. `artifact_types` (at most [`MAX_FILTER_TYPES`]; none: all) has ECR list only
+/// those (ECR takes them from each manifest: its `artifactType`, else its config's media
+/// type). At most [`super::MAX_REFERRERS`].
+pub async fn list(
+    repo: Repository<'_>,
+    subject: &str,
+    artifact_types: &[String],
+) -> Result<Vec<Descriptor>, ReferrerError> {
+    let filter = (!artifact_types.is_empty()).then(|| {
+        ListImageReferrersFilter::builder()
+            .set_artifact_types(Some(
+                artifact_types
+                    .iter()
+                    .take(MAX_FILTER_TYPES)
+                    .cloned()
+                    .collect(),
+            ))
+            .build()
+    });
     let subject_id = SubjectIdentifier::builder()
         .image_digest(subject)
         .build()
@@ -37,6 +57,7 @@ pub async fn list(repo: Repository<'_>, subject: &str) -> Result<Vec<Descriptor>
             .set_registry_id(repo.registry_id.map(str::to_owned))
             .repository_name(repo.name)
             .subject_id(subject_id.clone())
+            .set_filter(filter.clone())
             .max_results(PAGE)
             .set_next_token(token.take())
             .send()

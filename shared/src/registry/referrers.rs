@@ -39,7 +39,7 @@ impl Client {
                 via: Via::Api,
             });
         }
-        let (_, referrers) = self.tag_schema_index(repository, subject).await?;
+        let referrers = self.tag_schema_index(repository, subject).await?;
         Ok(Listing {
             referrers,
             via: Via::TagSchema,
@@ -104,15 +104,15 @@ impl Client {
         Ok(Some(found))
     }
 
-    /// The tag schema's index of `subject`: whether the tag exists, and its entries.
+    /// The entries of the tag schema's index of `subject` (none when the tag is absent).
     async fn tag_schema_index(
         &self,
         repository: &str,
         subject: &str,
-    ) -> Result<(bool, Vec<Descriptor>), ReferrerError> {
+    ) -> Result<Vec<Descriptor>, ReferrerError> {
         let tag = self.schema_tag(subject)?;
         let Some(index) = self.get_manifest(repository, &tag).await? else {
-            return Ok((false, Vec::new()));
+            return Ok(Vec::new());
         };
         let entries = parse_index(&index.media_type, &index.bytes).map_err(|why| {
             ReferrerError::NotAnIndex {
@@ -127,7 +127,7 @@ impl Client {
             entries.len(),
             &format!("{}/{repository}", self.host()),
         )?;
-        Ok((true, entries))
+        Ok(entries)
     }
 
     fn schema_tag(&self, subject: &str) -> Result<String, RegistryError> {
@@ -166,26 +166,33 @@ impl Client {
         Ok(indexed)
     }
 
-    /// Adds `referrer` to the tag schema's index of `subject` (created when absent):
-    /// read, checked to be an OCI index, deduplicated, appended, put. Returns whether it
-    /// was written (`false`: listed already). Two writers at the same moment may lose one
-    /// entry; running again adds it.
+    /// Adds `referrers` to the tag schema's index of `subject` (created when absent): read,
+    /// checked to be an OCI index, deduplicated, appended, put once. Returns how many were
+    /// added (none written when every one is listed already). Two writers at the same
+    /// moment may lose an entry; running again adds it.
     pub async fn add_to_referrers_index(
         &self,
         repository: &str,
         subject: &str,
-        referrer: &Descriptor,
-    ) -> Result<bool, ReferrerError> {
-        let (_, entries) = self.tag_schema_index(repository, subject).await?;
-        let Some(merged) = referrers::merge(&entries, referrer) else {
-            return Ok(false);
-        };
+        referrers: &[Descriptor],
+    ) -> Result<usize, ReferrerError> {
+        let mut entries = self.tag_schema_index(repository, subject).await?;
+        let mut added = 0;
+        for referrer in referrers {
+            if let Some(merged) = referrers::merge(&entries, referrer) {
+                entries = merged;
+                added += 1;
+            }
+        }
+        if added == 0 {
+            return Ok(0);
+        }
         referrers::bounded(
             subject,
-            merged.len(),
+            entries.len(),
             &format!("{}/{repository}", self.host()),
         )?;
-        let bytes = referrers::index_bytes(&merged);
+        let bytes = referrers::index_bytes(&entries);
         let index = Manifest {
             digest: sha256_digest(&bytes),
             media_type: OCI_INDEX.to_string(),
@@ -193,7 +200,7 @@ impl Client {
         };
         self.put_manifest(repository, &self.schema_tag(subject)?, &index)
             .await?;
-        Ok(true)
+        Ok(added)
     }
 
     /// The blob `digest` of `repository` in memory, when it is at most `limit` bytes;

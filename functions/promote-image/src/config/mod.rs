@@ -5,6 +5,7 @@
 //! [`source`], the target in [`target`], the gate in [`gate`].
 
 mod gate;
+mod referrers;
 mod source;
 mod target;
 #[cfg(test)]
@@ -36,6 +37,9 @@ pub struct Config {
     /// Whether a mutable tag on another digest may be moved (default true).
     pub allow_moving_tags: Option<bool>,
     pub scan_gate: Option<ScanGateConfig>,
+    /// Whether referrers go with the image: `true` (default), `false`, or
+    /// `{"artifactTypes": [...]}`; validated by hand so each problem has its path.
+    pub referrers: Option<serde_json::Value>,
 }
 
 /// Where the image comes from: named directly, or read from an input artifact.
@@ -130,6 +134,7 @@ impl Config {
         let source = source::validate_source(self.source, &mut problems);
         let tags = validate_tags(self.tags, &mut problems);
         let target = target::validate_target(self.target, &mut problems);
+        let referrers = referrers::validate_referrers(self.referrers, &mut problems);
         let gate = self
             .scan_gate
             .map(|g| gate::validate_gate(g, &mut problems));
@@ -161,6 +166,7 @@ impl Config {
                     source,
                     tags,
                     allow_moving_tags: self.allow_moving_tags.unwrap_or(true),
+                    referrers,
                 })
             }
             _ => Err(problems),

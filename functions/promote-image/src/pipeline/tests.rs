@@ -41,6 +41,7 @@ fn request<'a>(
         allow_moving_tags: false,
         gate,
         today: Date::today(),
+        referrers: &ReferrerPolicy::All,
     }
 }
 
@@ -347,6 +348,7 @@ fn decides_tags_and_copies_from_the_facts() {
             allow_moving_tags: allow,
             gate: None,
             today: Date::today(),
+            referrers: &ReferrerPolicy::All,
         };
         let facts = registry_facts(&current, mutability);
         let got = decide(&facts, &req, same, "docker.io/acme/web", "target")
