@@ -9,7 +9,10 @@ mod image;
 mod proxy;
 mod token;
 
-pub use image::{SeededImage, seed_image, seed_index};
+pub use image::{
+    EMPTY_JSON, EMPTY_MEDIA_TYPE, SeededImage, SeededReferrer, push_legacy_signature,
+    push_referrer, referrer_manifest, seed_image, seed_index,
+};
 pub use proxy::{Proxy, Throttle};
 pub use token::TokenServer;
 

@@ -65,7 +65,8 @@ impl Client {
             };
             let response = self.send(&call).await?;
             match response.status() {
-                StatusCode::NOT_FOUND if self.serves_referrers_api().is_none() => {
+                // No referrers API (concurrent look-ups may all learn it at once).
+                StatusCode::NOT_FOUND if self.serves_referrers_api() != Some(true) => {
                     self.remember_referrers_api(false);
                     return Ok(None);
                 }

@@ -159,3 +159,114 @@ pub async fn seed_index(
         children,
     )
 }
+
+/// The OCI empty descriptor's content (`{}`), the config of artifacts without one.
+pub const EMPTY_JSON: &[u8] = b"{}";
+pub const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+
+/// A referrer as pushed.
+#[derive(Debug, Clone)]
+pub struct SeededReferrer {
+    pub digest: String,
+    pub manifest: Bytes,
+    pub artifact_type: String,
+    /// Config, then the one layer.
+    pub blobs: Vec<String>,
+}
+
+/// The manifest of a referrer of `subject` (its digest, media type and size): an OCI image
+/// manifest with `artifact_type`, the empty config and one layer `payload` (its digest
+/// given), as cosign and oras write them.
+pub fn referrer_manifest(
+    subject: (&str, &str, u64),
+    artifact_type: &str,
+    payload: (&str, u64),
+) -> Bytes {
+    let body = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": artifact_type,
+        "config": {"mediaType": EMPTY_MEDIA_TYPE, "digest": sha256_digest(EMPTY_JSON), "size": 2},
+        "layers": [{"mediaType": artifact_type, "digest": payload.0, "size": payload.1}],
+        "subject": {"mediaType": subject.1, "digest": subject.0, "size": subject.2},
+        "annotations": {"org.opencontainers.image.created": "2026-12-01T10:00:00Z"},
+    });
+    Bytes::from(serde_json::to_vec(&body).unwrap())
+}
+
+/// Pushes a referrer of `subject` (digest, media type, size) with `payload` as its layer,
+/// by digest (untagged); where the registry answers without `OCI-Subject` (it has no
+/// referrers API), the tag schema's index of the subject is updated, as a signing tool does.
+pub async fn push_referrer(
+    client: &Client,
+    repository: &str,
+    subject: (&str, &str, u64),
+    artifact_type: &str,
+    payload: &[u8],
+) -> SeededReferrer {
+    let (config, _) = push_blob(client, repository, EMPTY_JSON.to_vec()).await;
+    let (layer, size) = push_blob(client, repository, payload.to_vec()).await;
+    let bytes = referrer_manifest(subject, artifact_type, (&layer, size));
+    let manifest = Manifest {
+        digest: sha256_digest(&bytes),
+        media_type: OCI_MANIFEST.to_string(),
+        bytes: bytes.clone(),
+    };
+    let indexed = client
+        .put_referrer(repository, &manifest)
+        .await
+        .expect("referrer put");
+    if !indexed {
+        let descriptor = shared::referrers::describe(&manifest.digest, OCI_MANIFEST, &bytes);
+        client
+            .add_to_referrers_index(repository, subject.0, &[descriptor])
+            .await
+            .expect("referrers index updated");
+    }
+    SeededReferrer {
+        digest: manifest.digest,
+        manifest: bytes,
+        artifact_type: artifact_type.to_string(),
+        blobs: vec![config, layer],
+    }
+}
+
+/// Pushes cosign's legacy signature of `subject` (a digest): a manifest whose one layer is
+/// `payload`, tagged `sha256-<hex>.sig` beside the image.
+pub async fn push_legacy_signature(
+    client: &Client,
+    repository: &str,
+    subject: &str,
+    payload: &[u8],
+) -> SeededImage {
+    let (config, config_size) = push_blob(client, repository, EMPTY_JSON.to_vec()).await;
+    let (layer, size) = push_blob(client, repository, payload.to_vec()).await;
+    let body = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": layer, "size": size,
+                    "annotations": {"dev.cosignproject.cosign/signature": "MEUCIQ=="}}],
+    });
+    let bytes = Bytes::from(serde_json::to_vec(&body).unwrap());
+    let manifest = Manifest {
+        digest: sha256_digest(&bytes),
+        media_type: OCI_MANIFEST.to_string(),
+        bytes: bytes.clone(),
+    };
+    let tag = format!(
+        "{}.sig",
+        shared::referrers::tag_schema_tag(subject).expect("a digest")
+    );
+    client
+        .put_manifest(repository, &tag, &manifest)
+        .await
+        .expect("signature tag put");
+    SeededImage {
+        digest: manifest.digest,
+        media_type: manifest.media_type,
+        manifest: bytes,
+        blobs: vec![config, layer],
+        size: config_size + size,
+    }
+}

@@ -1,0 +1,708 @@
+//! An image's referrers (signatures, SBOMs, attestations) go with it into another
+//! repository, against the real parts: Debian's distribution registry (no referrers API:
+//! the `sha256-<hex>` tag schema on both sides) behind a recording proxy, and the local
+//! ECR with its ListImageReferrers. Registry <-> registry, registry <-> ECR, ECR -> ECR
+//! across accounts; the artifact type filter, cosign's legacy `.sig` tag, `referrers:
+//! false`; ECR refusing a referrer; and hostile listings (10,000 entries, a referrer of
+//! another image, a tag-schema tag that is not an index).
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use serde_json::{Value, json};
+use shared::referrers::{Descriptor, describe, tag_schema_tag};
+use shared::registry::{Client, Manifest, sha256_digest};
+use testkit::accounts::STAGING;
+use testkit::local_aws::ACCOUNT;
+use testkit::registry::{
+    AuthMode, EMPTY_JSON, PASSWORD, Proxy, Registry, SeededImage, USER, push_legacy_signature,
+    push_referrer, referrer_manifest, seed_image, seed_index,
+};
+
+const SECRET: &str = "registry/referrers";
+const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+const SPDX: &str = "application/spdx+json";
+
+async fn put_secret(env: &Env) {
+    let sm = aws_sdk_secretsmanager::Client::new(&env.sdk);
+    let value = json!({"username": USER, "password": PASSWORD}).to_string();
+    if sm
+        .create_secret()
+        .name(SECRET)
+        .secret_string(&value)
+        .send()
+        .await
+        .is_err()
+    {
+        sm.put_secret_value()
+            .secret_id(SECRET)
+            .secret_string(&value)
+            .send()
+            .await
+            .expect("secret stored");
+    }
+}
+
+/// `(digest, media type, size)` of an image, as a referrer's `subject` names it.
+fn subject(image: &SeededImage) -> (&str, &str, u64) {
+    (
+        &image.digest,
+        &image.media_type,
+        image.manifest.len() as u64,
+    )
+}
+
+/// The requests that change the registry (`PUT`, `POST`, `PATCH`), in the order they ended.
+fn registry_writes(proxy: &Proxy) -> Vec<String> {
+    proxy
+        .calls_after_auth()
+        .into_iter()
+        .filter(|c| {
+            ["PUT ", "POST ", "PATCH "]
+                .iter()
+                .any(|m| c.operation.starts_with(m))
+        })
+        .map(|c| c.operation)
+        .collect()
+}
+
+fn position(writes: &[String], path_end: &str) -> usize {
+    writes
+        .iter()
+        .position(|w| w.starts_with("PUT ") && w.ends_with(path_end))
+        .unwrap_or_else(|| panic!("no PUT of {path_end}: {writes:#?}"))
+}
+
+async fn referrer_digests(client: &Client, repository: &str, subject: &str) -> Vec<String> {
+    let mut digests: Vec<String> = client
+        .list_referrers(repository, subject)
+        .await
+        .expect("referrers listed")
+        .referrers
+        .into_iter()
+        .map(|d| d.digest)
+        .collect();
+    digests.sort();
+    digests
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn registry_params(source: &str, target: &str, repository: &str, extra: Value) -> Value {
+    let mut params = json!({
+        "source": {"imageUri": source, "credentialsSecret": SECRET},
+        "tags": ["prod"],
+        "target": {"registry": target, "repository": repository, "credentialsSecret": SECRET},
+    });
+    if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
+        p.extend(e.clone());
+    }
+    params
+}
+
+#[test]
+fn registry_to_registry_carries_the_referrers_of_an_index_and_its_children_and_a_rerun_writes_nothing()
+ {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        put_secret(env).await;
+        let source = Registry::start(AuthMode::Basic).await;
+        let target = Registry::start(AuthMode::Basic).await;
+        let proxy = Proxy::start(target.addr).await;
+        let from = source.client();
+        let (index, children) = seed_index(&from, "team/web", "v1", 31).await;
+        let signature = push_referrer(
+            &from,
+            "team/web",
+            subject(&index),
+            BUNDLE,
+            b"bundle of the index",
+        )
+        .await;
+        let sbom = push_referrer(
+            &from,
+            "team/web",
+            subject(&children[0]),
+            SPDX,
+            b"sbom of amd64",
+        )
+        .await;
+
+        let params = registry_params(
+            &format!("{}/team/web:v1", source.host()),
+            &proxy.host(),
+            "prod/web",
+            json!({}),
+        );
+        let run = run_job(env, &params, None).await;
+        let (summary, _) = run.success();
+        assert!(
+            summary.contains(&format!("Referrers: 2 copied (1 {SPDX}, 1 {BUNDLE}).")),
+            "{summary}"
+        );
+
+        let to = target.client();
+        for referrer in [&signature, &sbom] {
+            let got = to
+                .get_manifest("prod/web", &referrer.digest)
+                .await
+                .unwrap()
+                .expect("copied");
+            assert_eq!(got.bytes, referrer.manifest, "byte for byte");
+            for blob in &referrer.blobs {
+                assert!(to.blob_exists("prod/web", blob).await.unwrap(), "{blob}");
+            }
+        }
+        assert_eq!(
+            referrer_digests(&to, "prod/web", &index.digest).await,
+            [signature.digest.clone()]
+        );
+        assert_eq!(
+            referrer_digests(&to, "prod/web", &children[0].digest).await,
+            [sbom.digest.clone()]
+        );
+        assert_eq!(
+            to.serves_referrers_api(),
+            Some(false),
+            "the registry has no referrers API"
+        );
+        assert_eq!(
+            to.resolve("prod/web", "prod")
+                .await
+                .unwrap()
+                .unwrap()
+                .digest,
+            index.digest
+        );
+
+        // The order of the writes: the image by digest, then each referrer and its index,
+        // the release tag last.
+        let writes = registry_writes(&proxy);
+        let image = position(&writes, &format!("/manifests/{}", index.digest));
+        let put_signature = position(&writes, &format!("/manifests/{}", signature.digest));
+        let signature_index = position(
+            &writes,
+            &format!("/manifests/{}", tag_schema_tag(&index.digest).unwrap()),
+        );
+        let sbom_index = position(
+            &writes,
+            &format!(
+                "/manifests/{}",
+                tag_schema_tag(&children[0].digest).unwrap()
+            ),
+        );
+        let release = position(&writes, "/manifests/prod");
+        assert!(
+            image < put_signature && put_signature < signature_index,
+            "{writes:#?}"
+        );
+        assert!(
+            signature_index < release && sbom_index < release,
+            "{writes:#?}"
+        );
+        assert_eq!(
+            release,
+            writes.len() - 1,
+            "the release tag is the last write: {writes:#?}"
+        );
+
+        // Every trigger delivers more than once: the second run finds them there.
+        proxy.clear();
+        let again = run_job(env, &params, None).await;
+        let (summary, _) = again.success();
+        assert!(summary.starts_with("Nothing to do"), "{summary}");
+        assert!(
+            summary.contains("Referrers: 0 copied; 2 already there."),
+            "{summary}"
+        );
+        assert_eq!(
+            registry_writes(&proxy),
+            Vec::<String>::new(),
+            "a re-run writes nothing"
+        );
+    });
+}
+
+#[test]
+fn the_artifact_type_filter_cosigns_legacy_tag_and_referrers_false() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        put_secret(env).await;
+        let source = Registry::start(AuthMode::Basic).await;
+        let target = Registry::start(AuthMode::Basic).await;
+        let from = source.client();
+        let image = seed_image(&from, "team/api", "v2", &[3000], 41, true).await;
+        let bundle = push_referrer(&from, "team/api", subject(&image), BUNDLE, b"a bundle").await;
+        let sbom = push_referrer(&from, "team/api", subject(&image), SPDX, b"an sbom").await;
+        let legacy = push_legacy_signature(
+            &from,
+            "team/api",
+            &image.digest,
+            b"a simple signing payload",
+        )
+        .await;
+        let sig_tag = format!("{}.sig", tag_schema_tag(&image.digest).unwrap());
+        let uri = format!("{}/team/api:v2", source.host());
+        let to = target.client();
+
+        let filtered = registry_params(
+            &uri,
+            &target.host(),
+            "only/api",
+            json!({"referrers": {"artifactTypes": [BUNDLE]}}),
+        );
+        let run = run_job(env, &filtered, None).await;
+        let (summary, _) = run.success();
+        assert!(
+            summary.contains(&format!("Referrers: 1 copied (1 {BUNDLE}).")),
+            "{summary}"
+        );
+        assert!(summary.contains("Copied cosign tag sha256-"), "{summary}");
+        assert_eq!(
+            referrer_digests(&to, "only/api", &image.digest).await,
+            [bundle.digest.clone()]
+        );
+        assert!(
+            to.get_manifest("only/api", &sbom.digest)
+                .await
+                .unwrap()
+                .is_none(),
+            "filtered out"
+        );
+        let copied = to
+            .get_manifest("only/api", &sig_tag)
+            .await
+            .unwrap()
+            .expect("the .sig tag");
+        assert_eq!(
+            copied.bytes, legacy.manifest,
+            "the source's current signature tag, byte for byte"
+        );
+        for blob in &legacy.blobs {
+            assert!(to.blob_exists("only/api", blob).await.unwrap());
+        }
+
+        // cosign appends to `.sig`: a moved tag in the source is copied again.
+        let moved =
+            push_legacy_signature(&from, "team/api", &image.digest, b"a second signature").await;
+        let run = run_job(env, &filtered, None).await;
+        let (summary, _) = run.success();
+        assert!(summary.contains("Copied cosign tag"), "{summary}");
+        let copied = to
+            .get_manifest("only/api", &sig_tag)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(copied.digest, moved.digest);
+
+        let off = registry_params(&uri, &target.host(), "off/api", json!({"referrers": false}));
+        let run = run_job(env, &off, None).await;
+        let (summary, _) = run.success();
+        assert!(
+            !summary.contains("Referrers") && !summary.contains("cosign"),
+            "{summary}"
+        );
+        assert!(
+            referrer_digests(&to, "off/api", &image.digest)
+                .await
+                .is_empty()
+        );
+        assert!(
+            to.get_manifest("off/api", &sig_tag)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            to.get_manifest("off/api", &bundle.digest)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    });
+}
+
+/// An image in the local ECR with real blobs: one config and one layer.
+async fn ecr_image(env: &Env, repo: &str, tag: &str, salt: &str) -> (String, String) {
+    let config_bytes = format!(r#"{{"architecture":"amd64","os":"linux","salt":"{salt}"}}"#);
+    let config = put_blob(env, repo, config_bytes.as_bytes());
+    let layer_bytes: Vec<u8> = (0..50_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    let layer = put_blob(env, repo, &layer_bytes);
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor("application/vnd.oci.image.config.v1+json", &config, config_bytes.len() as u64),
+        "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", &layer, layer_bytes.len() as u64)],
+    })
+    .to_string();
+    let digest = sha256_digest(manifest.as_bytes());
+    push(&env.ecr, repo, &manifest, OCI_MANIFEST, &digest, Some(tag)).await;
+    (digest, manifest)
+}
+
+/// A referrer of `subject` pushed into the local ECR by digest, untagged.
+async fn ecr_referrer(
+    env: &Env,
+    ecr: &aws_sdk_ecr::Client,
+    repo: &str,
+    registry: Option<&str>,
+    subject: (&str, u64),
+    artifact_type: &str,
+    payload: &[u8],
+) -> (String, Bytes) {
+    let upload = |bytes: &[u8]| {
+        let mut body =
+            json!({"repositoryName": repo, "content_b64": aws_smithy_types::base64::encode(bytes)});
+        if let Some(registry) = registry {
+            body["registryId"] = registry.into();
+        }
+        control_json(env, "POST", "/_local/ecr/blobs", &body)["digest"]
+            .as_str()
+            .expect("digest")
+            .to_owned()
+    };
+    upload(EMPTY_JSON);
+    let layer = upload(payload);
+    let bytes = referrer_manifest(
+        (subject.0, OCI_MANIFEST, subject.1),
+        artifact_type,
+        (&layer, payload.len() as u64),
+    );
+    let digest = sha256_digest(&bytes);
+    push(
+        ecr,
+        repo,
+        std::str::from_utf8(&bytes).unwrap(),
+        OCI_MANIFEST,
+        &digest,
+        None,
+    )
+    .await;
+    (digest, bytes)
+}
+
+async fn ecr_referrers(ecr: &aws_sdk_ecr::Client, repo: &str, subject: &str) -> Vec<String> {
+    let out = ecr
+        .list_image_referrers()
+        .repository_name(repo)
+        .subject_id(
+            aws_sdk_ecr::types::SubjectIdentifier::builder()
+                .image_digest(subject)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("ListImageReferrers");
+    sorted(
+        out.referrers()
+            .iter()
+            .map(|r| r.digest().to_owned())
+            .collect(),
+    )
+}
+
+async fn ecr_manifest(ecr: &aws_sdk_ecr::Client, repo: &str, digest: &str) -> Option<String> {
+    let out = ecr
+        .batch_get_image()
+        .repository_name(repo)
+        .image_ids(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_digest(digest)
+                .build(),
+        )
+        .accepted_media_types(OCI_MANIFEST)
+        .send()
+        .await
+        .ok()?;
+    out.images()
+        .first()
+        .and_then(|i| i.image_manifest())
+        .map(str::to_owned)
+}
+
+/// The `imageTag` of each PutImage, in the order they arrived (`None`: by digest).
+fn put_tags(run: &Run) -> Vec<Option<String>> {
+    let mut puts = run.ops("PutImage");
+    puts.sort_by_key(|c| c.seq);
+    puts.iter()
+        .map(|c| {
+            c.request
+                .as_ref()
+                .and_then(|r| r["imageTag"].as_str())
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[test]
+fn registry_to_ecr_and_back_carry_the_referrers() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        put_secret(env).await;
+        let registry = Registry::start(AuthMode::Basic).await;
+        let from = registry.client();
+        let image = seed_image(&from, "hub/app", "v3", &[20_000], 51, true).await;
+        let signature = push_referrer(&from, "hub/app", subject(&image), BUNDLE, b"a bundle for ecr").await;
+
+        // Registry -> ECR.
+        create_repo(&env.ecr, "ref-from-hub", false).await;
+        let params = json!({
+            "source": {"imageUri": format!("{}/hub/app:v3", registry.host()), "credentialsSecret": SECRET},
+            "tags": ["prod"],
+            "target": {"registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com", "repository": "ref-from-hub"},
+        });
+        let run = run_job(env, &params, None).await;
+        let (summary, _) = run.success();
+        assert!(summary.contains(&format!("Referrers: 1 copied (1 {BUNDLE}).")), "{summary}");
+        assert_eq!(
+            ecr_manifest(&env.ecr, "ref-from-hub", &signature.digest).await.as_deref().map(str::as_bytes),
+            Some(&signature.manifest[..]),
+            "byte for byte"
+        );
+        assert_eq!(ecr_referrers(&env.ecr, "ref-from-hub", &image.digest).await, [signature.digest.clone()]);
+        assert_eq!(
+            put_tags(&run),
+            [None, None, Some("prod".to_string())],
+            "the image by digest, its referrer, then the release tag"
+        );
+        let stored = stored_blobs(env, ACCOUNT, "ref-from-hub");
+        for blob in &signature.blobs {
+            assert!(stored.contains_key(blob), "{blob}: {stored:?}");
+        }
+        let again = run_job(env, &params, None).await;
+        assert!(again.success().0.contains("1 already there"), "{}", again.success().0);
+        assert_eq!(again.writes(), Vec::<String>::new(), "a re-run writes nothing");
+
+        // ECR -> registry: an image and its SBOM pushed to ECR.
+        create_repo(&env.ecr, "ref-to-hub", false).await;
+        let (digest, manifest) = ecr_image(env, "ref-to-hub", "v1", "to-hub").await;
+        let (sbom, sbom_bytes) = ecr_referrer(env, &env.ecr, "ref-to-hub", None, (&digest, manifest.len() as u64), SPDX, b"an sbom in ecr").await;
+        let params = json!({
+            "source": {"repository": "ref-to-hub", "tag": "v1"},
+            "tags": ["v1"],
+            "target": {"registry": registry.host(), "repository": "mirror/app", "credentialsSecret": SECRET},
+        });
+        let run = run_job(env, &params, None).await;
+        let (summary, _) = run.success();
+        assert!(summary.contains(&format!("Referrers: 1 copied (1 {SPDX}).")), "{summary}");
+        assert_eq!(run.ops("ListImageReferrers").len(), 1, "the source's referrers listed once");
+        let got = from.get_manifest("mirror/app", &sbom).await.unwrap().expect("copied");
+        assert_eq!(got.bytes, sbom_bytes);
+        assert_eq!(referrer_digests(&from, "mirror/app", &digest).await, [sbom.clone()]);
+        let again = run_job(env, &params, None).await;
+        assert!(again.success().0.contains("1 already there"), "{}", again.success().0);
+    });
+}
+
+#[test]
+fn ecr_to_ecr_across_accounts_carries_the_referrers() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let (role, staging) = env.aws.workload(STAGING, "promote-image-referrers", None).await;
+        let staging_ecr = aws_sdk_ecr::Client::new(&staging);
+        create_repo(&staging_ecr, "ref-cross", false).await;
+        let blob = |bytes: &[u8]| {
+            control_json(env, "POST", "/_local/ecr/blobs",
+                &json!({"repositoryName": "ref-cross", "registryId": STAGING, "content_b64": aws_smithy_types::base64::encode(bytes)}))
+                ["digest"].as_str().expect("digest").to_owned()
+        };
+        let config = blob(br#"{"architecture":"arm64","os":"linux"}"#);
+        let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": descriptor("application/vnd.oci.image.config.v1+json", &config, 37), "layers": []})
+        .to_string();
+        let digest = sha256_digest(manifest.as_bytes());
+        push(&staging_ecr, "ref-cross", &manifest, OCI_MANIFEST, &digest, Some("rc")).await;
+        let (signature, bytes) = ecr_referrer(env, &staging_ecr, "ref-cross", Some(STAGING), (&digest, manifest.len() as u64), BUNDLE, b"bundle in staging").await;
+        create_repo(&env.ecr, "ref-cross", false).await;
+
+        let params = json!({"source": {"repository": "ref-cross", "tag": "rc", "registryId": STAGING, "roleArn": role},
+                            "tags": ["prod"], "target": {"registryId": ACCOUNT}});
+        let run = run_job(env, &params, None).await;
+        let (summary, _) = run.success();
+        assert!(summary.contains(&format!("Referrers: 1 copied (1 {BUNDLE}).")), "{summary}");
+        let listings: Vec<&str> = run.ops("ListImageReferrers").iter().map(|c| c.account.as_str()).collect();
+        assert_eq!(sorted(listings.iter().map(|s| s.to_string()).collect()), sorted(vec![ACCOUNT.into(), STAGING.into()]), "each side listed in its account");
+        assert!(run.ops("PutImage").iter().all(|c| c.account == ACCOUNT));
+        assert_eq!(ecr_manifest(&env.ecr, "ref-cross", &signature).await.as_deref().map(str::as_bytes), Some(&bytes[..]));
+        assert_eq!(ecr_referrers(&env.ecr, "ref-cross", &digest).await, [signature]);
+        assert_eq!(put_tags(&run).last(), Some(&Some("prod".to_string())));
+        let again = run_job(env, &params, None).await;
+        assert_eq!(again.writes(), Vec::<String>::new());
+    });
+}
+
+#[test]
+fn ecr_refusing_a_referrer_fails_naming_it_and_writes_no_release_tag() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        create_repo(&env.ecr, "ref-refuse-src", false).await;
+        create_repo(&env.ecr, "ref-refuse-dst", false).await;
+        let (digest, manifest) = ecr_image(env, "ref-refuse-src", "v1", "refuse").await;
+        let quirky = "application/vnd.dev.sigstore.bundle+json;version=0.2";
+        let (referrer, _) = ecr_referrer(env, &env.ecr, "ref-refuse-src", None, (&digest, manifest.len() as u64), quirky, b"an old bundle").await;
+        env.aws
+            .stub_error("ecr", "PutImage", json!({"imageDigest": referrer, "repositoryName": "ref-refuse-dst"}),
+                        "InvalidParameterException", "Invalid parameter at 'imageManifest' failed to satisfy constraint: 'Invalid JSON syntax'")
+            .await;
+        let params = json!({"source": {"repository": "ref-refuse-src", "tag": "v1"}, "tags": ["prod"],
+                            "target": {"repository": "ref-refuse-dst"}});
+        let run = run_job(env, &params, None).await;
+        http(env, "DELETE", "/_local/stubs", None);
+        let message = run.failure("JobFailed");
+        for part in [referrer.as_str(), quirky, digest.as_str(), "Invalid JSON syntax", "containers-roadmap#2783", "referrers.artifactTypes"] {
+            assert!(message.contains(part), "{part} in {message}");
+        }
+        assert_eq!(digest_of(&env.ecr, "ref-refuse-dst", "prod").await, None, "no release tag");
+        assert_eq!(put_tags(&run), [None, None], "the image by digest, the refused referrer; no tag");
+
+        // Leaving that type out, the promotion goes through.
+        let filtered = json!({"source": {"repository": "ref-refuse-src", "tag": "v1"}, "tags": ["prod"],
+                              "target": {"repository": "ref-refuse-dst"}, "referrers": {"artifactTypes": [BUNDLE]}});
+        let run = run_job(env, &filtered, None).await;
+        assert!(run.success().0.contains("prod new"), "{}", run.success().0);
+    });
+}
+
+/// Puts `entries` as the tag schema's index of `subject`, whatever they say.
+async fn put_index(client: &Client, repository: &str, subject: &str, entries: &[Descriptor]) {
+    let bytes = shared::referrers::index_bytes(entries);
+    let index = Manifest {
+        digest: sha256_digest(&bytes),
+        media_type: OCI_INDEX.to_string(),
+        bytes,
+    };
+    client
+        .put_manifest(repository, &tag_schema_tag(subject).unwrap(), &index)
+        .await
+        .expect("index put");
+}
+
+#[test]
+fn hostile_listings_are_bounded_skipped_or_refused() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        put_secret(env).await;
+        let source = Registry::start(AuthMode::Basic).await;
+        let target = Registry::start(AuthMode::Basic).await;
+        let proxy = Proxy::start(target.addr).await;
+        let from = source.client();
+        let to = target.client();
+
+        // 10,000 entries (one real referrer listed again and again, as the registry checks
+        // that each exists): a clear failure before anything is written.
+        let flood = seed_image(&from, "h/flood", "v1", &[100], 61, true).await;
+        let one = push_referrer(&from, "h/flood", subject(&flood), BUNDLE, b"one bundle").await;
+        let entries: Vec<Descriptor> =
+            vec![describe(&one.digest, OCI_MANIFEST, &one.manifest); 10_000];
+        put_index(&from, "h/flood", &flood.digest, &entries).await;
+        let params = registry_params(
+            &format!("{}/h/flood:v1", source.host()),
+            &proxy.host(),
+            "h/flood",
+            json!({}),
+        );
+        let run = run_job(env, &params, None).await;
+        let message = run.failure("JobFailed");
+        assert!(
+            message.contains("lists 10000 referrers")
+                && message.contains("referrers.artifactTypes"),
+            "{message}"
+        );
+        assert_eq!(
+            registry_writes(&proxy),
+            Vec::<String>::new(),
+            "nothing written"
+        );
+
+        // A listed referrer of another image is not copied; the image is.
+        let image = seed_image(&from, "h/other", "v1", &[100], 62, true).await;
+        let other = seed_image(&from, "h/other", "v0", &[100], 63, true).await;
+        let foreign = push_referrer(
+            &from,
+            "h/other",
+            subject(&other),
+            BUNDLE,
+            b"of the other image",
+        )
+        .await;
+        let listed = describe(&foreign.digest, OCI_MANIFEST, &foreign.manifest);
+        from.add_to_referrers_index("h/other", &image.digest, &[listed])
+            .await
+            .unwrap();
+        let params = registry_params(
+            &format!("{}/h/other:v1", source.host()),
+            &proxy.host(),
+            "h/other",
+            json!({}),
+        );
+        let run = run_job(env, &params, None).await;
+        let (summary, _) = run.success();
+        assert!(
+            summary.contains("prod new") && !summary.contains("Referrers"),
+            "{summary}"
+        );
+        assert!(
+            to.get_manifest("h/other", &foreign.digest)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // The source's `sha256-<hex>` tag holding the image itself: no referrers read.
+        let odd = seed_image(&from, "h/odd", "v1", &[100], 64, true).await;
+        let same = Manifest {
+            digest: odd.digest.clone(),
+            media_type: odd.media_type.clone(),
+            bytes: odd.manifest.clone(),
+        };
+        from.put_manifest("h/odd", &tag_schema_tag(&odd.digest).unwrap(), &same)
+            .await
+            .unwrap();
+        let params = registry_params(
+            &format!("{}/h/odd:v1", source.host()),
+            &proxy.host(),
+            "h/odd",
+            json!({}),
+        );
+        let run = run_job(env, &params, None).await;
+        assert!(run.success().0.contains("prod new"), "{}", run.success().0);
+
+        // The target's tag holding something else: refused before any write.
+        let signed = seed_image(&from, "h/signed", "v1", &[100], 65, true).await;
+        push_referrer(&from, "h/signed", subject(&signed), BUNDLE, b"a bundle").await;
+        let squatter = seed_image(&to, "h/signed", "squat", &[10], 66, true).await;
+        let squat = Manifest {
+            digest: squatter.digest.clone(),
+            media_type: squatter.media_type.clone(),
+            bytes: squatter.manifest.clone(),
+        };
+        to.put_manifest("h/signed", &tag_schema_tag(&signed.digest).unwrap(), &squat)
+            .await
+            .unwrap();
+        proxy.clear();
+        let params = registry_params(
+            &format!("{}/h/signed:v1", source.host()),
+            &proxy.host(),
+            "h/signed",
+            json!({}),
+        );
+        let run = run_job(env, &params, None).await;
+        let message = run.failure("JobFailed");
+        assert!(
+            message.contains(&tag_schema_tag(&signed.digest).unwrap())
+                && message.contains("not an OCI image index"),
+            "{message}"
+        );
+        assert_eq!(
+            registry_writes(&proxy),
+            Vec::<String>::new(),
+            "nothing written"
+        );
+        assert!(to.resolve("h/signed", "prod").await.unwrap().is_none());
+    });
+}
