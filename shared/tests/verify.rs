@@ -856,3 +856,85 @@ fn deeply_nested_json_is_refused() {
     assert!(matches!(err, VerifyError::Malformed { .. }), "{err}");
     eprintln!("MSG {err}");
 }
+
+#[test]
+fn a_chain_longer_than_allowed_and_other_plugins_are_refused() {
+    let chain = chain();
+    let mut v: Value =
+        serde_json::from_slice(&jws(&chain, &header(&version()), &target(&image()))).unwrap();
+    let one = v["header"]["x5c"][0].clone();
+    v["header"]["x5c"] = Value::Array(vec![one; notation::MAX_CHAIN + 1]);
+    let policy = notation_policy(&chain, &[PROFILE], Revocation::Skip);
+    let err = run(
+        &policy,
+        &image(),
+        &[notation_candidate(v.to_string().into_bytes())],
+    )
+    .unwrap_err();
+    assert!(matches!(err, VerifyError::Malformed { .. }), "{err}");
+    assert!(
+        err.to_string().contains("x5c holds 11 certificates"),
+        "{err}"
+    );
+
+    let mut h = header(&version());
+    h["io.cncf.notary.verificationPlugin"] = json!(notation::AWS_SIGNER_PLUGIN);
+    h["io.cncf.notary.verificationPluginMinVersion"] = json!("1.0.0");
+    for name in [
+        "io.cncf.notary.verificationPlugin",
+        "io.cncf.notary.verificationPluginMinVersion",
+    ] {
+        h["crit"].as_array_mut().unwrap().push(json!(name));
+    }
+    run(
+        &policy,
+        &image(),
+        &[notation_candidate(jws(&chain, &h, &target(&image())))],
+    )
+    .unwrap();
+    h["io.cncf.notary.verificationPlugin"] = json!("io.example.plugin");
+    let err = run(
+        &policy,
+        &image(),
+        &[notation_candidate(jws(&chain, &h, &target(&image())))],
+    )
+    .unwrap_err();
+    assert!(matches!(err, VerifyError::Unsupported { .. }), "{err}");
+}
+
+#[test]
+fn every_refusal_has_a_listed_name_and_is_job_failed() {
+    let key = Key::p256();
+    let subject = image();
+    let errors = [
+        run(&key_policy(&key), &subject, &[]).unwrap_err(),
+        run(
+            &key_policy(&key),
+            &subject,
+            &[signed_legacy(&key, &payload(&other_digest()))],
+        )
+        .unwrap_err(),
+        run(
+            &key_policy(&key),
+            &subject,
+            &[signed_legacy(&Key::p256(), &payload(&subject.digest))],
+        )
+        .unwrap_err(),
+        run(
+            &key_policy(&key),
+            &subject,
+            &[legacy(&payload(&subject.digest), "!")],
+        )
+        .unwrap_err(),
+    ];
+    for err in errors {
+        assert!(shared::error_type::ALL.contains(&err.error_type()), "{err}");
+        assert_eq!(err.failure_type(), FailureType::JobFailed);
+    }
+    let bad = VerifyError::TrustMaterial {
+        location: "s3://b/k".into(),
+        detail: "does not exist".into(),
+    };
+    assert_eq!(bad.failure_type(), FailureType::ConfigurationError);
+    assert!(shared::error_type::ALL.contains(&bad.error_type()));
+}

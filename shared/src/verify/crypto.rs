@@ -76,3 +76,26 @@ pub fn install() {
         let _ = install_default_provider(&RING);
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_with_ring_and_refuses_prehashed_signatures() {
+        let mut h = RING.hash(HashAlgorithm::Sha2256).unwrap();
+        h.update(b"abc");
+        assert_eq!(
+            super::super::keys::hex(&h.finalize()),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let err = RING
+            .verify_prehashed(SigningScheme::EcdsaP256Sha256, &[], &[0; 32], &[])
+            .unwrap_err();
+        assert!(err.to_string().contains("prehashed"), "{err}");
+        assert!(
+            RING.verify_raw(SigningScheme::EcdsaP256Sha256, &[4; 65], b"m", &[0; 8])
+                .is_err()
+        );
+    }
+}

@@ -41,7 +41,7 @@ impl KeyKind {
 /// The kind of key an SPKI holds and its raw key bytes (the uncompressed point, the
 /// PKCS#1 `RSAPublicKey`, the 32 Ed25519 bytes): what ring verifies with.
 pub fn key_of(spki_der: &[u8]) -> Result<(KeyKind, &[u8]), String> {
-    let spki = der::spki(spki_der).map_err(str::to_owned)?;
+    let spki = der::spki(spki_der).map_err(|e| format!("not a DER SubjectPublicKeyInfo ({e})"))?;
     let kind = match (spki.algorithm, spki.parameters) {
         (oid::EC_PUBLIC_KEY, oid::P256) => KeyKind::P256,
         (oid::EC_PUBLIC_KEY, oid::P384) => KeyKind::P384,
@@ -118,7 +118,6 @@ impl PublicKey {
     /// A KMS key from `GetPublicKey`'s answer: its DER SPKI, `KeySpec` and
     /// `SigningAlgorithms`. Only the schemes both KMS and ring support are kept.
     pub fn from_kms(spki: &[u8], key_spec: &str, algorithms: &[&str]) -> Result<Self, String> {
-        let (kind, _) = key_of(spki)?;
         let wanted: &[(&str, Scheme)] = match key_spec {
             "ECC_NIST_P256" => &[("ECDSA_SHA_256", Scheme::EcdsaP256Sha256)],
             "RSA_2048" | "RSA_3072" | "RSA_4096" => &[
@@ -132,6 +131,7 @@ impl PublicKey {
                 ));
             }
         };
+        let (kind, _) = key_of(spki).map_err(|e| format!("has a public key that is {e}"))?;
         let schemes: Vec<Scheme> = wanted
             .iter()
             .filter(|(name, _)| algorithms.contains(name))

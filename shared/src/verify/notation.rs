@@ -50,6 +50,10 @@ const PLUGIN_VERSION: &str = "io.cncf.notary.verificationPluginMinVersion";
 const PROFILE_VERSION: &str = "com.amazonaws.signer.signingProfileVersion";
 const JOB: &str = "com.amazonaws.signer.signingJob";
 const PROFILE_ALIAS: &str = "com.amazonaws.signer.signingProfileAlias";
+/// The verification plugin AWS Signer's signatures name: its checks are the ones made here.
+pub const AWS_SIGNER_PLUGIN: &str = "com.amazonaws.signer.notation.plugin";
+/// How far in the future a signing time may be (clock skew), in seconds.
+const SKEW: i64 = 300;
 
 /// Headers that must be listed in `crit` when present.
 const MUST_BE_CRITICAL: &[&str] = &[SCHEME, AUTHENTIC_TIME, EXPIRY, PLUGIN, PLUGIN_VERSION];
@@ -253,6 +257,17 @@ fn check_header(h: &Map<String, Value>) -> Result<(), (Reason, String)> {
             )));
         }
     }
+    if let Some(plugin) = h
+        .get(PLUGIN)
+        .filter(|p| p.as_str() != Some(AWS_SIGNER_PLUGIN))
+    {
+        return Err((
+            Reason::Unsupported,
+            format!(
+                "verification plugin {plugin} (only AWS Signer's, {AWS_SIGNER_PLUGIN}, is checked)"
+            ),
+        ));
+    }
     if s(SCHEME) != Some(SIGNING_AUTHORITY) {
         return Err((
             Reason::Unsupported,
@@ -345,6 +360,11 @@ pub(crate) fn verify(
         h(AUTHENTIC_TIME).ok_or_else(|| malformed(format!("no `{AUTHENTIC_TIME}`")))?;
     let signed_at = rfc3339(signed_at_text)
         .ok_or_else(|| malformed(format!("`{AUTHENTIC_TIME}` is not an RFC 3339 time")))?;
+    if signed_at > now + SKEW {
+        return Err(malformed(format!(
+            "`{AUTHENTIC_TIME}` {signed_at_text} is in the future"
+        )));
+    }
     let expiry = match jws.header.get(EXPIRY) {
         None => None,
         Some(v) => Some(
@@ -363,7 +383,7 @@ pub(crate) fn verify(
     let parts = der::certificate(&jws.chain[0])
         .map_err(|e| malformed(format!("its leaf certificate is not X.509 ({e})")))?;
     let (kind, raw_key) =
-        key_of(parts.spki).map_err(|e| malformed(format!("its leaf certificate holds {e}")))?;
+        key_of(parts.spki).map_err(|e| malformed(format!("its leaf certificate's key is {e}")))?;
     let (algorithm, wants) = algorithm(alg).ok_or_else(|| {
         malformed(format!(
             "unsupported `alg` `{alg}` (ES256, ES384, PS256, PS384, PS512)"

@@ -546,7 +546,12 @@ pub struct Lookups {
 impl Lookups {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
-            s3: aws_sdk_s3::Client::new(config),
+            // S3-compatible endpoints (set through AWS_ENDPOINT_URL[_S3]) want path-style.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config)
+                    .force_path_style(crate::aws::custom_endpoint(config, "S3"))
+                    .build(),
+            ),
             kms: crate::aws::clients::kms(config),
             signer: crate::aws::clients::signer(config),
         }
