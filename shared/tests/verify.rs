@@ -156,7 +156,7 @@ fn key_policy(key: &Key) -> Policy {
     Policy {
         require: vec![Trust::CosignKey {
             key: PublicKey::from_pem(&key.pem()).unwrap(),
-            source: "key".into(),
+            source: "given inline".into(),
         }],
     }
 }

@@ -172,7 +172,7 @@ fn key_policy(key: &Key) -> Policy {
     Policy {
         require: vec![Trust::CosignKey {
             key: PublicKey::from_spki(&key.spki()).unwrap(),
-            source: "key".into(),
+            source: "given inline".into(),
         }],
     }
 }

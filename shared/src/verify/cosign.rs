@@ -170,6 +170,16 @@ fn claimed_signer(bundle: &Bundle) -> String {
         .unwrap_or_else(|| "an unreadable certificate".into())
 }
 
+/// sigstore-verify's answer, with a panic in it (hostile input it did not foresee) turned
+/// into an error, so that one bad bundle never stops the other signatures being tried.
+fn guarded<T>(f: impl FnOnce() -> sigstore_verify::Result<T>) -> sigstore_verify::Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(Error::InvalidBundle(
+            "the bundle made the verifier fail".into(),
+        ))
+    })
+}
+
 /// Checks a bundle signed with a trusted key.
 pub(crate) fn bundle_with_key(
     key: &PublicKey,
@@ -197,7 +207,7 @@ pub(crate) fn bundle_with_key(
     }
     let policy =
         PublicKeyVerificationPolicy::new(DerPublicKey::new(key.spki().to_vec())).skip_tlog_unsafe();
-    match verifier.verify(digest, &bundle, &policy) {
+    match guarded(|| verifier.verify(digest, &bundle, &policy)) {
         Ok(_) => Ok(Accepted {
             signer: format!("cosign key {}", key.id()),
             signed_at: None,
@@ -254,7 +264,7 @@ pub(crate) fn bundle_keyless(
             format!("a keyless cosign bundle by {} ({why}; {at})", claimed()),
         )
     };
-    match verifier.verify(digest, &bundle, &policy) {
+    match guarded(|| verifier.verify(digest, &bundle, &policy)) {
         Ok(result) => {
             let san = result
                 .identity()

@@ -419,6 +419,7 @@ where
     F: Fn(notation::RevocationQuery) -> Fut,
     Fut: std::future::Future<Output = Result<Vec<String>, crate::error::AwsError>>,
 {
+    crypto::install();
     let units: Vec<(&Candidate, String, Unit<'_>)> = candidates
         .iter()
         .flat_map(|c| units(c).into_iter().map(move |(w, u)| (c, w, u)))

@@ -12,7 +12,8 @@
 //!    `io.cncf.notary.authenticSigningTime`, and AWS Signer's profile version and job ARNs
 //!    are there;
 //! 2. the signature over `protected.payload` (as received) with the leaf's key, by `alg`
-//!    (ES256/384 are raw `r||s`; PS256/384/512), which must fit the key;
+//!    (ES256/384 are raw `r||s`; PS256/384/512; ES512 is refused, ring has no P-521),
+//!    which must fit the key;
 //! 3. the chain from the leaf to one of the user's roots, at the authentic signing time,
 //!    with the code-signing extended key usage;
 //! 4. the signing profile: a required profile ARN matches the profile version ARN without

@@ -450,7 +450,7 @@ pub struct Policy {
 pub enum Trust {
     CosignKey {
         key: PublicKey,
-        /// Where the key came from (a KMS key ARN, an S3 location, `key`).
+        /// Where the key came from, for messages: `KMS key <ARN>`, `s3://..`, `given inline`.
         source: String,
     },
     CosignKeyless {
@@ -573,7 +573,7 @@ async fn load_one(requirement: &Requirement, lookups: &Lookups) -> Result<Trust,
     Ok(match requirement {
         Requirement::CosignKey(KeySource::Pem(pem)) => Trust::CosignKey {
             key: PublicKey::from_pem(pem).map_err(bad("the cosign key".into()))?,
-            source: "key".into(),
+            source: "given inline".into(),
         },
         Requirement::CosignKey(KeySource::S3(object)) => {
             let text = read_s3(object, lookups).await?;
@@ -584,7 +584,7 @@ async fn load_one(requirement: &Requirement, lookups: &Lookups) -> Result<Trust,
         }
         Requirement::CosignKey(KeySource::Kms(arn)) => Trust::CosignKey {
             key: kms_key(arn, lookups).await?,
-            source: arn.clone(),
+            source: format!("KMS key {arn}"),
         },
         Requirement::CosignKeyless {
             identity,
