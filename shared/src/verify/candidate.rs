@@ -132,7 +132,7 @@ fn signature_layers(m: &Value) -> (Option<Format>, Vec<Descriptor>) {
     (format, layers(m).into_iter().filter(media_ok).collect())
 }
 
-/// The layers of `manifest` to fetch for [`check`]: its signature layers of at most
+/// The layers of `manifest` to fetch for [`check`](super::check): its signature layers of at most
 /// [`MAX_SIGNATURE_BLOB`] bytes; none when it is not a signature manifest.
 pub fn wanted(manifest: &[u8]) -> Vec<Descriptor> {
     let Some(m) = manifest_json(manifest) else {

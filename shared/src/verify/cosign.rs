@@ -4,7 +4,9 @@
 //! A simple-signing layer's blob is the payload
 //! `{"critical":{"identity":{"docker-reference":..},"image":{"docker-manifest-digest":"sha256:.."},"type":"cosign container image signature"},"optional":..}`
 //! and its `dev.cosignproject.cosign/signature` annotation the base64 signature over those
-//! exact bytes. Keys are matched case-insensitively, as cosign's Go decoder does. Legacy
+//! exact bytes. Keys are matched case-insensitively, as cosign's Go decoder does. As with
+//! `cosign verify`, `docker-reference` is not compared (images are copied between
+//! registries); the digest is. Legacy
 //! keyless signatures (a certificate and a SET in the annotations) are not checked: sign
 //! with the bundle format.
 //!

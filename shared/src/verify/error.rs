@@ -106,11 +106,21 @@ pub enum VerifyError {
     Aws(AwsError),
 }
 
+/// The signatures found, each with why it did not count; the first few when there are many.
 fn found_list(found: &[String]) -> String {
+    const SHOWN: usize = 5;
     match found {
         [] => "no signature".to_owned(),
         [one] => format!("1 signature: {one}"),
-        many => format!("{} signatures: {}", many.len(), many.join(", ")),
+        many if many.len() <= SHOWN + 1 => {
+            format!("{} signatures: {}", many.len(), many.join(", "))
+        }
+        many => format!(
+            "{} signatures: {}, and {} more",
+            many.len(),
+            many[..SHOWN].join(", "),
+            many.len() - SHOWN
+        ),
     }
 }
 
@@ -142,5 +152,24 @@ impl Failure for VerifyError {
             Self::KeyUnsupported { .. } => names::SIGNATURE_KEY_UNSUPPORTED,
             Self::Aws(_) => names::AWS,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::found_list;
+
+    #[test]
+    fn lists_the_first_few_signatures_found() {
+        let found: Vec<String> = (1..=9).map(|i| format!("s{i}")).collect();
+        assert_eq!(found_list(&found[..1]), "1 signature: s1");
+        assert_eq!(
+            found_list(&found[..6]),
+            "6 signatures: s1, s2, s3, s4, s5, s6"
+        );
+        assert_eq!(
+            found_list(&found),
+            "9 signatures: s1, s2, s3, s4, s5, and 4 more"
+        );
     }
 }

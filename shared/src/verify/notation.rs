@@ -446,8 +446,7 @@ pub(crate) fn verify(
         ));
     }
     // (6) Expiry.
-    if let Some(expiry) = expiry.filter(|e| now > *e) {
-        let _ = expiry;
+    if expiry.is_some_and(|e| now > e) {
         return Err(reject(
             Reason::Expired,
             format!("{who} (expired at {}; {at})", h(EXPIRY).unwrap_or_default()),
