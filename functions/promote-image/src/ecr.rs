@@ -114,6 +114,40 @@ pub async fn get_by_digests(
     Ok((found, missing))
 }
 
+/// `BatchGetImage` by tag for a few tags in one call: each tag's manifest, `None` where
+/// no image carries it.
+pub async fn get_by_tags(
+    repo: Repo<'_>,
+    tags: &[String],
+) -> Result<Vec<Option<Fetched>>, AwsError> {
+    if tags.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = tags
+        .iter()
+        .map(|t| ImageIdentifier::builder().image_tag(t).build())
+        .collect();
+    let out = repo
+        .client
+        .batch_get_image()
+        .set_registry_id(repo.registry_id.map(str::to_owned))
+        .repository_name(repo.name)
+        .set_image_ids(Some(ids))
+        .set_accepted_media_types(accepted())
+        .send()
+        .await
+        .map_err(|e| aws_error("ecr:BatchGetImage", e))?;
+    Ok(tags
+        .iter()
+        .map(|tag| {
+            out.images()
+                .iter()
+                .find(|i| i.image_id().and_then(|id| id.image_tag()) == Some(tag.as_str()))
+                .and_then(fetched)
+        })
+        .collect())
+}
+
 /// `DescribeImages` for one tag; `None` when no image carries it.
 pub async fn tag_target(repo: Repo<'_>, tag: &str) -> Result<Option<TagTarget>, AwsError> {
     let sent = repo

@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures::TryFutureExt;
 use shared::referrers::{self as oci, Descriptor, ReferrerError};
 
 use crate::copy_layers;
@@ -20,7 +19,6 @@ use crate::pipeline::bounded;
 use crate::route::ReferrerPolicy;
 use crate::store::{Image, Store};
 use crate::tags::Mutability;
-use shared::image::Reference;
 
 /// A referrer found in the source, as it will be copied.
 #[derive(Clone, Debug)]
@@ -124,32 +122,14 @@ pub async fn discover(
             )
             .await
             .into_iter()
+            .map(|r| new_repository_is_empty(r, Vec::new))
             .collect::<Result<Vec<_>, _>>()
         },
+        source.get_tags(&legacy_tags),
         async {
-            bounded(
-                legacy_tags
-                    .iter()
-                    .map(|t| {
-                        let reference = Reference::Tag(t.clone());
-                        async move { source.get(&reference).await }
-                    })
-                    .collect(),
-            )
-            .await
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()
-        },
-        async {
-            bounded(
-                legacy_tags
-                    .iter()
-                    .map(|t| target.tag_target(t).map_ok(|t| t.map(|t| t.digest)))
-                    .collect(),
-            )
-            .await
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()
+            new_repository_is_empty(target.get_tags(&legacy_tags).await, || {
+                vec![None; legacy_tags.len()]
+            })
         },
     )?;
 
@@ -178,6 +158,7 @@ pub async fn discover(
         .zip(legacy_target)
         .filter_map(|((tag, image), in_target)| {
             let image = image?;
+            let in_target = in_target.map(|t| t.digest);
             let blobs = image_blobs(&image)?;
             Some(LegacyTag {
                 tag,
@@ -205,6 +186,22 @@ async fn source_listing(
         Err(PromoteError::Referrers(ReferrerError::NotAnIndex { tag, why, .. })) => {
             tracing::warn!(%tag, %why, "the source's referrers tag is not a referrers index; no referrers read from it");
             Ok(Vec::new())
+        }
+        other => other,
+    }
+}
+
+/// A target repository a registry does not know yet (it is created by the first push)
+/// holds nothing.
+fn new_repository_is_empty<T>(
+    result: Result<T, PromoteError>,
+    empty: impl FnOnce() -> T,
+) -> Result<T, PromoteError> {
+    use shared::registry::RegistryError::RepositoryMissing;
+    match result {
+        Err(PromoteError::Registry(RepositoryMissing { .. }))
+        | Err(PromoteError::Referrers(ReferrerError::Registry(RepositoryMissing { .. }))) => {
+            Ok(empty())
         }
         other => other,
     }

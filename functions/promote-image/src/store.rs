@@ -166,6 +166,23 @@ impl Store<'_> {
         Ok((found, missing))
     }
 
+    /// The manifests a few tags name, `None` where a tag is absent: one call in ECR, a
+    /// few at a time elsewhere.
+    pub async fn get_tags(&self, tags: &[String]) -> Result<Vec<Option<Image>>, PromoteError> {
+        if let Store::Ecr { repo, .. } = self {
+            let found = ecr::get_by_tags(*repo, tags).await?;
+            return Ok(found.into_iter().map(|f| f.map(Image::from)).collect());
+        }
+        let gets: Vec<_> = tags
+            .iter()
+            .map(|t| {
+                let reference = Reference::Tag(t.clone());
+                async move { self.get(&reference).await }
+            })
+            .collect();
+        stream::iter(gets).buffered(CONCURRENCY).try_collect().await
+    }
+
     /// Where `tag` points (with every tag of that image, where the store lists them);
     /// `None` when no image carries it.
     pub async fn tag_target(&self, tag: &str) -> Result<Option<TagTarget>, PromoteError> {

@@ -29,6 +29,15 @@ pub const LOOK_UPS_OF_TWO_TAGS: [&str; 4] = [
     "ecr:DescribeRepositories",
 ];
 
+/// The calls by which a promotion into another ECR repository finds the image's referrers:
+/// `ListImageReferrers` on each side, and cosign's three tags read on each side at once.
+pub const REFERRER_LOOK_UPS: [&str; 4] = [
+    "ecr:BatchGetImage",
+    "ecr:BatchGetImage",
+    "ecr:ListImageReferrers",
+    "ecr:ListImageReferrers",
+];
+
 pub struct Env {
     pub aws: LocalAws,
     pub ecr: aws_sdk_ecr::Client,
