@@ -160,10 +160,9 @@ impl Client {
         if !response.status().is_success() {
             return Err(self.unexpected(response, &call.what, repository).await);
         }
+        // A registry with the referrers API must answer with `OCI-Subject`.
         let indexed = response.headers().contains_key("oci-subject");
-        if indexed {
-            self.remember_referrers_api(true);
-        }
+        self.remember_referrers_api(indexed);
         Ok(indexed)
     }
 
