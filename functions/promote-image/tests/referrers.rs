@@ -706,3 +706,80 @@ fn hostile_listings_are_bounded_skipped_or_refused() {
         assert!(to.resolve("h/signed", "prod").await.unwrap().is_none());
     });
 }
+
+/// cosign's legacy signature of `subject` in the local ECR, tagged `sha256-<hex>.sig`.
+async fn ecr_legacy_signature(env: &Env, repo: &str, subject: &str, payload: &[u8]) -> String {
+    let config = put_blob(env, repo, EMPTY_JSON);
+    let layer = put_blob(env, repo, payload);
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor("application/vnd.oci.image.config.v1+json", &config, 2),
+        "layers": [descriptor("application/vnd.dev.cosign.simplesigning.v1+json", &layer, payload.len() as u64)],
+    })
+    .to_string();
+    let digest = sha256_digest(manifest.as_bytes());
+    let tag = format!("{}.sig", tag_schema_tag(subject).unwrap());
+    push(&env.ecr, repo, &manifest, OCI_MANIFEST, &digest, Some(&tag)).await;
+    digest
+}
+
+#[test]
+fn a_cosign_tag_moves_in_ecr_unless_its_tags_are_immutable() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        create_repo(&env.ecr, "ref-sig-src", false).await;
+        create_repo(&env.ecr, "ref-sig-dst", false).await;
+        create_repo(&env.ecr, "ref-sig-imm", true).await;
+        let (digest, _) = ecr_image(env, "ref-sig-src", "v1", "sig").await;
+        let tag = format!("{}.sig", tag_schema_tag(&digest).unwrap());
+        let first = ecr_legacy_signature(env, "ref-sig-src", &digest, b"first signature").await;
+        let params = |repo: &str, release: &str| {
+            json!({"source": {"repository": "ref-sig-src", "tag": "v1"}, "tags": [release],
+                   "target": {"repository": repo}})
+        };
+
+        let run = run_job(env, &params("ref-sig-dst", "prod"), None).await;
+        let (summary, _) = run.success();
+        assert!(summary.contains("Copied cosign tag sha256-"), "{summary}");
+        assert_eq!(
+            digest_of(&env.ecr, "ref-sig-dst", &tag).await.as_deref(),
+            Some(first.as_str())
+        );
+        assert_eq!(
+            put_tags(&run),
+            [None, Some(tag.clone()), Some("prod".to_string())],
+            "the image by digest, the signature tag, the release tag last"
+        );
+
+        // Into an immutable repository: written while absent; once the source's tag has
+        // moved, refused before anything is written.
+        let run = run_job(env, &params("ref-sig-imm", "prod"), None).await;
+        assert!(
+            run.success().0.contains("Copied cosign tag"),
+            "{}",
+            run.success().0
+        );
+        let second = ecr_legacy_signature(env, "ref-sig-src", &digest, b"second signature").await;
+        let run = run_job(env, &params("ref-sig-imm", "v2"), None).await;
+        let message = run.failure("ConfigurationError");
+        assert!(
+            message.contains(&tag) && message.contains("immutable"),
+            "{message}"
+        );
+        assert_eq!(run.writes(), Vec::<String>::new(), "nothing written");
+        assert_eq!(digest_of(&env.ecr, "ref-sig-imm", "v2").await, None);
+
+        // A mutable target takes the moved tag.
+        let run = run_job(env, &params("ref-sig-dst", "prod"), None).await;
+        assert!(
+            run.success().0.contains("Copied cosign tag"),
+            "{}",
+            run.success().0
+        );
+        assert_eq!(
+            digest_of(&env.ecr, "ref-sig-dst", &tag).await.as_deref(),
+            Some(second.as_str())
+        );
+    });
+}
