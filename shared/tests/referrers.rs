@@ -196,6 +196,34 @@ async fn ecr_lists_reads_and_serves_small_blobs_of_referrers() {
             .is_empty()
     );
 
+    // More than a page (ECR's pages hold at most 50): every page is read.
+    let busy = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 14},
+        "layers": [], "annotations": {"busy": "yes"}})
+    .to_string();
+    let busy_digest = sha256_digest(busy.as_bytes());
+    put(busy.clone(), busy_digest.clone(), Some("busy"))
+        .await
+        .unwrap();
+    for i in 0..60 {
+        let bytes = referrer_manifest(
+            (&busy_digest, OCI_MANIFEST, busy.len() as u64),
+            &format!("application/vnd.example.{i}+json"),
+            (&layer, payload.len() as u64),
+        );
+        let referrer = sha256_digest(&bytes);
+        put(String::from_utf8(bytes.to_vec()).unwrap(), referrer, None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        referrers::ecr::list(at, &busy_digest, &[])
+            .await
+            .unwrap()
+            .len(),
+        60
+    );
+
     let (first, bytes) = &referrers_pushed[0];
     let got = referrers::ecr::get_manifest(at, first)
         .await

@@ -783,3 +783,26 @@ fn a_cosign_tag_moves_in_ecr_unless_its_tags_are_immutable() {
         );
     });
 }
+
+#[test]
+fn a_denied_referrer_listing_names_the_iam_action_that_authorizes_it() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        create_repo(&env.ecr, "ref-deny-src", false).await;
+        create_repo(&env.ecr, "ref-deny-dst", false).await;
+        ecr_image(env, "ref-deny-src", "v1", "deny").await;
+        env.aws
+            .fault(testkit::Fault::deny("ecr", "ListImageReferrers").times(-1))
+            .await;
+        let params = json!({"source": {"repository": "ref-deny-src", "tag": "v1"}, "tags": ["prod"],
+                            "target": {"repository": "ref-deny-dst"}});
+        let run = run_job(env, &params, None).await;
+        env.aws.clear_faults().await;
+        let message = run.failure("PermissionError");
+        assert!(
+            message.contains("ListImageReferrers is authorized by ecr:BatchGetImage"),
+            "{message}"
+        );
+        assert_eq!(run.writes(), Vec::<String>::new(), "nothing written");
+    });
+}

@@ -66,10 +66,16 @@ pub async fn list(
             Ok(out) => out,
             Err(e) => {
                 let e = aws_error("ecr:ListImageReferrers", e);
-                return if e.code() == Some("ImageNotFoundException") {
-                    Ok(Vec::new())
-                } else {
-                    Err(e.into())
+                return match (e.code(), e.kind()) {
+                    (Some("ImageNotFoundException"), _) => Ok(Vec::new()),
+                    (_, crate::FailureType::PermissionError) => Err(ReferrerError::ListDenied {
+                        detail: format!(
+                            "ecr:ListImageReferrers on {} failed: {}",
+                            repo.name,
+                            e.code().unwrap_or("AccessDenied")
+                        ),
+                    }),
+                    _ => Err(e.into()),
                 };
             }
         };

@@ -43,6 +43,12 @@ pub enum ReferrerError {
     /// A blob's download failed.
     #[error("downloading blob {digest} failed ({}); run the action again", escape_control(.detail))]
     Download { digest: String, detail: String },
+    /// `ListImageReferrers` was denied: its IAM action is `ecr:BatchGetImage`.
+    #[error(
+        "{detail}; ListImageReferrers is authorized by ecr:BatchGetImage: allow that on the \
+         repository for the role that makes this call"
+    )]
+    ListDenied { detail: String },
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]
@@ -58,7 +64,7 @@ impl ReferrerError {
             Self::BlobTooLarge { .. } => error_type::REFERRER_BLOB_TOO_LARGE,
             Self::Download { .. } => error_type::REFERRER_DOWNLOAD_FAILED,
             Self::Registry(e) => e.kind(),
-            Self::Aws(_) => error_type::AWS,
+            Self::ListDenied { .. } | Self::Aws(_) => error_type::AWS,
         }
     }
 }
@@ -70,6 +76,7 @@ impl Failure for ReferrerError {
                 FailureType::JobFailed
             }
             Self::Download { .. } => FailureType::SystemUnavailable,
+            Self::ListDenied { .. } => FailureType::PermissionError,
             Self::Registry(e) => e.failure_type(),
             Self::Aws(e) => e.failure_type(),
         }
