@@ -1,6 +1,7 @@
 //! promote-image: moves a built image to the next stage by retagging its manifest in
 //! ECR, byte for byte, so its digest never changes; across repositories, accounts or
-//! regions it copies the missing layers first. An optional scan gate can refuse it.
+//! regions it copies the missing layers first, and the image's referrers (signatures,
+//! SBOMs, attestations) after it ([`referrers`]). An optional scan gate can refuse it.
 //! Docker Hub and other OCI registries may be the source, the target or both: one
 //! pipeline ([`pipeline`]) promotes between any two sides ([`store`]) of the validated
 //! route ([`route`]), the same bytes and media type, the missing blobs mounted or streamed.

@@ -3,10 +3,13 @@
 //!
 //! Round 1 reads the source manifest, where each target tag points, the target's rules and
 //! (gated, single image) the scan, all at once. Then either nothing (every tag in place:
-//! one round trip), or, for an index, its children (and their scans) in round 2, then the
-//! writes: on the same repository the tags are put with the same bytes and media type; on
-//! another the blobs the target lacks are mounted or streamed and an index's children put
-//! first. A tag another run wrote meanwhile is fine when it points at this image.
+//! one round trip), or, for an index, its children (and their scans) in round 2, with, for
+//! another repository, the referrers of the image and its children on both sides
+//! ([`referrers::discover`]), all before any write. Then the writes: on the same repository
+//! the tags are put with the same bytes and media type; on another the blobs the target
+//! lacks are mounted or streamed and an index's children put, then the image by digest and
+//! the referrers the target lacks, and the tags last. A tag another run wrote meanwhile is
+//! fine when it points at this image.
 
 use std::future::Future;
 

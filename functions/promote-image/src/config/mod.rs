@@ -2,7 +2,7 @@
 //!
 //! Parsed with unknown keys rejected, then validated into a [`Route`], collecting every
 //! problem at once so a user fixes the configuration in one go: the source in
-//! [`source`], the target in [`target`], the gate in [`gate`].
+//! [`source`], the target in [`target`], the gate in [`gate`], the referrers in `referrers`.
 
 mod gate;
 mod referrers;
