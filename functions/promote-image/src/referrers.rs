@@ -134,6 +134,18 @@ pub async fn discover(
     )?;
 
     let listed = candidates(subjects, listed);
+    if listed.len() > oci::MAX_REFERRERS {
+        return Err(ReferrerError::TooMany {
+            subject: subjects[0].clone(),
+            place: format!(
+                "{} (for the image and its {} child manifests together)",
+                source.name(),
+                subjects.len() - 1
+            ),
+            count: listed.len(),
+        }
+        .into());
+    }
     let digests: Vec<String> = listed.iter().map(|(_, d)| d.digest.clone()).collect();
     let (manifests, missing) = if digests.is_empty() {
         (Vec::new(), Vec::new())
