@@ -244,3 +244,142 @@ async fn ecr_lists_reads_and_serves_small_blobs_of_referrers() {
         .unwrap_err();
     assert!(matches!(e, ReferrerError::BlobTooLarge { .. }), "{e}");
 }
+
+/// A registry that serves the referrers API, reduced to what these calls ask: two pages of
+/// referrers (linked by `Link`), and manifest puts answered with `OCI-Subject`. Records the
+/// request lines.
+async fn referrers_api_registry(
+    subject: String,
+    pages: [Vec<referrers::Descriptor>; 2],
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (subject, pages, log) = (subject.clone(), pages.clone(), log.clone());
+            tokio::spawn(async move {
+                let mut raw = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n");
+                    if let Some(end) = head_end {
+                        let head = String::from_utf8_lossy(&raw[..end]).to_string();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if raw.len() >= end + 4 + length {
+                            let body = raw[end + 4..end + 4 + length].to_vec();
+                            raw.drain(..end + 4 + length);
+                            let line = head.lines().next().unwrap_or_default().to_string();
+                            log.lock().unwrap().push(line.clone());
+                            let path = line
+                                .split_whitespace()
+                                .nth(1)
+                                .unwrap_or_default()
+                                .to_string();
+                            let (status, headers, out) =
+                                if line.starts_with("GET /v2/team/web/referrers/") {
+                                    let second = path.ends_with("?last=1");
+                                    let page = &pages[usize::from(second)];
+                                    let mut headers = vec![(
+                                        "content-type".to_string(),
+                                        shared::registry::OCI_INDEX.to_string(),
+                                    )];
+                                    if !second {
+                                        headers.push((
+                                            "link".into(),
+                                            format!("<{}?last=1>; rel=\"next\"", path),
+                                        ));
+                                    }
+                                    ("200 OK", headers, referrers::index_bytes(page).to_vec())
+                                } else if line.starts_with("PUT /v2/team/web/manifests/") {
+                                    let digest = sha256_digest(&body);
+                                    (
+                                        "201 Created",
+                                        vec![
+                                            ("docker-content-digest".into(), digest),
+                                            ("oci-subject".into(), subject.clone()),
+                                        ],
+                                        Vec::new(),
+                                    )
+                                } else if path == "/v2/" {
+                                    ("200 OK", Vec::new(), Vec::new())
+                                } else {
+                                    ("404 Not Found", Vec::new(), Vec::new())
+                                };
+                            let mut response =
+                                format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\n", out.len());
+                            for (k, v) in headers {
+                                response.push_str(&format!("{k}: {v}\r\n"));
+                            }
+                            response.push_str("\r\n");
+                            let mut bytes = response.into_bytes();
+                            bytes.extend(out);
+                            if stream.write_all(&bytes).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                    }
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => raw.extend_from_slice(&buf[..n]),
+                    }
+                }
+            });
+        }
+    });
+    (host, seen)
+}
+
+#[tokio::test]
+async fn a_registry_with_the_referrers_api_is_asked_every_page_and_indexes_pushes_itself() {
+    let subject = sha256_digest(b"the subject");
+    let entry = |n: u8| referrers::Descriptor {
+        media_type: OCI_MANIFEST.into(),
+        digest: sha256_digest(&[n]),
+        size: 10,
+        artifact_type: Some(BUNDLE.into()),
+        annotations: Default::default(),
+    };
+    let (host, seen) =
+        referrers_api_registry(subject.clone(), [vec![entry(1)], vec![entry(2)]]).await;
+    let client = shared::registry::Client::new(&host, None).unwrap();
+    let listing = client.list_referrers("team/web", &subject).await.unwrap();
+    assert_eq!(listing.via, Via::Api);
+    assert_eq!(listing.referrers, [entry(1), entry(2)], "both pages");
+    assert_eq!(client.serves_referrers_api(), Some(true));
+
+    let bytes = referrer_manifest(
+        (&subject, OCI_MANIFEST, 10),
+        BUNDLE,
+        (&sha256_digest(b"x"), 1),
+    );
+    let manifest = Manifest {
+        digest: sha256_digest(&bytes),
+        media_type: OCI_MANIFEST.into(),
+        bytes,
+    };
+    assert!(
+        client.put_referrer("team/web", &manifest).await.unwrap(),
+        "OCI-Subject came back"
+    );
+    let lines = seen.lock().unwrap().clone();
+    assert!(
+        lines.iter().all(|l| !l.contains("/manifests/sha256-")),
+        "the tag schema is never read: {lines:#?}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("/referrers/")).count(),
+        2,
+        "{lines:#?}"
+    );
+}
