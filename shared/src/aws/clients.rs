@@ -192,7 +192,13 @@ pub fn kms(config: &SdkConfig) -> aws_sdk_kms::Client {
 /// An AWS Signer client (revocation of Notation signatures).
 #[cfg(feature = "verify")]
 pub fn signer(config: &SdkConfig) -> aws_sdk_signer::Client {
-    aws_sdk_signer::Client::new(config)
+    let mut conf = aws_sdk_signer::config::Builder::from(config);
+    // `GetRevocationStatus` prefixes the host with `data-`; a configured endpoint is
+    // used as given.
+    if config.endpoint_url().is_some() {
+        conf = conf.interceptor(super::host_prefix::NoHostPrefix);
+    }
+    aws_sdk_signer::Client::from_conf(conf.build())
 }
 
 /// A shared assumed role as a credentials provider.

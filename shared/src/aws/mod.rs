@@ -10,6 +10,8 @@
 pub mod account;
 pub mod assume;
 pub mod clients;
+#[cfg(feature = "verify")]
+mod host_prefix;
 mod lazy;
 pub mod retry;
 pub mod tls;
