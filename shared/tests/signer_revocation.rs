@@ -23,15 +23,21 @@ async fn revocation_is_read_from_the_configured_endpoint() {
     let aws = LocalAws::start().await;
     let signer = signer(&aws.sdk_config().await);
 
-    let nothing = revoked(&signer, &query()).await.expect("the call is answered");
+    let nothing = revoked(&signer, &query())
+        .await
+        .expect("the call is answered");
     assert!(nothing.is_empty(), "{nothing:?}");
 
     aws.revoke_signer_entities("123456789012", &[PROFILE, "bb22"])
         .await;
-    let found = revoked(&signer, &query()).await.expect("the call is answered");
+    let found = revoked(&signer, &query())
+        .await
+        .expect("the call is answered");
     assert_eq!(found, vec![PROFILE.to_string(), "bb22".to_string()]);
 
     aws.clear_signer_revocations().await;
-    let cleared = revoked(&signer, &query()).await.expect("the call is answered");
+    let cleared = revoked(&signer, &query())
+        .await
+        .expect("the call is answered");
     assert!(cleared.is_empty(), "{cleared:?}");
 }
