@@ -1,5 +1,6 @@
-//! The signatures an image must carry, as the user writes them, and the trust material
-//! they name, loaded.
+//! The signatures an image must carry, as the user writes them: read from the `verify`
+//! value with [`Requirements::parse`] (every problem at once, each at its path), then
+//! loaded into a [`Policy`](super::Policy) by [`load`](super::load).
 //!
 //! ```json
 //! "verify": {"require": [
@@ -32,6 +33,11 @@
 //! chains must end at; `revocation` is `required` (the default: AWS Signer is asked
 //! whether the profile, the job or a certificate was revoked, and a failed call refuses
 //! the signature) or `skip`.
+//!
+//! A keyless requirement's identity is matched against the certificate's SAN (URI or
+//! email) exactly, or by prefix with `identityPrefix`; the issuer exactly. Legacy keyless
+//! cosign signatures (a certificate and a SET in the `.sig` tag's annotations) are
+//! refused with a message to sign with the bundle format.
 
 use serde_json::{Map, Value};
 
