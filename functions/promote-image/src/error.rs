@@ -196,6 +196,10 @@ pub enum PromoteError {
     /// not an index, a registry failure).
     #[error("{}", referrer_message(.0))]
     Referrers(#[from] ReferrerError),
+    /// The source does not carry the signatures `verify` requires, or its trust material
+    /// could not be read.
+    #[error(transparent)]
+    Verify(#[from] shared::verify::VerifyError),
     /// ECR refused a referrer's manifest.
     #[error(
         "ECR repository {repository} refused referrer {digest} ({}) of {subject}: {answer}. \
@@ -340,6 +344,7 @@ impl Failure for PromoteError {
             Self::Registry(e) => e.failure_type(),
             Self::RegistryImageMissing { .. } => FailureType::ConfigurationError,
             Self::Referrers(e) => e.failure_type(),
+            Self::Verify(e) => e.failure_type(),
             Self::ReferrerRefused { .. } => FailureType::JobFailed,
             Self::ReferrerTagImmutable { .. } => FailureType::ConfigurationError,
         }
@@ -375,6 +380,7 @@ impl Failure for PromoteError {
             Self::Registry(e) => e.error_type(),
             Self::RegistryImageMissing { .. } => error_type::REGISTRY_IMAGE_NOT_FOUND,
             Self::Referrers(e) => e.error_type(),
+            Self::Verify(e) => e.error_type(),
             Self::ReferrerRefused { .. } => error_type::REFERRER_REFUSED,
             Self::ReferrerTagImmutable { .. } => error_type::REFERRER_TAG_IMMUTABLE,
         }

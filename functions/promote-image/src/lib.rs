@@ -23,6 +23,7 @@ pub mod source;
 pub mod store;
 pub mod summary;
 pub mod tags;
+pub mod verify;
 
 use std::sync::Arc;
 
@@ -121,6 +122,22 @@ impl Action for PromoteImage {
             ) => Some((policy, repo)),
             _ => None,
         };
+        // Trust material (S3, KMS) and revocation (AWS Signer) are read with the function's
+        // own credentials, in its region, once per invocation.
+        let lookups = route
+            .verify
+            .as_ref()
+            .map(|_| shared::verify::Lookups::new(this.clients.sdk()));
+        let policy = match (&route.verify, &lookups) {
+            (Some(requirements), Some(lookups)) => {
+                Some(shared::verify::load(requirements, lookups).await?)
+            }
+            _ => None,
+        };
+        let verify_gate = policy
+            .as_ref()
+            .zip(lookups.as_ref())
+            .map(|(policy, lookups)| verify::Gate { policy, lookups });
         let request = pipeline::Request {
             reference: &sides.reference,
             origin: sides.origin.as_deref(),
@@ -129,6 +146,7 @@ impl Action for PromoteImage {
             gate,
             today: Date::today(),
             referrers: &route.referrers,
+            verify: verify_gate.as_ref(),
         };
         let success = pipeline::promote(source, target, &request).await?;
         Ok(Outcome::Success(success))

@@ -43,6 +43,8 @@ pub struct Request<'a> {
     pub today: Date,
     /// Which referrers go with the image to another repository.
     pub referrers: &'a ReferrerPolicy,
+    /// The signatures the source must carry, checked before any write.
+    pub verify: Option<&'a crate::verify::Gate<'a>>,
 }
 
 /// What round 1 found: the source image, where each target tag points, the target's rules
@@ -96,6 +98,8 @@ pub async fn promote(
     // runnable child's scan result, a few at a time; in another repository, the referrers
     // of the image and its children on both sides.
     let subjects = referrer_subjects(&facts, &plan, req.referrers);
+    let copy_referrers = !subjects.is_empty();
+    let (subjects, discovery) = discovery(&facts, subjects, req);
     let (child_scans, (children, missing), found) = futures::try_join!(
         async {
             match req.gate {
@@ -130,7 +134,7 @@ pub async fn promote(
             }
         }
         .map_err(|e| source_error(e, source, req)),
-        referrers::discover(source, target, &subjects, req.referrers),
+        referrers::discover(source, target, &subjects, &discovery),
     )?;
     if !missing.is_empty() {
         return Err(incomplete_index(
@@ -142,12 +146,23 @@ pub async fn promote(
         ));
     }
     let gate = gate(&facts, &plan, child_scans, source, req)?;
-    let referrer_plan = referrers::decide(
-        &found,
-        req.referrers,
-        &facts.info.mutability,
-        &target.name(),
-    )?;
+    let signatures = match req.verify {
+        Some(v) => {
+            let media_type = facts.manifest.media_type.as_str();
+            crate::verify::check(v, source, &facts.image, media_type, &found).await?
+        }
+        None => Vec::new(),
+    };
+    let referrer_plan = if copy_referrers {
+        referrers::decide(
+            &found,
+            req.referrers,
+            &facts.info.mutability,
+            &target.name(),
+        )?
+    } else {
+        referrers::ReferrerPlan::default()
+    };
 
     // Writes, into another repository: blobs and child manifests, then (with referrers to
     // copy) the image by digest and its referrers, then the tags, a few at a time. A
@@ -187,6 +202,7 @@ pub async fn promote(
             gate: gate.as_ref(),
             copied: copied.as_ref(),
             referred: &referred,
+            signatures: &signatures,
         },
     ))
 }
@@ -196,6 +212,7 @@ struct Done<'a> {
     gate: Option<&'a GateReport>,
     copied: Option<&'a CopyStats>,
     referred: &'a ReferrerStats,
+    signatures: &'a [shared::verify::Evidence],
 }
 
 /// The digests whose referrers go with the image: the image and an index's children, when
@@ -207,6 +224,21 @@ fn referrer_subjects(facts: &Facts, plan: &Plan, policy: &ReferrerPolicy) -> Vec
     std::iter::once(facts.image.digest.clone())
         .chain(facts.manifest.children().iter().map(|c| c.digest.clone()))
         .collect()
+}
+
+/// What round 2 discovers: the referrer subjects, and with `verify` also the image's own
+/// signatures when nothing is copied (a retag in place, `referrers: false`), every
+/// referrer listed whatever `referrers` selects (the copy still follows it).
+fn discovery(
+    facts: &Facts,
+    subjects: Vec<String>,
+    req: &Request<'_>,
+) -> (Vec<String>, ReferrerPolicy) {
+    match req.verify {
+        None => (subjects, req.referrers.clone()),
+        Some(_) if subjects.is_empty() => (vec![facts.image.digest.clone()], ReferrerPolicy::All),
+        Some(_) => (subjects, ReferrerPolicy::All),
+    }
 }
 
 /// Round 1: the source manifest, where each target tag points, the target's rules, and
@@ -483,6 +515,7 @@ fn success(
         gate,
         copied,
         referred,
+        signatures,
     } = done;
     let (image, manifest, info) = (&facts.image, &facts.manifest, &facts.info);
     let digest = image.digest.as_str();
@@ -549,6 +582,7 @@ fn success(
         gate,
         copy: copied,
         referrers: referred,
+        signatures,
     }
     .success(&uri, &tags_now)
 }

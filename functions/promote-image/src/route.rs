@@ -17,6 +17,8 @@ pub struct Route {
     pub allow_moving_tags: bool,
     /// Which of the image's referrers go with it to another repository.
     pub referrers: ReferrerPolicy,
+    /// The signatures the source must carry before anything is written.
+    pub verify: Option<shared::verify::Requirements>,
 }
 
 /// Which referrers (signatures, SBOMs, attestations) are copied with the image.

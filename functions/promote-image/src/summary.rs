@@ -34,6 +34,8 @@ pub struct Promotion<'a> {
     pub copy: Option<&'a CopyStats>,
     /// The referrers copied with the image, and those already there.
     pub referrers: &'a ReferrerStats,
+    /// The signatures that met `verify`'s requirements.
+    pub signatures: &'a [shared::verify::Evidence],
 }
 
 impl Promotion<'_> {
@@ -88,6 +90,10 @@ pub fn summary(p: &Promotion<'_>) -> String {
         ));
     }
     text.push_str(&referrers::summary(p.referrers));
+    if !p.signatures.is_empty() {
+        let lines: Vec<String> = p.signatures.iter().map(|e| e.text()).collect();
+        text.push_str(&format!(" Verified: {}.", lines.join("; ")));
+    }
     if let Some(gate) = p.gate {
         text.push(' ');
         text.push_str(&gate.text());
@@ -128,6 +134,7 @@ mod tests {
             gate: None,
             copy: None,
             referrers: &NO_REFERRERS,
+            signatures: &[],
         }
     }
 

@@ -40,6 +40,9 @@ pub struct Config {
     /// Whether referrers go with the image: `true` (default), `false`, or
     /// `{"artifactTypes": [...]}`; validated by hand so each problem has its path.
     pub referrers: Option<serde_json::Value>,
+    /// The signatures the source must carry (`{"require": [...]}`); validated by hand so
+    /// each problem has its path.
+    pub verify: Option<serde_json::Value>,
 }
 
 /// Where the image comes from: named directly, or read from an input artifact.
@@ -135,6 +138,11 @@ impl Config {
         let tags = validate_tags(self.tags, &mut problems);
         let target = target::validate_target(self.target, &mut problems);
         let referrers = referrers::validate_referrers(self.referrers, &mut problems);
+        let verify = self.verify.as_ref().and_then(|v| {
+            shared::verify::Requirements::parse(v, &at("verify"))
+                .map_err(|p| problems.extend(p))
+                .ok()
+        });
         let gate = self
             .scan_gate
             .map(|g| gate::validate_gate(g, &mut problems));
@@ -167,6 +175,7 @@ impl Config {
                     tags,
                     allow_moving_tags: self.allow_moving_tags.unwrap_or(true),
                     referrers,
+                    verify,
                 })
             }
             _ => Err(problems),

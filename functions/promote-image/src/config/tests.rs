@@ -379,3 +379,26 @@ fn default_config_is_invalid_with_guidance() {
         "{p}"
     );
 }
+
+#[test]
+fn verify_is_read_with_problems_at_their_paths() {
+    let base = r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["prod"], "verify": "#;
+    let ok = parse(&format!(
+        r#"{base}{{"require": [{{"cosign": {{"keyUri": "s3://trust/cosign.pub"}}}}]}}}}"#
+    ))
+    .unwrap();
+    assert_eq!(ok.verify.map(|r| r.0.len()), Some(1));
+    assert!(
+        parse(r#"{"source": {"repository": "web", "tag": "v1"}, "tags": ["prod"]}"#)
+            .unwrap()
+            .verify
+            .is_none()
+    );
+    let bad = paths(&format!(
+        r#"{base}{{"require": [{{"cosign": {{}}}}], "extra": 1}}}}"#
+    ));
+    assert!(
+        bad.iter().all(|p| p.starts_with("UserParameters.verify")) && bad.len() >= 2,
+        "{bad:?}"
+    );
+}

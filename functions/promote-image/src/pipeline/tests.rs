@@ -42,6 +42,7 @@ fn request<'a>(
         gate,
         today: Date::today(),
         referrers: &ReferrerPolicy::All,
+        verify: None,
     }
 }
 
@@ -349,6 +350,7 @@ fn decides_tags_and_copies_from_the_facts() {
             gate: None,
             today: Date::today(),
             referrers: &ReferrerPolicy::All,
+            verify: None,
         };
         let facts = registry_facts(&current, mutability);
         let got = decide(&facts, &req, same, "docker.io/acme/web", "target")
