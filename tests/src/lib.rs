@@ -13,6 +13,7 @@ pub mod per_binary;
 pub mod registry;
 pub mod rehearsal;
 pub mod seed;
+pub mod signing;
 
 pub use function::{Function, Invocation, binary};
 pub use job::{JobBuilder, StagedJob, unzip};

@@ -10,7 +10,7 @@ mod proxy;
 mod token;
 
 pub use image::{
-    EMPTY_JSON, EMPTY_MEDIA_TYPE, SeededImage, SeededReferrer, push_legacy_signature,
+    EMPTY_JSON, EMPTY_MEDIA_TYPE, SeededImage, SeededReferrer, push_blob, push_legacy_signature,
     push_referrer, referrer_manifest, seed_image, seed_index,
 };
 pub use proxy::{Proxy, Throttle};

@@ -35,7 +35,8 @@ pub fn blob_bytes(size: usize, salt: u64, index: u64) -> Vec<u8> {
         .collect()
 }
 
-async fn push_blob(client: &Client, repository: &str, bytes: Vec<u8>) -> (String, u64) {
+/// Pushes `bytes` as a blob of `repository`: its digest and size.
+pub async fn push_blob(client: &Client, repository: &str, bytes: Vec<u8>) -> (String, u64) {
     let digest = sha256_digest(&bytes);
     let size = bytes.len() as u64;
     if !client

@@ -1,0 +1,423 @@
+//! `verify`: the source must carry the signatures required before anything is written,
+//! against the real parts: the local AWS (ECR with ListImageReferrers, S3, KMS Sign, AWS
+//! Signer's revocations) and Debian's distribution registry, with signatures made here by
+//! freshly generated keys. cosign keys (inline and KMS), Notation by a test AWS Signer
+//! chain (revoked and not), and each refusal: no signature, another digest, another key, a
+//! signature layer over 1 MiB; a retag in place is gated too.
+
+mod common;
+
+use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
+use base64::Engine;
+use common::*;
+use serde_json::{Value, json};
+use shared::referrers::tag_schema_tag;
+use shared::registry::sha256_digest;
+use testkit::local_aws::ACCOUNT;
+use testkit::registry::{AuthMode, EMPTY_JSON, PASSWORD, Registry, USER, push_blob, seed_image};
+use testkit::signing::{
+    B64, Chain, Key, cosign_manifest, cosign_payload, notation_manifest, notation_payload,
+    signer_header,
+};
+
+const SECRET: &str = "registry/verify";
+const ECR_HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+const PROFILE: &str = "arn:aws:signer:us-east-1:123456789012:/signing-profiles/release";
+const JOB: &str = "arn:aws:signer:us-east-1:123456789012:/signing-jobs/5c6d7e8f";
+const BUCKET: &str = "verify-trust";
+
+/// An image in the local ECR with real blobs, tagged `tag`: its digest and manifest.
+async fn ecr_image(env: &Env, repo: &str, tag: &str, salt: &str) -> (String, String) {
+    let config_bytes = format!(r#"{{"architecture":"amd64","os":"linux","salt":"{salt}"}}"#);
+    let config = put_blob(env, repo, config_bytes.as_bytes());
+    let layer_bytes: Vec<u8> = salt.bytes().cycle().take(20_000).collect();
+    let layer = put_blob(env, repo, &layer_bytes);
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor("application/vnd.oci.image.config.v1+json", &config, config_bytes.len() as u64),
+        "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", &layer, layer_bytes.len() as u64)],
+    })
+    .to_string();
+    let digest = sha256_digest(manifest.as_bytes());
+    push(&env.ecr, repo, &manifest, OCI_MANIFEST, &digest, Some(tag)).await;
+    (digest, manifest)
+}
+
+/// cosign's legacy signature of `subject` in the local ECR: the payload for `signed`
+/// (the subject, or another digest) with `signature` over it, tagged `sha256-<hex>.sig`.
+async fn ecr_cosign(
+    env: &Env,
+    repo: &str,
+    subject: &str,
+    payload: &[u8],
+    signature: &[u8],
+) -> String {
+    let config = put_blob(env, repo, EMPTY_JSON);
+    let layer = put_blob(env, repo, payload);
+    let manifest = cosign_manifest(
+        &config,
+        (&layer, payload.len() as u64),
+        &B64.encode(signature),
+    );
+    let digest = sha256_digest(&manifest);
+    let tag = format!("{}.sig", tag_schema_tag(subject).unwrap());
+    let text = String::from_utf8(manifest).unwrap();
+    push(&env.ecr, repo, &text, OCI_MANIFEST, &digest, Some(&tag)).await;
+    digest
+}
+
+async fn signed_by(env: &Env, repo: &str, subject: &str, key: &Key) -> String {
+    let payload = cosign_payload(subject);
+    ecr_cosign(env, repo, subject, &payload, &key.sign(&payload)).await
+}
+
+fn key_policy(key: &Key) -> Value {
+    json!({"require": [{"cosign": {"key": key.pem()}}]})
+}
+
+fn params(source: &str, target: &str, verify: Value) -> Value {
+    json!({
+        "source": {"repository": source, "tag": "v1"},
+        "tags": ["prod"],
+        "target": {"repository": target},
+        "verify": verify,
+    })
+}
+
+/// The refusal of a run that must have written nothing.
+fn refused<'a>(run: &'a Run, digest: &str) -> &'a str {
+    let message = run.failure("JobFailed");
+    assert!(
+        message.contains(digest),
+        "names the image digest: {message}"
+    );
+    assert!(
+        run.ops("PutImage").is_empty(),
+        "nothing written: {:?}",
+        run.operations()
+    );
+    assert_eq!(run.writes(), Vec::<String>::new());
+    message
+}
+
+async fn put_trust_file(env: &Env, key: &str, body: &str) -> String {
+    let _ = env.s3.create_bucket().bucket(BUCKET).send().await;
+    env.s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(key)
+        .body(body.as_bytes().to_vec().into())
+        .send()
+        .await
+        .expect("trust file stored");
+    format!("s3://{BUCKET}/{key}")
+}
+
+#[test]
+fn ecr_to_ecr_signed_by_the_key_is_promoted_with_its_signature_named() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let key = Key::p256();
+        create_repo(&env.ecr, "v-src", false).await;
+        create_repo(&env.ecr, "v-dst", false).await;
+        let (digest, _) = ecr_image(env, "v-src", "v1", "signed").await;
+        let signature = signed_by(env, "v-src", &digest, &key).await;
+
+        let run = run_job(env, &params("v-src", "v-dst", key_policy(&key)), None).await;
+        let (summary, _) = run.success();
+        assert!(
+            summary.contains("Verified: signed by cosign key sha256:"),
+            "{summary}"
+        );
+        assert_eq!(
+            digest_of(&env.ecr, "v-dst", "prod").await.as_deref(),
+            Some(digest.as_str())
+        );
+        let tag = format!("{}.sig", tag_schema_tag(&digest).unwrap());
+        assert_eq!(
+            digest_of(&env.ecr, "v-dst", &tag).await.as_deref(),
+            Some(signature.as_str()),
+            "the signature travels with the image"
+        );
+        // Discovery read the signature manifest already: verifying adds the payload blob's
+        // read to the four blobs copied (the image's config and layer, the signature's).
+        assert_eq!(
+            run.ops("GetDownloadUrlForLayer").len(),
+            5,
+            "{:?}",
+            run.operations()
+        );
+        assert_eq!(
+            run.ops("ListImageReferrers").len(),
+            2,
+            "each side listed once"
+        );
+    });
+}
+
+#[test]
+fn an_unsigned_image_is_refused_before_any_write() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let key = Key::p256();
+        create_repo(&env.ecr, "v-unsigned", false).await;
+        create_repo(&env.ecr, "v-unsigned-dst", false).await;
+        let (digest, _) = ecr_image(env, "v-unsigned", "v1", "unsigned").await;
+        let run = run_job(
+            env,
+            &params("v-unsigned", "v-unsigned-dst", key_policy(&key)),
+            None,
+        )
+        .await;
+        let message = refused(&run, &digest);
+        assert!(
+            message.contains("cosign key"),
+            "names what was required: {message}"
+        );
+        assert_eq!(digest_of(&env.ecr, "v-unsigned-dst", "prod").await, None);
+    });
+}
+
+#[test]
+fn a_signature_over_another_digest_or_by_another_key_is_refused() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let (trusted, other) = (Key::p256(), Key::p256());
+        create_repo(&env.ecr, "v-other", false).await;
+        create_repo(&env.ecr, "v-other-dst", false).await;
+        let (digest, _) = ecr_image(env, "v-other", "v1", "other-digest").await;
+        let elsewhere = sha256_digest(b"another image");
+        let payload = cosign_payload(&elsewhere);
+        ecr_cosign(env, "v-other", &digest, &payload, &trusted.sign(&payload)).await;
+        let run = run_job(
+            env,
+            &params("v-other", "v-other-dst", key_policy(&trusted)),
+            None,
+        )
+        .await;
+        let message = refused(&run, &digest);
+        assert!(
+            message.contains(&format!("over {}", &elsewhere[..19])),
+            "says which image the signature is over: {message}"
+        );
+
+        create_repo(&env.ecr, "v-untrusted", false).await;
+        let (digest, _) = ecr_image(env, "v-untrusted", "v1", "untrusted").await;
+        signed_by(env, "v-untrusted", &digest, &other).await;
+        let run = run_job(
+            env,
+            &params("v-untrusted", "v-other-dst", key_policy(&trusted)),
+            None,
+        )
+        .await;
+        let message = refused(&run, &digest);
+        assert!(
+            message.contains("a cosign signature not by key"),
+            "{message}"
+        );
+        assert_eq!(digest_of(&env.ecr, "v-other-dst", "prod").await, None);
+    });
+}
+
+#[test]
+fn a_signature_layer_over_one_mebibyte_is_refused_clearly() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let key = Key::p256();
+        create_repo(&env.ecr, "v-big", false).await;
+        create_repo(&env.ecr, "v-big-dst", false).await;
+        let (digest, _) = ecr_image(env, "v-big", "v1", "big").await;
+        let mut payload = cosign_payload(&digest);
+        payload.resize((1 << 20) + 1, b' ');
+        ecr_cosign(env, "v-big", &digest, &payload, &key.sign(&payload)).await;
+        let run = run_job(env, &params("v-big", "v-big-dst", key_policy(&key)), None).await;
+        let message = refused(&run, &digest);
+        assert!(message.contains("1048576"), "names the bound: {message}");
+        assert!(
+            run.ops("GetDownloadUrlForLayer").is_empty(),
+            "the blob is not read"
+        );
+    });
+}
+
+#[test]
+fn a_retag_in_the_same_repository_is_gated_too() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let key = Key::p256();
+        create_repo(&env.ecr, "v-retag", false).await;
+        let (digest, _) = ecr_image(env, "v-retag", "v1", "retag").await;
+        let params = json!({
+            "source": {"repository": "v-retag", "tag": "v1"},
+            "tags": ["prod"],
+            "verify": key_policy(&key),
+        });
+        let run = run_job(env, &params, None).await;
+        refused(&run, &digest);
+        assert_eq!(digest_of(&env.ecr, "v-retag", "prod").await, None);
+
+        signed_by(env, "v-retag", &digest, &key).await;
+        let run = run_job(env, &params, None).await;
+        let (summary, _) = run.success();
+        assert!(
+            summary.contains("Verified: signed by cosign key"),
+            "{summary}"
+        );
+        assert_eq!(
+            digest_of(&env.ecr, "v-retag", "prod").await.as_deref(),
+            Some(digest.as_str())
+        );
+        assert_eq!(
+            run.ops("PutImage").len(),
+            1,
+            "only the tag: {:?}",
+            run.operations()
+        );
+    });
+}
+
+#[test]
+fn a_kms_key_signature_is_checked_against_the_key_kms_holds() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let kms = aws_sdk_kms::Client::new(&env.sdk);
+        let arn = kms
+            .create_key()
+            .key_spec(KeySpec::EccNistP256)
+            .key_usage(KeyUsageType::SignVerify)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .arn
+            .unwrap();
+        create_repo(&env.ecr, "v-kms", false).await;
+        create_repo(&env.ecr, "v-kms-dst", false).await;
+        let (digest, _) = ecr_image(env, "v-kms", "v1", "kms").await;
+        let payload = cosign_payload(&digest);
+        let signature = kms
+            .sign()
+            .key_id(&arn)
+            .message(aws_smithy_types::Blob::new(payload.clone()))
+            .message_type(MessageType::Raw)
+            .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+            .send()
+            .await
+            .unwrap()
+            .signature
+            .unwrap()
+            .into_inner();
+        ecr_cosign(env, "v-kms", &digest, &payload, &signature).await;
+        let verify = json!({"require": [{"cosign": {"kmsKey": arn}}]});
+        let run = run_job(env, &params("v-kms", "v-kms-dst", verify), None).await;
+        let (summary, _) = run.success();
+        assert!(
+            summary.contains("Verified: signed by cosign key"),
+            "{summary}"
+        );
+        assert_eq!(run.ops("GetPublicKey").len(), 1, "the key read once");
+    });
+}
+
+/// A Notation signature of `subject` by the test chain, pushed to ECR as a referrer.
+async fn ecr_notation(env: &Env, repo: &str, subject: (&str, u64), chain: &Chain, version: &str) {
+    let subject = (subject.0, OCI_MANIFEST, subject.1);
+    let jws = chain.jws(
+        &signer_header(version, JOB, "2026-12-01T10:00:00Z"),
+        &notation_payload(subject),
+    );
+    put_blob(env, repo, EMPTY_JSON);
+    let layer = put_blob(env, repo, &jws);
+    let manifest = notation_manifest(subject, (&layer, jws.len() as u64));
+    let digest = sha256_digest(&manifest);
+    let text = String::from_utf8(manifest).unwrap();
+    push(&env.ecr, repo, &text, OCI_MANIFEST, &digest, None).await;
+}
+
+#[test]
+fn notation_by_the_signer_profile_is_accepted_unless_revoked() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let chain = Chain::new();
+        let roots = put_trust_file(env, "signer-root.pem", &chain.root_pem).await;
+        let version = format!("{PROFILE}/v1a2b3c");
+        create_repo(&env.ecr, "v-notation", false).await;
+        create_repo(&env.ecr, "v-notation-dst", false).await;
+        let (digest, manifest) = ecr_image(env, "v-notation", "v1", "notation").await;
+        ecr_notation(env, "v-notation", (&digest, manifest.len() as u64), &chain, &version).await;
+        let verify = json!({"require": [{"notation": {"signingProfiles": [PROFILE], "rootCertificates": roots}}]});
+        let params = params("v-notation", "v-notation-dst", verify);
+
+        env.aws.clear_signer_revocations().await;
+        env.aws.revoke_signer_entities(ACCOUNT, &[&format!("{PROFILE}/another")]).await;
+        let run = run_job(env, &params, None).await;
+        let (summary, _) = run.success();
+        assert!(summary.contains(&format!("Verified: signed by notation profile {version}")), "{summary}");
+        assert_eq!(run.ops("GetRevocationStatus").len(), 1, "revocation asked");
+
+        env.aws.revoke_signer_entities(ACCOUNT, &[&version]).await;
+        let retag = json!({
+            "source": {"repository": "v-notation", "tag": "v1"},
+            "tags": ["v1-approved"],
+            "target": {"repository": "v-notation-dst"},
+            "verify": params["verify"],
+        });
+        let run = run_job(env, &retag, None).await;
+        let message = refused(&run, &digest);
+        assert!(message.contains("revoked"), "{message}");
+        assert_eq!(digest_of(&env.ecr, "v-notation-dst", "v1-approved").await, None);
+        env.aws.clear_signer_revocations().await;
+    });
+}
+
+#[test]
+fn registry_to_ecr_signed_by_the_key_is_promoted_with_its_signature() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&env.sdk);
+        let value = json!({"username": USER, "password": PASSWORD}).to_string();
+        if sm.create_secret().name(SECRET).secret_string(&value).send().await.is_err() {
+            sm.put_secret_value().secret_id(SECRET).secret_string(&value).send().await.unwrap();
+        }
+        let key = Key::p256();
+        let registry = Registry::start(AuthMode::Basic).await;
+        let from = registry.client();
+        let image = seed_image(&from, "hub/signed", "v1", &[10_000], 71, true).await;
+        let payload = cosign_payload(&image.digest);
+        let (config, _) = push_blob(&from, "hub/signed", EMPTY_JSON.to_vec()).await;
+        let (layer, size) = push_blob(&from, "hub/signed", payload.clone()).await;
+        let bytes = cosign_manifest(&config, (&layer, size), &B64.encode(key.sign(&payload)));
+        let signature = shared::registry::Manifest {
+            digest: sha256_digest(&bytes),
+            media_type: OCI_MANIFEST.to_string(),
+            bytes: bytes.into(),
+        };
+        let tag = format!("{}.sig", tag_schema_tag(&image.digest).unwrap());
+        from.put_manifest("hub/signed", &tag, &signature).await.unwrap();
+
+        create_repo(&env.ecr, "v-from-hub", false).await;
+        let params = json!({
+            "source": {"imageUri": format!("{}/hub/signed:v1", registry.host()), "credentialsSecret": SECRET},
+            "tags": ["prod"],
+            "target": {"registry": ECR_HOST, "repository": "v-from-hub"},
+            "verify": key_policy(&key),
+        });
+        let run = run_job(env, &params, None).await;
+        let (summary, _) = run.success();
+        assert!(summary.contains("Verified: signed by cosign key"), "{summary}");
+        assert_eq!(digest_of(&env.ecr, "v-from-hub", &tag).await.as_deref(), Some(signature.digest.as_str()));
+
+        let other = Key::p256();
+        let params = json!({
+            "source": {"imageUri": format!("{}/hub/signed:v1", registry.host()), "credentialsSecret": SECRET},
+            "tags": ["prod"],
+            "target": {"registry": ECR_HOST, "repository": "v-from-hub-2"},
+            "verify": key_policy(&other),
+        });
+        create_repo(&env.ecr, "v-from-hub-2", false).await;
+        let run = run_job(env, &params, None).await;
+        refused(&run, &image.digest);
+    });
+}

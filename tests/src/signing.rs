@@ -1,0 +1,186 @@
+//! Signatures made by the tests, with freshly generated keys: cosign's simple signing
+//! (the payload and its signature manifest) and Notation JWS envelopes signed by a test
+//! AWS Signer chain (a P-384 root and a code-signing leaf), as the tools write them.
+
+use base64::Engine;
+use rcgen::PublicKeyData;
+use ring::rand::SystemRandom;
+use ring::signature::{self, EcdsaKeyPair};
+use serde_json::{Value, json};
+use shared::registry::sha256_digest;
+
+pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+pub const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+pub const COSIGN_SIGNATURE: &str = "dev.cosignproject.cosign/signature";
+pub const NOTATION_SIGNATURE: &str = "application/vnd.cncf.notary.signature";
+pub const JOSE: &str = "application/jose+json";
+pub const NOTATION_PAYLOAD: &str = "application/vnd.cncf.notary.payload.v1+json";
+
+/// An ECDSA key pair: ring signs, the verifier gets the SPKI or PEM.
+pub struct Key {
+    pair: EcdsaKeyPair,
+    pub rcgen: rcgen::KeyPair,
+}
+
+impl Key {
+    pub fn new(
+        alg: &'static rcgen::SignatureAlgorithm,
+        ring_alg: &'static signature::EcdsaSigningAlgorithm,
+    ) -> Self {
+        let rcgen = rcgen::KeyPair::generate_for(alg).expect("key generated");
+        let pair = EcdsaKeyPair::from_pkcs8(ring_alg, &rcgen.serialize_der(), &SystemRandom::new())
+            .expect("key loaded");
+        Self { pair, rcgen }
+    }
+
+    /// P-256 with ASN.1 signatures: cosign's default key.
+    pub fn p256() -> Self {
+        Self::new(
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+            &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        )
+    }
+
+    /// P-384 with fixed-size signatures: a JWS ES384 signer.
+    pub fn p384_fixed() -> Self {
+        Self::new(
+            &rcgen::PKCS_ECDSA_P384_SHA384,
+            &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+        )
+    }
+
+    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        self.pair
+            .sign(&SystemRandom::new(), msg)
+            .expect("signed")
+            .as_ref()
+            .to_vec()
+    }
+
+    pub fn pem(&self) -> String {
+        self.rcgen.public_key_pem()
+    }
+
+    pub fn spki(&self) -> Vec<u8> {
+        self.rcgen.subject_public_key_info()
+    }
+}
+
+/// cosign's simple-signing payload for an image `digest`.
+pub fn cosign_payload(digest: &str) -> Vec<u8> {
+    format!(
+        r#"{{"critical":{{"identity":{{"docker-reference":"registry.example/app"}},"image":{{"docker-manifest-digest":"{digest}"}},"type":"cosign container image signature"}},"optional":null}}"#
+    )
+    .into_bytes()
+}
+
+/// cosign's legacy signature manifest (the `sha256-<hex>.sig` tag's): the empty-JSON config
+/// and one simple-signing layer `(digest, size)` carrying `signature` (base64).
+pub fn cosign_manifest(config: &str, payload: (&str, u64), signature: &str) -> Vec<u8> {
+    json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+        "layers": [{"mediaType": SIMPLE_SIGNING, "digest": payload.0, "size": payload.1,
+                    "annotations": {COSIGN_SIGNATURE: signature}}],
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// A test AWS Signer chain: the root's PEM, the chain's DER certificates (leaf first) and
+/// the leaf's key.
+pub struct Chain {
+    pub root_pem: String,
+    pub ders: Vec<Vec<u8>>,
+    pub leaf: Key,
+}
+
+impl Chain {
+    /// A P-384 root and a code-signing leaf it issued.
+    pub fn new() -> Self {
+        let root_key =
+            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).expect("root key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Test Signer Root");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+        let root = params.self_signed(&root_key).expect("root");
+        let issuer = rcgen::Issuer::new(params, root_key);
+        let leaf = Key::p384_fixed();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Test Signer Leaf");
+        params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
+        let cert = params.signed_by(&leaf.rcgen, &issuer).expect("leaf");
+        Self {
+            root_pem: root.pem(),
+            ders: vec![cert.der().to_vec(), root.der().to_vec()],
+            leaf,
+        }
+    }
+
+    /// A JWS envelope over `payload` with the protected `header`.
+    pub fn jws(&self, header: &Value, payload: &Value) -> Vec<u8> {
+        let protected = B64URL.encode(header.to_string());
+        let payload = B64URL.encode(payload.to_string());
+        let signature = self.leaf.sign(format!("{protected}.{payload}").as_bytes());
+        json!({
+            "payload": payload,
+            "protected": protected,
+            "header": {
+                "x5c": self.ders.iter().map(|c| B64.encode(c)).collect::<Vec<_>>(),
+                "io.cncf.notary.signingAgent": "notation-go/1.0.0 aws-signer-notation-plugin/1.0.298",
+            },
+            "signature": B64URL.encode(signature),
+        })
+        .to_string()
+        .into_bytes()
+    }
+}
+
+impl Default for Chain {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The protected header AWS Signer's Notation plugin writes, signed at `signed_at` (RFC 3339).
+pub fn signer_header(version_arn: &str, job_arn: &str, signed_at: &str) -> Value {
+    json!({
+        "alg": "ES384",
+        "cty": NOTATION_PAYLOAD,
+        "crit": ["io.cncf.notary.signingScheme", "io.cncf.notary.authenticSigningTime",
+                 "com.amazonaws.signer.signingProfileVersion", "com.amazonaws.signer.signingJob"],
+        "io.cncf.notary.signingScheme": "notary.x509.signingAuthority",
+        "io.cncf.notary.authenticSigningTime": signed_at,
+        "com.amazonaws.signer.signingProfileVersion": version_arn,
+        "com.amazonaws.signer.signingJob": job_arn,
+    })
+}
+
+/// Notation's payload for the subject `(digest, media type, size)`.
+pub fn notation_payload(subject: (&str, &str, u64)) -> Value {
+    json!({"targetArtifact": {"mediaType": subject.1, "digest": subject.0, "size": subject.2}})
+}
+
+/// A Notation signature manifest: a referrer of `subject` whose one layer is the JWS
+/// `(digest, size)`.
+pub fn notation_manifest(subject: (&str, &str, u64), jws: (&str, u64)) -> Vec<u8> {
+    json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": NOTATION_SIGNATURE,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256_digest(b"{}"), "size": 2},
+        "layers": [{"mediaType": JOSE, "digest": jws.0, "size": jws.1}],
+        "subject": {"mediaType": subject.1, "digest": subject.0, "size": subject.2},
+    })
+    .to_string()
+    .into_bytes()
+}
