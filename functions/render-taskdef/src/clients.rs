@@ -16,6 +16,8 @@ pub struct Clients {
     pub secrets: Lazy<aws_sdk_secretsmanager::Client>,
     /// Their region: where a revision reads SSM parameters given by name.
     pub region: Option<String>,
+    /// The configuration they were made from (trust material is read with the function's).
+    pub sdk: aws_config::SdkConfig,
 }
 
 impl Clients {
@@ -31,6 +33,7 @@ impl Clients {
             ecr: Lazy::new(sdk, shared::aws::ecr),
             secrets: Lazy::new(sdk, shared::aws::secretsmanager),
             region: sdk.region().map(|r| r.as_ref().to_owned()),
+            sdk: sdk.clone(),
             factory,
         }
     }

@@ -90,6 +90,10 @@ pub struct Config {
     /// container, instead of a task definition. Example: `{"name": "web", "ports":
     /// [{"containerPort": 8080, "hostPort": 80}]}`.
     pub revision: Option<RevisionConfig>,
+    /// The signatures every image this action sets must carry before anything is rendered
+    /// or registered (`{"require": [...]}`, as promote-image reads it). Example:
+    /// `{"require": [{"cosign": {"keyUri": "s3://trust/cosign.pub"}}]}`.
+    pub verify: Option<serde_json::Value>,
 }
 
 /// `appspec` in `UserParameters`.
@@ -175,8 +179,21 @@ impl Config {
         })
     }
 
+    /// `verify`'s requirements, when it is set and reads (its problems are [`Self::check`]'s).
+    pub fn requirements(&self) -> Option<shared::verify::Requirements> {
+        let value = self.verify.as_ref()?;
+        shared::verify::Requirements::parse(value, "UserParameters.verify").ok()
+    }
+
     pub fn check(&self) -> Result<(), Problems> {
         let mut problems = Vec::new();
+        if let Some(Err(p)) = self
+            .verify
+            .as_ref()
+            .map(|v| shared::verify::Requirements::parse(v, "UserParameters.verify"))
+        {
+            problems.extend(p);
+        }
         if let Some(rev) = &self.revision {
             problems.extend(crate::revision::check(self, rev));
         }

@@ -47,6 +47,13 @@ pub enum Error {
     /// The workload account's role could not be assumed.
     #[error(transparent)]
     Assume(#[from] shared::aws::AssumeError),
+    /// An image does not carry the signatures `verify` requires, or the trust material
+    /// could not be read.
+    #[error(transparent)]
+    Verify(#[from] shared::verify::VerifyError),
+    /// An image's signatures could not be read.
+    #[error(transparent)]
+    Signatures(#[from] shared::referrers::ReferrerError),
 }
 
 impl Failure for Error {
@@ -63,6 +70,8 @@ impl Failure for Error {
             Self::Aws(e) => e.failure_type(),
             Self::Ecs(e) => e.failure_type(),
             Self::Assume(e) => e.failure_type(),
+            Self::Verify(e) => e.failure_type(),
+            Self::Signatures(e) => e.failure_type(),
         }
     }
 
@@ -81,6 +90,8 @@ impl Failure for Error {
             Self::Aws(_) => error_type::AWS,
             Self::Ecs(_) => error_type::ECS,
             Self::Assume(_) => error_type::ASSUME_ROLE,
+            Self::Verify(e) => e.error_type(),
+            Self::Signatures(e) => e.error_type(),
         }
     }
 }

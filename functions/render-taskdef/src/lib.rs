@@ -22,6 +22,7 @@ pub mod summary;
 pub mod taskdef_flow;
 pub mod template;
 pub mod validate;
+pub mod verify;
 
 use crate::clients::Clients;
 use crate::config::Config;

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::revision::RevisionConfig;
 use crate::summary;
+use crate::verify;
 use plan::Plan;
 use shared::action::{JobContext, Success};
 use shared::aws::Account;
@@ -30,12 +31,14 @@ pub async fn run(
     cfg.check()?;
     let output = artifacts::output_name(cfg, artifacts)?;
 
-    // Round trip 1: every input artifact, and the workload role.
-    let (inputs, clients) = futures::join!(
+    // Round trip 1: every input artifact, the workload role, `verify`'s trust material.
+    let requirements = cfg.requirements();
+    let (inputs, clients, gate) = futures::join!(
         artifacts::read_inputs(artifacts),
-        home.for_job(account, &ctx.job.id)
+        home.for_job(account, &ctx.job.id),
+        verify::load(requirements.as_ref(), &home.sdk),
     );
-    let (inputs, clients) = (inputs?, clients?);
+    let (inputs, clients, gate) = (inputs?, clients?, gate?);
     let plan = Plan::new(cfg, rev, &inputs)?;
 
     // Round trip 2: the image's digest, when given by tag.
@@ -44,6 +47,15 @@ pub async fn run(
     let name = plan.chosen.name;
     let (files, kind) = plan::files(plan.make, rev, &name, &image, clients.region.as_deref())?;
 
+    // With `verify`: the image is checked by its digest before anything is written.
+    let verified = match &gate {
+        Some(gate) => vec![(
+            name.clone(),
+            verify::one(gate, &clients, &image.uri, image.digest.as_deref()).await?,
+        )],
+        None => Vec::new(),
+    };
+
     // Round trip 3: the output artifact.
     let refs: Vec<(&str, &[u8])> = files
         .iter()
@@ -51,7 +63,13 @@ pub async fn run(
         .collect();
     artifacts.write(&output, &refs).await?;
 
-    let summary = summary::revision_summary(&kind, &name, &image);
+    let mut summary = summary::revision_summary(&kind, &name, &image);
+    if !verified.is_empty() {
+        summary = shared::text::truncate(
+            &format!("{summary} {}", verify::summary(&verified)),
+            shared::report::MAX_SUMMARY,
+        );
+    }
     info!(%summary, output = %output, files = files.len(), "revision rendered");
     let mut success = Success::new(summary);
     success.output_variables = summary::revision_variables(&name, &image);

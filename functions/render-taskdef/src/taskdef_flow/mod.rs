@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::render::{self, Rendered};
 use crate::summary::{self, Registration};
+use crate::verify;
 use plan::Plan;
 use shared::action::{JobContext, Success};
 use shared::aws::Account;
@@ -35,13 +36,18 @@ pub async fn run(
     let output = artifacts::output_name(cfg, artifacts)?;
     let source = cfg.template_source();
 
-    // Round trip 1: every input artifact, and the live template.
-    let (inputs, workload) = futures::join!(artifacts::read_inputs(artifacts), async {
-        let clients = home.for_job(account, &ctx.job.id).await?;
-        let source = lookups::source(&clients.ecs, &source, cfg.register).await?;
-        Ok::<_, Error>((clients, source))
-    });
-    let (inputs, (clients, source)) = (inputs?, workload?);
+    // Round trip 1: every input artifact, the live template, and `verify`'s trust material.
+    let requirements = cfg.requirements();
+    let (inputs, workload, gate) = futures::join!(
+        artifacts::read_inputs(artifacts),
+        async {
+            let clients = home.for_job(account, &ctx.job.id).await?;
+            let source = lookups::source(&clients.ecs, &source, cfg.register).await?;
+            Ok::<_, Error>((clients, source))
+        },
+        verify::load(requirements.as_ref(), &home.sdk),
+    );
+    let (inputs, (clients, source), gate) = (inputs?, workload?, gate?);
     let plan = Plan::new(cfg, &inputs, source)?;
 
     // Round trip 2: the service's task definition, the family's latest revision, digests.
@@ -52,6 +58,12 @@ pub async fn run(
     );
     let (mut rendered, latest) = (rendered?, latest?);
     render::pin(&mut rendered, &digests?);
+
+    // With `verify`: every image set is checked before anything is rendered or registered.
+    let verified = match &gate {
+        Some(gate) => verify::check(gate, &clients, &rendered.set).await?,
+        None => Vec::new(),
+    };
 
     // Everything that can still be refused is checked before registering.
     let appspec = AppSpec::plan(
@@ -77,7 +89,13 @@ pub async fn run(
     }
     artifacts.write(&output, &files).await?;
 
-    let summary = summary::summary(&registration, &rendered.set);
+    let mut summary = summary::summary(&registration, &rendered.set);
+    if !verified.is_empty() {
+        summary = shared::text::truncate(
+            &format!("{summary} {}", verify::summary(&verified)),
+            shared::report::MAX_SUMMARY,
+        );
+    }
     info!(%summary, output = %output, appspec = appspec.is_some(), "rendered");
     Ok(answer(summary, &registration, &rendered))
 }
