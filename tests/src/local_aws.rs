@@ -358,6 +358,15 @@ impl LocalAws {
         self.control("POST", "/_local/state", Some(state)).await;
     }
 
+    /// Stores `bytes` as a blob of ECR repository `repo` in the test account: its digest.
+    pub async fn put_ecr_blob(&self, repo: &str, bytes: &[u8]) -> String {
+        use base64::Engine;
+        let content = base64::engine::general_purpose::STANDARD.encode(bytes);
+        let body = json!({"repositoryName": repo, "content_b64": content});
+        let out = self.control("POST", "/_local/ecr/blobs", Some(body)).await;
+        out["digest"].as_str().expect("a blob digest").to_owned()
+    }
+
     /// Makes Signer's `GetRevocationStatus` answer these profile version ARNs, job ARNs and
     /// certificate hashes as revoked in `account` (added to those revoked already).
     pub async fn revoke_signer_entities(&self, account: &str, revoked: &[&str]) {

@@ -59,6 +59,11 @@ impl Key {
             .to_vec()
     }
 
+    /// A cosign signature of `payload`, base64 as cosign's annotation holds it.
+    pub fn cosign_signature(&self, payload: &[u8]) -> String {
+        B64.encode(self.sign(payload))
+    }
+
     pub fn pem(&self) -> String {
         self.rcgen.public_key_pem()
     }
