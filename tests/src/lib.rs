@@ -14,6 +14,7 @@ pub mod registry;
 pub mod rehearsal;
 pub mod seed;
 pub mod signing;
+pub mod verify_bench;
 
 pub use function::{Function, Invocation, binary};
 pub use job::{JobBuilder, StagedJob, unzip};

@@ -108,7 +108,21 @@ impl Action for PromoteImage {
         let route = std::mem::take(&mut ctx.config)
             .validate()
             .map_err(PromoteError::Settings)?;
-        let sides = this.connect(&route, &ctx).await?;
+        // Trust material (S3, KMS) and revocation (AWS Signer) are read with the function's
+        // own credentials, in its region, once per invocation, while the sides connect.
+        let lookups = route
+            .verify
+            .as_ref()
+            .map(|_| shared::verify::Lookups::new(this.clients.sdk()));
+        let (sides, policy) = futures::join!(this.connect(&route, &ctx), async {
+            match (&route.verify, &lookups) {
+                (Some(requirements), Some(lookups)) => {
+                    shared::verify::load(requirements, lookups).await.map(Some)
+                }
+                _ => Ok(None),
+            }
+        });
+        let (sides, policy) = (sides?, policy?);
         let (source, target) = (
             sides.source.store(&this.downloader),
             sides.target.store(&this.downloader),
@@ -120,18 +134,6 @@ impl Action for PromoteImage {
                 },
                 store::Store::Ecr { repo, .. },
             ) => Some((policy, repo)),
-            _ => None,
-        };
-        // Trust material (S3, KMS) and revocation (AWS Signer) are read with the function's
-        // own credentials, in its region, once per invocation.
-        let lookups = route
-            .verify
-            .as_ref()
-            .map(|_| shared::verify::Lookups::new(this.clients.sdk()));
-        let policy = match (&route.verify, &lookups) {
-            (Some(requirements), Some(lookups)) => {
-                Some(shared::verify::load(requirements, lookups).await?)
-            }
             _ => None,
         };
         let verify_gate = policy

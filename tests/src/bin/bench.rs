@@ -11,7 +11,8 @@
 //! zipped binary under 3 MB (arm64 when measured, else x86_64).
 //! Then the health gate's billed time of a 30-minute bake (`mod bake`; `--bake-only` runs
 //! only that), and what acting through an assumed role adds to each function's round
-//! trips (`mod accounts`; `--accounts-only` runs only that).
+//! trips (`mod accounts`; `--accounts-only` runs only that). And what promote-image's
+//! `verify` adds, in round trips and in the check's time (`--verify-only` runs only that).
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -37,6 +38,8 @@ struct Options {
     bake_only: bool,
     /// `--accounts-only`: only the round trips an assumed role adds.
     accounts_only: bool,
+    /// `--verify-only`: only what signature verification adds.
+    verify_only: bool,
 }
 
 /// Init at most this many times the floor's.
@@ -57,6 +60,7 @@ fn options() -> Options {
         env: Vec::new(),
         bake_only: false,
         accounts_only: false,
+        verify_only: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -65,6 +69,11 @@ fn options() -> Options {
         match args[i].as_str() {
             "--bake-only" => {
                 o.bake_only = true;
+                i += 1;
+                continue;
+            }
+            "--verify-only" => {
+                o.verify_only = true;
                 i += 1;
                 continue;
             }
@@ -113,6 +122,10 @@ async fn main() {
         accounts::run(&aws, &o).await;
         return;
     }
+    if o.verify_only {
+        verify_section(&aws, &o).await;
+        return;
+    }
 
     let mut rows = Vec::new();
     rows.push(measure(&aws, &o, FLOOR, "empty event", json!({})).await);
@@ -138,9 +151,10 @@ async fn main() {
     print_table(&rows, o.latency_ms);
     let registry_rows = registry_section(&aws, &o).await;
     let account_rows = accounts::run(&aws, &o).await;
+    let verify_rows = verify_section(&aws, &o).await;
     let failed = print_targets(&rows);
     let report = json!({"latency_ms_per_aws_call": o.latency_ms, "warm_runs": o.warm, "rows": rows,
-                        "registry": registry_rows, "accounts": account_rows});
+                        "registry": registry_rows, "accounts": account_rows, "verify": verify_rows});
     if let Some(dir) = o.out.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -167,6 +181,22 @@ async fn registry_section(aws: &LocalAws, o: &Options) -> Vec<Value> {
     let rows = testkit::registry::bench::rows(aws, &o.bin_dir, o.latency_ms).await;
     testkit::registry::bench::print(&rows);
     rows
+}
+
+/// promote-image with `verify`: the round trips it adds, and the check's own time.
+async fn verify_section(aws: &LocalAws, o: &Options) -> Value {
+    // The check runs on a thread of its own, on a runtime of its own, with nothing else.
+    let cpu = std::thread::spawn(|| testkit::verify_bench::cpu_rows(51))
+        .join()
+        .unwrap_or_default();
+    let rows = match o.bin_dir.join("promote-image").exists() {
+        true => testkit::verify_bench::rows(aws, &o.bin_dir).await,
+        false => Vec::new(),
+    };
+    testkit::verify_bench::print(&rows, &cpu);
+    json!({"round_trips": rows, "check": cpu,
+           "targets": {"added_round_trips": testkit::verify_bench::ROUND_TRIP_TARGET,
+                       "check_ms": testkit::verify_bench::CPU_TARGET_MS}})
 }
 
 /// Prints each function's targets, met or missed; returns how many were missed.
