@@ -4,63 +4,22 @@
 #![cfg(feature = "verify")]
 
 use base64::Engine;
-use rcgen::PublicKeyData;
-use ring::rand::SystemRandom;
-use ring::signature::{self, EcdsaKeyPair};
 use serde_json::{Value, json};
 use shared::error::{Failure, FailureType};
 use shared::verify::notation::{self, RevocationQuery};
 use shared::verify::*;
+use testkit::signing::{Chain, Key};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
 fn sha256(bytes: &[u8]) -> String {
     shared::registry::sha256_digest(bytes)
 }
 
-/// A key pair: ring signs, the verifier gets the SPKI or PEM.
-struct Key {
-    pair: EcdsaKeyPair,
-    rcgen: rcgen::KeyPair,
-}
-
-impl Key {
-    fn new(
-        alg: &'static rcgen::SignatureAlgorithm,
-        ring_alg: &'static signature::EcdsaSigningAlgorithm,
-    ) -> Self {
-        let rcgen = rcgen::KeyPair::generate_for(alg).unwrap();
-        let pair = EcdsaKeyPair::from_pkcs8(ring_alg, &rcgen.serialize_der(), &SystemRandom::new())
-            .unwrap();
-        Self { pair, rcgen }
-    }
-    fn p256() -> Self {
-        Self::new(
-            &rcgen::PKCS_ECDSA_P256_SHA256,
-            &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-        )
-    }
-    fn p384_fixed() -> Self {
-        Self::new(
-            &rcgen::PKCS_ECDSA_P384_SHA384,
-            &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
-        )
-    }
-    fn sign(&self, msg: &[u8]) -> Vec<u8> {
-        self.pair
-            .sign(&SystemRandom::new(), msg)
-            .unwrap()
-            .as_ref()
-            .to_vec()
-    }
-    fn pem(&self) -> String {
-        self.rcgen.public_key_pem()
-    }
-    fn public(&self) -> PublicKey {
-        PublicKey::from_spki(&self.rcgen.subject_public_key_info()).unwrap()
-    }
+/// The verifier's view of a test key.
+fn public(key: &Key) -> PublicKey {
+    PublicKey::from_spki(&key.spki()).unwrap()
 }
 
 fn image() -> Subject {
@@ -171,7 +130,7 @@ fn cosign_legacy_signature_by_the_key_verifies() {
     assert_eq!(evidence.len(), 1);
     assert_eq!(
         evidence[0].signer,
-        format!("cosign key {}", key.public().id())
+        format!("cosign key {}", public(&key).id())
     );
     assert!(
         evidence[0]
@@ -229,7 +188,7 @@ fn cosign_legacy_signature_by_another_key_is_refused() {
         text.contains("found 1 signature: a cosign signature not by key sha256:"),
         "{text}"
     );
-    assert!(text.contains(&key.public().id()), "{text}");
+    assert!(text.contains(&public(&key).id()), "{text}");
 }
 
 #[test]
@@ -296,7 +255,7 @@ fn every_requirement_must_be_met() {
 #[test]
 fn kms_keys_map_to_ring_schemes_or_are_refused_by_spec() {
     let key = Key::p256();
-    let spki = key.rcgen.subject_public_key_info();
+    let spki = key.spki();
     let kms = PublicKey::from_kms(&spki, "ECC_NIST_P256", &["ECDSA_SHA_256"]).unwrap();
     assert!(kms.verify(b"m", &key.sign(b"m")));
     let err = PublicKey::from_kms(&spki, "ECC_SECG_P256K1", &["ECDSA_SHA_256"]).unwrap_err();
@@ -316,36 +275,9 @@ fn version() -> String {
     format!("{PROFILE}/a1b2c3d4e5")
 }
 
-struct Chain {
-    root_pem: String,
-    ders: Vec<Vec<u8>>,
-    leaf: Key,
-}
-
 /// A P-384 root and a code-signing leaf, as AWS Signer's chain (leaf first).
 fn chain() -> Chain {
-    let root_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Test Signer Root");
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
-    let root = params.self_signed(&root_key).unwrap();
-    let issuer = rcgen::Issuer::new(params, root_key);
-    let leaf = Key::p384_fixed();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "Test Signer Leaf");
-    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::CodeSigning];
-    let cert = params.signed_by(&leaf.rcgen, &issuer).unwrap();
-    Chain {
-        root_pem: root.pem(),
-        ders: vec![cert.der().to_vec(), root.der().to_vec()],
-        leaf,
-    }
+    Chain::new()
 }
 
 fn header(version_arn: &str) -> Value {
@@ -366,20 +298,7 @@ fn target(subject: &Subject) -> Value {
 }
 
 fn jws(chain: &Chain, header: &Value, payload: &Value) -> Vec<u8> {
-    let protected = B64URL.encode(header.to_string());
-    let payload = B64URL.encode(payload.to_string());
-    let signature = chain.leaf.sign(format!("{protected}.{payload}").as_bytes());
-    json!({
-        "payload": payload,
-        "protected": protected,
-        "header": {
-            "x5c": chain.ders.iter().map(|c| B64.encode(c)).collect::<Vec<_>>(),
-            "io.cncf.notary.signingAgent": "notation-go/1.0.0 aws-signer-notation-plugin/1.0.298",
-        },
-        "signature": B64URL.encode(signature),
-    })
-    .to_string()
-    .into_bytes()
+    chain.jws(header, payload)
 }
 
 fn notation_candidate(jws: Vec<u8>) -> Candidate {
