@@ -1047,6 +1047,18 @@ mod engine {
     /// Builds a busybox image whose command serves `/ready` on `port` (`status` 200 with
     /// `body`, or 500 through CGI; `exit` makes it exit at start) and pushes it as
     /// `<registry>/web:<tag>`; returns `name@digest`.
+    /// Runs `push` logged in to `host` as the test user. The engine's client keeps every
+    /// login in one file, rewritten whole by each login and logout: tests pushing at the
+    /// same time take turns, or one's logout can drop the other's login.
+    fn logged_in<T>(host: &str, push: impl FnOnce() -> T) -> T {
+        static LOGINS: Mutex<()> = Mutex::new(());
+        let _turn = LOGINS.lock().unwrap_or_else(|e| e.into_inner());
+        ok(&["login", "--username", USER, "--password", PASSWORD, host]);
+        let pushed = push();
+        ok(&["logout", host]);
+        pushed
+    }
+
     fn image(registry: &str, tag: &str, port: u16, kind: &str) -> String {
         let root = std::env::temp_dir().join(format!("engine-image-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
@@ -1179,14 +1191,16 @@ mod engine {
         let host = registry.host();
         let password = create_secret(&aws, "registry-password", PASSWORD);
         let wrong = create_secret(&aws, "registry-password-old", "not-the-password");
-        ok(&["login", "--username", USER, "--password", PASSWORD, &host]);
         let port = free_port();
         let name = format!("engine-web-{}", std::process::id());
-        let v1 = image(&host, "v1", port, "ok");
-        let v2 = image(&host, "v2", port, "ok");
-        let dies = image(&host, "dies", port, "exit");
-        let sick = image(&host, "sick", port, "ok");
-        ok(&["logout", &host]);
+        let (v1, v2, dies, sick) = logged_in(&host, || {
+            (
+                image(&host, "v1", port, "ok"),
+                image(&host, "v2", port, "ok"),
+                image(&host, "dies", port, "exit"),
+                image(&host, "sick", port, "ok"),
+            )
+        });
         let _cleanup = Cleanup {
             container: name.clone(),
             images: vec![v1.clone(), v2.clone(), dies.clone(), sick.clone()],
@@ -1360,10 +1374,8 @@ mod engine {
         let registry = Registry::start(AuthMode::Basic).await;
         let host = registry.host();
         add_user(&registry, LOGIN_USER);
-        ok(&["login", "--username", USER, "--password", PASSWORD, &host]);
         let port = free_port();
-        let img = image(&host, "tricky", port, "ok");
-        ok(&["logout", &host]);
+        let img = logged_in(&host, || image(&host, "tricky", port, "ok"));
         let name = format!("engine-tricky-{}", std::process::id());
         let _cleanup = Cleanup {
             container: name.clone(),
@@ -1484,11 +1496,13 @@ mod engine {
         let registry = Registry::start(AuthMode::Basic).await;
         let host = registry.host();
         let password = create_secret(&aws, "registry/token", PASSWORD);
-        ok(&["login", "--username", USER, "--password", PASSWORD, &host]);
         let port = free_port();
-        let v1 = image(&host, "tpl1", port, "ok");
-        let v2 = image(&host, "tpl2", port, "ok");
-        ok(&["logout", &host]);
+        let (v1, v2) = logged_in(&host, || {
+            (
+                image(&host, "tpl1", port, "ok"),
+                image(&host, "tpl2", port, "ok"),
+            )
+        });
         let name = format!("engine-template-{}", std::process::id());
         let _cleanup = Cleanup {
             container: name.clone(),
