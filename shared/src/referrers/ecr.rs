@@ -108,12 +108,25 @@ pub async fn get_manifest(
     repo: Repository<'_>,
     digest: &str,
 ) -> Result<Option<Manifest>, AwsError> {
+    get_image(
+        repo,
+        ImageIdentifier::builder().image_digest(digest).build(),
+    )
+    .await
+}
+
+/// The manifest `image` (a digest or a tag) names in ECR, byte for byte; `None` when it
+/// is not there.
+pub async fn get_image(
+    repo: Repository<'_>,
+    image: ImageIdentifier,
+) -> Result<Option<Manifest>, AwsError> {
     let out = repo
         .client
         .batch_get_image()
         .set_registry_id(repo.registry_id.map(str::to_owned))
         .repository_name(repo.name)
-        .image_ids(ImageIdentifier::builder().image_digest(digest).build())
+        .image_ids(image)
         .set_accepted_media_types(Some(
             [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST]
                 .map(str::to_owned)
@@ -128,8 +141,12 @@ pub async fn get_manifest(
             .image_manifest_media_type()
             .map(str::to_owned)
             .or_else(|| crate::registry::media_type_of(&bytes))?;
+        let digest = image
+            .image_id()
+            .and_then(|id| id.image_digest())
+            .map_or_else(|| crate::registry::sha256_digest(&bytes), str::to_owned);
         Some(Manifest {
-            digest: image.image_id()?.image_digest()?.to_owned(),
+            digest,
             media_type,
             bytes: Bytes::from(bytes),
         })

@@ -11,11 +11,8 @@ use aws_sdk_ecr::types::ImageIdentifier;
 use futures::{StreamExt, TryStreamExt, stream};
 
 use super::{Blob, Candidate, Found, MAX_SIGNATURE_BLOB, NOTATION_SIGNATURE, Subject, wanted};
-use crate::error::aws_error;
 use crate::referrers::{Descriptor, ReferrerError, ecr, legacy_tags};
-use crate::registry::{
-    Client, DOCKER_LIST, DOCKER_MANIFEST, Manifest, OCI_INDEX, OCI_MANIFEST, sha256_digest,
-};
+use crate::registry::{Client, Manifest};
 
 /// Reads in flight at once, per stage.
 pub const CONCURRENCY: usize = 4;
@@ -75,32 +72,7 @@ async fn ecr_tag(
     repo: ecr::Repository<'_>,
     tag: &str,
 ) -> Result<Option<Manifest>, crate::error::AwsError> {
-    let out = repo
-        .client
-        .batch_get_image()
-        .set_registry_id(repo.registry_id.map(str::to_owned))
-        .repository_name(repo.name)
-        .image_ids(ImageIdentifier::builder().image_tag(tag).build())
-        .set_accepted_media_types(Some(
-            [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST]
-                .map(str::to_owned)
-                .to_vec(),
-        ))
-        .send()
-        .await
-        .map_err(|e| aws_error("ecr:BatchGetImage", e))?;
-    Ok(out.images().iter().find_map(|image| {
-        let bytes = image.image_manifest()?.as_bytes().to_vec();
-        let media_type = image
-            .image_manifest_media_type()
-            .map(str::to_owned)
-            .or_else(|| crate::registry::media_type_of(&bytes))?;
-        Some(Manifest {
-            digest: sha256_digest(&bytes),
-            media_type,
-            bytes: bytes::Bytes::from(bytes),
-        })
-    }))
+    ecr::get_image(repo, ImageIdentifier::builder().image_tag(tag).build()).await
 }
 
 /// Whether a listed referrer may hold a signature (SBOMs and attestations are not read).
@@ -203,6 +175,7 @@ pub async fn candidates(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::OCI_MANIFEST;
 
     fn referrer(artifact_type: Option<&str>) -> Descriptor {
         Descriptor {
