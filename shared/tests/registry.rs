@@ -1,6 +1,7 @@
 //! shared::registry against a real distribution registry, with Basic and token auth.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use shared::Failure;
 use shared::registry::{Client, Copied, Credentials, RegistryError, copy_blob, resolve_image};

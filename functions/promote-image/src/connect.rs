@@ -123,7 +123,7 @@ impl PromoteImage {
             Opening::Ecr(ecr) => Some(ecr),
             Opening::Registry { .. } => None,
         };
-        let deadline = ctx.deadline.into_std();
+        let deadline = ctx.deadline;
         let source = async {
             match &opening {
                 Opening::Registry { image, credentials } => Ok(Side::Registry {
@@ -186,7 +186,7 @@ impl PromoteImage {
         t: &RegistryTarget,
         source_repository: &str,
         home: &str,
-        deadline: std::time::Instant,
+        deadline: tokio::time::Instant,
     ) -> Result<Side, PromoteError> {
         Ok(Side::Registry {
             client: Box::new(
@@ -208,7 +208,7 @@ impl PromoteImage {
         host: &str,
         secret: Option<&Secret>,
         home: &str,
-        deadline: std::time::Instant,
+        deadline: tokio::time::Instant,
     ) -> Result<RegistryClient, PromoteError> {
         let credentials: Option<Credentials> = match secret {
             Some(s) => Some(

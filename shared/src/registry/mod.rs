@@ -79,7 +79,7 @@ pub fn reference_of(image: &ImageName) -> &str {
 pub async fn resolve_image(
     image: &ImageName,
     credentials: Option<Credentials>,
-    deadline: Option<std::time::Instant>,
+    deadline: Option<tokio::time::Instant>,
 ) -> Result<Option<Resolved>, RegistryError> {
     let mut client = Client::new(&image.api_host(), credentials)?;
     if let Some(deadline) = deadline {

@@ -7,7 +7,8 @@
 use crate::config::ProbeCheck;
 use crate::decide::{CheckReading, Reading};
 use std::error::Error as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The most of a body a probe reads.
 const MAX_BODY: usize = 64 * 1024;

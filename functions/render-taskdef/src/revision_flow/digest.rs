@@ -10,7 +10,7 @@ use crate::revision::RevisionConfig;
 use crate::revision::image::{Chosen, DigestSource, digest_source};
 use crate::revision::secret::SecretRef;
 use shared::registry::RegistryError;
-use std::time::Instant;
+use tokio::time::Instant;
 
 /// Round trip 2: the digest of the plan's image. Given by digest, it is used as it is; a
 /// tag is resolved with ECR's DescribeImages, or through the registry's API outside ECR.

@@ -42,7 +42,7 @@ pub async fn run(
     let plan = Plan::new(cfg, rev, &inputs)?;
 
     // Round trip 2: the image's digest, when given by tag.
-    let digest = digest::digest(&clients, rev, &plan, ctx.deadline.into_std()).await?;
+    let digest = digest::digest(&clients, rev, &plan, ctx.deadline).await?;
     let image = plan::pinned(&plan.chosen.image, &plan.name, &digest);
     let name = plan.chosen.name;
     let (files, kind) = plan::files(plan.make, rev, &name, &image, clients.region.as_deref())?;
