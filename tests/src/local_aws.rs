@@ -462,6 +462,7 @@ fn service_of_target(target: &str) -> &'static str {
         "AmazonEC2ContainerServiceV20141113" => "ecs",
         "CodePipeline_20150709" => "codepipeline",
         "CodeDeploy_20141006" => "codedeploy",
+        "TrentService" => "kms",
         _ => "unknown",
     }
 }

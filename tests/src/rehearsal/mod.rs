@@ -21,6 +21,7 @@ mod invoke;
 pub mod pipeline;
 pub mod releases;
 pub mod report;
+pub mod resources;
 mod source;
 pub mod stack;
 pub mod template;
@@ -209,8 +210,26 @@ pub async fn rehearse_pipeline(
     } else {
         real = None;
     }
-    let (template, pipeline) = match read {
+    let (mut template, _) = match read {
         Ok(x) => x,
+        Err(e) => {
+            printer.line(&format!("\n{}: {e}", path.display()));
+            record.problems.push(e.to_string());
+            return record;
+        }
+    };
+    // The resources created for real (KMS keys), then the pipeline read with their values.
+    let created = match resources::create(aws, &mut template).await {
+        Ok(lines) => lines,
+        Err(e) => {
+            let problem = format!("{}: creating the stack's resources: {e}", path.display());
+            printer.line(&problem);
+            record.problems.push(problem);
+            return record;
+        }
+    };
+    let pipeline = match pipeline::read(&template) {
+        Ok(p) => p,
         Err(e) => {
             printer.line(&format!("\n{}: {e}", path.display()));
             record.problems.push(e.to_string());
@@ -268,7 +287,12 @@ pub async fn rehearse_pipeline(
     match world.prepare(aws).await {
         Ok(lines) => printer.line(&format!(
             "   before the first release: {}",
-            lines.join("; ")
+            created
+                .iter()
+                .chain(&lines)
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join("; ")
         )),
         Err(e) => {
             let problem = format!("setting up the local AWS for {}: {e}", pipeline.name);

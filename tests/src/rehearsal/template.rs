@@ -4,7 +4,8 @@
 //!
 //! Supported: `Ref`, `Fn::Sub` (both forms), `Fn::GetAtt`, `Fn::ImportValue`, `Fn::Join`,
 //! `Fn::Select`, `Fn::Split`, `Fn::If` / `Fn::Equals` / `Fn::Not` / `Fn::And` / `Fn::Or`
-//! over the template's `Conditions`, `Fn::FindInMap`, and `AWS::NoValue`.
+//! over the template's `Conditions`, `Fn::FindInMap`, and `AWS::NoValue`. A resource the
+//! rehearsal created for real ([`Template::created`]) gives its real values.
 
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -25,6 +26,14 @@ pub enum TemplateError {
     NoPipeline { path: String },
 }
 
+/// What `Ref` and `Fn::GetAtt` of a resource created for real give.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Physical {
+    pub reference: String,
+    /// Attribute name -> value.
+    pub attributes: BTreeMap<String, String>,
+}
+
 /// A template read and its values chosen: parameters, pseudo parameters, exports.
 pub struct Template {
     pub path: String,
@@ -35,6 +44,8 @@ pub struct Template {
     lists: Vec<String>,
     /// Stands in for `Fn::ImportValue`: export name -> value.
     imports: BTreeMap<String, String>,
+    /// Resources created for real: logical id -> their values.
+    physical: BTreeMap<String, Physical>,
 }
 
 impl Template {
@@ -84,6 +95,7 @@ impl Template {
             values,
             lists,
             imports: BTreeMap::new(),
+            physical: BTreeMap::new(),
         };
         // Exports are resolved lazily through the closure: collect the names used.
         let mut names = Vec::new();
@@ -111,6 +123,18 @@ impl Template {
             }
         }
         Ok(out)
+    }
+
+    /// Records resource `id` as created: from now on `Ref` and `Fn::GetAtt` of it give
+    /// `physical`'s values.
+    pub fn created(&mut self, id: &str, physical: Physical) {
+        self.physical.insert(id.to_owned(), physical);
+    }
+
+    /// The stack's account and region (`AWS::AccountId`, `AWS::Region`).
+    pub fn place(&self) -> (String, String) {
+        let value = |k: &str| self.values.get(k).cloned().unwrap_or_default();
+        (value("AWS::AccountId"), value("AWS::Region"))
     }
 
     /// Resolves every intrinsic function in `value`.
@@ -224,6 +248,9 @@ impl Template {
             }
             return Ok(Some(Value::String(v.clone())));
         }
+        if let Some(created) = self.physical.get(name) {
+            return Ok(Some(Value::String(created.reference.clone())));
+        }
         if let Some(resource) = self.raw["Resources"].get(name) {
             return Ok(Some(Value::String(self.physical_name(name, resource))));
         }
@@ -269,13 +296,15 @@ impl Template {
         let Some(resource) = self.raw["Resources"].get(&id) else {
             return Err(self.error(format!("Fn::GetAtt {id}.{attribute}: no resource {id}")));
         };
+        if let Some(value) = self
+            .physical
+            .get(&id)
+            .and_then(|p| p.attributes.get(&attribute))
+        {
+            return Ok(Value::String(value.clone()));
+        }
         let name = self.physical_name(&id, resource);
-        let account = self
-            .values
-            .get("AWS::AccountId")
-            .cloned()
-            .unwrap_or_default();
-        let region = self.values.get("AWS::Region").cloned().unwrap_or_default();
+        let (account, region) = self.place();
         let kind = resource["Type"].as_str().unwrap_or_default();
         Ok(Value::String(match (kind, attribute.as_str()) {
             (_, "Arn") if kind.contains("Function") => {
@@ -515,6 +544,39 @@ Outputs:
                 "#{Vars.X} web"
             ]
         );
+    }
+
+    #[test]
+    fn a_resource_created_for_real_gives_its_real_values() {
+        let mut t = template(
+            r#"
+Resources:
+  Key: {Type: AWS::KMS::Key, Properties: {KeySpec: ECC_NIST_P256}}
+Outputs:
+  Ref: {Value: !Ref Key}
+  Arn: {Value: !GetAtt Key.Arn}
+  KeyId: {Value: !GetAtt [Key, KeyId]}
+  Sub: {Value: !Sub "awskms:///${Key.Arn}"}
+"#,
+        );
+        let arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let key = super::super::resources::kms_key(
+            &json!({"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "Arn": arn}),
+        )
+        .unwrap();
+        let before = t.resolve(&t.raw["Outputs"]["Arn"]["Value"]).unwrap();
+        assert!(
+            before.as_str().unwrap().starts_with("arn:aws:local:"),
+            "{before}"
+        );
+        t.created("Key", key);
+        let out = t.resolve(&t.raw["Outputs"]).unwrap();
+        let got: Vec<&str> = ["Ref", "Arn", "KeyId", "Sub"]
+            .iter()
+            .map(|k| out[k]["Value"].as_str().unwrap())
+            .collect();
+        let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(got, [id, arn, id, &format!("awskms:///{arn}")]);
     }
 
     #[test]
