@@ -1,8 +1,10 @@
 //! The CodeBuild stage, played by the rehearsal as the project's buildspec says: the docker
 //! build and push (a manifest pushed to the local ECR), `imageDetail.json` (by tag, or by
 //! digest when the buildspec writes `ImageDigest`), the buildspec's `artifacts.files` and
-//! its `exported-variables`. A build with no output artifact (lint, tests) passes.
+//! its `exported-variables`, and a `cosign sign` with a KMS key after the push (see
+//! [`super::cosign`]). A build with no output artifact (lint, tests) passes.
 
+use super::cosign::{self, SignCommand};
 use super::execution::{Execution, Outcome, Running};
 use super::template::to_json;
 use super::world::ECR_API;
@@ -16,6 +18,8 @@ struct Buildspec {
     files: Option<Vec<String>>,
     exported: Vec<String>,
     by_digest: bool,
+    /// The `cosign sign` among its commands, if any.
+    cosign: Option<SignCommand>,
 }
 
 /// The buildspec read as CodeBuild reads it; a buildspec that is not YAML fails the
@@ -35,6 +39,7 @@ fn buildspec(text: &str) -> Result<Buildspec, String> {
         files: spec["artifacts"].get("files").map(list),
         exported: list(&spec["env"]["exported-variables"]),
         by_digest: text.contains("ImageDigest"),
+        cosign: cosign::sign_command(&spec),
     })
 }
 
@@ -77,6 +82,10 @@ pub async fn play(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
             );
         }
     };
+    let signing_key = match signing_key(ex, project, &spec) {
+        Ok(key) => key,
+        Err(e) => return Outcome::fail(step, e),
+    };
     let commit = super::source::commit_id(&ex.release.version, &ex.id);
     let tag = format!("sha-{}", &commit[..12]);
     let tagged = ex.world.image_uri(&tag);
@@ -110,6 +119,19 @@ pub async fn play(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
             Err(e) => return Outcome::fail(step, format!("docker push {tagged}: {e}")),
         },
     };
+    if let Some(key) = &signing_key {
+        match cosign::sign(ex, &digest, key).await {
+            Ok(signature) => {
+                step.details.push(format!(
+                    "cosign sign with KMS key {}: {} (key {})",
+                    signature.key_arn, signature.tag, signature.key_id
+                ));
+                let mut facts = ex.facts.lock().unwrap_or_else(|e| e.into_inner());
+                facts.signature = Some(signature);
+            }
+            Err(e) => return Outcome::fail(step, format!("cosign sign {tagged}: {e}")),
+        }
+    }
     let repository_uri = tagged
         .rsplit_once(':')
         .map_or(tagged.as_str(), |(r, _)| r)
@@ -169,6 +191,29 @@ pub async fn play(ex: &Execution<'_>, run: &Running<'_>) -> Outcome {
     outcome
 }
 
+/// The KMS key the buildspec's `cosign sign` signs with, its `--key` read with project
+/// `project`'s environment variables; `None` when it does not sign.
+fn signing_key(
+    ex: &Execution<'_>,
+    project: &str,
+    spec: &Buildspec,
+) -> Result<Option<String>, String> {
+    let Some(command) = &spec.cosign else {
+        return Ok(None);
+    };
+    if let Some(real) = &ex.world.real {
+        return Err(format!(
+            "cosign sign: the rehearsal signs images pushed to the local ECR; on the Docker \
+             engine the image goes to the registry {}, where it does not sign (rehearse \
+             without the engine to play this build)",
+            real.host
+        ));
+    }
+    let empty = Default::default();
+    let environment = ex.world.build_environments.get(project).unwrap_or(&empty);
+    cosign::kms_key(command, environment).map(Some)
+}
+
 /// The release's image pushed to the local ECR (its layer, config and manifest); its digest.
 async fn pushed_to_ecr(ex: &Execution<'_>, tag: &str) -> Result<String, String> {
     let manifest = pushed_blobs(ex, &ex.release.version).await?;
@@ -190,32 +235,38 @@ async fn pushed_to_ecr(ex: &Execution<'_>, tag: &str) -> Result<String, String> 
 /// `docker push` does before the manifest (an image copied to another account or
 /// registry needs them); returns the manifest naming them.
 async fn pushed_blobs(ex: &Execution<'_>, version: &str) -> Result<String, String> {
-    use base64::Engine;
     let config = json!({"architecture": "amd64", "os": "linux",
                         "config": {"Env": [format!("RELEASE={version}")]}})
     .to_string();
     let layer = format!("{} release {version}\n", ex.world.repository).repeat(64);
-    let mut descriptors = Vec::new();
-    for content in [config.as_bytes(), layer.as_bytes()] {
-        let stored = super::raw_control(
-            ex.aws,
-            "POST",
-            "/_local/ecr/blobs",
-            json!({"repositoryName": ex.world.repository,
-                   "content_b64": base64::engine::general_purpose::STANDARD.encode(content)}),
-        )
-        .await?;
-        descriptors.push((stored["digest"].clone(), content.len()));
-    }
+    let config_digest = push_blob(ex, config.as_bytes()).await?;
+    let layer_digest = push_blob(ex, layer.as_bytes()).await?;
     Ok(json!({
         "schemaVersion": 2,
         "mediaType": DOCKER_V2,
         "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-                   "size": descriptors[0].1, "digest": descriptors[0].0},
+                   "size": config.len(), "digest": config_digest},
         "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": descriptors[1].1, "digest": descriptors[1].0}],
+                    "size": layer.len(), "digest": layer_digest}],
     })
     .to_string())
+}
+
+/// Stores `content` as a blob of the build's repository; its digest.
+pub(super) async fn push_blob(ex: &Execution<'_>, content: &[u8]) -> Result<String, String> {
+    use base64::Engine;
+    let stored = super::raw_control(
+        ex.aws,
+        "POST",
+        "/_local/ecr/blobs",
+        json!({"repositoryName": ex.world.repository,
+               "content_b64": base64::engine::general_purpose::STANDARD.encode(content)}),
+    )
+    .await?;
+    stored["digest"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("the local ECR stored no blob: {stored}"))
 }
 
 #[cfg(test)]
@@ -234,7 +285,16 @@ mod tests {
         assert!(files.iter().any(|p| matches(p, "imageDetail.json")));
         assert!(!files.iter().any(|p| matches(p, "imagedefinitions.json")));
         assert!(!spec.by_digest);
+        assert_eq!(spec.cosign, None);
         assert!(buildspec("").unwrap().files.is_none());
+        let signed = buildspec(
+            "phases:\n  build:\n    commands:\n      - docker push \"$IMAGE_URI\"\n      - cosign sign --yes --key \"awskms:///$KEY\" \"$IMAGE_REF\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            signed.cosign.and_then(|c| c.key).as_deref(),
+            Some("awskms:///$KEY")
+        );
         // A command with ": " in a plain scalar is a mapping: CodeBuild refuses the file.
         let err =
             buildspec("phases:\n  build:\n    commands:\n      - printf '{\"a\": \"%s\"}' x > f\n");

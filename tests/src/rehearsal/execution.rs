@@ -28,6 +28,8 @@ pub struct Facts {
     /// The image the build pushed (URI with tag) and its digest.
     pub image: Option<String>,
     pub digest: Option<String>,
+    /// The cosign signature the build stored beside the image, if it signed.
+    pub signature: Option<super::cosign::Signature>,
     /// The revision bundle the CodeDeploy (EC2) action deployed.
     pub bundle_key: Option<String>,
     /// Promotions that succeeded, and their stages.

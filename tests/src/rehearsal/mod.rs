@@ -14,6 +14,7 @@
 pub mod accounts;
 pub mod alarm;
 mod build;
+pub mod cosign;
 mod deploy;
 pub mod engine;
 pub mod execution;
@@ -363,6 +364,18 @@ async fn rehearse_release(
     let after = snapshot(aws, world).await;
     let facts = ex.facts.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let (mut outcome, mut found) = judge(world, release, &steps, &facts, &before, &after);
+    let calls = aws.calls().await;
+    let release_calls = calls.get(calls_before..).unwrap_or_default();
+    let (mut verified, mut unverified) = cosign::judge(
+        aws,
+        &world.verified_promotions,
+        &steps,
+        facts.signature.as_ref(),
+        release_calls,
+    )
+    .await;
+    outcome.append(&mut verified);
+    found.append(&mut unverified);
     let disabled = execution::disabled_transitions(aws, &pipeline.name).await;
     for (stage, reason) in &disabled {
         outcome.push(format!(
@@ -377,8 +390,7 @@ async fn rehearse_release(
         ));
     }
     if !world.workloads.is_empty() {
-        let calls = aws.calls().await;
-        let shown = accounts::calls_by_account(calls.get(calls_before..).unwrap_or_default());
+        let shown = accounts::calls_by_account(release_calls);
         outcome.push(format!("calls by account: {}", shown.join("; ")));
     }
     problems.append(&mut found);
@@ -813,6 +825,8 @@ mod tests {
             container: "app".into(),
             stack: Default::default(),
             buildspecs: Default::default(),
+            build_environments: Default::default(),
+            verified_promotions: Vec::new(),
             pipeline: "web".into(),
             stages: Vec::new(),
             service_hooks: Vec::new(),

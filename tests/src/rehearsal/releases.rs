@@ -46,7 +46,10 @@ pub fn of(world: &World) -> Vec<Release> {
         version: "v2".into(),
         good: true,
         script: json!({}),
-        expected: "deployed: the gate passes after its bake and the image is promoted".into(),
+        expected: format!(
+            "deployed: the gate passes after its bake and the image is promoted{}",
+            verified(world)
+        ),
         fails_in: &[],
         alarm_rollback: false,
         breaks: 0,
@@ -112,6 +115,24 @@ pub fn of(world: &World) -> Vec<Release> {
         return vec![good, bad, canary()];
     }
     vec![good, bad]
+}
+
+/// `; A and B verify the build's cosign signature and copy it`, for the promotions that
+/// require a signature (none: nothing).
+fn verified(world: &World) -> String {
+    let names: Vec<&str> = world
+        .verified_promotions
+        .iter()
+        .map(|p| p.action.as_str())
+        .collect();
+    match names.as_slice() {
+        [] => String::new(),
+        [one] => format!("; {one} verifies the build's cosign signature and copies it"),
+        [first @ .., last] => format!(
+            "; {} and {last} verify the build's cosign signature and copy it",
+            first.join(", ")
+        ),
+    }
 }
 
 /// A canary deployment (10% of production traffic, then all of it) whose new tasks go

@@ -144,6 +144,23 @@ pub fn parameter_value(name: &str, decl: &Value) -> Option<String> {
     })
 }
 
+/// A CodeBuild project's `Environment.EnvironmentVariables` as a map (name -> value).
+pub fn build_environment(project: &Value) -> BTreeMap<String, String> {
+    project
+        .pointer("/Environment/EnvironmentVariables")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let value = match &v["Value"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            Some((v["Name"].as_str()?.to_owned(), value))
+        })
+        .collect()
+}
+
 /// A resource's CloudFormation `Tags` (`[{Key, Value}]`) as a map.
 pub fn tags(props: &Value) -> BTreeMap<String, String> {
     props["Tags"]
@@ -199,6 +216,10 @@ pub struct World {
     pub stack: FunctionsStack,
     /// CodeBuild project name -> its inline buildspec.
     pub buildspecs: BTreeMap<String, String>,
+    /// CodeBuild project name -> its environment variables (name -> value).
+    pub build_environments: BTreeMap<String, BTreeMap<String, String>>,
+    /// The promotions that require the image's signature (`verify`).
+    pub verified_promotions: Vec<super::cosign::VerifiedPromotion>,
     /// The pipeline's name and stages, as the local CodePipeline knows them.
     pub pipeline: String,
     pub stages: Vec<String>,
@@ -274,11 +295,13 @@ impl World {
             .unwrap_or_else(|| "web".into());
         let mut repository = None;
         let mut buildspecs = BTreeMap::new();
+        let mut build_environments = BTreeMap::new();
         for (id, project) in template.resources("AWS::CodeBuild::Project")? {
+            let name = project["Name"].as_str().unwrap_or(&id).to_owned();
             if let Some(spec) = project.pointer("/Source/BuildSpec").and_then(Value::as_str) {
-                let name = project["Name"].as_str().unwrap_or(&id).to_owned();
-                buildspecs.insert(name, spec.to_owned());
+                buildspecs.insert(name.clone(), spec.to_owned());
             }
+            build_environments.insert(name, build_environment(&project));
             let mut found = Vec::new();
             strings(&project, &mut found);
             repository = found
@@ -431,6 +454,8 @@ impl World {
             container,
             stack: stack.clone(),
             buildspecs,
+            build_environments,
+            verified_promotions: super::cosign::verified_promotions(actions.iter().copied()),
             pipeline: pipeline.name.clone(),
             stages: pipeline.stages.iter().map(|s| s.name.clone()).collect(),
             service_hooks,
