@@ -109,23 +109,46 @@ impl Action for PromoteImage {
             .validate()
             .map_err(PromoteError::Settings)?;
         // Trust material (S3, KMS) and revocation (AWS Signer) are read with the function's
-        // own credentials, in its region, once per invocation, while the sides connect.
+        // own credentials, in its region, once per invocation. The trust material loads
+        // while the sides connect and the promotion reads the source; the signature check
+        // awaits it, before anything is written.
         let lookups = route
             .verify
             .as_ref()
             .map(|_| shared::verify::Lookups::new(this.clients.sdk()));
-        let (sides, policy) = futures::join!(this.connect(&route, &ctx), async {
-            match (&route.verify, &lookups) {
-                (Some(requirements), Some(lookups)) => {
-                    shared::verify::load(requirements, lookups).await.map(Some)
-                }
-                _ => Ok(None),
+        let policy = route
+            .verify
+            .as_ref()
+            .zip(lookups.as_ref())
+            .map(|(requirements, lookups)| verify::loading(requirements, lookups));
+        let loaded = async {
+            if let Some(policy) = &policy {
+                // The result is kept for the check; an error is reported by the check.
+                let _ = policy.clone().await;
             }
-        });
-        let (sides, policy) = (sides?, policy?);
+        };
+        let promoted = async {
+            let sides = this.connect(&route, &ctx).await?;
+            this.promote(&route, &sides, policy.as_ref(), lookups.as_ref())
+                .await
+        };
+        let (promoted, ()) = futures::join!(promoted, loaded);
+        Ok(Outcome::Success(promoted?))
+    }
+}
+
+impl PromoteImage {
+    /// The one promotion pipeline over the connected sides.
+    async fn promote(
+        &self,
+        route: &route::Route,
+        sides: &connect::Sides,
+        policy: Option<&verify::Loading>,
+        lookups: Option<&shared::verify::Lookups>,
+    ) -> Result<shared::Success, PromoteError> {
         let (source, target) = (
-            sides.source.store(&this.downloader),
-            sides.target.store(&this.downloader),
+            sides.source.store(&self.downloader),
+            sides.target.store(&self.downloader),
         );
         let gate = match (&route.source, source) {
             (
@@ -137,8 +160,7 @@ impl Action for PromoteImage {
             _ => None,
         };
         let verify_gate = policy
-            .as_ref()
-            .zip(lookups.as_ref())
+            .zip(lookups)
             .map(|(policy, lookups)| verify::Gate { policy, lookups });
         let request = pipeline::Request {
             reference: &sides.reference,
@@ -150,7 +172,6 @@ impl Action for PromoteImage {
             referrers: &route.referrers,
             verify: verify_gate.as_ref(),
         };
-        let success = pipeline::promote(source, target, &request).await?;
-        Ok(Outcome::Success(success))
+        pipeline::promote(source, target, &request).await
     }
 }

@@ -7,15 +7,33 @@
 //! checked is the digest that was pushed (for an index, the index's own digest), as cosign
 //! and Notation sign it.
 
-use shared::verify::{self, Candidate, Evidence, Found, Lookups, Place, Policy, Subject};
+use std::future::Future;
+use std::pin::Pin;
+
+use futures::future::{FutureExt, Shared};
+use shared::verify::{
+    self, Candidate, Evidence, Found, Lookups, Place, Policy, Requirements, Subject, VerifyError,
+};
 
 use crate::error::PromoteError;
 use crate::referrers::Referrers;
 use crate::store::{Image, Store};
 
-/// The loaded policy and the clients revocation is asked with, once per invocation.
+/// The trust material loading once per invocation: started before the sides connect,
+/// awaited by the check, so that its reads overlap the promotion's first rounds.
+pub type Loading = Shared<Pin<Box<dyn Future<Output = Result<Policy, VerifyError>> + Send>>>;
+
+/// Starts loading the trust material `requirements` name.
+pub fn loading(requirements: &Requirements, lookups: &Lookups) -> Loading {
+    let (requirements, lookups) = (requirements.clone(), lookups.clone());
+    let load: Pin<Box<dyn Future<Output = _> + Send>> =
+        Box::pin(async move { verify::load(&requirements, &lookups).await });
+    load.shared()
+}
+
+/// The loading policy and the clients revocation is asked with, once per invocation.
 pub struct Gate<'a> {
-    pub policy: &'a Policy,
+    pub policy: &'a Loading,
     pub lookups: &'a Lookups,
 }
 
@@ -72,6 +90,9 @@ pub async fn check(
         media_type: media_type.to_string(),
         size: image.bytes.len() as u64,
     };
-    let candidates = verify::complete(place(&source), read_already(found, &image.digest)).await;
-    Ok(verify::check(gate.policy, &subject, &candidates, gate.lookups).await?)
+    let (candidates, policy) = futures::join!(
+        verify::complete(place(&source), read_already(found, &image.digest)),
+        gate.policy.clone()
+    );
+    Ok(verify::check(&policy?, &subject, &candidates, gate.lookups).await?)
 }
