@@ -5,6 +5,7 @@
 pub mod action;
 pub mod artifacts;
 pub mod aws;
+pub mod ecr;
 pub mod ecs;
 pub mod error;
 pub mod error_type;

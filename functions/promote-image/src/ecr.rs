@@ -1,7 +1,7 @@
 //! ECR adapters: one small async function per call, over a concrete client. They turn
 //! SDK types into the crate's plain data; decisions live elsewhere.
 
-use aws_sdk_ecr::Client;
+use aws_sdk_ecr::operation::batch_get_image::BatchGetImageOutput;
 use aws_sdk_ecr::types::{ImageIdentifier, ImageTagMutability};
 use shared::error::{AwsError, aws_error};
 
@@ -15,13 +15,8 @@ const SCAN_PAGE: i32 = 1000;
 /// Image ids per BatchGetImage call (the API maximum).
 const IMAGE_BATCH: usize = 100;
 
-/// A repository as the calls address it. `registry_id: None` is the caller's registry.
-#[derive(Clone, Copy, Debug)]
-pub struct Repo<'a> {
-    pub client: &'a Client,
-    pub registry_id: Option<&'a str>,
-    pub name: &'a str,
-}
+/// A repository as the calls address it (`registry_id: None`: the caller's registry).
+pub use shared::ecr::Repository as Repo;
 
 /// An image manifest as `BatchGetImage` returned it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,18 +53,25 @@ fn accepted() -> Option<Vec<String>> {
     Some(ACCEPTED_MEDIA_TYPES.iter().map(|s| s.to_string()).collect())
 }
 
-/// `BatchGetImage` for one image; `None` when the repository has no such image.
-pub async fn get_image(repo: Repo<'_>, reference: &Reference) -> Result<Option<Fetched>, AwsError> {
-    let out = repo
-        .client
+/// `BatchGetImage` of `ids`, in the manifest media types the promotion reads.
+async fn batch_get_image(
+    repo: Repo<'_>,
+    ids: Vec<ImageIdentifier>,
+) -> Result<BatchGetImageOutput, AwsError> {
+    repo.client
         .batch_get_image()
         .set_registry_id(repo.registry_id.map(str::to_owned))
         .repository_name(repo.name)
-        .image_ids(identifier(reference))
+        .set_image_ids(Some(ids))
         .set_accepted_media_types(accepted())
         .send()
         .await
-        .map_err(|e| aws_error("ecr:BatchGetImage", e))?;
+        .map_err(|e| aws_error("ecr:BatchGetImage", e))
+}
+
+/// `BatchGetImage` for one image; `None` when the repository has no such image.
+pub async fn get_image(repo: Repo<'_>, reference: &Reference) -> Result<Option<Fetched>, AwsError> {
+    let out = batch_get_image(repo, vec![identifier(reference)]).await?;
     Ok(out.images().iter().find_map(fetched))
 }
 
@@ -94,16 +96,7 @@ pub async fn get_by_digests(
             .iter()
             .map(|d| ImageIdentifier::builder().image_digest(d).build())
             .collect();
-        let out = repo
-            .client
-            .batch_get_image()
-            .set_registry_id(repo.registry_id.map(str::to_owned))
-            .repository_name(repo.name)
-            .set_image_ids(Some(ids))
-            .set_accepted_media_types(accepted())
-            .send()
-            .await
-            .map_err(|e| aws_error("ecr:BatchGetImage", e))?;
+        let out = batch_get_image(repo, ids).await?;
         found.extend(out.images().iter().filter_map(fetched));
     }
     let missing = digests
@@ -127,16 +120,7 @@ pub async fn get_by_tags(
         .iter()
         .map(|t| ImageIdentifier::builder().image_tag(t).build())
         .collect();
-    let out = repo
-        .client
-        .batch_get_image()
-        .set_registry_id(repo.registry_id.map(str::to_owned))
-        .repository_name(repo.name)
-        .set_image_ids(Some(ids))
-        .set_accepted_media_types(accepted())
-        .send()
-        .await
-        .map_err(|e| aws_error("ecr:BatchGetImage", e))?;
+    let out = batch_get_image(repo, ids).await?;
     Ok(tags
         .iter()
         .map(|tag| {

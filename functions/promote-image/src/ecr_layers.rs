@@ -126,21 +126,10 @@ pub(crate) async fn download(
     downloader: &Downloader,
     digest: &str,
 ) -> Result<BoxStream<'static, Result<bytes::Bytes, String>>, Attempt> {
-    let url = source
-        .client
-        .get_download_url_for_layer()
-        .set_registry_id(source.registry_id.map(str::to_owned))
-        .repository_name(source.name)
-        .layer_digest(digest)
-        .send()
-        .await
-        .map_err(|e| aws_error("ecr:GetDownloadUrlForLayer", e))?;
-    let Some(url) = url.download_url() else {
-        return Err(Attempt::Retry(
-            "GetDownloadUrlForLayer returned no URL".to_string(),
-        ));
+    let Some(url) = shared::ecr::download_url(source, digest).await? else {
+        return Err(Attempt::Retry(shared::ecr::NO_DOWNLOAD_URL.to_string()));
     };
-    let body = downloader.open(url).await.map_err(Attempt::Retry)?;
+    let body = downloader.open(&url).await.map_err(Attempt::Retry)?;
     Ok(stream::unfold(body, |mut body| async move {
         match body.try_next().await {
             Ok(Some(chunk)) => Some((Ok(chunk), body)),

@@ -276,9 +276,7 @@ impl Store<'_> {
         artifact_types: &[String],
     ) -> Result<Vec<Descriptor>, PromoteError> {
         match self {
-            Store::Ecr { repo, .. } => {
-                Ok(oci::ecr::list(ecr_repository(*repo), subject, artifact_types).await?)
-            }
+            Store::Ecr { repo, .. } => Ok(oci::ecr::list(*repo, subject, artifact_types).await?),
             Store::Registry {
                 client, repository, ..
             } => Ok(client.list_referrers(repository, subject).await?.referrers),
@@ -347,14 +345,6 @@ impl Store<'_> {
                 Ok(())
             }
         }
-    }
-}
-
-fn ecr_repository(repo: Repo<'_>) -> oci::ecr::Repository<'_> {
-    oci::ecr::Repository {
-        client: repo.client,
-        registry_id: repo.registry_id,
-        name: repo.name,
     }
 }
 

@@ -65,11 +65,7 @@ fn candidate(manifest: &Image, found: Found) -> Candidate {
 /// Where the source's signature blobs are read.
 pub fn place<'a>(source: &Store<'a>) -> Place<'a> {
     match *source {
-        Store::Ecr { repo, .. } => Place::Ecr(shared::referrers::ecr::Repository {
-            client: repo.client,
-            registry_id: repo.registry_id,
-            name: repo.name,
-        }),
+        Store::Ecr { repo, .. } => Place::Ecr(repo),
         Store::Registry {
             client, repository, ..
         } => Place::Registry { client, repository },

@@ -2,24 +2,17 @@
 //! a referrer's manifest (`BatchGetImage`, exact bytes), and a small blob read into memory
 //! (`GetDownloadUrlForLayer`, then a GET of that URL with [`crate::http::client`]).
 
-use aws_sdk_ecr::Client;
 use aws_sdk_ecr::types::{ImageIdentifier, ListImageReferrersFilter, SubjectIdentifier};
 use bytes::Bytes;
 
 use super::{Descriptor, ReferrerError, bounded};
+pub use crate::ecr::Repository;
+use crate::ecr::{NO_DOWNLOAD_URL, download_url};
 use crate::error::{AwsError, aws_error};
 use crate::registry::{DOCKER_LIST, DOCKER_MANIFEST, Manifest, OCI_INDEX, OCI_MANIFEST};
 
 /// Referrers per `ListImageReferrers` page (the API maximum).
 const PAGE: i32 = 50;
-
-/// A repository as the calls address it. `registry_id: None` is the caller's registry.
-#[derive(Clone, Copy, Debug)]
-pub struct Repository<'a> {
-    pub client: &'a Client,
-    pub registry_id: Option<&'a str>,
-    pub name: &'a str,
-}
 
 /// Artifact types ECR filters a listing by, at most.
 pub const MAX_FILTER_TYPES: usize = 5;
@@ -160,22 +153,13 @@ pub async fn read_small_blob(
     digest: &str,
     limit: u64,
 ) -> Result<Bytes, ReferrerError> {
-    let out = repo
-        .client
-        .get_download_url_for_layer()
-        .set_registry_id(repo.registry_id.map(str::to_owned))
-        .repository_name(repo.name)
-        .layer_digest(digest)
-        .send()
-        .await
-        .map_err(|e| aws_error("ecr:GetDownloadUrlForLayer", e))?;
     let failed = |detail: String| ReferrerError::Download {
         digest: digest.to_string(),
         detail,
     };
-    let url = out
-        .download_url()
-        .ok_or_else(|| failed("GetDownloadUrlForLayer returned no URL".to_string()))?;
+    let url = download_url(repo, digest)
+        .await?
+        .ok_or_else(|| failed(NO_DOWNLOAD_URL.to_string()))?;
     let http = crate::http::client().map_err(|e| failed(e.to_string()))?;
     let mut response = http
         .get(url)
