@@ -164,6 +164,32 @@ impl Registry {
     }
 }
 
+/// Stores `{"username", "password"}` as the Secrets Manager secret `name`, as a function
+/// reads registry credentials: created, or its value replaced.
+pub async fn put_secret(sdk: &aws_config::SdkConfig, name: &str, username: &str, password: &str) {
+    let sm = aws_sdk_secretsmanager::Client::new(sdk);
+    let value = serde_json::json!({"username": username, "password": password}).to_string();
+    let created = sm
+        .create_secret()
+        .name(name)
+        .secret_string(&value)
+        .send()
+        .await;
+    if created.is_err() {
+        sm.put_secret_value()
+            .secret_id(name)
+            .secret_string(&value)
+            .send()
+            .await
+            .expect("secret stored");
+    }
+}
+
+/// The registry's user ([`USER`], [`PASSWORD`]) as the secret `name`.
+pub async fn put_user_secret(sdk: &aws_config::SdkConfig, name: &str) {
+    put_secret(sdk, name, USER, PASSWORD).await;
+}
+
 /// A free loopback port (bound and released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

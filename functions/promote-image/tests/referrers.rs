@@ -16,33 +16,13 @@ use shared::registry::{Client, Manifest, sha256_digest};
 use testkit::accounts::STAGING;
 use testkit::local_aws::ACCOUNT;
 use testkit::registry::{
-    AuthMode, EMPTY_JSON, PASSWORD, Proxy, Registry, SeededImage, USER, push_legacy_signature,
-    push_referrer, referrer_manifest, seed_image, seed_index,
+    AuthMode, EMPTY_JSON, Proxy, Registry, SeededImage, push_legacy_signature, push_referrer,
+    put_user_secret, referrer_manifest, seed_image, seed_index,
 };
 
 const SECRET: &str = "registry/referrers";
 const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 const SPDX: &str = "application/spdx+json";
-
-async fn put_secret(env: &Env) {
-    let sm = aws_sdk_secretsmanager::Client::new(&env.sdk);
-    let value = json!({"username": USER, "password": PASSWORD}).to_string();
-    if sm
-        .create_secret()
-        .name(SECRET)
-        .secret_string(&value)
-        .send()
-        .await
-        .is_err()
-    {
-        sm.put_secret_value()
-            .secret_id(SECRET)
-            .secret_string(&value)
-            .send()
-            .await
-            .expect("secret stored");
-    }
-}
 
 /// `(digest, media type, size)` of an image, as a referrer's `subject` names it.
 fn subject(image: &SeededImage) -> (&str, &str, u64) {
@@ -109,7 +89,7 @@ fn registry_to_registry_carries_the_referrers_of_an_index_and_its_children_and_a
  {
     let (env, _serial) = env();
     RT.block_on(async {
-        put_secret(env).await;
+        put_user_secret(&env.sdk, SECRET).await;
         let source = Registry::start(AuthMode::Basic).await;
         let target = Registry::start(AuthMode::Basic).await;
         let proxy = Proxy::start(target.addr).await;
@@ -231,7 +211,7 @@ fn registry_to_registry_carries_the_referrers_of_an_index_and_its_children_and_a
 fn the_artifact_type_filter_cosigns_legacy_tag_and_referrers_false() {
     let (env, _serial) = env();
     RT.block_on(async {
-        put_secret(env).await;
+        put_user_secret(&env.sdk, SECRET).await;
         let source = Registry::start(AuthMode::Basic).await;
         let target = Registry::start(AuthMode::Basic).await;
         let from = source.client();
@@ -443,7 +423,7 @@ fn put_tags(run: &Run) -> Vec<Option<String>> {
 fn registry_to_ecr_and_back_carry_the_referrers() {
     let (env, _serial) = env();
     RT.block_on(async {
-        put_secret(env).await;
+        put_user_secret(&env.sdk, SECRET).await;
         let registry = Registry::start(AuthMode::Basic).await;
         let from = registry.client();
         let image = seed_image(&from, "hub/app", "v3", &[20_000], 51, true).await;
@@ -586,7 +566,7 @@ async fn put_index(client: &Client, repository: &str, subject: &str, entries: &[
 fn hostile_listings_are_bounded_skipped_or_refused() {
     let (env, _serial) = env();
     RT.block_on(async {
-        put_secret(env).await;
+        put_user_secret(&env.sdk, SECRET).await;
         let source = Registry::start(AuthMode::Basic).await;
         let target = Registry::start(AuthMode::Basic).await;
         let proxy = Proxy::start(target.addr).await;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use shared::registry::sha256_digest;
 use std::time::Duration;
 use testkit::registry::{
-    AuthMode, PASSWORD, Proxy, Registry, Throttle, USER, seed_image, seed_index,
+    AuthMode, Proxy, Registry, Throttle, USER, put_secret, put_user_secret, seed_image, seed_index,
 };
 use testkit::{Function, JobBuilder};
 
@@ -39,28 +39,6 @@ fn seqs(calls: &[testkit::Call], request: &str) -> Vec<u64> {
         .filter(|c| c.operation == request)
         .map(|c| c.seq)
         .collect()
-}
-
-async fn put_secret(env: &Env, name: &str, username: &str, password: &str) {
-    let sm = aws_sdk_secretsmanager::Client::new(&env.sdk);
-    let value = json!({"username": username, "password": password}).to_string();
-    match sm
-        .create_secret()
-        .name(name)
-        .secret_string(&value)
-        .send()
-        .await
-    {
-        Ok(_) => {}
-        Err(_) => {
-            sm.put_secret_value()
-                .secret_id(name)
-                .secret_string(&value)
-                .send()
-                .await
-                .expect("secret stored");
-        }
-    }
 }
 
 /// Runs the real binary with `params`, with extra environment; returns the run.
@@ -95,7 +73,7 @@ fn retags_on_a_registry_by_putting_the_manifest_it_read_and_only_looks_when_in_p
     let (env, _serial) = env();
     RT.block_on(async {
         for mode in [AuthMode::Token, AuthMode::Basic] {
-            put_secret(env, SECRET, USER, PASSWORD).await;
+            put_user_secret(&env.sdk, SECRET).await;
             let registry = Registry::start(mode).await;
             let image = seed_image(&registry.client(), "team/web", "sha-1", &[2048, 4096], 7, false).await;
             let proxy = Proxy::start(registry.addr).await;
@@ -142,7 +120,7 @@ fn retags_on_a_registry_by_putting_the_manifest_it_read_and_only_looks_when_in_p
 fn copies_a_registry_image_into_ecr() {
     let (env, _serial) = env();
     RT.block_on(async {
-        put_secret(env, SECRET, USER, PASSWORD).await;
+        put_user_secret(&env.sdk, SECRET).await;
         let registry = Registry::start(AuthMode::Token).await;
         let image = seed_image(&registry.client(), "hub/app", "v2", &[100_000, 3000], 8, true).await;
         create_repo(&env.ecr, "from-hub", false).await;
@@ -170,7 +148,7 @@ fn copies_a_registry_image_into_ecr() {
 fn copies_an_ecr_image_into_a_registry() {
     let (env, _serial) = env();
     RT.block_on(async {
-        put_secret(env, SECRET, USER, PASSWORD).await;
+        put_user_secret(&env.sdk, SECRET).await;
         let registry = Registry::start(AuthMode::Basic).await;
         create_repo(&env.ecr, "to-hub", false).await;
         let config_bytes = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();
@@ -208,7 +186,7 @@ fn a_wrong_password_is_a_permission_error_that_never_shows_it() {
     let (env, _serial) = env();
     RT.block_on(async {
         let wrong = "not-the-password-31337";
-        put_secret(env, "registry/wrong", USER, wrong).await;
+        put_secret(&env.sdk, "registry/wrong", USER, wrong).await;
         for mode in [AuthMode::Basic, AuthMode::Token] {
             let registry = Registry::start(mode).await;
             let params = json!({
@@ -235,7 +213,7 @@ fn base64_basic(user: &str, password: &str) -> String {
 fn a_long_rate_limit_is_system_unavailable_with_the_reset_time() {
     let (env, _serial) = env();
     RT.block_on(async {
-        put_secret(env, SECRET, USER, PASSWORD).await;
+        put_user_secret(&env.sdk, SECRET).await;
         let registry = Registry::start(AuthMode::Basic).await;
         let proxy = Proxy::start(registry.addr).await;
         proxy.throttle(Throttle {
@@ -280,7 +258,7 @@ fn a_scan_gate_on_a_registry_source_is_a_configuration_error() {
 fn an_index_moves_to_another_repository_by_mounts_children_first() {
     let (env, _serial) = env();
     RT.block_on(async {
-        put_secret(env, SECRET, USER, PASSWORD).await;
+        put_user_secret(&env.sdk, SECRET).await;
         let registry = Registry::start(AuthMode::Token).await;
         let client = registry.client();
         let (index, children) = seed_index(&client, "team/app", "v3", 9).await;

@@ -77,14 +77,10 @@ fn a_cross_repository_copy_at_trace_logs_no_signed_url() {
 /// nor any Bearer token the token server issued reaches a log line.
 #[test]
 fn a_registry_promotion_at_trace_logs_no_password_or_token() {
-    use testkit::registry::{AuthMode, PASSWORD, Registry, USER, seed_image};
+    use testkit::registry::{AuthMode, PASSWORD, Registry, USER, put_user_secret, seed_image};
     let (env, _serial) = env();
     RT.block_on(async {
-        let sm = aws_sdk_secretsmanager::Client::new(&env.sdk);
-        let secret = json!({"username": USER, "password": PASSWORD}).to_string();
-        if sm.create_secret().name("trace/registry").secret_string(&secret).send().await.is_err() {
-            sm.put_secret_value().secret_id("trace/registry").secret_string(&secret).send().await.expect("secret");
-        }
+        put_user_secret(&env.sdk, "trace/registry").await;
         let registry = Registry::start(AuthMode::Token).await;
         seed_image(&registry.client(), "trace/web", "v1", &[4096], 3, false).await;
         create_repo(&env.ecr, "trace-from-registry", false).await;

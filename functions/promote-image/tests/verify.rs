@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use shared::referrers::tag_schema_tag;
 use shared::registry::sha256_digest;
 use testkit::local_aws::ACCOUNT;
-use testkit::registry::{AuthMode, EMPTY_JSON, PASSWORD, Registry, USER, push_blob, seed_image};
+use testkit::registry::{AuthMode, EMPTY_JSON, Registry, push_blob, put_user_secret, seed_image};
 use testkit::signing::{
     B64, Chain, Key, cosign_manifest, cosign_payload, notation_manifest, notation_payload,
     signer_header,
@@ -376,11 +376,7 @@ fn notation_by_the_signer_profile_is_accepted_unless_revoked() {
 fn registry_to_ecr_signed_by_the_key_is_promoted_with_its_signature() {
     let (env, _serial) = env();
     RT.block_on(async {
-        let sm = aws_sdk_secretsmanager::Client::new(&env.sdk);
-        let value = json!({"username": USER, "password": PASSWORD}).to_string();
-        if sm.create_secret().name(SECRET).secret_string(&value).send().await.is_err() {
-            sm.put_secret_value().secret_id(SECRET).secret_string(&value).send().await.unwrap();
-        }
+        put_user_secret(&env.sdk, SECRET).await;
         let key = Key::p256();
         let registry = Registry::start(AuthMode::Basic).await;
         let from = registry.client();

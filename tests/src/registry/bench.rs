@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{AuthMode, PASSWORD, Proxy, Registry, USER, seed_image};
+use super::{AuthMode, Proxy, Registry, put_user_secret, seed_image};
 use crate::{Function, JobBuilder, LocalAws, sequential_round_trips};
 
 /// The samples that name real registries (Docker Hub, GHCR): this section measures their
@@ -19,26 +19,6 @@ pub const SAMPLES: [&str; 3] = [
 ];
 
 const SECRET: &str = "bench/registry";
-
-async fn put_secret(aws: &LocalAws) {
-    let sm = aws_sdk_secretsmanager::Client::new(&aws.sdk_config().await);
-    let value = json!({"username": USER, "password": PASSWORD}).to_string();
-    if sm
-        .create_secret()
-        .name(SECRET)
-        .secret_string(&value)
-        .send()
-        .await
-        .is_err()
-    {
-        let _ = sm
-            .put_secret_value()
-            .secret_id(SECRET)
-            .secret_string(&value)
-            .send()
-            .await;
-    }
-}
 
 /// Runs `exe` on a job with `params` in a new process: the report's status, the time
 /// taken and the process's peak RSS.
@@ -76,7 +56,7 @@ fn after_auth(proxy: &Proxy) -> Vec<crate::Call> {
 pub async fn rows(aws: &LocalAws, bin_dir: &Path, latency_ms: u64) -> Vec<Value> {
     let exe = bin_dir.join("promote-image");
     let env = aws.function_env();
-    put_secret(aws).await;
+    put_user_secret(&aws.sdk_config().await, SECRET).await;
     let mut rows = Vec::new();
 
     // Retag on a registry with token auth (Docker Hub's flow), through the counting proxy.
