@@ -306,24 +306,6 @@ fn the_artifact_type_filter_cosigns_legacy_tag_and_referrers_false() {
     });
 }
 
-/// An image in the local ECR with real blobs: one config and one layer.
-async fn ecr_image(env: &Env, repo: &str, tag: &str, salt: &str) -> (String, String) {
-    let config_bytes = format!(r#"{{"architecture":"amd64","os":"linux","salt":"{salt}"}}"#);
-    let config = put_blob(env, repo, config_bytes.as_bytes());
-    let layer_bytes: Vec<u8> = (0..50_000u32).map(|i| (i * 13 % 251) as u8).collect();
-    let layer = put_blob(env, repo, &layer_bytes);
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": descriptor("application/vnd.oci.image.config.v1+json", &config, config_bytes.len() as u64),
-        "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", &layer, layer_bytes.len() as u64)],
-    })
-    .to_string();
-    let digest = sha256_digest(manifest.as_bytes());
-    push(&env.ecr, repo, &manifest, OCI_MANIFEST, &digest, Some(tag)).await;
-    (digest, manifest)
-}
-
 /// A referrer of `subject` pushed into the local ECR by digest, untagged.
 async fn ecr_referrer(
     env: &Env,
@@ -334,19 +316,8 @@ async fn ecr_referrer(
     artifact_type: &str,
     payload: &[u8],
 ) -> (String, Bytes) {
-    let upload = |bytes: &[u8]| {
-        let mut body =
-            json!({"repositoryName": repo, "content_b64": aws_smithy_types::base64::encode(bytes)});
-        if let Some(registry) = registry {
-            body["registryId"] = registry.into();
-        }
-        control_json(env, "POST", "/_local/ecr/blobs", &body)["digest"]
-            .as_str()
-            .expect("digest")
-            .to_owned()
-    };
-    upload(EMPTY_JSON);
-    let layer = upload(payload);
+    put_blob_in(env, registry, repo, EMPTY_JSON);
+    let layer = put_blob_in(env, registry, repo, payload);
     let bytes = referrer_manifest(
         (subject.0, OCI_MANIFEST, subject.1),
         artifact_type,
@@ -486,12 +457,7 @@ fn ecr_to_ecr_across_accounts_carries_the_referrers() {
         let (role, staging) = env.aws.workload(STAGING, "promote-image-referrers", None).await;
         let staging_ecr = aws_sdk_ecr::Client::new(&staging);
         create_repo(&staging_ecr, "ref-cross", false).await;
-        let blob = |bytes: &[u8]| {
-            control_json(env, "POST", "/_local/ecr/blobs",
-                &json!({"repositoryName": "ref-cross", "registryId": STAGING, "content_b64": aws_smithy_types::base64::encode(bytes)}))
-                ["digest"].as_str().expect("digest").to_owned()
-        };
-        let config = blob(br#"{"architecture":"arm64","os":"linux"}"#);
+        let config = put_blob_in(env, Some(STAGING), "ref-cross", br#"{"architecture":"arm64","os":"linux"}"#);
         let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
             "config": descriptor("application/vnd.oci.image.config.v1+json", &config, 37), "layers": []})
         .to_string();
@@ -687,23 +653,6 @@ fn hostile_listings_are_bounded_skipped_or_refused() {
     });
 }
 
-/// cosign's legacy signature of `subject` in the local ECR, tagged `sha256-<hex>.sig`.
-async fn ecr_legacy_signature(env: &Env, repo: &str, subject: &str, payload: &[u8]) -> String {
-    let config = put_blob(env, repo, EMPTY_JSON);
-    let layer = put_blob(env, repo, payload);
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": descriptor("application/vnd.oci.image.config.v1+json", &config, 2),
-        "layers": [descriptor("application/vnd.dev.cosign.simplesigning.v1+json", &layer, payload.len() as u64)],
-    })
-    .to_string();
-    let digest = sha256_digest(manifest.as_bytes());
-    let tag = format!("{}.sig", tag_schema_tag(subject).unwrap());
-    push(&env.ecr, repo, &manifest, OCI_MANIFEST, &digest, Some(&tag)).await;
-    digest
-}
-
 #[test]
 fn a_cosign_tag_moves_in_ecr_unless_its_tags_are_immutable() {
     let (env, _serial) = env();
@@ -713,7 +662,14 @@ fn a_cosign_tag_moves_in_ecr_unless_its_tags_are_immutable() {
         create_repo(&env.ecr, "ref-sig-imm", true).await;
         let (digest, _) = ecr_image(env, "ref-sig-src", "v1", "sig").await;
         let tag = format!("{}.sig", tag_schema_tag(&digest).unwrap());
-        let first = ecr_legacy_signature(env, "ref-sig-src", &digest, b"first signature").await;
+        let first = ecr_cosign(
+            env,
+            "ref-sig-src",
+            &digest,
+            b"first payload",
+            b"first signature",
+        )
+        .await;
         let params = |repo: &str, release: &str| {
             json!({"source": {"repository": "ref-sig-src", "tag": "v1"}, "tags": [release],
                    "target": {"repository": repo}})
@@ -740,7 +696,14 @@ fn a_cosign_tag_moves_in_ecr_unless_its_tags_are_immutable() {
             "{}",
             run.success().0
         );
-        let second = ecr_legacy_signature(env, "ref-sig-src", &digest, b"second signature").await;
+        let second = ecr_cosign(
+            env,
+            "ref-sig-src",
+            &digest,
+            b"second payload",
+            b"second signature",
+        )
+        .await;
         let run = run_job(env, &params("ref-sig-imm", "v2"), None).await;
         let message = run.failure("ConfigurationError");
         assert!(

@@ -26,47 +26,6 @@ const PROFILE: &str = "arn:aws:signer:us-east-1:123456789012:/signing-profiles/r
 const JOB: &str = "arn:aws:signer:us-east-1:123456789012:/signing-jobs/5c6d7e8f";
 const BUCKET: &str = "verify-trust";
 
-/// An image in the local ECR with real blobs, tagged `tag`: its digest and manifest.
-async fn ecr_image(env: &Env, repo: &str, tag: &str, salt: &str) -> (String, String) {
-    let config_bytes = format!(r#"{{"architecture":"amd64","os":"linux","salt":"{salt}"}}"#);
-    let config = put_blob(env, repo, config_bytes.as_bytes());
-    let layer_bytes: Vec<u8> = salt.bytes().cycle().take(20_000).collect();
-    let layer = put_blob(env, repo, &layer_bytes);
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": descriptor("application/vnd.oci.image.config.v1+json", &config, config_bytes.len() as u64),
-        "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", &layer, layer_bytes.len() as u64)],
-    })
-    .to_string();
-    let digest = sha256_digest(manifest.as_bytes());
-    push(&env.ecr, repo, &manifest, OCI_MANIFEST, &digest, Some(tag)).await;
-    (digest, manifest)
-}
-
-/// cosign's legacy signature of `subject` in the local ECR: the payload for `signed`
-/// (the subject, or another digest) with `signature` over it, tagged `sha256-<hex>.sig`.
-async fn ecr_cosign(
-    env: &Env,
-    repo: &str,
-    subject: &str,
-    payload: &[u8],
-    signature: &[u8],
-) -> String {
-    let config = put_blob(env, repo, EMPTY_JSON);
-    let layer = put_blob(env, repo, payload);
-    let manifest = cosign_manifest(
-        &config,
-        (&layer, payload.len() as u64),
-        &B64.encode(signature),
-    );
-    let digest = sha256_digest(&manifest);
-    let tag = format!("{}.sig", tag_schema_tag(subject).unwrap());
-    let text = String::from_utf8(manifest).unwrap();
-    push(&env.ecr, repo, &text, OCI_MANIFEST, &digest, Some(&tag)).await;
-    digest
-}
-
 async fn signed_by(env: &Env, repo: &str, subject: &str, key: &Key) -> String {
     let payload = cosign_payload(subject);
     ecr_cosign(env, repo, subject, &payload, &key.sign(&payload)).await

@@ -9,8 +9,13 @@ use std::sync::MutexGuard;
 use std::time::Duration;
 
 use aws_sdk_ecr::types::{ImageIdentifier, ImageTagMutability};
+use base64::Engine;
 use serde_json::{Value, json};
+use shared::referrers::tag_schema_tag;
+use shared::registry::sha256_digest;
 use testkit::per_binary::PerBinary;
+use testkit::registry::EMPTY_JSON;
+use testkit::signing::{B64, cosign_manifest};
 use testkit::{Call, Function, JobBuilder, JobReport, LocalAws};
 
 pub use testkit::per_binary::RT;
@@ -222,11 +227,61 @@ pub fn control_json(env: &Env, method: &str, path: &str, body: &Value) -> Value 
 /// Stores `bytes` as a blob of repository `repo` of the test account (the emulator's
 /// `POST /_local/ecr/blobs`); returns its digest, the sha256 the emulator computed.
 pub fn put_blob(env: &Env, repo: &str, bytes: &[u8]) -> String {
-    let body =
+    put_blob_in(env, None, repo, bytes)
+}
+
+/// [`put_blob`] into the registry (account) `registry`; `None`: the test account.
+pub fn put_blob_in(env: &Env, registry: Option<&str>, repo: &str, bytes: &[u8]) -> String {
+    let mut body =
         json!({"repositoryName": repo, "content_b64": aws_smithy_types::base64::encode(bytes)});
+    if let Some(registry) = registry {
+        body["registryId"] = registry.into();
+    }
     let out = control_json(env, "POST", "/_local/ecr/blobs", &body);
     assert_eq!(out["size"].as_u64(), Some(bytes.len() as u64));
     out["digest"].as_str().expect("digest").to_owned()
+}
+
+/// An image in the local ECR with real blobs (a config and a layer, both made from
+/// `salt`), tagged `tag`: its digest and manifest.
+pub async fn ecr_image(env: &Env, repo: &str, tag: &str, salt: &str) -> (String, String) {
+    let config_bytes = format!(r#"{{"architecture":"amd64","os":"linux","salt":"{salt}"}}"#);
+    let config = put_blob(env, repo, config_bytes.as_bytes());
+    let layer_bytes: Vec<u8> = salt.bytes().cycle().take(20_000).collect();
+    let layer = put_blob(env, repo, &layer_bytes);
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor("application/vnd.oci.image.config.v1+json", &config, config_bytes.len() as u64),
+        "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", &layer, layer_bytes.len() as u64)],
+    })
+    .to_string();
+    let digest = sha256_digest(manifest.as_bytes());
+    push(&env.ecr, repo, &manifest, OCI_MANIFEST, &digest, Some(tag)).await;
+    (digest, manifest)
+}
+
+/// cosign's legacy signature of `subject` in the local ECR: `payload` (the subject's, or
+/// anything) with `signature` over it, tagged `sha256-<hex>.sig`. Returns its digest.
+pub async fn ecr_cosign(
+    env: &Env,
+    repo: &str,
+    subject: &str,
+    payload: &[u8],
+    signature: &[u8],
+) -> String {
+    let config = put_blob(env, repo, EMPTY_JSON);
+    let layer = put_blob(env, repo, payload);
+    let manifest = cosign_manifest(
+        &config,
+        (&layer, payload.len() as u64),
+        &B64.encode(signature),
+    );
+    let digest = sha256_digest(&manifest);
+    let tag = format!("{}.sig", tag_schema_tag(subject).unwrap());
+    let text = String::from_utf8(manifest).unwrap();
+    push(&env.ecr, repo, &text, OCI_MANIFEST, &digest, Some(&tag)).await;
+    digest
 }
 
 /// The blobs the emulator holds for `repo` in `registry`: digest -> size.
