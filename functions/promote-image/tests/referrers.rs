@@ -47,11 +47,34 @@ fn registry_writes(proxy: &Proxy) -> Vec<String> {
         .collect()
 }
 
-fn position(writes: &[String], path_end: &str) -> usize {
+/// Where among `writes` the manifest `reference` (a digest or tag) was put.
+fn position(writes: &[String], reference: &str) -> usize {
+    let path_end = format!("/manifests/{reference}");
     writes
         .iter()
-        .position(|w| w.starts_with("PUT ") && w.ends_with(path_end))
+        .position(|w| w.starts_with("PUT ") && w.ends_with(&path_end))
         .unwrap_or_else(|| panic!("no PUT of {path_end}: {writes:#?}"))
+}
+
+fn assert_no_registry_writes(proxy: &Proxy, why: &str) {
+    assert_eq!(registry_writes(proxy), Vec::<String>::new(), "{why}");
+}
+
+/// The manifest `reference` (a digest or tag) of `repository`, if there is one.
+async fn manifest_at(client: &Client, repository: &str, reference: &str) -> Option<Manifest> {
+    client
+        .get_manifest(repository, reference)
+        .await
+        .expect("manifest read")
+}
+
+/// A seeded image as the manifest a client puts.
+fn as_manifest(image: &SeededImage) -> Manifest {
+    Manifest {
+        digest: image.digest.clone(),
+        media_type: image.media_type.clone(),
+        bytes: image.manifest.clone(),
+    }
 }
 
 async fn referrer_digests(client: &Client, repository: &str, subject: &str) -> Vec<String> {
@@ -72,16 +95,28 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-fn registry_params(source: &str, target: &str, repository: &str, extra: Value) -> Value {
-    let mut params = json!({
-        "source": {"imageUri": source, "credentialsSecret": SECRET},
+/// Two registries with Basic auth, a source and a target, and the secret of their user.
+async fn registries(env: &Env) -> (Registry, Registry) {
+    put_user_secret(&env.sdk, SECRET).await;
+    let source = Registry::start(AuthMode::Basic).await;
+    let target = Registry::start(AuthMode::Basic).await;
+    (source, target)
+}
+
+/// Parameters that promote `image` (`name:tag`) of the registry `source` to `prod` in
+/// `repository` of the registry at `target` (a host).
+fn registry_params(source: &Registry, image: &str, target: &str, repository: &str) -> Value {
+    json!({
+        "source": {"imageUri": format!("{}/{image}", source.host()), "credentialsSecret": SECRET},
         "tags": ["prod"],
         "target": {"registry": target, "repository": repository, "credentialsSecret": SECRET},
-    });
-    if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
-        p.extend(e.clone());
-    }
-    params
+    })
+}
+
+/// Parameters that promote `source:v1` to `prod` in `target`, both in the local ECR.
+fn ecr_params(source: &str, target: &str) -> Value {
+    json!({"source": {"repository": source, "tag": "v1"}, "tags": ["prod"],
+           "target": {"repository": target}})
 }
 
 #[test]
@@ -89,9 +124,7 @@ fn registry_to_registry_carries_the_referrers_of_an_index_and_its_children_and_a
  {
     let (env, _serial) = env();
     RT.block_on(async {
-        put_user_secret(&env.sdk, SECRET).await;
-        let source = Registry::start(AuthMode::Basic).await;
-        let target = Registry::start(AuthMode::Basic).await;
+        let (source, target) = registries(env).await;
         let proxy = Proxy::start(target.addr).await;
         let from = source.client();
         let (index, children) = seed_index(&from, "team/web", "v1", 31).await;
@@ -112,25 +145,14 @@ fn registry_to_registry_carries_the_referrers_of_an_index_and_its_children_and_a
         )
         .await;
 
-        let params = registry_params(
-            &format!("{}/team/web:v1", source.host()),
-            &proxy.host(),
-            "prod/web",
-            json!({}),
-        );
+        let params = registry_params(&source, "team/web:v1", &proxy.host(), "prod/web");
         let run = run_job(env, &params, None).await;
-        let (summary, _) = run.success();
-        assert!(
-            summary.contains(&format!("Referrers: 2 copied (1 {SPDX}, 1 {BUNDLE}).")),
-            "{summary}"
-        );
+        run.summary_with(&format!("Referrers: 2 copied (1 {SPDX}, 1 {BUNDLE})."));
 
         let to = target.client();
         for referrer in [&signature, &sbom] {
-            let got = to
-                .get_manifest("prod/web", &referrer.digest)
+            let got = manifest_at(&to, "prod/web", &referrer.digest)
                 .await
-                .unwrap()
                 .expect("copied");
             assert_eq!(got.bytes, referrer.manifest, "byte for byte");
             for blob in &referrer.blobs {
@@ -162,20 +184,11 @@ fn registry_to_registry_carries_the_referrers_of_an_index_and_its_children_and_a
         // The order of the writes: the image by digest, then each referrer and its index,
         // the release tag last.
         let writes = registry_writes(&proxy);
-        let image = position(&writes, &format!("/manifests/{}", index.digest));
-        let put_signature = position(&writes, &format!("/manifests/{}", signature.digest));
-        let signature_index = position(
-            &writes,
-            &format!("/manifests/{}", tag_schema_tag(&index.digest).unwrap()),
-        );
-        let sbom_index = position(
-            &writes,
-            &format!(
-                "/manifests/{}",
-                tag_schema_tag(&children[0].digest).unwrap()
-            ),
-        );
-        let release = position(&writes, "/manifests/prod");
+        let image = position(&writes, &index.digest);
+        let put_signature = position(&writes, &signature.digest);
+        let signature_index = position(&writes, &tag_schema_tag(&index.digest).unwrap());
+        let sbom_index = position(&writes, &tag_schema_tag(&children[0].digest).unwrap());
+        let release = position(&writes, "prod");
         assert!(
             image < put_signature && put_signature < signature_index,
             "{writes:#?}"
@@ -193,17 +206,9 @@ fn registry_to_registry_carries_the_referrers_of_an_index_and_its_children_and_a
         // Every trigger delivers more than once: the second run finds them there.
         proxy.clear();
         let again = run_job(env, &params, None).await;
-        let (summary, _) = again.success();
+        let summary = again.summary_with("Referrers: 0 copied; 2 already there.");
         assert!(summary.starts_with("Nothing to do"), "{summary}");
-        assert!(
-            summary.contains("Referrers: 0 copied; 2 already there."),
-            "{summary}"
-        );
-        assert_eq!(
-            registry_writes(&proxy),
-            Vec::<String>::new(),
-            "a re-run writes nothing"
-        );
+        assert_no_registry_writes(&proxy, "a re-run writes nothing");
     });
 }
 
@@ -211,9 +216,7 @@ fn registry_to_registry_carries_the_referrers_of_an_index_and_its_children_and_a
 fn the_artifact_type_filter_cosigns_legacy_tag_and_referrers_false() {
     let (env, _serial) = env();
     RT.block_on(async {
-        put_user_secret(&env.sdk, SECRET).await;
-        let source = Registry::start(AuthMode::Basic).await;
-        let target = Registry::start(AuthMode::Basic).await;
+        let (source, target) = registries(env).await;
         let from = source.client();
         let image = seed_image(&from, "team/api", "v2", &[3000], 41, true).await;
         let bundle = push_referrer(&from, "team/api", subject(&image), BUNDLE, b"a bundle").await;
@@ -226,37 +229,23 @@ fn the_artifact_type_filter_cosigns_legacy_tag_and_referrers_false() {
         )
         .await;
         let sig_tag = format!("{}.sig", tag_schema_tag(&image.digest).unwrap());
-        let uri = format!("{}/team/api:v2", source.host());
         let to = target.client();
 
-        let filtered = registry_params(
-            &uri,
-            &target.host(),
-            "only/api",
-            json!({"referrers": {"artifactTypes": [BUNDLE]}}),
-        );
+        let mut filtered = registry_params(&source, "team/api:v2", &target.host(), "only/api");
+        filtered["referrers"] = json!({"artifactTypes": [BUNDLE]});
         let run = run_job(env, &filtered, None).await;
-        let (summary, _) = run.success();
-        assert!(
-            summary.contains(&format!("Referrers: 1 copied (1 {BUNDLE}).")),
-            "{summary}"
-        );
+        let summary = run.summary_with(&format!("Referrers: 1 copied (1 {BUNDLE})."));
         assert!(summary.contains("Copied cosign tag sha256-"), "{summary}");
         assert_eq!(
             referrer_digests(&to, "only/api", &image.digest).await,
             std::slice::from_ref(&bundle.digest)
         );
         assert!(
-            to.get_manifest("only/api", &sbom.digest)
-                .await
-                .unwrap()
-                .is_none(),
+            manifest_at(&to, "only/api", &sbom.digest).await.is_none(),
             "filtered out"
         );
-        let copied = to
-            .get_manifest("only/api", &sig_tag)
+        let copied = manifest_at(&to, "only/api", &sig_tag)
             .await
-            .unwrap()
             .expect("the .sig tag");
         assert_eq!(
             copied.bytes, legacy.manifest,
@@ -270,16 +259,12 @@ fn the_artifact_type_filter_cosigns_legacy_tag_and_referrers_false() {
         let moved =
             push_legacy_signature(&from, "team/api", &image.digest, b"a second signature").await;
         let run = run_job(env, &filtered, None).await;
-        let (summary, _) = run.success();
-        assert!(summary.contains("Copied cosign tag"), "{summary}");
-        let copied = to
-            .get_manifest("only/api", &sig_tag)
-            .await
-            .unwrap()
-            .unwrap();
+        run.summary_with("Copied cosign tag");
+        let copied = manifest_at(&to, "only/api", &sig_tag).await.unwrap();
         assert_eq!(copied.digest, moved.digest);
 
-        let off = registry_params(&uri, &target.host(), "off/api", json!({"referrers": false}));
+        let mut off = registry_params(&source, "team/api:v2", &target.host(), "off/api");
+        off["referrers"] = json!(false);
         let run = run_job(env, &off, None).await;
         let (summary, _) = run.success();
         assert!(
@@ -291,18 +276,8 @@ fn the_artifact_type_filter_cosigns_legacy_tag_and_referrers_false() {
                 .await
                 .is_empty()
         );
-        assert!(
-            to.get_manifest("off/api", &sig_tag)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            to.get_manifest("off/api", &bundle.digest)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(manifest_at(&to, "off/api", &sig_tag).await.is_none());
+        assert!(manifest_at(&to, "off/api", &bundle.digest).await.is_none());
     });
 }
 
@@ -408,8 +383,7 @@ fn registry_to_ecr_and_back_carry_the_referrers() {
             "target": {"registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com", "repository": "ref-from-hub"},
         });
         let run = run_job(env, &params, None).await;
-        let (summary, _) = run.success();
-        assert!(summary.contains(&format!("Referrers: 1 copied (1 {BUNDLE}).")), "{summary}");
+        run.summary_with(&format!("Referrers: 1 copied (1 {BUNDLE})."));
         assert_eq!(
             ecr_manifest(&env.ecr, "ref-from-hub", &signature.digest).await.as_deref().map(str::as_bytes),
             Some(&signature.manifest[..]),
@@ -426,7 +400,7 @@ fn registry_to_ecr_and_back_carry_the_referrers() {
             assert!(stored.contains_key(blob), "{blob}: {stored:?}");
         }
         let again = run_job(env, &params, None).await;
-        assert!(again.success().0.contains("1 already there"), "{}", again.success().0);
+        again.summary_with("1 already there");
         assert_eq!(again.writes(), Vec::<String>::new(), "a re-run writes nothing");
 
         // ECR -> registry: an image and its SBOM pushed to ECR.
@@ -439,14 +413,12 @@ fn registry_to_ecr_and_back_carry_the_referrers() {
             "target": {"registry": registry.host(), "repository": "mirror/app", "credentialsSecret": SECRET},
         });
         let run = run_job(env, &params, None).await;
-        let (summary, _) = run.success();
-        assert!(summary.contains(&format!("Referrers: 1 copied (1 {SPDX}).")), "{summary}");
+        run.summary_with(&format!("Referrers: 1 copied (1 {SPDX})."));
         assert_eq!(run.ops("ListImageReferrers").len(), 1, "the source's referrers listed once");
-        let got = from.get_manifest("mirror/app", &sbom).await.unwrap().expect("copied");
+        let got = manifest_at(&from, "mirror/app", &sbom).await.expect("copied");
         assert_eq!(got.bytes, sbom_bytes);
         assert_eq!(referrer_digests(&from, "mirror/app", &digest).await, std::slice::from_ref(&sbom));
-        let again = run_job(env, &params, None).await;
-        assert!(again.success().0.contains("1 already there"), "{}", again.success().0);
+        run_job(env, &params, None).await.summary_with("1 already there");
     });
 }
 
@@ -469,8 +441,7 @@ fn ecr_to_ecr_across_accounts_carries_the_referrers() {
         let params = json!({"source": {"repository": "ref-cross", "tag": "rc", "registryId": STAGING, "roleArn": role},
                             "tags": ["prod"], "target": {"registryId": ACCOUNT}});
         let run = run_job(env, &params, None).await;
-        let (summary, _) = run.success();
-        assert!(summary.contains(&format!("Referrers: 1 copied (1 {BUNDLE}).")), "{summary}");
+        run.summary_with(&format!("Referrers: 1 copied (1 {BUNDLE})."));
         let listings: Vec<&str> = run.ops("ListImageReferrers").iter().map(|c| c.account.as_str()).collect();
         assert_eq!(sorted(listings.iter().map(|s| s.to_string()).collect()), sorted(vec![ACCOUNT.into(), STAGING.into()]), "each side listed in its account");
         assert!(run.ops("PutImage").iter().all(|c| c.account == ACCOUNT));
@@ -495,8 +466,7 @@ fn ecr_refusing_a_referrer_fails_naming_it_and_writes_no_release_tag() {
             .stub_error("ecr", "PutImage", json!({"imageDigest": referrer, "repositoryName": "ref-refuse-dst"}),
                         "InvalidParameterException", "Invalid parameter at 'imageManifest' failed to satisfy constraint: 'Invalid JSON syntax'")
             .await;
-        let params = json!({"source": {"repository": "ref-refuse-src", "tag": "v1"}, "tags": ["prod"],
-                            "target": {"repository": "ref-refuse-dst"}});
+        let params = ecr_params("ref-refuse-src", "ref-refuse-dst");
         let run = run_job(env, &params, None).await;
         http(env, "DELETE", "/_local/stubs", None);
         let message = run.failure("JobFailed");
@@ -507,10 +477,9 @@ fn ecr_refusing_a_referrer_fails_naming_it_and_writes_no_release_tag() {
         assert_eq!(put_tags(&run), [None, None], "the image by digest, the refused referrer; no tag");
 
         // Leaving that type out, the promotion goes through.
-        let filtered = json!({"source": {"repository": "ref-refuse-src", "tag": "v1"}, "tags": ["prod"],
-                              "target": {"repository": "ref-refuse-dst"}, "referrers": {"artifactTypes": [BUNDLE]}});
-        let run = run_job(env, &filtered, None).await;
-        assert!(run.success().0.contains("prod new"), "{}", run.success().0);
+        let mut filtered = params;
+        filtered["referrers"] = json!({"artifactTypes": [BUNDLE]});
+        run_job(env, &filtered, None).await.summary_with("prod new");
     });
 }
 
@@ -532,9 +501,7 @@ async fn put_index(client: &Client, repository: &str, subject: &str, entries: &[
 fn hostile_listings_are_bounded_skipped_or_refused() {
     let (env, _serial) = env();
     RT.block_on(async {
-        put_user_secret(&env.sdk, SECRET).await;
-        let source = Registry::start(AuthMode::Basic).await;
-        let target = Registry::start(AuthMode::Basic).await;
+        let (source, target) = registries(env).await;
         let proxy = Proxy::start(target.addr).await;
         let from = source.client();
         let to = target.client();
@@ -546,12 +513,7 @@ fn hostile_listings_are_bounded_skipped_or_refused() {
         let entries: Vec<Descriptor> =
             vec![describe(&one.digest, OCI_MANIFEST, &one.manifest); 10_000];
         put_index(&from, "h/flood", &flood.digest, &entries).await;
-        let params = registry_params(
-            &format!("{}/h/flood:v1", source.host()),
-            &proxy.host(),
-            "h/flood",
-            json!({}),
-        );
+        let params = registry_params(&source, "h/flood:v1", &proxy.host(), "h/flood");
         let run = run_job(env, &params, None).await;
         let message = run.failure("JobFailed");
         assert!(
@@ -559,11 +521,7 @@ fn hostile_listings_are_bounded_skipped_or_refused() {
                 && message.contains("referrers.artifactTypes"),
             "{message}"
         );
-        assert_eq!(
-            registry_writes(&proxy),
-            Vec::<String>::new(),
-            "nothing written"
-        );
+        assert_no_registry_writes(&proxy, "nothing written");
 
         // A listed referrer of another image is not copied; the image is.
         let image = seed_image(&from, "h/other", "v1", &[100], 62, true).await;
@@ -580,63 +538,31 @@ fn hostile_listings_are_bounded_skipped_or_refused() {
         from.add_to_referrers_index("h/other", &image.digest, &[listed])
             .await
             .unwrap();
-        let params = registry_params(
-            &format!("{}/h/other:v1", source.host()),
-            &proxy.host(),
-            "h/other",
-            json!({}),
-        );
+        let params = registry_params(&source, "h/other:v1", &proxy.host(), "h/other");
         let run = run_job(env, &params, None).await;
-        let (summary, _) = run.success();
-        assert!(
-            summary.contains("prod new") && !summary.contains("Referrers"),
-            "{summary}"
-        );
-        assert!(
-            to.get_manifest("h/other", &foreign.digest)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        let summary = run.summary_with("prod new");
+        assert!(!summary.contains("Referrers"), "{summary}");
+        assert!(manifest_at(&to, "h/other", &foreign.digest).await.is_none());
 
         // The source's `sha256-<hex>` tag holding the image itself: no referrers read.
         let odd = seed_image(&from, "h/odd", "v1", &[100], 64, true).await;
-        let same = Manifest {
-            digest: odd.digest.clone(),
-            media_type: odd.media_type.clone(),
-            bytes: odd.manifest.clone(),
-        };
+        let same = as_manifest(&odd);
         from.put_manifest("h/odd", &tag_schema_tag(&odd.digest).unwrap(), &same)
             .await
             .unwrap();
-        let params = registry_params(
-            &format!("{}/h/odd:v1", source.host()),
-            &proxy.host(),
-            "h/odd",
-            json!({}),
-        );
-        let run = run_job(env, &params, None).await;
-        assert!(run.success().0.contains("prod new"), "{}", run.success().0);
+        let params = registry_params(&source, "h/odd:v1", &proxy.host(), "h/odd");
+        run_job(env, &params, None).await.summary_with("prod new");
 
         // The target's tag holding something else: refused before any write.
         let signed = seed_image(&from, "h/signed", "v1", &[100], 65, true).await;
         push_referrer(&from, "h/signed", subject(&signed), BUNDLE, b"a bundle").await;
         let squatter = seed_image(&to, "h/signed", "squat", &[10], 66, true).await;
-        let squat = Manifest {
-            digest: squatter.digest.clone(),
-            media_type: squatter.media_type.clone(),
-            bytes: squatter.manifest.clone(),
-        };
+        let squat = as_manifest(&squatter);
         to.put_manifest("h/signed", &tag_schema_tag(&signed.digest).unwrap(), &squat)
             .await
             .unwrap();
         proxy.clear();
-        let params = registry_params(
-            &format!("{}/h/signed:v1", source.host()),
-            &proxy.host(),
-            "h/signed",
-            json!({}),
-        );
+        let params = registry_params(&source, "h/signed:v1", &proxy.host(), "h/signed");
         let run = run_job(env, &params, None).await;
         let message = run.failure("JobFailed");
         assert!(
@@ -644,11 +570,7 @@ fn hostile_listings_are_bounded_skipped_or_refused() {
                 && message.contains("not an OCI image index"),
             "{message}"
         );
-        assert_eq!(
-            registry_writes(&proxy),
-            Vec::<String>::new(),
-            "nothing written"
-        );
+        assert_no_registry_writes(&proxy, "nothing written");
         assert!(to.resolve("h/signed", "prod").await.unwrap().is_none());
     });
 }
@@ -671,13 +593,13 @@ fn a_cosign_tag_moves_in_ecr_unless_its_tags_are_immutable() {
         )
         .await;
         let params = |repo: &str, release: &str| {
-            json!({"source": {"repository": "ref-sig-src", "tag": "v1"}, "tags": [release],
-                   "target": {"repository": repo}})
+            let mut params = ecr_params("ref-sig-src", repo);
+            params["tags"] = json!([release]);
+            params
         };
 
         let run = run_job(env, &params("ref-sig-dst", "prod"), None).await;
-        let (summary, _) = run.success();
-        assert!(summary.contains("Copied cosign tag sha256-"), "{summary}");
+        run.summary_with("Copied cosign tag sha256-");
         assert_eq!(
             digest_of(&env.ecr, "ref-sig-dst", &tag).await.as_deref(),
             Some(first.as_str())
@@ -691,11 +613,7 @@ fn a_cosign_tag_moves_in_ecr_unless_its_tags_are_immutable() {
         // Into an immutable repository: written while absent; once the source's tag has
         // moved, refused before anything is written.
         let run = run_job(env, &params("ref-sig-imm", "prod"), None).await;
-        assert!(
-            run.success().0.contains("Copied cosign tag"),
-            "{}",
-            run.success().0
-        );
+        run.summary_with("Copied cosign tag");
         let second = ecr_cosign(
             env,
             "ref-sig-src",
@@ -715,11 +633,7 @@ fn a_cosign_tag_moves_in_ecr_unless_its_tags_are_immutable() {
 
         // A mutable target takes the moved tag.
         let run = run_job(env, &params("ref-sig-dst", "prod"), None).await;
-        assert!(
-            run.success().0.contains("Copied cosign tag"),
-            "{}",
-            run.success().0
-        );
+        run.summary_with("Copied cosign tag");
         assert_eq!(
             digest_of(&env.ecr, "ref-sig-dst", &tag).await.as_deref(),
             Some(second.as_str())
@@ -737,9 +651,7 @@ fn a_denied_referrer_listing_names_the_iam_action_that_authorizes_it() {
         env.aws
             .fault(testkit::Fault::deny("ecr", "ListImageReferrers").times(-1))
             .await;
-        let params = json!({"source": {"repository": "ref-deny-src", "tag": "v1"}, "tags": ["prod"],
-                            "target": {"repository": "ref-deny-dst"}});
-        let run = run_job(env, &params, None).await;
+        let run = run_job(env, &ecr_params("ref-deny-src", "ref-deny-dst"), None).await;
         env.aws.clear_faults().await;
         let message = run.failure("PermissionError");
         assert!(

@@ -387,6 +387,13 @@ impl Run {
         self.report.expect_success()
     }
 
+    /// The summary of a successful run, which must contain `part`.
+    pub fn summary_with(&self, part: &str) -> &str {
+        let (summary, _) = self.success();
+        assert!(summary.contains(part), "{part} in {summary}");
+        summary
+    }
+
     pub fn failure(&self, kind: &str) -> &str {
         self.report.expect_failure(kind)
     }
