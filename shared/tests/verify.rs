@@ -3,15 +3,14 @@
 //! hostile input.
 #![cfg(feature = "verify")]
 
-use base64::Engine;
 use serde_json::{Value, json};
 use shared::error::{Failure, FailureType};
 use shared::verify::notation::{self, RevocationQuery};
 use shared::verify::*;
-use testkit::signing::{Chain, Key};
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+use testkit::signing::{
+    Chain, Key, candidate, cosign_key_policy, cosign_payload, legacy_candidate, notation_manifest,
+    notation_payload, signer_header, test_image,
+};
 
 fn sha256(bytes: &[u8]) -> String {
     shared::registry::sha256_digest(bytes)
@@ -20,15 +19,6 @@ fn sha256(bytes: &[u8]) -> String {
 /// The verifier's view of a test key.
 fn public(key: &Key) -> PublicKey {
     PublicKey::from_spki(&key.spki()).unwrap()
-}
-
-fn image() -> Subject {
-    let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#;
-    Subject {
-        digest: sha256(manifest),
-        media_type: OCI_MANIFEST.into(),
-        size: manifest.len() as u64,
-    }
 }
 
 fn other_digest() -> String {
@@ -66,67 +56,27 @@ const NOW: i64 = SIGNED + 3600;
 
 // ---------------------------------------------------------------- cosign simple signing
 
-fn payload(digest: &str) -> Vec<u8> {
-    format!(
-        r#"{{"critical":{{"identity":{{"docker-reference":"registry.example/app"}},"image":{{"docker-manifest-digest":"{digest}"}},"type":"cosign container image signature"}},"optional":null}}"#
-    )
-    .into_bytes()
+/// What a policy requiring a signature by `key` makes of `candidates` for the test image.
+fn run_cosign(key: &Key, candidates: &[Candidate]) -> Result<Vec<Evidence>, VerifyError> {
+    run(&cosign_key_policy(key), &test_image(), candidates)
 }
 
-fn manifest_with(layers: Value, extra: Value) -> Vec<u8> {
-    let mut m = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(b"{}"), "size": 2},
-        "layers": layers,
-    });
-    if let (Some(m), Some(extra)) = (m.as_object_mut(), extra.as_object()) {
-        m.extend(extra.clone());
-    }
-    m.to_string().into_bytes()
-}
-
-fn legacy(payload: &[u8], signature: &str) -> Candidate {
-    let manifest = manifest_with(
-        json!([{
-            "mediaType": SIMPLE_SIGNING,
-            "digest": sha256(payload),
-            "size": payload.len(),
-            "annotations": {"dev.cosignproject.cosign/signature": signature},
-        }]),
-        json!({}),
-    );
-    Candidate {
-        digest: sha256(&manifest),
-        manifest,
-        found: Found::LegacyTag(format!("{}.sig", image().digest.replace(':', "-"))),
-        blobs: vec![Blob {
-            digest: sha256(payload),
-            bytes: payload.to_vec(),
-        }],
-    }
-}
-
+/// cosign's legacy signature of `payload` by `key`.
 fn signed_legacy(key: &Key, payload: &[u8]) -> Candidate {
-    legacy(payload, &B64.encode(key.sign(payload)))
+    legacy_candidate(payload, &key.cosign_signature(payload))
 }
 
-fn key_policy(key: &Key) -> Policy {
-    Policy {
-        require: vec![Trust::CosignKey {
-            key: PublicKey::from_pem(&key.pem()).unwrap(),
-            source: "given inline".into(),
-        }],
-    }
+/// cosign's legacy signature of the test image by `key`.
+fn signed_image(key: &Key) -> Candidate {
+    signed_legacy(key, &cosign_payload(&test_image().digest))
 }
 
 #[test]
 fn cosign_legacy_signature_by_the_key_verifies() {
     let key = Key::p256();
-    let subject = image();
-    let candidate = signed_legacy(&key, &payload(&subject.digest));
+    let candidate = signed_image(&key);
     assert_eq!(wanted(&candidate.manifest).len(), 1);
-    let evidence = run(&key_policy(&key), &subject, &[candidate]).unwrap();
+    let evidence = run_cosign(&key, &[candidate]).unwrap();
     assert_eq!(evidence.len(), 1);
     assert_eq!(
         evidence[0].signer,
@@ -143,23 +93,22 @@ fn cosign_legacy_signature_by_the_key_verifies() {
 #[test]
 fn cosign_legacy_payload_keys_match_case_insensitively() {
     let key = Key::p256();
-    let subject = image();
+    let subject = test_image();
     let text = format!(
         r#"{{"Critical":{{"Identity":{{"docker-reference":"x"}},"IMAGE":{{"Docker-Manifest-Digest":"{}"}},"Type":"cosign container image signature"}}}}"#,
         subject.digest
     );
     let candidate = signed_legacy(&key, text.as_bytes());
-    run(&key_policy(&key), &subject, &[candidate]).unwrap();
+    run_cosign(&key, &[candidate]).unwrap();
 }
 
 #[test]
 fn cosign_legacy_signature_over_another_digest_is_refused() {
     let key = Key::p256();
-    let subject = image();
-    let err = run(
-        &key_policy(&key),
-        &subject,
-        &[signed_legacy(&key, &payload(&other_digest()))],
+    let subject = test_image();
+    let err = run_cosign(
+        &key,
+        &[signed_legacy(&key, &cosign_payload(&other_digest()))],
     )
     .unwrap_err();
     assert!(matches!(err, VerifyError::OtherDigest { .. }), "{err}");
@@ -174,13 +123,7 @@ fn cosign_legacy_signature_over_another_digest_is_refused() {
 #[test]
 fn cosign_legacy_signature_by_another_key_is_refused() {
     let (key, other) = (Key::p256(), Key::p256());
-    let subject = image();
-    let err = run(
-        &key_policy(&key),
-        &subject,
-        &[signed_legacy(&other, &payload(&subject.digest))],
-    )
-    .unwrap_err();
+    let err = run_cosign(&key, &[signed_image(&other)]).unwrap_err();
     assert!(matches!(err, VerifyError::UntrustedKey { .. }), "{err}");
     eprintln!("MSG {err}");
     let text = err.to_string();
@@ -194,33 +137,28 @@ fn cosign_legacy_signature_by_another_key_is_refused() {
 #[test]
 fn cosign_legacy_malformed_signatures_are_refused_and_do_not_stop_the_others() {
     let key = Key::p256();
-    let subject = image();
-    let bad_base64 = legacy(&payload(&subject.digest), "not base64!");
-    let err = run(
-        &key_policy(&key),
-        &subject,
-        std::slice::from_ref(&bad_base64),
-    )
-    .unwrap_err();
+    let subject = test_image();
+    let bad_base64 = legacy_candidate(&cosign_payload(&subject.digest), "not base64!");
+    let err = run_cosign(&key, std::slice::from_ref(&bad_base64)).unwrap_err();
     assert!(matches!(err, VerifyError::Malformed { .. }), "{err}");
     eprintln!("MSG {err}");
     assert!(err.to_string().contains("not base64"), "{err}");
 
     let not_json = signed_legacy(&key, b"{not json");
-    let err = run(&key_policy(&key), &subject, std::slice::from_ref(&not_json)).unwrap_err();
+    let err = run_cosign(&key, std::slice::from_ref(&not_json)).unwrap_err();
     assert!(matches!(err, VerifyError::Malformed { .. }), "{err}");
     eprintln!("MSG {err}");
     assert!(err.to_string().contains("not valid JSON"), "{err}");
 
-    let good = signed_legacy(&key, &payload(&subject.digest));
-    run(&key_policy(&key), &subject, &[bad_base64, not_json, good]).unwrap();
+    let good = signed_image(&key);
+    run_cosign(&key, &[bad_base64, not_json, good]).unwrap();
 }
 
 #[test]
 fn no_signature_at_all_is_refused() {
     let key = Key::p256();
-    let subject = image();
-    let err = run(&key_policy(&key), &subject, &[]).unwrap_err();
+    let subject = test_image();
+    let err = run_cosign(&key, &[]).unwrap_err();
     assert!(matches!(err, VerifyError::NoSignature { .. }), "{err}");
     eprintln!("MSG {err}");
     assert_eq!(err.error_type(), "SignatureMissing");
@@ -233,22 +171,19 @@ fn no_signature_at_all_is_refused() {
 #[test]
 fn every_requirement_must_be_met() {
     let (a, b) = (Key::p256(), Key::p256());
-    let subject = image();
+    let subject = test_image();
     let policy = Policy {
         require: vec![
-            key_policy(&a).require.remove(0),
-            key_policy(&b).require.remove(0),
+            cosign_key_policy(&a).require.remove(0),
+            cosign_key_policy(&b).require.remove(0),
         ],
     };
-    let only_a = [signed_legacy(&a, &payload(&subject.digest))];
+    let only_a = [signed_image(&a)];
     assert!(matches!(
         run(&policy, &subject, &only_a),
         Err(VerifyError::UntrustedKey { .. })
     ));
-    let both = [
-        only_a[0].clone(),
-        signed_legacy(&b, &payload(&subject.digest)),
-    ];
+    let both = [only_a[0].clone(), signed_image(&b)];
     assert_eq!(run(&policy, &subject, &both).unwrap().len(), 2);
 }
 
@@ -275,50 +210,47 @@ fn version() -> String {
     format!("{PROFILE}/a1b2c3d4e5")
 }
 
-/// A P-384 root and a code-signing leaf, as AWS Signer's chain (leaf first).
-fn chain() -> Chain {
-    Chain::new()
-}
-
+/// AWS Signer's protected header for `version_arn`, signed by the job at SIGNED_TEXT.
 fn header(version_arn: &str) -> Value {
-    json!({
-        "alg": "ES384",
-        "cty": notation::PAYLOAD_TYPE,
-        "crit": ["io.cncf.notary.signingScheme", "io.cncf.notary.authenticSigningTime",
-                 "com.amazonaws.signer.signingProfileVersion", "com.amazonaws.signer.signingJob"],
-        "io.cncf.notary.signingScheme": "notary.x509.signingAuthority",
-        "io.cncf.notary.authenticSigningTime": SIGNED_TEXT,
-        "com.amazonaws.signer.signingProfileVersion": version_arn,
-        "com.amazonaws.signer.signingJob": JOB,
-    })
+    signer_header(version_arn, JOB, SIGNED_TEXT)
 }
 
+/// Notation's payload naming `subject`.
 fn target(subject: &Subject) -> Value {
-    json!({"targetArtifact": {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size}})
+    notation_payload((&subject.digest, &subject.media_type, subject.size))
 }
 
-fn jws(chain: &Chain, header: &Value, payload: &Value) -> Vec<u8> {
-    chain.jws(header, payload)
-}
-
+/// The Notation signature manifest of the test image whose layer is `jws`.
 fn notation_candidate(jws: Vec<u8>) -> Candidate {
-    let subject = image();
-    let manifest = manifest_with(
-        json!([{"mediaType": JOSE, "digest": sha256(&jws), "size": jws.len()}]),
-        json!({
-            "artifactType": NOTATION_SIGNATURE,
-            "subject": {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size},
-        }),
+    let subject = test_image();
+    let subject = (
+        subject.digest.as_str(),
+        subject.media_type.as_str(),
+        subject.size,
     );
-    Candidate {
-        digest: sha256(&manifest),
-        manifest,
-        found: Found::Referrer,
-        blobs: vec![Blob {
-            digest: sha256(&jws),
-            bytes: jws,
-        }],
-    }
+    let manifest = notation_manifest(subject, (&sha256(&jws), jws.len() as u64));
+    candidate(manifest, Found::Referrer, jws)
+}
+
+/// A Notation signature of the test image by `chain`, with the protected `header`.
+fn notation(chain: &Chain, header: &Value) -> Candidate {
+    notation_candidate(chain.jws(header, &target(&test_image())))
+}
+
+/// `header` with the critical header `name` set to `value` (and listed in `crit`).
+fn with_critical(mut header: Value, name: &str, value: Value) -> Value {
+    header[name] = value;
+    header["crit"].as_array_mut().unwrap().push(json!(name));
+    header
+}
+
+/// A good Notation signature's JWS whose `x5c` holds its leaf `count` times.
+fn jws_with_certificates(chain: &Chain, count: usize) -> Vec<u8> {
+    let jws = chain.jws(&header(&version()), &target(&test_image()));
+    let mut v: Value = serde_json::from_slice(&jws).unwrap();
+    let one = v["header"]["x5c"][0].clone();
+    v["header"]["x5c"] = Value::Array(vec![one; count]);
+    v.to_string().into_bytes()
 }
 
 fn notation_policy(chain: &Chain, profiles: &[&str], revocation: Revocation) -> Policy {
@@ -335,21 +267,22 @@ fn notation_policy(chain: &Chain, profiles: &[&str], revocation: Revocation) -> 
 }
 
 fn good_notation(chain: &Chain) -> Candidate {
-    notation_candidate(jws(chain, &header(&version()), &target(&image())))
+    notation(chain, &header(&version()))
+}
+
+/// What a policy requiring PROFILE (revocation skipped) makes of `candidate`.
+fn run_notation(chain: &Chain, candidate: Candidate) -> Result<Vec<Evidence>, VerifyError> {
+    let policy = notation_policy(chain, &[PROFILE], Revocation::Skip);
+    run(&policy, &test_image(), &[candidate])
 }
 
 #[test]
 fn notation_signature_by_the_profile_verifies() {
-    let chain = chain();
+    let chain = Chain::new();
     let candidate = good_notation(&chain);
     assert_eq!(classify(&candidate.manifest), Some(Format::Notation));
     assert_eq!(wanted(&candidate.manifest).len(), 1);
-    let evidence = run(
-        &notation_policy(&chain, &[PROFILE], Revocation::Skip),
-        &image(),
-        &[candidate],
-    )
-    .unwrap();
+    let evidence = run_notation(&chain, candidate).unwrap();
     assert_eq!(
         evidence[0].signer,
         format!("notation profile {}", version())
@@ -359,18 +292,18 @@ fn notation_signature_by_the_profile_verifies() {
 
 #[test]
 fn notation_version_arn_must_match_exactly() {
-    let chain = chain();
+    let chain = Chain::new();
     let exact = version();
     run(
         &notation_policy(&chain, &[&exact], Revocation::Skip),
-        &image(),
+        &test_image(),
         &[good_notation(&chain)],
     )
     .unwrap();
     let other_version = format!("{PROFILE}/zzzzzzzzzz");
     let err = run(
         &notation_policy(&chain, &[&other_version], Revocation::Skip),
-        &image(),
+        &test_image(),
         &[good_notation(&chain)],
     )
     .unwrap_err();
@@ -386,26 +319,17 @@ fn notation_version_arn_must_match_exactly() {
 
 #[test]
 fn notation_signature_by_another_profile_is_refused() {
-    let chain = chain();
+    let chain = Chain::new();
     let other = "arn:aws:signer:eu-west-1:111122223333:/signing-profiles/other";
-    let candidate = notation_candidate(jws(
-        &chain,
-        &header(&format!("{other}/v1")),
-        &target(&image()),
-    ));
-    let err = run(
-        &notation_policy(&chain, &[PROFILE], Revocation::Skip),
-        &image(),
-        &[candidate],
-    )
-    .unwrap_err();
+    let candidate = notation(&chain, &header(&format!("{other}/v1")));
+    let err = run_notation(&chain, candidate).unwrap_err();
     assert!(matches!(err, VerifyError::WrongProfile { .. }), "{err}");
     eprintln!("MSG {err}");
     let text = err.to_string();
     assert!(
         text.contains(&format!(
             "no signature by the AWS Signer profile {PROFILE} on {}",
-            image().digest
+            test_image().digest
         )),
         "{text}"
     );
@@ -417,19 +341,9 @@ fn notation_signature_by_another_profile_is_refused() {
 
 #[test]
 fn notation_unknown_critical_header_is_refused() {
-    let chain = chain();
-    let mut h = header(&version());
-    h["crit"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!("io.example.mustUnderstand"));
-    h["io.example.mustUnderstand"] = json!("x");
-    let err = run(
-        &notation_policy(&chain, &[PROFILE], Revocation::Skip),
-        &image(),
-        &[notation_candidate(jws(&chain, &h, &target(&image())))],
-    )
-    .unwrap_err();
+    let chain = Chain::new();
+    let h = with_critical(header(&version()), "io.example.mustUnderstand", json!("x"));
+    let err = run_notation(&chain, notation(&chain, &h)).unwrap_err();
     assert!(matches!(err, VerifyError::Unsupported { .. }), "{err}");
     eprintln!("MSG {err}");
     assert!(
@@ -441,60 +355,34 @@ fn notation_unknown_critical_header_is_refused() {
     // A critical header present but not listed in `crit`.
     let mut h = header(&version());
     h["io.cncf.notary.expiry"] = json!("2099-01-01T00:00:00Z");
-    let err = run(
-        &notation_policy(&chain, &[PROFILE], Revocation::Skip),
-        &image(),
-        &[notation_candidate(jws(&chain, &h, &target(&image())))],
-    )
-    .unwrap_err();
+    let err = run_notation(&chain, notation(&chain, &h)).unwrap_err();
     assert!(matches!(err, VerifyError::Malformed { .. }), "{err}");
     eprintln!("MSG {err}");
 }
 
 #[test]
 fn notation_payload_for_another_image_is_refused() {
-    let chain = chain();
-    let mut other = image();
+    let chain = Chain::new();
+    let mut other = test_image();
     other.digest = other_digest();
-    let err = run(
-        &notation_policy(&chain, &[PROFILE], Revocation::Skip),
-        &image(),
-        &[notation_candidate(jws(
-            &chain,
-            &header(&version()),
-            &target(&other),
-        ))],
-    )
-    .unwrap_err();
+    let signed = chain.jws(&header(&version()), &target(&other));
+    let err = run_notation(&chain, notation_candidate(signed)).unwrap_err();
     assert!(matches!(err, VerifyError::OtherDigest { .. }), "{err}");
     eprintln!("MSG {err}");
-    let mut resized = image();
+    let mut resized = test_image();
     resized.size += 1;
-    let err = run(
-        &notation_policy(&chain, &[PROFILE], Revocation::Skip),
-        &image(),
-        &[notation_candidate(jws(
-            &chain,
-            &header(&version()),
-            &target(&resized),
-        ))],
-    )
-    .unwrap_err();
+    let signed = chain.jws(&header(&version()), &target(&resized));
+    let err = run_notation(&chain, notation_candidate(signed)).unwrap_err();
     assert!(matches!(err, VerifyError::OtherDigest { .. }), "{err}");
     eprintln!("MSG {err}");
 }
 
 #[test]
 fn notation_alg_must_fit_the_leaf_key() {
-    let chain = chain();
+    let chain = Chain::new();
     let mut h = header(&version());
     h["alg"] = json!("ES256");
-    let err = run(
-        &notation_policy(&chain, &[PROFILE], Revocation::Skip),
-        &image(),
-        &[notation_candidate(jws(&chain, &h, &target(&image())))],
-    )
-    .unwrap_err();
+    let err = run_notation(&chain, notation(&chain, &h)).unwrap_err();
     assert!(matches!(err, VerifyError::Malformed { .. }), "{err}");
     eprintln!("MSG {err}");
     assert!(
@@ -506,24 +394,20 @@ fn notation_alg_must_fit_the_leaf_key() {
 
 #[test]
 fn notation_expired_signature_is_refused() {
-    let chain = chain();
-    let mut h = header(&version());
-    h["io.cncf.notary.expiry"] = json!("2026-01-02T04:00:00Z");
-    h["crit"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!("io.cncf.notary.expiry"));
-    let candidate = notation_candidate(jws(&chain, &h, &target(&image())));
+    let chain = Chain::new();
+    let expiry = json!("2026-01-02T04:00:00Z");
+    let h = with_critical(header(&version()), "io.cncf.notary.expiry", expiry);
+    let candidate = notation(&chain, &h);
     let policy = notation_policy(&chain, &[PROFILE], Revocation::Skip);
     run_at(
         &policy,
-        &image(),
+        &test_image(),
         std::slice::from_ref(&candidate),
         SIGNED + 60,
         |_| Ok(Vec::new()),
     )
     .unwrap();
-    let err = run_at(&policy, &image(), &[candidate], SIGNED + 7200, |_| {
+    let err = run_at(&policy, &test_image(), &[candidate], SIGNED + 7200, |_| {
         Ok(Vec::new())
     })
     .unwrap_err();
@@ -533,10 +417,10 @@ fn notation_expired_signature_is_refused() {
 
 #[test]
 fn notation_chain_to_another_root_is_refused() {
-    let (chain, other) = (chain(), chain());
+    let (chain, other) = (Chain::new(), Chain::new());
     let err = run(
         &notation_policy(&other, &[PROFILE], Revocation::Skip),
-        &image(),
+        &test_image(),
         &[good_notation(&chain)],
     )
     .unwrap_err();
@@ -551,11 +435,11 @@ fn notation_chain_to_another_root_is_refused() {
 
 #[test]
 fn notation_revocation_is_asked_and_fails_closed() {
-    let chain = chain();
+    let chain = Chain::new();
     let policy = notation_policy(&chain, &[PROFILE], Revocation::Required);
     let candidates = [good_notation(&chain)];
     let asked = std::cell::RefCell::new(Vec::new());
-    run_at(&policy, &image(), &candidates, NOW, |q| {
+    run_at(&policy, &test_image(), &candidates, NOW, |q| {
         asked.borrow_mut().push(q);
         Ok(Vec::new())
     })
@@ -570,7 +454,7 @@ fn notation_revocation_is_asked_and_fails_closed() {
         notation::certificate_hashes(&chain.ders).unwrap()
     );
 
-    let err = run_at(&policy, &image(), &candidates, NOW, |_| {
+    let err = run_at(&policy, &test_image(), &candidates, NOW, |_| {
         Ok(vec![JOB.to_owned()])
     })
     .unwrap_err();
@@ -581,7 +465,7 @@ fn notation_revocation_is_asked_and_fails_closed() {
         "{err}"
     );
 
-    let err = run_at(&policy, &image(), &candidates, NOW, |_| {
+    let err = run_at(&policy, &test_image(), &candidates, NOW, |_| {
         Err(shared::AwsError::local(
             "signer:GetRevocationStatus",
             "unreachable",
@@ -610,7 +494,7 @@ fn tbs_by_hand(cert: &[u8]) -> &[u8] {
 
 #[test]
 fn revocation_hashes_pair_each_certificate_with_its_issuer() {
-    let chain = chain();
+    let chain = Chain::new();
     let hashes = notation::certificate_hashes(&chain.ders).unwrap();
     let h = |c: &[u8]| {
         ring::digest::digest(&ring::digest::SHA384, tbs_by_hand(c))
@@ -713,15 +597,15 @@ fn policy_reports_every_problem_at_once() {
 #[test]
 fn a_blob_over_the_limit_is_refused() {
     let key = Key::p256();
-    let subject = image();
-    let mut big = payload(&subject.digest);
+    let subject = test_image();
+    let mut big = cosign_payload(&subject.digest);
     big.resize(MAX_SIGNATURE_BLOB as usize + 1, b' ');
     let candidate = signed_legacy(&key, &big);
     assert!(
         wanted(&candidate.manifest).is_empty(),
         "a layer over the limit is not fetched"
     );
-    let err = run(&key_policy(&key), &subject, &[candidate]).unwrap_err();
+    let err = run_cosign(&key, &[candidate]).unwrap_err();
     assert!(matches!(err, VerifyError::Malformed { .. }), "{err}");
     eprintln!("MSG {err}");
     assert!(
@@ -732,17 +616,9 @@ fn a_blob_over_the_limit_is_refused() {
 
 #[test]
 fn a_jws_with_ten_thousand_certificates_is_refused() {
-    let chain = chain();
-    let mut v: Value =
-        serde_json::from_slice(&jws(&chain, &header(&version()), &target(&image()))).unwrap();
-    let one = v["header"]["x5c"][0].clone();
-    v["header"]["x5c"] = Value::Array(vec![one; 10_000]);
-    let err = run(
-        &notation_policy(&chain, &[PROFILE], Revocation::Skip),
-        &image(),
-        &[notation_candidate(v.to_string().into_bytes())],
-    )
-    .unwrap_err();
+    let chain = Chain::new();
+    let jws = jws_with_certificates(&chain, 10_000);
+    let err = run_notation(&chain, notation_candidate(jws)).unwrap_err();
     assert!(matches!(err, VerifyError::Malformed { .. }), "{err}");
     eprintln!("MSG {err}");
 }
@@ -750,14 +626,8 @@ fn a_jws_with_ten_thousand_certificates_is_refused() {
 #[test]
 fn deeply_nested_json_is_refused() {
     let key = Key::p256();
-    let subject = image();
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let err = run(
-        &key_policy(&key),
-        &subject,
-        &[signed_legacy(&key, deep.as_bytes())],
-    )
-    .unwrap_err();
+    let err = run_cosign(&key, &[signed_legacy(&key, deep.as_bytes())]).unwrap_err();
     assert!(matches!(err, VerifyError::Malformed { .. }), "{err}");
     eprintln!("MSG {err}");
     assert!(err.to_string().contains("nests"), "{err}");
@@ -771,78 +641,61 @@ fn deeply_nested_json_is_refused() {
         found: Found::Referrer,
         blobs: Vec::new(),
     };
-    let err = run(&key_policy(&key), &subject, &[candidate]).unwrap_err();
+    let err = run_cosign(&key, &[candidate]).unwrap_err();
     assert!(matches!(err, VerifyError::Malformed { .. }), "{err}");
     eprintln!("MSG {err}");
 }
 
 #[test]
 fn a_chain_longer_than_allowed_and_other_plugins_are_refused() {
-    let chain = chain();
-    let mut v: Value =
-        serde_json::from_slice(&jws(&chain, &header(&version()), &target(&image()))).unwrap();
-    let one = v["header"]["x5c"][0].clone();
-    v["header"]["x5c"] = Value::Array(vec![one; notation::MAX_CHAIN + 1]);
-    let policy = notation_policy(&chain, &[PROFILE], Revocation::Skip);
-    let err = run(
-        &policy,
-        &image(),
-        &[notation_candidate(v.to_string().into_bytes())],
-    )
-    .unwrap_err();
+    let chain = Chain::new();
+    let jws = jws_with_certificates(&chain, notation::MAX_CHAIN + 1);
+    let err = run_notation(&chain, notation_candidate(jws)).unwrap_err();
     assert!(matches!(err, VerifyError::Malformed { .. }), "{err}");
     assert!(
         err.to_string().contains("x5c holds 11 certificates"),
         "{err}"
     );
 
-    let mut h = header(&version());
-    h["io.cncf.notary.verificationPlugin"] = json!(notation::AWS_SIGNER_PLUGIN);
-    h["io.cncf.notary.verificationPluginMinVersion"] = json!("1.0.0");
-    for name in [
+    let plugin = json!(notation::AWS_SIGNER_PLUGIN);
+    let h = with_critical(
+        header(&version()),
         "io.cncf.notary.verificationPlugin",
+        plugin,
+    );
+    let mut h = with_critical(
+        h,
         "io.cncf.notary.verificationPluginMinVersion",
-    ] {
-        h["crit"].as_array_mut().unwrap().push(json!(name));
-    }
-    run(
-        &policy,
-        &image(),
-        &[notation_candidate(jws(&chain, &h, &target(&image())))],
-    )
-    .unwrap();
+        json!("1.0.0"),
+    );
+    run_notation(&chain, notation(&chain, &h)).unwrap();
     h["io.cncf.notary.verificationPlugin"] = json!("io.example.plugin");
-    let err = run(
-        &policy,
-        &image(),
-        &[notation_candidate(jws(&chain, &h, &target(&image())))],
-    )
-    .unwrap_err();
+    let err = run_notation(&chain, notation(&chain, &h)).unwrap_err();
     assert!(matches!(err, VerifyError::Unsupported { .. }), "{err}");
 }
 
 #[test]
 fn every_refusal_has_a_listed_name_and_is_job_failed() {
     let key = Key::p256();
-    let subject = image();
+    let subject = test_image();
     let errors = [
-        run(&key_policy(&key), &subject, &[]).unwrap_err(),
-        run(
-            &key_policy(&key),
-            &subject,
-            &[signed_legacy(&key, &payload(&other_digest()))],
+        run_cosign(&key, &[]).unwrap_err(),
+        run_cosign(
+            &key,
+            &[signed_legacy(&key, &cosign_payload(&other_digest()))],
         )
         .unwrap_err(),
-        run(
-            &key_policy(&key),
-            &subject,
-            &[signed_legacy(&Key::p256(), &payload(&subject.digest))],
+        run_cosign(
+            &key,
+            &[signed_legacy(
+                &Key::p256(),
+                &cosign_payload(&subject.digest),
+            )],
         )
         .unwrap_err(),
-        run(
-            &key_policy(&key),
-            &subject,
-            &[legacy(&payload(&subject.digest), "!")],
+        run_cosign(
+            &key,
+            &[legacy_candidate(&cosign_payload(&subject.digest), "!")],
         )
         .unwrap_err(),
     ];

@@ -2,91 +2,21 @@
 //! (signatures made by KMS `Sign`), and the refusals of missing objects and unusable keys.
 #![cfg(feature = "verify")]
 
-use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::types::{KeySpec, SigningAlgorithmSpec};
 use base64::Engine;
 use serde_json::json;
 use shared::error::{Failure, FailureType};
 use shared::verify::*;
 use testkit::LocalAws;
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-fn sha256(bytes: &[u8]) -> String {
-    shared::registry::sha256_digest(bytes)
-}
-
-fn image() -> Subject {
-    let manifest = br#"{"schemaVersion":2,"layers":[]}"#;
-    Subject {
-        digest: sha256(manifest),
-        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
-        size: manifest.len() as u64,
-    }
-}
+use testkit::signing::{B64, Key, cosign_payload, kms_key, kms_sign, legacy_candidate, test_image};
 
 fn payload() -> Vec<u8> {
-    format!(
-        r#"{{"critical":{{"identity":{{"docker-reference":"app"}},"image":{{"docker-manifest-digest":"{}"}},"type":"cosign container image signature"}},"optional":null}}"#,
-        image().digest
-    )
-    .into_bytes()
+    cosign_payload(&test_image().digest)
 }
 
+/// cosign's legacy signature of the test image, `signature` over its payload.
 fn legacy(signature: &[u8]) -> Candidate {
-    let payload = payload();
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(b"{}"), "size": 2},
-        "layers": [{
-            "mediaType": SIMPLE_SIGNING,
-            "digest": sha256(&payload),
-            "size": payload.len(),
-            "annotations": {"dev.cosignproject.cosign/signature": B64.encode(signature)},
-        }],
-    })
-    .to_string()
-    .into_bytes();
-    Candidate {
-        digest: sha256(&manifest),
-        manifest,
-        found: Found::LegacyTag("sha256-x.sig".into()),
-        blobs: vec![Blob {
-            digest: sha256(&payload),
-            bytes: payload,
-        }],
-    }
-}
-
-async fn kms_key(kms: &aws_sdk_kms::Client, spec: KeySpec) -> String {
-    kms.create_key()
-        .key_spec(spec)
-        .key_usage(KeyUsageType::SignVerify)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap()
-        .arn
-        .unwrap()
-}
-
-async fn kms_sign(
-    kms: &aws_sdk_kms::Client,
-    arn: &str,
-    algorithm: SigningAlgorithmSpec,
-) -> Vec<u8> {
-    kms.sign()
-        .key_id(arn)
-        .message(aws_smithy_types::Blob::new(payload()))
-        .message_type(MessageType::Raw)
-        .signing_algorithm(algorithm)
-        .send()
-        .await
-        .unwrap()
-        .signature
-        .unwrap()
-        .into_inner()
+    legacy_candidate(&payload(), &B64.encode(signature))
 }
 
 fn spec(value: serde_json::Value) -> Requirements {
@@ -101,19 +31,13 @@ async fn keys_are_read_from_kms_and_s3() {
     let kms = &lookups.kms;
 
     // A key in S3 (its PEM), made here and signing here.
-    let local = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let signer = ring::signature::EcdsaKeyPair::from_pkcs8(
-        &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-        &local.serialize_der(),
-        &ring::rand::SystemRandom::new(),
-    )
-    .unwrap();
+    let local = Key::p256();
     let s3 = aws.s3().await;
     s3.create_bucket().bucket("trust").send().await.unwrap();
     s3.put_object()
         .bucket("trust")
         .key("cosign.pub")
-        .body(local.public_key_pem().into_bytes().into())
+        .body(local.pem().into_bytes().into())
         .send()
         .await
         .unwrap();
@@ -130,17 +54,21 @@ async fn keys_are_read_from_kms_and_s3() {
     )
     .await
     .unwrap();
+    let payload = payload();
     let candidates = [
-        legacy(&kms_sign(kms, &p256, SigningAlgorithmSpec::EcdsaSha256).await),
-        legacy(&kms_sign(kms, &rsa, SigningAlgorithmSpec::RsassaPkcs1V15Sha256).await),
+        legacy(&kms_sign(kms, &p256, SigningAlgorithmSpec::EcdsaSha256, &payload).await),
         legacy(
-            signer
-                .sign(&ring::rand::SystemRandom::new(), &payload())
-                .unwrap()
-                .as_ref(),
+            &kms_sign(
+                kms,
+                &rsa,
+                SigningAlgorithmSpec::RsassaPkcs1V15Sha256,
+                &payload,
+            )
+            .await,
         ),
+        legacy(&local.sign(&payload)),
     ];
-    let evidence = check(&policy, &image(), &candidates, &lookups)
+    let evidence = check(&policy, &test_image(), &candidates, &lookups)
         .await
         .unwrap();
     assert_eq!(evidence.len(), 3);
@@ -150,7 +78,7 @@ async fn keys_are_read_from_kms_and_s3() {
     );
 
     // One signature missing: the KMS key's requirement names the key ARN.
-    let err = check(&policy, &image(), &candidates[1..], &lookups)
+    let err = check(&policy, &test_image(), &candidates[1..], &lookups)
         .await
         .unwrap_err();
     assert!(matches!(err, VerifyError::UntrustedKey { .. }), "{err}");

@@ -4,14 +4,13 @@
 #![cfg(feature = "verify")]
 
 use base64::Engine;
-use rcgen::PublicKeyData;
-use ring::rand::SystemRandom;
-use ring::signature::{self, EcdsaKeyPair};
 use serde_json::{Value, json};
 use shared::verify::*;
+use testkit::registry::referrer_manifest;
+use testkit::signing::{
+    B64, Key, candidate, cosign_key_policy, cosign_manifest, cosign_payload, test_image,
+};
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const IN_TOTO: &str = "application/vnd.in-toto+json";
 
 fn sha256(bytes: &[u8]) -> String {
@@ -28,43 +27,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-struct Key {
-    pair: EcdsaKeyPair,
-    rcgen: rcgen::KeyPair,
-}
-
-impl Key {
-    fn p256() -> Self {
-        let rcgen = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let pair = EcdsaKeyPair::from_pkcs8(
-            &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-            &rcgen.serialize_der(),
-            &SystemRandom::new(),
-        )
-        .unwrap();
-        Self { pair, rcgen }
-    }
-    fn sign(&self, msg: &[u8]) -> Vec<u8> {
-        self.pair
-            .sign(&SystemRandom::new(), msg)
-            .unwrap()
-            .as_ref()
-            .to_vec()
-    }
-    fn spki(&self) -> Vec<u8> {
-        self.rcgen.subject_public_key_info()
-    }
-}
-
-fn image() -> Subject {
-    let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#;
-    Subject {
-        digest: sha256(manifest),
-        media_type: OCI_MANIFEST.into(),
-        size: manifest.len() as u64,
-    }
-}
-
 fn run(policy: &Policy, candidates: &[Candidate]) -> Result<Vec<Evidence>, VerifyError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -73,9 +35,13 @@ fn run(policy: &Policy, candidates: &[Candidate]) -> Result<Vec<Evidence>, Verif
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    rt.block_on(check_at(policy, &image(), candidates, now, |_| async {
-        Ok(Vec::new())
-    }))
+    rt.block_on(check_at(
+        policy,
+        &test_image(),
+        candidates,
+        now,
+        |_| async { Ok(Vec::new()) },
+    ))
 }
 
 /// cosign 3's statement for an image.
@@ -127,27 +93,15 @@ fn bundle(material: Value, entry: Value, payload: &[u8], signature: &[u8]) -> Ve
     .into_bytes()
 }
 
-fn candidate(bundle: Vec<u8>) -> Candidate {
-    let subject = image();
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "artifactType": SIGSTORE_BUNDLE,
-        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(b"{}"), "size": 2},
-        "layers": [{"mediaType": SIGSTORE_BUNDLE, "digest": sha256(&bundle), "size": bundle.len()}],
-        "subject": {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size},
-    })
-    .to_string()
-    .into_bytes();
-    Candidate {
-        digest: sha256(&manifest),
-        manifest,
-        found: Found::Referrer,
-        blobs: vec![Blob {
-            digest: sha256(&bundle),
-            bytes: bundle,
-        }],
-    }
+/// cosign 3's referrer of the test image whose one layer is `bundle`.
+fn bundle_candidate(bundle: Vec<u8>) -> Candidate {
+    let subject = test_image();
+    let manifest = referrer_manifest(
+        (&subject.digest, &subject.media_type, subject.size),
+        SIGSTORE_BUNDLE,
+        (&sha256(&bundle), bundle.len() as u64),
+    );
+    candidate(manifest.to_vec(), Found::Referrer, bundle)
 }
 
 fn keyed_bundle(key: &Key, digest: &str) -> Candidate {
@@ -158,9 +112,9 @@ fn keyed_bundle(key: &Key, digest: &str) -> Candidate {
         "logId": {"keyId": B64.encode(sha256_raw(b"some log"))},
         "kindVersion": {"kind": "dsse", "version": "0.0.1"},
         "integratedTime": "1767323045",
-        "canonicalizedBody": B64.encode(dsse_body(&payload, &signature, &key.rcgen.public_key_pem())),
+        "canonicalizedBody": B64.encode(dsse_body(&payload, &signature, &key.pem())),
     });
-    candidate(bundle(
+    bundle_candidate(bundle(
         json!({"publicKey": {"hint": "test"}}),
         entry,
         &payload,
@@ -168,22 +122,13 @@ fn keyed_bundle(key: &Key, digest: &str) -> Candidate {
     ))
 }
 
-fn key_policy(key: &Key) -> Policy {
-    Policy {
-        require: vec![Trust::CosignKey {
-            key: PublicKey::from_spki(&key.spki()).unwrap(),
-            source: "given inline".into(),
-        }],
-    }
-}
-
 #[test]
 fn bundle_signed_with_the_key_verifies() {
     let key = Key::p256();
-    let c = keyed_bundle(&key, &image().digest);
+    let c = keyed_bundle(&key, &test_image().digest);
     assert_eq!(classify(&c.manifest), Some(Format::SigstoreBundle));
     assert_eq!(wanted(&c.manifest).len(), 1);
-    let evidence = run(&key_policy(&key), &[c]).unwrap();
+    let evidence = run(&cosign_key_policy(&key), &[c]).unwrap();
     assert_eq!(
         evidence[0].signer,
         format!(
@@ -196,13 +141,21 @@ fn bundle_signed_with_the_key_verifies() {
 #[test]
 fn bundle_by_another_key_or_over_another_digest_is_refused() {
     let (key, other) = (Key::p256(), Key::p256());
-    let err = run(&key_policy(&key), &[keyed_bundle(&other, &image().digest)]).unwrap_err();
+    let err = run(
+        &cosign_key_policy(&key),
+        &[keyed_bundle(&other, &test_image().digest)],
+    )
+    .unwrap_err();
     assert!(matches!(err, VerifyError::UntrustedKey { .. }), "{err}");
-    let err = run(&key_policy(&key), &[keyed_bundle(&key, &sha256(b"other"))]).unwrap_err();
+    let err = run(
+        &cosign_key_policy(&key),
+        &[keyed_bundle(&key, &sha256(b"other"))],
+    )
+    .unwrap_err();
     assert!(matches!(err, VerifyError::OtherDigest { .. }), "{err}");
     let err = run(
-        &key_policy(&key),
-        &[candidate(b"{\"mediaType\": 1}".to_vec())],
+        &cosign_key_policy(&key),
+        &[bundle_candidate(b"{\"mediaType\": 1}".to_vec())],
     )
     .unwrap_err();
     assert!(matches!(err, VerifyError::Malformed { .. }), "{err}");
@@ -367,14 +320,14 @@ fn keyless_bundle_from(
     let cert_der = rustls_pki_types::pem::PemObject::from_pem_slice(cert_pem.as_bytes())
         .map(|c: rustls_pki_types::CertificateDer<'static>| c.to_vec())
         .unwrap();
-    let payload = statement(&image().digest);
+    let payload = statement(&test_image().digest);
     let signature = key.sign(&pae(&payload));
     let entry = rekor_entry(
         sigstore,
         &dsse_body(&payload, &signature, &cert_pem),
         in_log,
     );
-    candidate(bundle(
+    bundle_candidate(bundle(
         json!({"certificate": {"rawBytes": B64.encode(cert_der)}}),
         entry,
         &payload,
@@ -388,20 +341,35 @@ fn keyless_policy(sigstore: &Sigstore, identity: Identity, issuer: &str) -> Poli
     }
 }
 
+/// The policy requiring IDENTITY from ISSUER, exactly.
+fn exact_policy(sigstore: &Sigstore) -> Policy {
+    keyless_policy(sigstore, Identity::Exact(IDENTITY.into()), ISSUER)
+}
+
+/// The policy requiring an identity of the `org` organisation from ISSUER.
+fn org_policy(sigstore: &Sigstore) -> Policy {
+    let org = Identity::Prefix("https://github.com/org/".into());
+    keyless_policy(sigstore, org, ISSUER)
+}
+
+/// The refusal of `candidate` by `policy` for an untrusted identity: its message.
+fn untrusted_identity(policy: &Policy, candidate: &Candidate) -> String {
+    let err = run(policy, std::slice::from_ref(candidate)).unwrap_err();
+    assert!(
+        matches!(err, VerifyError::UntrustedIdentity { .. }),
+        "{err}"
+    );
+    err.to_string()
+}
+
 #[test]
 fn keyless_bundle_by_the_identity_verifies() {
     let s = sigstore();
     let c = keyless_bundle(&s, IDENTITY, ISSUER, true);
-    let exact = keyless_policy(&s, Identity::Exact(IDENTITY.into()), ISSUER);
-    let evidence = run(&exact, std::slice::from_ref(&c)).unwrap();
+    let evidence = run(&exact_policy(&s), std::slice::from_ref(&c)).unwrap();
     assert_eq!(evidence[0].signer, format!("keyless {IDENTITY} ({ISSUER})"));
     assert!(evidence[0].signed_at.is_some());
-    let prefix = keyless_policy(
-        &s,
-        Identity::Prefix("https://github.com/org/".into()),
-        ISSUER,
-    );
-    run(&prefix, &[c]).unwrap();
+    run(&org_policy(&s), &[c]).unwrap();
 }
 
 #[test]
@@ -413,51 +381,23 @@ fn keyless_bundle_by_another_identity_or_issuer_is_refused() {
         ISSUER,
         true,
     );
-    for policy in [
-        keyless_policy(&s, Identity::Exact(IDENTITY.into()), ISSUER),
-        keyless_policy(
-            &s,
-            Identity::Prefix("https://github.com/org/".into()),
-            ISSUER,
-        ),
-    ] {
-        let err = run(&policy, std::slice::from_ref(&c)).unwrap_err();
-        assert!(
-            matches!(err, VerifyError::UntrustedIdentity { .. }),
-            "{err}"
-        );
-        assert!(err.to_string().contains("github.com/evil/app"), "{err}");
+    for policy in [exact_policy(&s), org_policy(&s)] {
+        let text = untrusted_identity(&policy, &c);
+        assert!(text.contains("github.com/evil/app"), "{text}");
     }
     let c = keyless_bundle(&s, IDENTITY, "https://accounts.example.com", true);
-    let err = run(
-        &keyless_policy(&s, Identity::Exact(IDENTITY.into()), ISSUER),
-        &[c],
-    )
-    .unwrap_err();
-    assert!(
-        matches!(err, VerifyError::UntrustedIdentity { .. }),
-        "{err}"
-    );
-    assert!(err.to_string().contains("other issuer"), "{err}");
+    let text = untrusted_identity(&exact_policy(&s), &c);
+    assert!(text.contains("other issuer"), "{text}");
 }
 
 #[test]
 fn keyless_bundle_whose_entry_is_not_in_the_log_is_refused() {
     let s = sigstore();
     let c = keyless_bundle(&s, IDENTITY, ISSUER, false);
-    let err = run(
-        &keyless_policy(&s, Identity::Exact(IDENTITY.into()), ISSUER),
-        &[c],
-    )
-    .unwrap_err();
+    let text = untrusted_identity(&exact_policy(&s), &c);
     assert!(
-        matches!(err, VerifyError::UntrustedIdentity { .. }),
-        "{err}"
-    );
-    assert!(
-        err.to_string()
-            .contains("does not verify against the trusted root"),
-        "{err}"
+        text.contains("does not verify against the trusted root"),
+        "{text}"
     );
 }
 
@@ -468,19 +408,10 @@ fn keyless_bundle_from_another_fulcio_is_refused() {
         keyless_bundle_from(&other, &s, IDENTITY, ISSUER, true),
         keyless_bundle(&other, IDENTITY, ISSUER, true),
     ] {
-        let err = run(
-            &keyless_policy(&s, Identity::Exact(IDENTITY.into()), ISSUER),
-            &[c],
-        )
-        .unwrap_err();
+        let text = untrusted_identity(&exact_policy(&s), &c);
         assert!(
-            matches!(err, VerifyError::UntrustedIdentity { .. }),
-            "{err}"
-        );
-        assert!(
-            err.to_string()
-                .contains("does not verify against the trusted root"),
-            "{err}"
+            text.contains("does not verify against the trusted root"),
+            "{text}"
         );
     }
 }
@@ -488,43 +419,21 @@ fn keyless_bundle_from_another_fulcio_is_refused() {
 #[test]
 fn legacy_keyless_signatures_are_refused_with_the_way_out() {
     let s = sigstore();
-    let payload = format!(
-        r#"{{"critical":{{"identity":{{"docker-reference":"x"}},"image":{{"docker-manifest-digest":"{}"}},"type":"cosign container image signature"}}}}"#,
-        image().digest
-    )
-    .into_bytes();
+    let payload = cosign_payload(&test_image().digest);
     let (cert_pem, key) = fulcio_leaf(&s, IDENTITY, ISSUER);
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(b"{}"), "size": 2},
-        "layers": [{
-            "mediaType": SIMPLE_SIGNING,
-            "digest": sha256(&payload),
-            "size": payload.len(),
-            "annotations": {
-                "dev.cosignproject.cosign/signature": B64.encode(key.sign(&payload)),
-                "dev.sigstore.cosign/certificate": cert_pem,
-                "dev.sigstore.cosign/bundle": "{}",
-            },
-        }],
-    })
-    .to_string()
-    .into_bytes();
-    let c = Candidate {
-        digest: sha256(&manifest),
-        manifest,
-        found: Found::LegacyTag("sha256-x.sig".into()),
-        blobs: vec![Blob {
-            digest: sha256(&payload),
-            bytes: payload,
-        }],
-    };
-    let err = run(
-        &keyless_policy(&s, Identity::Exact(IDENTITY.into()), ISSUER),
-        &[c],
-    )
-    .unwrap_err();
+    let signed = cosign_manifest(
+        &sha256(b"{}"),
+        (&sha256(&payload), payload.len() as u64),
+        &key.cosign_signature(&payload),
+    );
+    // The legacy keyless form: the signing certificate and the Rekor bundle as annotations.
+    let mut manifest: Value = serde_json::from_slice(&signed).unwrap();
+    let annotations = &mut manifest["layers"][0]["annotations"];
+    annotations["dev.sigstore.cosign/certificate"] = json!(cert_pem);
+    annotations["dev.sigstore.cosign/bundle"] = json!("{}");
+    let legacy = Found::LegacyTag("sha256-x.sig".into());
+    let c = candidate(manifest.to_string().into_bytes(), legacy, payload);
+    let err = run(&exact_policy(&s), &[c]).unwrap_err();
     assert!(matches!(err, VerifyError::Unsupported { .. }), "{err}");
     assert!(
         err.to_string()

@@ -1,13 +1,18 @@
 //! Signatures made by the tests, with freshly generated keys: cosign's simple signing
 //! (the payload and its signature manifest) and Notation JWS envelopes signed by a test
-//! AWS Signer chain (a P-384 root and a code-signing leaf), as the tools write them.
+//! AWS Signer chain (a P-384 root and a code-signing leaf), as the tools write them; keys
+//! in the local KMS; and the vectors as `shared::verify` is given them (the test image,
+//! candidates, a key's policy).
 
+use aws_sdk_kms::primitives::Blob as KmsBlob;
+use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
 use base64::Engine;
 use rcgen::PublicKeyData;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair};
 use serde_json::{Value, json};
 use shared::registry::sha256_digest;
+use shared::verify::{Blob, Candidate, Found, Policy, PublicKey, Subject, Trust};
 
 pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 pub const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -188,4 +193,83 @@ pub fn notation_manifest(subject: (&str, &str, u64), jws: (&str, u64)) -> Vec<u8
     })
     .to_string()
     .into_bytes()
+}
+
+/// A signing key of `spec` created in the local KMS: its ARN.
+pub async fn kms_key(kms: &aws_sdk_kms::Client, spec: KeySpec) -> String {
+    kms.create_key()
+        .key_spec(spec)
+        .key_usage(KeyUsageType::SignVerify)
+        .send()
+        .await
+        .expect("KMS key created")
+        .key_metadata
+        .and_then(|m| m.arn)
+        .expect("a key ARN")
+}
+
+/// KMS `Sign` of `message` itself (not a digest of it) by the key `arn`: the signature.
+pub async fn kms_sign(
+    kms: &aws_sdk_kms::Client,
+    arn: &str,
+    algorithm: SigningAlgorithmSpec,
+    message: &[u8],
+) -> Vec<u8> {
+    kms.sign()
+        .key_id(arn)
+        .message(KmsBlob::new(message))
+        .message_type(MessageType::Raw)
+        .signing_algorithm(algorithm)
+        .send()
+        .await
+        .expect("signed by KMS")
+        .signature
+        .expect("a signature")
+        .into_inner()
+}
+
+/// The image the vectors sign: an OCI image manifest with no layers.
+pub fn test_image() -> Subject {
+    let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#;
+    Subject {
+        digest: sha256_digest(manifest),
+        media_type: OCI_MANIFEST.into(),
+        size: manifest.len() as u64,
+    }
+}
+
+/// A signature as the verifier is given it: its manifest, where it was found, and the one
+/// blob it reads.
+pub fn candidate(manifest: Vec<u8>, found: Found, blob: Vec<u8>) -> Candidate {
+    Candidate {
+        digest: sha256_digest(&manifest),
+        manifest,
+        found,
+        blobs: vec![Blob {
+            digest: sha256_digest(&blob),
+            bytes: blob,
+        }],
+    }
+}
+
+/// cosign's legacy signature [`cosign_manifest`] of `payload`, carrying `signature`
+/// (base64), found at the test image's `sha256-<hex>.sig` tag.
+pub fn legacy_candidate(payload: &[u8], signature: &str) -> Candidate {
+    let manifest = cosign_manifest(
+        &sha256_digest(b"{}"),
+        (&sha256_digest(payload), payload.len() as u64),
+        signature,
+    );
+    let tag = format!("{}.sig", test_image().digest.replace(':', "-"));
+    candidate(manifest, Found::LegacyTag(tag), payload.to_vec())
+}
+
+/// The policy that requires a cosign signature by `key`, given inline.
+pub fn cosign_key_policy(key: &Key) -> Policy {
+    Policy {
+        require: vec![Trust::CosignKey {
+            key: PublicKey::from_pem(&key.pem()).expect("a PEM public key"),
+            source: "given inline".into(),
+        }],
+    }
 }

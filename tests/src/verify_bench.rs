@@ -9,12 +9,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use shared::registry::sha256_digest;
-use shared::verify::{
-    Blob, Candidate, Found, Policy, PublicKey, Revocation, Subject, Trust, check_at,
-};
+use shared::verify::{Found, Policy, Revocation, Trust, check_at};
 
 use crate::signing::{
-    Chain, Key, cosign_manifest, cosign_payload, notation_manifest, notation_payload, signer_header,
+    Chain, Key, candidate, cosign_key_policy, cosign_manifest, cosign_payload, legacy_candidate,
+    notation_manifest, notation_payload, signer_header, test_image,
 };
 use crate::{Function, JobBuilder, LocalAws, sequential_round_trips};
 
@@ -194,53 +193,18 @@ fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
-fn subject() -> Subject {
-    let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#;
-    Subject {
-        digest: sha256_digest(manifest),
-        media_type: OCI_MANIFEST.into(),
-        size: manifest.len() as u64,
-    }
-}
-
-fn candidate(manifest: Vec<u8>, found: Found, blob: Vec<u8>) -> Candidate {
-    Candidate {
-        digest: sha256_digest(&manifest),
-        manifest,
-        found,
-        blobs: vec![Blob {
-            digest: sha256_digest(&blob),
-            bytes: blob,
-        }],
-    }
-}
-
 /// The check's time over generated vectors: a cosign key signature and a Notation one.
 pub fn cpu_rows(runs: usize) -> Vec<Value> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a runtime");
-    let subject = subject();
+    let subject = test_image();
     let now = 1_767_323_045 + 3600;
     let key = Key::p256();
     let payload = cosign_payload(&subject.digest);
-    let manifest = cosign_manifest(
-        &sha256_digest(b"{}"),
-        (&sha256_digest(&payload), payload.len() as u64),
-        &key.cosign_signature(&payload),
-    );
     let cosign = (
-        Policy {
-            require: vec![Trust::CosignKey {
-                key: PublicKey::from_pem(&key.pem()).expect("a key"),
-                source: "given inline".into(),
-            }],
-        },
-        vec![candidate(
-            manifest,
-            Found::LegacyTag("bench.sig".into()),
-            payload,
-        )],
+        cosign_key_policy(&key),
+        vec![legacy_candidate(&payload, &key.cosign_signature(&payload))],
     );
     let chain = Chain::new();
     let s = (subject.digest.as_str(), OCI_MANIFEST, subject.size);
