@@ -7,7 +7,7 @@
 
 mod common;
 
-use aws_sdk_kms::types::{KeySpec, KeyUsageType, MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::types::{KeySpec, SigningAlgorithmSpec};
 use base64::Engine;
 use common::*;
 use serde_json::{Value, json};
@@ -16,8 +16,8 @@ use shared::registry::sha256_digest;
 use testkit::local_aws::ACCOUNT;
 use testkit::registry::{AuthMode, EMPTY_JSON, Registry, push_blob, put_user_secret, seed_image};
 use testkit::signing::{
-    B64, Chain, Key, cosign_manifest, cosign_payload, notation_manifest, notation_payload,
-    signer_header,
+    B64, Chain, Key, cosign_manifest, cosign_payload, kms_key, kms_sign, notation_manifest,
+    notation_payload, signer_header,
 };
 
 const SECRET: &str = "registry/verify";
@@ -25,6 +25,12 @@ const ECR_HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const PROFILE: &str = "arn:aws:signer:us-east-1:123456789012:/signing-profiles/release";
 const JOB: &str = "arn:aws:signer:us-east-1:123456789012:/signing-jobs/5c6d7e8f";
 const BUCKET: &str = "verify-trust";
+
+/// A new repository `repo` holding an unsigned image tagged `v1`: its digest and manifest.
+async fn image_in_new_repo(env: &Env, repo: &str) -> (String, String) {
+    create_repo(&env.ecr, repo, false).await;
+    ecr_image(env, repo, "v1", repo).await
+}
 
 async fn signed_by(env: &Env, repo: &str, subject: &str, key: &Key) -> String {
     let payload = cosign_payload(subject);
@@ -42,6 +48,11 @@ fn params(source: &str, target: &str, verify: Value) -> Value {
         "target": {"repository": target},
         "verify": verify,
     })
+}
+
+/// Runs the promotion of `source:v1` into `target`, requiring a cosign signature by `key`.
+async fn promote_requiring(env: &Env, source: &str, target: &str, key: &Key) -> Run {
+    run_job(env, &params(source, target, key_policy(key)), None).await
 }
 
 /// The refusal of a run that must have written nothing.
@@ -78,17 +89,12 @@ fn ecr_to_ecr_signed_by_the_key_is_promoted_with_its_signature_named() {
     let (env, _serial) = env();
     RT.block_on(async {
         let key = Key::p256();
-        create_repo(&env.ecr, "v-src", false).await;
         create_repo(&env.ecr, "v-dst", false).await;
-        let (digest, _) = ecr_image(env, "v-src", "v1", "signed").await;
+        let (digest, _) = image_in_new_repo(env, "v-src").await;
         let signature = signed_by(env, "v-src", &digest, &key).await;
 
-        let run = run_job(env, &params("v-src", "v-dst", key_policy(&key)), None).await;
-        let (summary, _) = run.success();
-        assert!(
-            summary.contains("Verified: signed by cosign key sha256:"),
-            "{summary}"
-        );
+        let run = promote_requiring(env, "v-src", "v-dst", &key).await;
+        run.summary_with("Verified: signed by cosign key sha256:");
         assert_eq!(
             digest_of(&env.ecr, "v-dst", "prod").await.as_deref(),
             Some(digest.as_str())
@@ -120,15 +126,9 @@ fn an_unsigned_image_is_refused_before_any_write() {
     let (env, _serial) = env();
     RT.block_on(async {
         let key = Key::p256();
-        create_repo(&env.ecr, "v-unsigned", false).await;
         create_repo(&env.ecr, "v-unsigned-dst", false).await;
-        let (digest, _) = ecr_image(env, "v-unsigned", "v1", "unsigned").await;
-        let run = run_job(
-            env,
-            &params("v-unsigned", "v-unsigned-dst", key_policy(&key)),
-            None,
-        )
-        .await;
+        let (digest, _) = image_in_new_repo(env, "v-unsigned").await;
+        let run = promote_requiring(env, "v-unsigned", "v-unsigned-dst", &key).await;
         let message = refused(&run, &digest);
         assert!(
             message.contains("cosign key"),
@@ -143,33 +143,21 @@ fn a_signature_over_another_digest_or_by_another_key_is_refused() {
     let (env, _serial) = env();
     RT.block_on(async {
         let (trusted, other) = (Key::p256(), Key::p256());
-        create_repo(&env.ecr, "v-other", false).await;
         create_repo(&env.ecr, "v-other-dst", false).await;
-        let (digest, _) = ecr_image(env, "v-other", "v1", "other-digest").await;
+        let (digest, _) = image_in_new_repo(env, "v-other").await;
         let elsewhere = sha256_digest(b"another image");
         let payload = cosign_payload(&elsewhere);
         ecr_cosign(env, "v-other", &digest, &payload, &trusted.sign(&payload)).await;
-        let run = run_job(
-            env,
-            &params("v-other", "v-other-dst", key_policy(&trusted)),
-            None,
-        )
-        .await;
+        let run = promote_requiring(env, "v-other", "v-other-dst", &trusted).await;
         let message = refused(&run, &digest);
         assert!(
             message.contains(&format!("over {}", &elsewhere[..19])),
             "says which image the signature is over: {message}"
         );
 
-        create_repo(&env.ecr, "v-untrusted", false).await;
-        let (digest, _) = ecr_image(env, "v-untrusted", "v1", "untrusted").await;
+        let (digest, _) = image_in_new_repo(env, "v-untrusted").await;
         signed_by(env, "v-untrusted", &digest, &other).await;
-        let run = run_job(
-            env,
-            &params("v-untrusted", "v-other-dst", key_policy(&trusted)),
-            None,
-        )
-        .await;
+        let run = promote_requiring(env, "v-untrusted", "v-other-dst", &trusted).await;
         let message = refused(&run, &digest);
         assert!(
             message.contains("a cosign signature not by key"),
@@ -184,13 +172,12 @@ fn a_signature_layer_over_one_mebibyte_is_refused_clearly() {
     let (env, _serial) = env();
     RT.block_on(async {
         let key = Key::p256();
-        create_repo(&env.ecr, "v-big", false).await;
         create_repo(&env.ecr, "v-big-dst", false).await;
-        let (digest, _) = ecr_image(env, "v-big", "v1", "big").await;
+        let (digest, _) = image_in_new_repo(env, "v-big").await;
         let mut payload = cosign_payload(&digest);
         payload.resize((1 << 20) + 1, b' ');
         ecr_cosign(env, "v-big", &digest, &payload, &key.sign(&payload)).await;
-        let run = run_job(env, &params("v-big", "v-big-dst", key_policy(&key)), None).await;
+        let run = promote_requiring(env, "v-big", "v-big-dst", &key).await;
         let message = refused(&run, &digest);
         assert!(message.contains("1048576"), "names the bound: {message}");
         assert!(
@@ -205,8 +192,7 @@ fn a_retag_in_the_same_repository_is_gated_too() {
     let (env, _serial) = env();
     RT.block_on(async {
         let key = Key::p256();
-        create_repo(&env.ecr, "v-retag", false).await;
-        let (digest, _) = ecr_image(env, "v-retag", "v1", "retag").await;
+        let (digest, _) = image_in_new_repo(env, "v-retag").await;
         let params = json!({
             "source": {"repository": "v-retag", "tag": "v1"},
             "tags": ["prod"],
@@ -218,11 +204,7 @@ fn a_retag_in_the_same_repository_is_gated_too() {
 
         signed_by(env, "v-retag", &digest, &key).await;
         let run = run_job(env, &params, None).await;
-        let (summary, _) = run.success();
-        assert!(
-            summary.contains("Verified: signed by cosign key"),
-            "{summary}"
-        );
+        run.summary_with("Verified: signed by cosign key");
         assert_eq!(
             digest_of(&env.ecr, "v-retag", "prod").await.as_deref(),
             Some(digest.as_str())
@@ -241,41 +223,15 @@ fn a_kms_key_signature_is_checked_against_the_key_kms_holds() {
     let (env, _serial) = env();
     RT.block_on(async {
         let kms = aws_sdk_kms::Client::new(&env.sdk);
-        let arn = kms
-            .create_key()
-            .key_spec(KeySpec::EccNistP256)
-            .key_usage(KeyUsageType::SignVerify)
-            .send()
-            .await
-            .unwrap()
-            .key_metadata
-            .unwrap()
-            .arn
-            .unwrap();
-        create_repo(&env.ecr, "v-kms", false).await;
+        let arn = kms_key(&kms, KeySpec::EccNistP256).await;
         create_repo(&env.ecr, "v-kms-dst", false).await;
-        let (digest, _) = ecr_image(env, "v-kms", "v1", "kms").await;
+        let (digest, _) = image_in_new_repo(env, "v-kms").await;
         let payload = cosign_payload(&digest);
-        let signature = kms
-            .sign()
-            .key_id(&arn)
-            .message(aws_smithy_types::Blob::new(payload.clone()))
-            .message_type(MessageType::Raw)
-            .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
-            .send()
-            .await
-            .unwrap()
-            .signature
-            .unwrap()
-            .into_inner();
+        let signature = kms_sign(&kms, &arn, SigningAlgorithmSpec::EcdsaSha256, &payload).await;
         ecr_cosign(env, "v-kms", &digest, &payload, &signature).await;
         let verify = json!({"require": [{"cosign": {"kmsKey": arn}}]});
         let run = run_job(env, &params("v-kms", "v-kms-dst", verify), None).await;
-        let (summary, _) = run.success();
-        assert!(
-            summary.contains("Verified: signed by cosign key"),
-            "{summary}"
-        );
+        run.summary_with("Verified: signed by cosign key");
         assert_eq!(run.ops("GetPublicKey").len(), 1, "the key read once");
     });
 }
@@ -302,9 +258,8 @@ fn notation_by_the_signer_profile_is_accepted_unless_revoked() {
         let chain = Chain::new();
         let roots = put_trust_file(env, "signer-root.pem", &chain.root_pem).await;
         let version = format!("{PROFILE}/v1a2b3c");
-        create_repo(&env.ecr, "v-notation", false).await;
         create_repo(&env.ecr, "v-notation-dst", false).await;
-        let (digest, manifest) = ecr_image(env, "v-notation", "v1", "notation").await;
+        let (digest, manifest) = image_in_new_repo(env, "v-notation").await;
         ecr_notation(env, "v-notation", (&digest, manifest.len() as u64), &chain, &version).await;
         let verify = json!({"require": [{"notation": {"signingProfiles": [PROFILE], "rootCertificates": roots}}]});
         let params = params("v-notation", "v-notation-dst", verify);
@@ -312,8 +267,7 @@ fn notation_by_the_signer_profile_is_accepted_unless_revoked() {
         env.aws.clear_signer_revocations().await;
         env.aws.revoke_signer_entities(ACCOUNT, &[&format!("{PROFILE}/another")]).await;
         let run = run_job(env, &params, None).await;
-        let (summary, _) = run.success();
-        assert!(summary.contains(&format!("Verified: signed by notation profile {version}")), "{summary}");
+        run.summary_with(&format!("Verified: signed by notation profile {version}"));
         assert_eq!(run.ops("GetRevocationStatus").len(), 1, "revocation asked");
 
         env.aws.revoke_signer_entities(ACCOUNT, &[&version]).await;
@@ -352,27 +306,22 @@ fn registry_to_ecr_signed_by_the_key_is_promoted_with_its_signature() {
         let tag = format!("{}.sig", tag_schema_tag(&image.digest).unwrap());
         from.put_manifest("hub/signed", &tag, &signature).await.unwrap();
 
+        // The signed image promoted into `repository` of the local ECR, requiring `key`.
+        let params = |repository: &str, key: &Key| {
+            json!({
+                "source": {"imageUri": format!("{}/hub/signed:v1", registry.host()), "credentialsSecret": SECRET},
+                "tags": ["prod"],
+                "target": {"registry": ECR_HOST, "repository": repository},
+                "verify": key_policy(key),
+            })
+        };
         create_repo(&env.ecr, "v-from-hub", false).await;
-        let params = json!({
-            "source": {"imageUri": format!("{}/hub/signed:v1", registry.host()), "credentialsSecret": SECRET},
-            "tags": ["prod"],
-            "target": {"registry": ECR_HOST, "repository": "v-from-hub"},
-            "verify": key_policy(&key),
-        });
-        let run = run_job(env, &params, None).await;
-        let (summary, _) = run.success();
-        assert!(summary.contains("Verified: signed by cosign key"), "{summary}");
+        let run = run_job(env, &params("v-from-hub", &key), None).await;
+        run.summary_with("Verified: signed by cosign key");
         assert_eq!(digest_of(&env.ecr, "v-from-hub", &tag).await.as_deref(), Some(signature.digest.as_str()));
 
-        let other = Key::p256();
-        let params = json!({
-            "source": {"imageUri": format!("{}/hub/signed:v1", registry.host()), "credentialsSecret": SECRET},
-            "tags": ["prod"],
-            "target": {"registry": ECR_HOST, "repository": "v-from-hub-2"},
-            "verify": key_policy(&other),
-        });
         create_repo(&env.ecr, "v-from-hub-2", false).await;
-        let run = run_job(env, &params, None).await;
+        let run = run_job(env, &params("v-from-hub-2", &Key::p256()), None).await;
         refused(&run, &image.digest);
     });
 }
