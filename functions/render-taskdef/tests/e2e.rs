@@ -1,25 +1,11 @@
 //! End to end: the real binary under the Lambda Runtime API, against the local AWS.
 //! One local AWS serves the whole file; each test uses its own families and repositories.
 
+mod common;
+
+use common::*;
 use serde_json::{Value, json};
-use std::time::Duration;
-use testkit::{Function, JobBuilder, JobReport, LocalAws, StagedJob};
-
-const ECS: &str = "AmazonEC2ContainerServiceV20141113";
-const ECR_HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
-
-fn aws() -> &'static LocalAws {
-    LocalAws::shared()
-}
-
-/// Runs the job through the real binary and returns what CodePipeline recorded.
-async fn run(job: &StagedJob) -> JobReport {
-    let mut f = Function::start(env!("CARGO_BIN_EXE_render-taskdef"), aws()).await;
-    let r = f.invoke(&job.event, Duration::from_secs(30)).await;
-    assert!(r.is_response(), "{r:?}\n{}", f.logs());
-    let report = aws().job(&job.id).await;
-    report.unwrap_or_else(|| panic!("no report\n{}", f.logs()))
-}
+use testkit::{JobBuilder, StagedJob};
 
 async fn outputs(job: &StagedJob) -> Vec<(String, Vec<u8>)> {
     job.read_output(aws(), "Rendered").await

@@ -2,31 +2,16 @@
 //! against the local AWS (and a stand-in registry on a loopback port for an image outside
 //! ECR).
 
+mod common;
+
+use common::*;
 use serde_json::json;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use testkit::{Function, JobBuilder, JobReport, LocalAws, StagedJob};
-
-const ECR_HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+use testkit::{JobBuilder, StagedJob};
 /// The value of the registry password's secret: it must never reach the artifact or a log.
 const SECRET: &str = "Reg1stry-Passw0rd-never-in-the-artifact";
-
-fn aws() -> &'static LocalAws {
-    LocalAws::shared()
-}
-
-async fn run(job: &StagedJob) -> (JobReport, String) {
-    let mut f = Function::start(env!("CARGO_BIN_EXE_render-taskdef"), aws()).await;
-    let r = f.invoke(&job.event, Duration::from_secs(30)).await;
-    assert!(r.is_response(), "{r:?}\n{}", f.logs());
-    let report = aws().job(&job.id).await;
-    (
-        report.unwrap_or_else(|| panic!("no report\n{}", f.logs())),
-        f.logs(),
-    )
-}
 
 fn text(files: &[(String, Vec<u8>)], name: &str) -> String {
     let (_, bytes) = files.iter().find(|(n, _)| n == name).unwrap_or_else(|| {
@@ -87,7 +72,7 @@ async fn a_generated_revision_pins_an_ecr_tag_and_holds_appspec_scripts_and_env(
         "hooks": {"ValidateService": {"timeout": 600}}
     }});
     let job = with_image_detail(&format!("{ECR_HOST}/e2e-rev-web:v1.4.2"), &params).await;
-    let (report, _) = run(&job).await;
+    let report = run(&job).await;
     let (summary, vars) = report.expect_success();
     let short = &digest["sha256:".len().."sha256:".len() + 12];
     assert_eq!(
@@ -154,7 +139,7 @@ async fn a_template_revision_gets_the_pinned_image_and_stays_byte_for_byte() {
         .output("Revision")
         .stage(aws())
         .await;
-    let (report, _) = run(&job).await;
+    let report = run(&job).await;
     let (summary, _) = report.expect_success();
     assert_eq!(
         summary,
@@ -182,7 +167,7 @@ async fn a_template_revision_gets_the_pinned_image_and_stays_byte_for_byte() {
         .output("Revision")
         .stage(aws())
         .await;
-    let (report, _) = run(&job).await;
+    let report = run(&job).await;
     let message = report.expect_failure("ConfigurationError");
     assert!(
         message.starts_with("SourceArtifact/scripts/start.sh:2: `<IMAGE_TAG>` is not a placeholder this action fills; use <IMAGE_URI> or <IMAGE_DIGEST>"),
@@ -216,7 +201,7 @@ async fn bad_revision_settings_are_configuration_errors_that_name_the_fix() {
         ),
     ] {
         let job = with_image_detail(&format!("{ECR_HOST}/web:v1"), &params).await;
-        let (report, _) = run(&job).await;
+        let report = run(&job).await;
         let message = report.expect_failure("ConfigurationError");
         assert!(message.contains(expected), "{params}: {message}");
     }
@@ -287,7 +272,7 @@ async fn a_tag_outside_ecr_is_pinned_through_the_registry_with_the_login_secret(
         .output("Revision")
         .stage(aws())
         .await;
-    let (report, logs) = run(&job).await;
+    let (report, logs) = run_logged(&job).await;
     let (summary, vars) = report.expect_success();
     let pinned = format!("127.0.0.1:{port}/acme/web@{digest}");
     assert_eq!(vars["ImageUri_web"], pinned.as_str());

@@ -2,29 +2,14 @@
 //! is rendered and registered with its signature named; an unsigned one is refused before
 //! anything is written or registered.
 
+mod common;
+
+use common::*;
 use serde_json::{Value, json};
-use std::time::Duration;
-use testkit::signing::{Key, cosign_manifest, cosign_payload};
-use testkit::{Function, JobBuilder, JobReport, LocalAws, StagedJob};
+use testkit::signing::{Key, OCI_MANIFEST, cosign_manifest, cosign_payload};
+use testkit::{JobBuilder, StagedJob};
 
 const ECR: &str = "AmazonEC2ContainerRegistry_V20150921";
-const ECS: &str = "AmazonEC2ContainerServiceV20141113";
-const ECR_HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-
-fn aws() -> &'static LocalAws {
-    LocalAws::shared()
-}
-
-async fn run(job: &StagedJob) -> JobReport {
-    let mut f = Function::start(env!("CARGO_BIN_EXE_render-taskdef"), aws()).await;
-    let r = f.invoke(&job.event, Duration::from_secs(30)).await;
-    assert!(r.is_response(), "{r:?}\n{}", f.logs());
-    aws()
-        .job(&job.id)
-        .await
-        .unwrap_or_else(|| panic!("no report\n{}", f.logs()))
-}
 
 async fn call(target: &str, body: Value) -> Value {
     aws()
