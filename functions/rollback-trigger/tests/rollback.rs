@@ -5,39 +5,47 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use rollback_trigger::RollbackTrigger;
+use serde_json::{Value, json};
 use shared::Failure;
 use testkit::Fault;
 
-fn ecs_tags(cluster: &str, service: &str) -> Option<serde_json::Value> {
+fn ecs_tags(cluster: &str, service: &str) -> Option<Value> {
     Some(json!({"rollback:ecs-service": format!("{cluster}/{service}")}))
+}
+
+/// Handles `event` with `f`, and expects one decision with `outcome` that says `says`.
+async fn expect_decision(f: &RollbackTrigger, event: &Value, outcome: &str, says: &str) {
+    expect_one(&f.handle_event(event).await, outcome, says);
+}
+
+/// The service `prod/<service>` deploying revision 2 (`b`, in progress) after revision 1.
+fn deploying(service: &str) -> Value {
+    ecs_service(
+        "prod",
+        service,
+        &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)],
+    )
+}
+
+/// Its alarm `<service>-5xx`, tagged with `prod/<service>`, into ALARM `minutes` from now.
+fn service_alarm(service: &str, minutes: i64) -> Value {
+    let name = format!("{service}-5xx");
+    eventbridge(&name, "ALARM", minutes, ecs_tags("prod", service))
 }
 
 #[test]
 fn an_ecs_deployment_in_progress_is_stopped_with_rollback_once() {
     let (env, _g) = env();
     RT.block_on(async {
-        env.seed(ecs_service(
-            "prod",
-            "web1",
-            &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)],
-        ))
-        .await;
+        env.seed(deploying("web1")).await;
         let f = env.function(&[]);
-        let event = eventbridge("web1-5xx", "ALARM", -1, ecs_tags("prod", "web1"));
-        expect_one(&f.handle_event(&event).await, "acted", "with ROLLBACK");
+        let event = service_alarm("web1", -1);
+        expect_decision(&f, &event, "acted", "with ROLLBACK").await;
         // The same delivery again, and a flap of the alarm: the rollback is under way.
-        expect_one(
-            &f.handle_event(&event).await,
-            "nothing",
-            "already being stopped",
-        );
-        let flap = eventbridge("web1-5xx", "ALARM", 1, ecs_tags("prod", "web1"));
-        expect_one(
-            &f.handle_event(&flap).await,
-            "nothing",
-            "already being stopped",
-        );
+        expect_decision(&f, &event, "nothing", "already being stopped").await;
+        let flap = service_alarm("web1", 1);
+        expect_decision(&f, &flap, "nothing", "already being stopped").await;
         let calls = env.calls().await;
         let stops = writes(&calls, "StopServiceDeployment");
         assert_eq!(stops.len(), 1, "{:?}", any_write(&calls));
@@ -56,11 +64,7 @@ fn an_ecs_deployment_in_progress_is_stopped_with_rollback_once() {
 fn a_deployment_waiting_at_a_pause_hook_is_answered_rollback_once() {
     let (env, _g) = env();
     RT.block_on(async {
-        let mut service = ecs_service(
-            "prod",
-            "web-paused",
-            &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)],
-        );
+        let mut service = deploying("web-paused");
         service["ecsServices"][0]["deployments"][1]["lifecycleStage"] =
             json!("POST_TEST_TRAFFIC_SHIFT");
         service["ecsServices"][0]["deployments"][1]["lifecycleHookDetails"] = json!([{
@@ -68,22 +72,9 @@ fn a_deployment_waiting_at_a_pause_hook_is_answered_rollback_once() {
             "expiresAt": at(10), "timeoutAction": "ROLLBACK"}]);
         env.seed(service).await;
         let f = env.function(&[]);
-        let event = eventbridge(
-            "web-paused-5xx",
-            "ALARM",
-            -1,
-            ecs_tags("prod", "web-paused"),
-        );
-        expect_one(
-            &f.handle_event(&event).await,
-            "acted",
-            "answered pause hook ecs-pause-web",
-        );
-        expect_one(
-            &f.handle_event(&event).await,
-            "nothing",
-            "already being stopped",
-        );
+        let event = service_alarm("web-paused", -1);
+        expect_decision(&f, &event, "acted", "answered pause hook ecs-pause-web").await;
+        expect_decision(&f, &event, "nothing", "already being stopped").await;
         let calls = env.calls().await;
         assert_eq!(
             any_write(&calls),
@@ -117,21 +108,13 @@ fn a_completed_ecs_deployment_goes_back_to_the_last_known_good_task_definition()
         ))
         .await;
         let f = env.function(&[]);
-        let event = eventbridge("web2-5xx", "ALARM", -1, ecs_tags("prod", "web2"));
-        expect_one(
-            &f.handle_event(&event).await,
-            "acted",
-            &task_definition("web2", 2),
-        );
+        let event = service_alarm("web2", -1);
+        expect_decision(&f, &event, "acted", &task_definition("web2", 2)).await;
         // A duplicate finds a deployment newer than the alarm (the rollback itself).
-        expect_one(
-            &f.handle_event(&event).await,
-            "nothing",
-            "after the trigger",
-        );
+        expect_decision(&f, &event, "nothing", "after the trigger").await;
         // A flap after the rollback started: the newest deployment is a rollback.
-        let flap = eventbridge("web2-5xx", "ALARM", 1, ecs_tags("prod", "web2"));
-        expect_one(&f.handle_event(&flap).await, "nothing", "it is a rollback");
+        let flap = service_alarm("web2", 1);
+        expect_decision(&f, &flap, "nothing", "it is a rollback").await;
         let calls = env.calls().await;
         let updates = writes(&calls, "UpdateService");
         assert_eq!(updates.len(), 1, "{:?}", any_write(&calls));
@@ -151,12 +134,8 @@ fn an_ecs_service_without_a_known_good_deployment_is_refused() {
         env.seed(ecs_service("prod", "web3", &[("a", "SUCCESSFUL", -20, 1)]))
             .await;
         let f = env.function(&[]);
-        let event = eventbridge("web3-5xx", "ALARM", -1, ecs_tags("prod", "web3"));
-        expect_one(
-            &f.handle_event(&event).await,
-            "refused",
-            "no known good revision",
-        );
+        let event = service_alarm("web3", -1);
+        expect_decision(&f, &event, "refused", "no known good revision").await;
         assert!(any_write(&env.calls().await).is_empty());
     });
 }
@@ -179,23 +158,17 @@ fn an_active_codedeploy_deployment_is_stopped_with_automatic_rollback() {
             r#"{"app1-*": {"codeDeploy": {"application": "app1", "deploymentGroup": "prod"}}}"#,
         )]);
         let event = eventbridge("app1-errors", "ALARM", -1, None);
-        expect_one(
-            &f.handle_event(&event).await,
+        expect_decision(
+            &f,
+            &event,
             "acted",
             "stopped deployment d-APP1B with automatic rollback",
-        );
+        )
+        .await;
         // CodeDeploy's rollback deployment is now the latest: a duplicate leaves it alone.
-        expect_one(
-            &f.handle_event(&event).await,
-            "nothing",
-            "after the trigger",
-        );
+        expect_decision(&f, &event, "nothing", "after the trigger").await;
         let flap = eventbridge("app1-errors", "ALARM", 1, None);
-        expect_one(
-            &f.handle_event(&flap).await,
-            "nothing",
-            "made by CodeDeploy",
-        );
+        expect_decision(&f, &flap, "nothing", "made by CodeDeploy").await;
         let calls = env.calls().await;
         let stops = writes(&calls, "StopDeployment");
         assert_eq!(stops.len(), 1, "{:?}", any_write(&calls));
@@ -217,9 +190,9 @@ fn a_succeeded_codedeploy_deployment_is_reverted_to_the_previous_revision() {
         .await;
         let f = env.function(&[("ROLLBACK_TARGETS", r#"{"app2-errors": [{"codeDeploy": {"application": "app2", "deploymentGroup": "prod"}}]}"#)]);
         let event = eventbridge("app2-errors", "ALARM", -1, None);
-        expect_one(&f.handle_event(&event).await, "acted", "deployed the revision that ran before deployment d-APP2B");
+        expect_decision(&f, &event, "acted", "deployed the revision that ran before deployment d-APP2B").await;
         let flap = eventbridge("app2-errors", "ALARM", 1, None);
-        expect_one(&f.handle_event(&flap).await, "nothing", "made by this function");
+        expect_decision(&f, &flap, "nothing", "made by this function").await;
         let calls = env.calls().await;
         let creates = writes(&calls, "CreateDeployment");
         assert_eq!(creates.len(), 1, "{:?}", any_write(&calls));
@@ -288,11 +261,11 @@ fn a_dry_run_decides_and_reports_without_acting() {
         env.seed(ecs_service("prod", "web4", &[("a", "SUCCESSFUL", -180, 1), ("b", "SUCCESSFUL", -20, 2)]))
             .await;
         let f = env.function(&[("DRY_RUN", "true")]);
-        let event = eventbridge("web4-5xx", "ALARM", -1, ecs_tags("prod", "web4"));
-        expect_one(&f.handle_event(&event).await, "dryRun", &task_definition("web4", 1));
+        let event = service_alarm("web4", -1);
+        expect_decision(&f, &event, "dryRun", &task_definition("web4", 1)).await;
         let request = json!({"rollback": {"target": {"ecsService": {"cluster": "prod", "service": "web4"}, "dryRun": true}},
                              "reason": "checking"});
-        expect_one(&env.function(&[]).handle_event(&request).await, "dryRun", "updated the service");
+        expect_decision(&env.function(&[]), &request, "dryRun", "updated the service").await;
         assert!(any_write(&env.calls().await).is_empty());
     });
 }
@@ -301,13 +274,13 @@ fn a_dry_run_decides_and_reports_without_acting() {
 fn a_persons_request_rolls_back_through_the_same_path() {
     let (env, _g) = env();
     RT.block_on(async {
-        env.seed(ecs_service("prod", "web5", &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)]))
+        env.seed(deploying("web5"))
             .await;
         let request = json!({"rollback": {"target": [{"ecsService": {"cluster": "prod", "service": "web5"}}]},
                              "reason": "bad release", "requestedAt": stamp(-1)});
         let f = env.function(&[]);
-        expect_one(&f.handle_event(&request).await, "acted", "with ROLLBACK");
-        expect_one(&f.handle_event(&request).await, "nothing", "already being stopped");
+        expect_decision(&f, &request, "acted", "with ROLLBACK").await;
+        expect_decision(&f, &request, "nothing", "already being stopped").await;
         assert_eq!(any_write(&env.calls().await), ["StopServiceDeployment"]);
     });
 }
@@ -415,17 +388,12 @@ fn calls_for_one_target_and_for_a_duplicate() {
 fn an_aws_call_that_keeps_failing_asks_for_a_retry_and_the_retry_acts_once() {
     let (env, _g) = env();
     RT.block_on(async {
-        env.seed(ecs_service(
-            "prod",
-            "web7",
-            &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)],
-        ))
-        .await;
+        env.seed(deploying("web7")).await;
         env.aws
             .fault(Fault::error("ecs", "ListServiceDeployments").times(-1))
             .await;
         let f = env.function(&[]);
-        let event = eventbridge("web7-5xx", "ALARM", -1, ecs_tags("prod", "web7"));
+        let event = service_alarm("web7", -1);
         let err = f.handle_event(&event).await.expect_err("a retryable error");
         assert!(err.retryable() && err.error_type() == "RetryLater", "{err}");
         assert!(
@@ -434,7 +402,7 @@ fn an_aws_call_that_keeps_failing_asks_for_a_retry_and_the_retry_acts_once() {
             "{err}"
         );
         env.aws.clear_faults().await;
-        expect_one(&f.handle_event(&event).await, "acted", "with ROLLBACK");
+        expect_decision(&f, &event, "acted", "with ROLLBACK").await;
         assert_eq!(any_write(&env.calls().await), ["StopServiceDeployment"]);
     });
 }
@@ -443,12 +411,7 @@ fn an_aws_call_that_keeps_failing_asks_for_a_retry_and_the_retry_acts_once() {
 fn targets_come_from_the_alarms_tags_when_the_event_has_none() {
     let (env, _g) = env();
     RT.block_on(async {
-        env.seed(ecs_service(
-            "prod",
-            "web8",
-            &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)],
-        ))
-        .await;
+        env.seed(deploying("web8")).await;
         env.seed(json!({"alarmTags": {
             alarm_arn("web8-5xx"): {"rollback:ecs-service": "prod/web8"},
             alarm_arn("untagged"): {"team": "web"},
@@ -496,7 +459,7 @@ fn other_state_changes_and_suppressed_alarms_do_nothing_and_call_nothing() {
                 "{out}"
             );
         }
-        let mut suppressed = eventbridge("web-5xx", "ALARM", -1, ecs_tags("prod", "web"));
+        let mut suppressed = service_alarm("web", -1);
         suppressed["detail"]["state"]["actionsSuppressedBy"] = json!("Alarm");
         let out = f.handle_event(&suppressed).await.unwrap();
         assert!(
@@ -525,12 +488,7 @@ fn other_state_changes_and_suppressed_alarms_do_nothing_and_call_nothing() {
 fn a_message_goes_to_the_topic_when_something_is_done_not_for_a_duplicate() {
     let (env, _g) = env();
     RT.block_on(async {
-        env.seed(ecs_service(
-            "prod",
-            "web9",
-            &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)],
-        ))
-        .await;
+        env.seed(deploying("web9")).await;
         let sns = aws_sdk_sns::Client::new(&env.sdk);
         let topic = sns
             .create_topic()
@@ -540,13 +498,9 @@ fn a_message_goes_to_the_topic_when_something_is_done_not_for_a_duplicate() {
             .expect("CreateTopic");
         let topic = topic.topic_arn().expect("a topic ARN").to_owned();
         let f = env.function(&[("NOTIFY_TOPIC_ARN", &topic)]);
-        let event = eventbridge("web9-5xx", "ALARM", -1, ecs_tags("prod", "web9"));
-        expect_one(&f.handle_event(&event).await, "acted", "with ROLLBACK");
-        expect_one(
-            &f.handle_event(&event).await,
-            "nothing",
-            "already being stopped",
-        );
+        let event = service_alarm("web9", -1);
+        expect_decision(&f, &event, "acted", "with ROLLBACK").await;
+        expect_decision(&f, &event, "nothing", "already being stopped").await;
         let calls = env.calls().await;
         assert_eq!(
             writes(&calls, "Publish").len(),
@@ -555,12 +509,7 @@ fn a_message_goes_to_the_topic_when_something_is_done_not_for_a_duplicate() {
         );
         // A topic that cannot take the message does not undo the report of the rollback.
         env.aws.fault(Fault::deny("sns", "Publish")).await;
-        env.seed(ecs_service(
-            "prod",
-            "web9",
-            &[("a", "SUCCESSFUL", -180, 1), ("b", "IN_PROGRESS", -20, 2)],
-        ))
-        .await;
-        expect_one(&f.handle_event(&event).await, "acted", "with ROLLBACK");
+        env.seed(deploying("web9")).await;
+        expect_decision(&f, &event, "acted", "with ROLLBACK").await;
     });
 }
