@@ -4,7 +4,7 @@
 use serde_json::json;
 use std::time::{Duration, Instant};
 use testkit::job::{SECRET_ACCESS_KEY, SESSION_TOKEN};
-use testkit::{Fault, Function, Invocation, JobBuilder, LocalAws, binary};
+use testkit::{Fault, Function, Invocation, JobBuilder, JobReport, LocalAws, StagedJob, binary};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -25,8 +25,35 @@ async fn failure(aws: &LocalAws, job_id: &str, kind: &str) -> String {
         .to_owned()
 }
 
+/// Invokes `f` on `job`, which must answer within TIMEOUT: the report CodePipeline recorded.
+async fn report_of(f: &mut Function, aws: &LocalAws, job: &StagedJob) -> JobReport {
+    let result = f.invoke(&job.event, TIMEOUT).await;
+    assert!(result.is_response(), "{result:?}\n{}", f.logs());
+    aws.job(&job.id).await.expect("a report")
+}
+
+/// Runs `job` on a new fixture: the report CodePipeline recorded.
+async fn run_once(aws: &LocalAws, job: &StagedJob) -> JobReport {
+    let mut f = fixture(aws).await;
+    report_of(&mut f, aws, job).await
+}
+
+/// The calls of `operation` the local AWS received, retries included.
+async fn attempts(aws: &LocalAws, operation: &str) -> Vec<testkit::Call> {
+    let calls = aws.calls().await;
+    calls
+        .into_iter()
+        .filter(|c| c.operation == operation)
+        .collect()
+}
+
+/// A job with `params` as its UserParameters and no artifacts.
+async fn job_with(aws: &LocalAws, params: &str) -> StagedJob {
+    JobBuilder::new().user_parameters(params).stage(aws).await
+}
+
 /// A job that copies `taskdef.json` from its input artifact to its output artifact.
-async fn copy_job(aws: &LocalAws) -> testkit::StagedJob {
+async fn copy_job(aws: &LocalAws) -> StagedJob {
     JobBuilder::new()
         .input("SourceArtifact", &[("taskdef.json", taskdef())])
         .output("Out")
@@ -44,10 +71,7 @@ async fn copies_an_artifact_and_reports_success_with_variables() {
         .user_parameters(r#"{"file": "taskdef.json"}"#)
         .stage(aws)
         .await;
-    let mut f = fixture(aws).await;
-    let result = f.invoke(&job.event, TIMEOUT).await;
-    assert!(result.is_response(), "{result:?}\n{}", f.logs());
-    let report = aws.job(&job.id).await.expect("a report");
+    let report = run_once(aws, &job).await;
     let (summary, vars) = report.expect_success();
     assert!(
         summary.starts_with("copied taskdef.json (17 bytes)"),
@@ -69,9 +93,7 @@ async fn output_artifacts_carry_sse_kms_with_the_jobs_key() {
         .user_parameters(r#"{"file": "taskdef.json"}"#)
         .stage(aws)
         .await;
-    let mut f = fixture(aws).await;
-    assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
-    aws.job(&job.id).await.expect("a report").expect_success();
+    run_once(aws, &job).await.expect_success();
     let head = job.output_head(aws, "Out").await;
     assert_eq!(
         head.server_side_encryption().map(|s| s.as_str()),
@@ -84,9 +106,7 @@ async fn output_artifacts_carry_sse_kms_with_the_jobs_key() {
 async fn output_artifacts_use_sse_kms_even_without_a_job_key() {
     let aws = LocalAws::shared();
     let job = copy_job(aws).await;
-    let mut f = fixture(aws).await;
-    assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
-    aws.job(&job.id).await.expect("a report").expect_success();
+    run_once(aws, &job).await.expect_success();
     let head = job.output_head(aws, "Out").await;
     assert_eq!(
         head.server_side_encryption().map(|s| s.as_str()),
@@ -97,14 +117,9 @@ async fn output_artifacts_use_sse_kms_even_without_a_job_key() {
 #[tokio::test]
 async fn a_panicking_action_is_reported_as_failed() {
     let aws = LocalAws::shared();
-    let job = JobBuilder::new()
-        .user_parameters(r#"{"panic": true}"#)
-        .stage(aws)
-        .await;
+    let job = job_with(aws, r#"{"panic": true}"#).await;
     let mut f = fixture(aws).await;
-    let result = f.invoke(&job.event, TIMEOUT).await;
-    assert!(result.is_response(), "{result:?}");
-    let report = aws.job(&job.id).await.expect("a report");
+    let report = report_of(&mut f, aws, &job).await;
     let message = report.expect_failure("JobFailed");
     assert!(
         message.contains("internal error") && message.contains("asked to panic"),
@@ -112,17 +127,13 @@ async fn a_panicking_action_is_reported_as_failed() {
     );
     // The function keeps serving after the panic.
     let next = JobBuilder::new().stage(aws).await;
-    assert!(f.invoke(&next.event, TIMEOUT).await.is_response());
-    aws.job(&next.id).await.expect("a report").expect_success();
+    report_of(&mut f, aws, &next).await.expect_success();
 }
 
 #[tokio::test]
 async fn an_action_that_overruns_reports_before_the_deadline() {
     let aws = LocalAws::shared();
-    let job = JobBuilder::new()
-        .user_parameters(r#"{"sleepMs": 60000}"#)
-        .stage(aws)
-        .await;
+    let job = job_with(aws, r#"{"sleepMs": 60000}"#).await;
     let mut f = fixture(aws).await;
     let started = Instant::now();
     let timeout = Duration::from_secs(6);
@@ -155,14 +166,10 @@ async fn a_throttled_report_is_retried() {
     aws.fault(Fault::throttle("codepipeline", "PutJobSuccessResult").times(2))
         .await;
     let job = JobBuilder::new().stage(&aws).await;
-    let mut f = fixture(&aws).await;
-    assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
-    aws.job(&job.id).await.expect("a report").expect_success();
-    let attempts: Vec<_> = aws
-        .calls()
+    run_once(&aws, &job).await.expect_success();
+    let attempts: Vec<_> = attempts(&aws, "PutJobSuccessResult")
         .await
         .into_iter()
-        .filter(|c| c.operation == "PutJobSuccessResult")
         .map(|c| (c.status, c.fault))
         .collect();
     assert_eq!(attempts.len(), 3, "{attempts:?}");
@@ -174,23 +181,11 @@ async fn a_report_whose_connection_is_reset_is_retried() {
     let aws = LocalAws::start().await;
     aws.fault(Fault::reset("codepipeline", "PutJobFailureResult"))
         .await;
-    let job = JobBuilder::new()
-        .user_parameters(r#"{"nope": 1}"#)
-        .stage(&aws)
-        .await;
-    let mut f = fixture(&aws).await;
-    assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
-    aws.job(&job.id)
+    let job = job_with(&aws, r#"{"nope": 1}"#).await;
+    run_once(&aws, &job)
         .await
-        .expect("a report")
         .expect_failure("ConfigurationError");
-    let attempts = aws
-        .calls()
-        .await
-        .into_iter()
-        .filter(|c| c.operation == "PutJobFailureResult")
-        .count();
-    assert_eq!(attempts, 2);
+    assert_eq!(attempts(&aws, "PutJobFailureResult").await.len(), 2);
 }
 
 #[tokio::test]
@@ -198,10 +193,7 @@ async fn a_report_that_keeps_failing_makes_the_invocation_fail_so_lambda_retries
     let aws = LocalAws::start().await;
     aws.fault(Fault::error("codepipeline", "PutJobFailureResult").times(-1))
         .await;
-    let job = JobBuilder::new()
-        .user_parameters(r#"{"panic": true}"#)
-        .stage(&aws)
-        .await;
+    let job = job_with(&aws, r#"{"panic": true}"#).await;
     let mut f = fixture(&aws).await;
     let result = f.invoke(&job.event, TIMEOUT).await;
     assert!(matches!(result, Invocation::Error(_)), "{result:?}");
@@ -229,18 +221,14 @@ async fn a_job_delivered_again_after_it_ended_ends_cleanly() {
 #[tokio::test]
 async fn continuation_carries_typed_state_between_invocations() {
     let aws = LocalAws::shared();
-    let first = JobBuilder::new()
-        .user_parameters(r#"{"continueTimes": 2}"#)
-        .stage(aws)
-        .await;
+    let first = job_with(aws, r#"{"continueTimes": 2}"#).await;
     let mut f = fixture(aws).await;
-    assert!(f.invoke(&first.event, TIMEOUT).await.is_response());
-    let Some(testkit::JobReport::Success {
+    let JobReport::Success {
         continuation_token: Some(token),
         percent_complete,
         summary,
         ..
-    }) = aws.job(&first.id).await
+    } = report_of(&mut f, aws, &first).await
     else {
         panic!("expected a continuation")
     };
@@ -252,11 +240,10 @@ async fn continuation_carries_typed_state_between_invocations() {
         .continuation_token(&token)
         .stage(aws)
         .await;
-    assert!(f.invoke(&second.event, TIMEOUT).await.is_response());
-    let Some(testkit::JobReport::Success {
+    let JobReport::Success {
         continuation_token: Some(token),
         ..
-    }) = aws.job(&second.id).await
+    } = report_of(&mut f, aws, &second).await
     else {
         panic!("expected a second continuation")
     };
@@ -265,8 +252,7 @@ async fn continuation_carries_typed_state_between_invocations() {
         .continuation_token(&token)
         .stage(aws)
         .await;
-    assert!(f.invoke(&third.event, TIMEOUT).await.is_response());
-    aws.job(&third.id).await.expect("a report").expect_success();
+    report_of(&mut f, aws, &third).await.expect_success();
 }
 
 #[tokio::test]
@@ -327,8 +313,7 @@ async fn hostile_zips_are_refused_as_configuration_errors() {
             .user_parameters(r#"{"file": "taskdef.json"}"#)
             .stage(aws)
             .await;
-        assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
-        let report = aws.job(&job.id).await.expect("a report");
+        let report = report_of(&mut f, aws, &job).await;
         let message = report.expect_failure("ConfigurationError");
         assert!(
             message.contains(expect) && message.contains("SourceArtifact"),
@@ -353,14 +338,14 @@ async fn bad_input_ends_in_a_failure_that_names_the_problem() {
             .user_parameters(params)
             .stage(aws)
             .await;
-        assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
-        let message = failure(aws, &job.id, "ConfigurationError").await;
+        let report = report_of(&mut f, aws, &job).await;
+        let message = report.expect_failure("ConfigurationError");
         assert!(message.contains(expect), "{params}: {message}");
     }
     let long = format!(r#"{{"file": "{}"}}"#, "a".repeat(1200));
-    let job = JobBuilder::new().user_parameters(long).stage(aws).await;
-    assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
-    let message = failure(aws, &job.id, "ConfigurationError").await;
+    let job = job_with(aws, &long).await;
+    let report = report_of(&mut f, aws, &job).await;
+    let message = report.expect_failure("ConfigurationError");
     assert!(message.contains("at most 1000"), "{message}");
 }
 
@@ -401,20 +386,13 @@ async fn throttling_that_outlasts_the_retries_is_system_unavailable() {
     aws.fault(Fault::throttle("s3", "GetObject").times(-1))
         .await;
     let job = copy_job(&aws).await;
-    let mut f = fixture(&aws).await;
-    assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
-    let report = aws.job(&job.id).await.expect("a report");
+    let report = run_once(&aws, &job).await;
     let message = report.expect_failure("SystemUnavailable");
     assert!(
         message.contains("s3:GetObject") && message.contains("SlowDown"),
         "{message}"
     );
-    let attempts = aws
-        .calls()
-        .await
-        .into_iter()
-        .filter(|c| c.operation == "GetObject")
-        .count();
+    let attempts = attempts(&aws, "GetObject").await.len();
     assert!(attempts >= 3, "the SDK retried ({attempts} attempts)");
 }
 
@@ -423,9 +401,7 @@ async fn access_denied_is_a_permission_error_that_names_the_iam_action() {
     let aws = LocalAws::start().await;
     let job = copy_job(&aws).await;
     aws.fault(Fault::deny("s3", "PutObject")).await;
-    let mut f = fixture(&aws).await;
-    assert!(f.invoke(&job.event, TIMEOUT).await.is_response());
-    let report = aws.job(&job.id).await.expect("a report");
+    let report = run_once(&aws, &job).await;
     let message = report.expect_failure("PermissionError");
     assert!(
         message.contains("artifact `Out`")
@@ -460,10 +436,7 @@ async fn a_result_codepipeline_refuses_becomes_a_failure_report() {
         "1 validation error detected: Value at 'executionDetails.summary' failed to satisfy constraint",
     )
     .await;
-    let mut f = fixture(aws).await;
-    let result = f.invoke(&job.event, TIMEOUT).await;
-    assert!(result.is_response(), "{result:?}");
-    let report = aws.job(&job.id).await.expect("a report");
+    let report = run_once(aws, &job).await;
     let message = report.expect_failure("JobFailed");
     assert!(
         message.contains("refused its result report") && message.contains("ValidationException"),
