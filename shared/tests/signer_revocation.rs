@@ -41,3 +41,30 @@ async fn revocation_is_read_from_the_configured_endpoint() {
         .expect("the call is answered");
     assert!(cleared.is_empty(), "{cleared:?}");
 }
+
+#[tokio::test]
+async fn revocation_is_asked_in_the_signing_profiles_region() {
+    let aws = LocalAws::start().await;
+    // The function's clients are in us-east-1; the profile is in eu-west-1.
+    let signer = signer(&aws.sdk_config().await);
+    let elsewhere = RevocationQuery {
+        profile_version_arn: PROFILE.replace("us-east-1", "eu-west-1"),
+        job_arn: JOB.replace("us-east-1", "eu-west-1"),
+        ..query()
+    };
+    aws.reset_calls().await;
+    revoked(&signer, &elsewhere)
+        .await
+        .expect("the call is answered");
+    revoked(&signer, &query())
+        .await
+        .expect("the call is answered");
+    let regions: Vec<String> = aws
+        .calls()
+        .await
+        .into_iter()
+        .filter(|c| c.operation == "GetRevocationStatus")
+        .map(|c| c.region)
+        .collect();
+    assert_eq!(regions, ["eu-west-1", "us-east-1"]);
+}

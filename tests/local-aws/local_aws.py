@@ -1081,7 +1081,8 @@ class LocalAws(DeploymentHistories):
     def _record(self, seq, call, start, status, fault):
         entry = {"seq": seq, "service": call.service, "operation": call.operation,
                  "start_ms": start, "end_ms": now_ms(), "status": status, "fault": fault,
-                 "request": call.request, "account": call.account}
+                 "request": call.request, "account": call.account,
+                 "region": call.region}
         with self.lock:
             self.calls.append(entry)
 

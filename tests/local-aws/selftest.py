@@ -1516,6 +1516,8 @@ def signer_revocation_status(aws):
     assert signer.get_revocation_status(**query)["revokedEntities"] == [PROFILE_VERSION]
     aws.ctl("POST", "/signer/revocations", {"revoked": ["bb22"]})
     assert signer.get_revocation_status(**query)["revokedEntities"] == [PROFILE_VERSION, "bb22"]
+    # The call log names the region each call was signed for.
+    assert [c["region"] for c in aws.calls() if c["operation"] == "GetRevocationStatus"][-1] == "us-east-1"
     # Another account's revocations are its own.
     assert aws.ctl("POST", "/signer/revocations", {"account": "222233334444", "revoked": [JOB]})[0] == 200
     assert signer.get_revocation_status(**query)["revokedEntities"] == [PROFILE_VERSION, "bb22"]

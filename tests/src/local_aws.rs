@@ -49,6 +49,9 @@ pub struct Call {
     /// The account the call acted in (the caller's credentials').
     #[serde(default)]
     pub account: String,
+    /// The region the call was signed for (its SigV4 credential scope).
+    #[serde(default)]
+    pub region: String,
 }
 
 /// A fault injected into matching calls.

@@ -110,11 +110,16 @@ pub fn profile_matches(required: &str, version_arn: &str) -> bool {
             .is_some_and(|(profile, _)| profile == required)
 }
 
-/// The entities AWS Signer says are revoked (none: the signature stands).
+/// The entities AWS Signer says are revoked (none: the signature stands). Asked in the
+/// region of the signing profile, which may not be the function's.
 pub async fn revoked(
     client: &aws_sdk_signer::Client,
     query: &RevocationQuery,
 ) -> Result<Vec<String>, crate::error::AwsError> {
+    let in_region = aws_sdk_signer::config::Builder::default().region(
+        crate::aws::account::arn_region(&query.profile_version_arn)
+            .map(|r| aws_sdk_signer::config::Region::new(r.to_owned())),
+    );
     let out = client
         .get_revocation_status()
         .signature_timestamp(aws_smithy_types::DateTime::from_secs(query.signing_time))
@@ -122,6 +127,8 @@ pub async fn revoked(
         .profile_version_arn(&query.profile_version_arn)
         .job_arn(&query.job_arn)
         .set_certificate_hashes(Some(query.certificate_hashes.clone()))
+        .customize()
+        .config_override(in_region)
         .send()
         .await
         .map_err(|e| crate::error::aws_error("signer:GetRevocationStatus", e))?;

@@ -147,6 +147,7 @@ async fn forward(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>>
         fault: None,
         request: None,
         account: String::new(),
+        region: String::new(),
     });
     response
 }
