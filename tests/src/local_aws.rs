@@ -525,6 +525,7 @@ mod tests {
             fault: None,
             request: None,
             account: String::new(),
+            region: String::new(),
         }
     }
 

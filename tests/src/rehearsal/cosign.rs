@@ -545,6 +545,7 @@ phases:
             fault: None,
             request: None,
             account: account.into(),
+            region: String::new(),
         };
         let sig = signature();
         let (line, stray) = key_reads(&[call("123456789012"), call("")], &sig);
