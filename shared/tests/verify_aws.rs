@@ -140,3 +140,25 @@ async fn missing_objects_and_unusable_keys_are_configuration_errors() {
     );
     assert_eq!(err.error_type(), "SignatureKeyUnsupported");
 }
+
+#[tokio::test]
+async fn a_kms_key_is_read_in_its_own_region() {
+    let aws = LocalAws::start().await;
+    let sdk = aws.sdk_config().await;
+    let lookups = Lookups::new(&sdk);
+    // The key lives in eu-west-1; the function's clients are in its own region.
+    let elsewhere = aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::config::Builder::from(&sdk)
+            .region(aws_sdk_kms::config::Region::new("eu-west-1"))
+            .build(),
+    );
+    let arn = kms_key(&elsewhere, KeySpec::EccNistP256).await;
+    assert!(arn.contains(":eu-west-1:"), "{arn}");
+    let policy = load(
+        &spec(json!({"require": [{"cosign": {"kmsKey": arn}}]})),
+        &lookups,
+    )
+    .await
+    .expect("the key is read in its region");
+    assert_eq!(policy.require.len(), 1);
+}

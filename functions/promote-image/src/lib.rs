@@ -109,7 +109,8 @@ impl Action for PromoteImage {
             .validate()
             .map_err(PromoteError::Settings)?;
         // Trust material (S3, KMS) and revocation (AWS Signer) are read with the function's
-        // own credentials, in its region, once per invocation. The trust material loads
+        // own credentials, once per invocation (KMS keys and revocation in their ARNs'
+        // regions). The trust material loads
         // while the sides connect and the promotion reads the source; the signature check
         // awaits it, before anything is written.
         let lookups = route

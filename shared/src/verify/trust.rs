@@ -227,12 +227,18 @@ async fn read_s3(object: &S3Object, lookups: &Lookups) -> Result<String, VerifyE
     String::from_utf8(bytes.to_vec()).map_err(|_| bad("is not UTF-8 text".into()))
 }
 
-/// A KMS key's public key (`kms:GetPublicKey`).
+/// A KMS key's public key (`kms:GetPublicKey`), asked in the key ARN's region.
 async fn kms_key(arn: &str, lookups: &Lookups) -> Result<PublicKey, VerifyError> {
+    let in_region = aws_sdk_kms::config::Builder::default().region(
+        crate::aws::account::arn_region(arn)
+            .map(|r| aws_sdk_kms::config::Region::new(r.to_owned())),
+    );
     let out = lookups
         .kms
         .get_public_key()
         .key_id(arn)
+        .customize()
+        .config_override(in_region)
         .send()
         .await
         .map_err(|e| VerifyError::Aws(crate::error::aws_error("kms:GetPublicKey", e)))?;
