@@ -107,29 +107,32 @@ pub async fn get_by_digests(
     Ok((found, missing))
 }
 
-/// `BatchGetImage` by tag for a few tags in one call: each tag's manifest, `None` where
-/// no image carries it.
+/// `BatchGetImage` by tag: each tag's manifest, `None` where no image carries it. Calls
+/// of at most 100 tags each, made together.
 pub async fn get_by_tags(
     repo: Repo<'_>,
     tags: &[String],
 ) -> Result<Vec<Option<Fetched>>, AwsError> {
-    if tags.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids = tags
-        .iter()
-        .map(|t| ImageIdentifier::builder().image_tag(t).build())
-        .collect();
-    let out = batch_get_image(repo, ids).await?;
-    Ok(tags
-        .iter()
-        .map(|tag| {
-            out.images()
+    let calls = tags.chunks(IMAGE_BATCH).map(|chunk| async move {
+        let ids = chunk
+            .iter()
+            .map(|t| ImageIdentifier::builder().image_tag(t).build())
+            .collect();
+        let out = batch_get_image(repo, ids).await?;
+        Ok::<_, AwsError>(
+            chunk
                 .iter()
-                .find(|i| i.image_id().and_then(|id| id.image_tag()) == Some(tag.as_str()))
-                .and_then(fetched)
-        })
-        .collect())
+                .map(|tag| {
+                    out.images()
+                        .iter()
+                        .find(|i| i.image_id().and_then(|id| id.image_tag()) == Some(tag.as_str()))
+                        .and_then(fetched)
+                })
+                .collect::<Vec<_>>(),
+        )
+    });
+    let found = futures::future::try_join_all(calls).await?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 /// `DescribeImages` for one tag; `None` when no image carries it.

@@ -37,6 +37,8 @@ pub struct Referrer {
 /// A cosign legacy tag (`sha256-<hex>.sig`, `.att`, `.sbom`) the source holds.
 #[derive(Clone, Debug)]
 pub struct LegacyTag {
+    /// The image (or index child) whose digest the tag names.
+    pub subject: String,
     pub tag: String,
     pub manifest: Image,
     pub blobs: Vec<Blob>,
@@ -84,8 +86,8 @@ impl ReferrerStats {
 }
 
 /// Reads the referrers of `subjects` (the image, then an index's children) in the source
-/// and in the target, each source referrer's manifest, and the image's legacy tags on both
-/// sides. A referrer that names itself, another subject, or one of the subjects as its
+/// and in the target, each source referrer's manifest, and every subject's legacy tags on
+/// both sides. A referrer that names itself, another subject, or one of the subjects as its
 /// own digest is skipped with a warning; referrers of referrers are not followed.
 pub async fn discover(
     source: Store<'_>,
@@ -100,7 +102,10 @@ pub async fn discover(
         ReferrerPolicy::Only(types) if types.len() <= oci::ecr::MAX_FILTER_TYPES => types,
         _ => &[],
     };
-    let legacy_tags = oci::legacy_tags(&subjects[0]);
+    let (legacy_subjects, legacy_tags): (Vec<&String>, Vec<String>) = subjects
+        .iter()
+        .flat_map(|s| oci::legacy_tags(s).into_iter().map(move |t| (s, t)))
+        .unzip();
     let (listed, in_target, legacy_source, legacy_target) = futures::try_join!(
         async {
             bounded(
@@ -164,15 +169,17 @@ pub async fn discover(
             found.push(referrer);
         }
     }
-    let legacy = legacy_tags
+    let legacy = legacy_subjects
         .into_iter()
+        .zip(legacy_tags)
         .zip(legacy_source)
         .zip(legacy_target)
-        .filter_map(|((tag, image), in_target)| {
+        .filter_map(|(((subject, tag), image), in_target)| {
             let image = image?;
             let in_target = in_target.map(|t| t.digest);
             let blobs = image_blobs(&image)?;
             Some(LegacyTag {
+                subject: subject.clone(),
                 tag,
                 manifest: image,
                 blobs,
@@ -396,11 +403,27 @@ pub fn summary(stats: &ReferrerStats) -> String {
         }
         text.push('.');
     }
-    if !stats.legacy.is_empty() {
-        let tags: Vec<String> = stats.legacy.iter().map(|t| legacy_label(t)).collect();
-        text.push_str(&format!(" Copied cosign tag {}.", tags.join(", ")));
-    }
+    text.push_str(&legacy_summary(&stats.legacy));
     text
+}
+
+/// Legacy tags named in the summary; more are counted.
+const LEGACY_NAMED: usize = 3;
+
+/// ` Copied cosign tag sha256-1a2b….sig.`; past three tags (an index's children each
+/// signed), the first three and a count of the rest.
+fn legacy_summary(tags: &[String]) -> String {
+    let named: Vec<String> = tags.iter().take(LEGACY_NAMED).map(|t| legacy_label(t)).collect();
+    match tags.len() {
+        0 => String::new(),
+        1 => format!(" Copied cosign tag {}.", named[0]),
+        n if n <= LEGACY_NAMED => format!(" Copied cosign tags {}.", named.join(", ")),
+        n => format!(
+            " Copied {n} cosign tags ({} and {} more).",
+            named.join(", "),
+            n - LEGACY_NAMED
+        ),
+    }
 }
 
 /// `sha256-1a2b3c4d5e6f….sig`: a legacy tag, its digest shortened as elsewhere.

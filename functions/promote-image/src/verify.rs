@@ -48,7 +48,7 @@ pub fn read_already(found: &Referrers, digest: &str) -> Vec<Candidate> {
     let legacy = found
         .legacy
         .iter()
-        .filter(|l| l.tag.ends_with(".sig"))
+        .filter(|l| l.subject == digest && l.tag.ends_with(".sig"))
         .map(|l| candidate(&l.manifest, Found::LegacyTag(l.tag.clone())));
     referrers.chain(legacy).collect()
 }

@@ -661,3 +661,37 @@ fn a_denied_referrer_listing_names_the_iam_action_that_authorizes_it() {
         assert_eq!(run.writes(), Vec::<String>::new(), "nothing written");
     });
 }
+
+#[test]
+fn the_cosign_tags_of_an_index_and_its_children_move_with_it_in_ecr() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        create_repo(&env.ecr, "ref-idx-src", false).await;
+        create_repo(&env.ecr, "ref-idx-dst", false).await;
+        // 40 children: 123 legacy tags to look up, more than one BatchGetImage takes.
+        let (index, _, children) = ecr_index(env, "ref-idx-src", "v1", 40).await;
+        let signed = [&index, &children[0], &children[37]];
+        let mut signatures = Vec::new();
+        for subject in signed {
+            let digest = ecr_cosign(env, "ref-idx-src", subject, b"payload", b"signature").await;
+            signatures.push((format!("{}.sig", tag_schema_tag(subject).unwrap()), digest));
+        }
+
+        let params = ecr_params("ref-idx-src", "ref-idx-dst");
+        let run = run_job(env, &params, None).await;
+        let summary = run.summary_with("Copied cosign tags sha256-");
+        for (tag, digest) in &signatures {
+            assert_eq!(
+                digest_of(&env.ecr, "ref-idx-dst", tag).await.as_deref(),
+                Some(digest.as_str()),
+                "{tag}: {summary}"
+            );
+        }
+        let tags = put_tags(&run);
+        assert_eq!(tags.last(), Some(&Some("prod".to_string())), "{tags:?}");
+
+        let again = run_job(env, &params, None).await;
+        again.success();
+        assert_eq!(again.writes(), Vec::<String>::new(), "a re-run writes nothing");
+    });
+}

@@ -139,6 +139,33 @@ fn an_unsigned_image_is_refused_before_any_write() {
 }
 
 #[test]
+fn an_index_whose_children_alone_are_signed_is_refused_and_signed_it_moves_with_theirs() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let key = Key::p256();
+        create_repo(&env.ecr, "v-index", false).await;
+        create_repo(&env.ecr, "v-index-dst", false).await;
+        let (index, _, children) = ecr_index(env, "v-index", "v1", 2).await;
+        for child in &children {
+            signed_by(env, "v-index", child, &key).await;
+        }
+        let run = promote_requiring(env, "v-index", "v-index-dst", &key).await;
+        let message = refused(&run, &index);
+        assert!(message.contains("cosign key"), "{message}");
+
+        // cosign signs the index too (`--recursive`): all three signatures move.
+        signed_by(env, "v-index", &index, &key).await;
+        let run = promote_requiring(env, "v-index", "v-index-dst", &key).await;
+        run.summary_with("Verified: signed by cosign key sha256:");
+        run.summary_with("Copied cosign tags sha256-");
+        for subject in std::iter::once(&index).chain(&children) {
+            let tag = format!("{}.sig", tag_schema_tag(subject).unwrap());
+            assert!(digest_of(&env.ecr, "v-index-dst", &tag).await.is_some(), "{tag}");
+        }
+    });
+}
+
+#[test]
 fn a_signature_over_another_digest_or_by_another_key_is_refused() {
     let (env, _serial) = env();
     RT.block_on(async {

@@ -39,6 +39,7 @@ fn found() -> Referrers {
         ],
         in_target: [digest(12)].into_iter().collect(),
         legacy: vec![LegacyTag {
+            subject: digest(1),
             tag: "sha256-0101.sig".into(),
             manifest: image(20, "{}"),
             blobs: Vec::new(),
@@ -171,4 +172,30 @@ fn the_summary_counts_each_type_and_what_was_there() {
         ..ReferrerStats::default()
     };
     assert_eq!(summary(&present), " Referrers: 0 copied; 2 already there.");
+}
+
+#[test]
+fn the_summary_names_three_cosign_tags_and_counts_the_rest() {
+    let tags = |n: usize| ReferrerStats {
+        legacy: (0..n).map(|i| format!("sha256-{i:0>64}.sig")).collect(),
+        ..ReferrerStats::default()
+    };
+    let label = |i: usize| format!("sha256-{i:0>12}….sig");
+    assert_eq!(
+        summary(&tags(2)),
+        format!(" Copied cosign tags {}, {}.", label(0), label(1))
+    );
+    assert_eq!(
+        summary(&tags(3)),
+        format!(" Copied cosign tags {}, {}, {}.", label(0), label(1), label(2))
+    );
+    assert_eq!(
+        summary(&tags(41)),
+        format!(
+            " Copied 41 cosign tags ({}, {}, {} and 38 more).",
+            label(0),
+            label(1),
+            label(2)
+        )
+    );
 }

@@ -261,6 +261,28 @@ pub async fn ecr_image(env: &Env, repo: &str, tag: &str, salt: &str) -> (String,
     (digest, manifest)
 }
 
+/// An OCI index in the local ECR over `children` new images (untagged, real blobs),
+/// tagged `tag`: its digest and manifest, and the children's digests.
+pub async fn ecr_index(
+    env: &Env,
+    repo: &str,
+    tag: &str,
+    children: usize,
+) -> (String, String, Vec<String>) {
+    let mut entries = Vec::with_capacity(children);
+    let mut digests = Vec::with_capacity(children);
+    for i in 0..children {
+        let (digest, manifest) = ecr_image(env, repo, &format!("{tag}-{i}"), &format!("{repo}-{i}")).await;
+        entries.push(json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": manifest.len(),
+                            "platform": {"os": "linux", "architecture": format!("arch{i}")}}));
+        digests.push(digest);
+    }
+    let manifest = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}).to_string();
+    let digest = sha256_digest(manifest.as_bytes());
+    push(&env.ecr, repo, &manifest, OCI_INDEX, &digest, Some(tag)).await;
+    (digest, manifest, digests)
+}
+
 /// cosign's legacy signature of `subject` in the local ECR: `payload` (the subject's, or
 /// anything) with `signature` over it, tagged `sha256-<hex>.sig`. Returns its digest.
 pub async fn ecr_cosign(
