@@ -1,7 +1,7 @@
 //! Plain HTTP(S) outside the SDK: HTTP probes and container registries.
 //!
 //! One client per process, built on first use: rustls with ring, trusting the same roots
-//! as the SDK's client (the compiled-in Mozilla roots plus `AWS_CA_BUNDLE` or
+//! as the SDK's client (the same stack, [`crate::aws::connector`]) (the compiled-in Mozilla roots plus `AWS_CA_BUNDLE` or
 //! `AWS_TLS_ROOTS=system`, see [`crate::aws::tls`]). HTTP/1.1 only, no proxy lookup, at
 //! most five redirects (none for health probes, [`probe_client`]); a redirect to another host drops the `Authorization` header (a
 //! registry's blob redirect to object storage must not carry the registry's token).
@@ -45,15 +45,8 @@ fn from_env(redirects: Redirects) -> Result<reqwest::Client, TlsError> {
 
 /// A client trusting the compiled-in roots and `roots`.
 pub fn build(roots: &tls::Roots, redirects: Redirects) -> reqwest::Client {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
-        .with_root_certificates(tls::root_store(roots))
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
+        .tls_backend_preconfigured(tls_config(roots))
         .connect_timeout(CONNECT_TIMEOUT)
         .redirect(match redirects {
             Redirects::Follow => reqwest::redirect::Policy::limited(5),
@@ -63,6 +56,19 @@ pub fn build(roots: &tls::Roots, redirects: Redirects) -> reqwest::Client {
         .user_agent(USER_AGENT)
         .build()
         .expect("a client with a preconfigured rustls configuration always builds")
+}
+
+/// The TLS of every HTTPS connection, the SDK's included: rustls with ring, the
+/// compiled-in roots and `roots`, HTTP/1.1.
+pub fn tls_config(roots: &tls::Roots) -> rustls::ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(tls::root_store(roots))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The AWS SDK's configuration, loaded once per cold start, and the clients built from it.
 //!
-//! - [`tls`]: the HTTPS client, with the Mozilla roots compiled in (no certificate file is
+//! - [`connector`]: the SDK's HTTPS client, over the stack the registries use;
+//! - [`tls`]: the roots it trusts, the Mozilla roots compiled in (no certificate file is
 //!   read at start unless `AWS_CA_BUNDLE` or `AWS_TLS_ROOTS=system` asks for it);
 //! - [`retry`]: one retry and timeout policy for every call;
 //! - [`account`]: the `account` block that names where a workload resource is;
@@ -10,6 +11,7 @@
 pub mod account;
 pub mod assume;
 pub mod clients;
+pub mod connector;
 #[cfg(feature = "verify")]
 mod host_prefix;
 mod lazy;
@@ -37,7 +39,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 pub async fn try_load() -> Result<SdkConfig, TlsError> {
     let roots = tls::roots(&tls::RootsSetting::from_env()?)?;
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(tls::http_client(roots))
+        .http_client(connector::http_client(roots))
         .retry_config(retry::retry_config())
         .timeout_config(retry::timeout_config());
     // Lambda puts the region and the role's credentials in the environment, which the
@@ -57,7 +59,7 @@ pub async fn try_load() -> Result<SdkConfig, TlsError> {
 /// The project's HTTPS client with the compiled-in roots only, for configurations built by
 /// hand (test kits, tools).
 pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    tls::http_client(tls::Roots::default())
+    connector::http_client(tls::Roots::default())
 }
 
 /// Whether a service's endpoint was overridden (an emulator or an S3-compatible store).

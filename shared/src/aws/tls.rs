@@ -1,10 +1,11 @@
-//! The HTTPS client every SDK client uses: rustls (with ring) trusting the Mozilla roots
-//! compiled into the binary, so that no certificate file is read at start.
+//! The roots every HTTPS connection trusts (the SDK's, [`super::connector`], and the
+//! registries' and probes', [`crate::http`]): the Mozilla roots compiled into the binary,
+//! so that no certificate file is read at start.
 //!
 //! The SDK's default client loads the system's store (`/etc/ssl/certs`, a few hundred
 //! files) while each client is built, which made a function's init several times a
-//! hello-world's. Here the roots are turned into the client's trust store only when the
-//! first request needs a connection, once per connection settings.
+//! hello-world's. Here the roots become a trust store only when the first request needs
+//! a connection.
 //!
 //! A private CA is an opt-in, read once at start:
 //! - `AWS_CA_BUNDLE=/path/ca.pem` adds the PEM certificates of that file (the setting the
@@ -12,16 +13,9 @@
 //! - `AWS_TLS_ROOTS=system` adds the system's store (`SSL_CERT_FILE`, `SSL_CERT_DIR`, else
 //!   the distribution's paths). `AWS_TLS_ROOTS=mozilla` (the default) adds nothing.
 
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_runtime_api::shared::IntoShared;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 /// Which roots the client trusts besides the compiled-in Mozilla roots.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -92,30 +86,8 @@ impl RootsSetting {
     }
 }
 
-/// The compiled-in Mozilla roots, as one PEM document (the form the SDK's trust store takes).
-fn mozilla_pem() -> Vec<u8> {
-    pem(webpki_root_certs::TLS_SERVER_ROOT_CERTS
-        .iter()
-        .map(|c| c.as_ref()))
-}
-
-/// DER certificates as PEM.
-fn pem<'a>(ders: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 * 1024);
-    for der in ders {
-        out.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
-        let b64 = aws_smithy_types::base64::encode(der);
-        for line in b64.as_bytes().chunks(64) {
-            out.extend_from_slice(line);
-            out.push(b'\n');
-        }
-        out.extend_from_slice(b"-----END CERTIFICATE-----\n");
-    }
-    out
-}
-
 /// The CA certificates of a PEM file, each checked as rustls will use it.
-fn read_bundle(path: &Path) -> Result<Vec<u8>, TlsError> {
+fn read_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| TlsError::BundleUnreadable {
         path: shown.clone(),
@@ -136,10 +108,10 @@ fn read_bundle(path: &Path) -> Result<Vec<u8>, TlsError> {
     if ders.is_empty() {
         return Err(TlsError::BundleEmpty { path: shown });
     }
-    Ok(pem(ders.iter().map(|d| d.as_ref())))
+    Ok(ders)
 }
 
-fn system_pem() -> Result<Vec<u8>, TlsError> {
+fn system_certs() -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let found = rustls_native_certs::load_native_certs();
     if found.certs.is_empty() {
         let detail = match found.errors.first() {
@@ -148,101 +120,34 @@ fn system_pem() -> Result<Vec<u8>, TlsError> {
         };
         return Err(TlsError::SystemStoreEmpty { detail });
     }
-    Ok(pem(found.certs.iter().map(|c| c.as_ref())))
+    Ok(found.certs)
 }
 
 /// The certificates the opt-ins add, read and checked at start so that a bad setting
 /// stops the function then, not at its first request.
 #[derive(Debug, Clone, Default)]
 pub struct Roots {
-    extra_pem: Vec<Vec<u8>>,
+    extra: Vec<CertificateDer<'static>>,
 }
 
 /// Reads the files `setting` names; nothing for the default.
 pub fn roots(setting: &RootsSetting) -> Result<Roots, TlsError> {
-    let mut extra_pem = Vec::new();
+    let mut extra = Vec::new();
     if let Some(path) = &setting.bundle {
-        extra_pem.push(read_bundle(path)?);
+        extra.extend(read_bundle(path)?);
     }
     if setting.system {
-        extra_pem.push(system_pem()?);
+        extra.extend(system_certs()?);
     }
-    Ok(Roots { extra_pem })
+    Ok(Roots { extra })
 }
 
-/// The compiled-in roots and the opt-ins' certificates as a rustls store, for HTTPS
-/// outside the SDK ([`crate::http`]).
+/// The compiled-in roots and the opt-ins' certificates as a rustls store.
 pub fn root_store(roots: &Roots) -> rustls::RootCertStore {
     let mut store = rustls::RootCertStore::empty();
     store.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
-    for pem in &roots.extra_pem {
-        store.add_parsable_certificates(CertificateDer::pem_slice_iter(pem).flatten());
-    }
+    store.add_parsable_certificates(roots.extra.iter().cloned());
     store
-}
-
-/// The compiled-in roots and the opt-ins' certificates.
-fn trust_store(roots: &Roots) -> TrustStore {
-    let mut store = TrustStore::empty()
-        .with_native_roots(false)
-        .with_pem_certificate(mozilla_pem());
-    for pem in &roots.extra_pem {
-        store = store.with_pem_certificate(pem.clone());
-    }
-    store
-}
-
-/// The HTTPS client for the SDK, trusting the compiled-in roots and `roots`. Nothing is
-/// built until the first request: the trust store and the TLS connector cost init time
-/// that a function's start does not need.
-pub fn http_client(roots: Roots) -> SharedHttpClient {
-    Deferred {
-        roots,
-        inner: OnceLock::new(),
-    }
-    .into_shared()
-}
-
-fn build(roots: &Roots) -> SharedHttpClient {
-    let context = TlsContext::builder()
-        .with_trust_store(trust_store(roots))
-        .build()
-        .expect("a TLS context without server names always builds");
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .tls_context(context)
-        .build_https()
-}
-
-/// The SDK's client, built on the first request (the SDK's own builds its connector, and
-/// loads the system store, while each SDK client is built). The connector is then shared
-/// by every client with the same settings.
-#[derive(Debug)]
-struct Deferred {
-    roots: Roots,
-    inner: OnceLock<SharedHttpClient>,
-}
-
-impl Deferred {
-    fn client(&self) -> &SharedHttpClient {
-        self.inner.get_or_init(|| build(&self.roots))
-    }
-}
-
-impl HttpClient for Deferred {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        self.client().http_connector(settings, components)
-    }
-
-    fn connector_metadata(
-        &self,
-    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
-        self.client().connector_metadata()
-    }
 }
 
 /// A connector's count of trusted roots, for tests: the compiled-in ones.
@@ -269,29 +174,9 @@ mod tests {
     }
 
     #[test]
-    fn the_mozilla_roots_are_compiled_in_as_pem() {
-        let pem = mozilla_pem();
+    fn the_store_holds_every_compiled_in_root() {
         assert!(compiled_in_roots() > 100);
-        let parsed: Vec<_> = CertificateDer::pem_slice_iter(&pem)
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(parsed.len(), compiled_in_roots());
-        let mut store = rustls::RootCertStore::empty();
-        assert_eq!(
-            store.add_parsable_certificates(parsed),
-            (compiled_in_roots(), 0)
-        );
-        // Round trip: the PEM decodes back to the same DER.
-        let first = webpki_root_certs::TLS_SERVER_ROOT_CERTS[0].as_ref();
-        let text = std::str::from_utf8(&pem).unwrap();
-        let body: String = text
-            .split("-----END CERTIFICATE-----")
-            .next()
-            .unwrap()
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .collect();
-        assert_eq!(aws_smithy_types::base64::decode(body).unwrap(), first);
+        assert_eq!(root_store(&Roots::default()).len(), compiled_in_roots());
     }
 
     #[test]
