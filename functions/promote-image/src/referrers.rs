@@ -413,7 +413,11 @@ const LEGACY_NAMED: usize = 3;
 /// ` Copied cosign tag sha256-1a2b….sig.`; past three tags (an index's children each
 /// signed), the first three and a count of the rest.
 fn legacy_summary(tags: &[String]) -> String {
-    let named: Vec<String> = tags.iter().take(LEGACY_NAMED).map(|t| legacy_label(t)).collect();
+    let named: Vec<String> = tags
+        .iter()
+        .take(LEGACY_NAMED)
+        .map(|t| legacy_label(t))
+        .collect();
     match tags.len() {
         0 => String::new(),
         1 => format!(" Copied cosign tag {}.", named[0]),

@@ -673,7 +673,16 @@ fn the_cosign_tags_of_an_index_and_its_children_move_with_it_in_ecr() {
         let signed = [&index, &children[0], &children[37]];
         let mut signatures = Vec::new();
         for subject in signed {
-            let digest = ecr_cosign(env, "ref-idx-src", subject, b"payload", b"signature").await;
+            // Each signature is over its own subject's payload, so each manifest differs.
+            let payload = format!("a payload naming {subject}");
+            let digest = ecr_cosign(
+                env,
+                "ref-idx-src",
+                subject,
+                payload.as_bytes(),
+                b"signature",
+            )
+            .await;
             signatures.push((format!("{}.sig", tag_schema_tag(subject).unwrap()), digest));
         }
 
@@ -692,6 +701,10 @@ fn the_cosign_tags_of_an_index_and_its_children_move_with_it_in_ecr() {
 
         let again = run_job(env, &params, None).await;
         again.success();
-        assert_eq!(again.writes(), Vec::<String>::new(), "a re-run writes nothing");
+        assert_eq!(
+            again.writes(),
+            Vec::<String>::new(),
+            "a re-run writes nothing"
+        );
     });
 }

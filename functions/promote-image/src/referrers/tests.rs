@@ -177,17 +177,24 @@ fn the_summary_counts_each_type_and_what_was_there() {
 #[test]
 fn the_summary_names_three_cosign_tags_and_counts_the_rest() {
     let tags = |n: usize| ReferrerStats {
-        legacy: (0..n).map(|i| format!("sha256-{i:0>64}.sig")).collect(),
+        legacy: (0..n)
+            .map(|i| format!("sha256-{i:02}{}.sig", "0".repeat(62)))
+            .collect(),
         ..ReferrerStats::default()
     };
-    let label = |i: usize| format!("sha256-{i:0>12}….sig");
+    let label = |i: usize| format!("sha256-{i:02}{}….sig", "0".repeat(10));
     assert_eq!(
         summary(&tags(2)),
         format!(" Copied cosign tags {}, {}.", label(0), label(1))
     );
     assert_eq!(
         summary(&tags(3)),
-        format!(" Copied cosign tags {}, {}, {}.", label(0), label(1), label(2))
+        format!(
+            " Copied cosign tags {}, {}, {}.",
+            label(0),
+            label(1),
+            label(2)
+        )
     );
     assert_eq!(
         summary(&tags(41)),

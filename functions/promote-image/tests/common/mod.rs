@@ -272,12 +272,16 @@ pub async fn ecr_index(
     let mut entries = Vec::with_capacity(children);
     let mut digests = Vec::with_capacity(children);
     for i in 0..children {
-        let (digest, manifest) = ecr_image(env, repo, &format!("{tag}-{i}"), &format!("{repo}-{i}")).await;
-        entries.push(json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": manifest.len(),
-                            "platform": {"os": "linux", "architecture": format!("arch{i}")}}));
+        let (digest, manifest) =
+            ecr_image(env, repo, &format!("{tag}-{i}"), &format!("{repo}-{i}")).await;
+        entries.push(
+            json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": manifest.len(),
+                            "platform": {"os": "linux", "architecture": format!("arch{i}")}}),
+        );
         digests.push(digest);
     }
-    let manifest = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}).to_string();
+    let manifest =
+        json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}).to_string();
     let digest = sha256_digest(manifest.as_bytes());
     push(&env.ecr, repo, &manifest, OCI_INDEX, &digest, Some(tag)).await;
     (digest, manifest, digests)
