@@ -49,8 +49,8 @@ async fn put_image(aws: &LocalAws, repo: &str, manifest: &[u8], tag: Option<&str
 }
 
 /// The signed image: one config and one layer, cosign's legacy signature and a Notation
-/// referrer. Returns the trust material's policies: (cosign key, Notation).
-async fn seed(aws: &LocalAws) -> (Value, Value) {
+/// referrer. Returns the trust material's policies (cosign key, Notation) and its digest.
+async fn seed(aws: &LocalAws) -> (Value, Value, String) {
     let _ = call(aws, "CreateRepository", json!({"repositoryName": SOURCE})).await;
     let config = br#"{"architecture":"amd64","os":"linux","bench":"verify"}"#;
     let layer: Vec<u8> = (0..65_536u32).map(|i| (i % 251) as u8).collect();
@@ -106,6 +106,7 @@ async fn seed(aws: &LocalAws) -> (Value, Value) {
     (
         json!({"require": [{"cosign": {"key": key.pem()}}]}),
         json!({"require": [{"notation": {"signingProfiles": [PROFILE], "rootCertificates": format!("s3://{BUCKET}/root.pem")}}]}),
+        digest,
     )
 }
 
@@ -132,50 +133,58 @@ async fn run(aws: &LocalAws, exe: &Path, params: &Value) -> (String, Vec<crate::
     (status, calls)
 }
 
-/// The round-trip rows: each promotion without verify, then with each policy.
+/// The round-trip rows: each promotion without verify, then with each policy; the source
+/// named by tag, then pinned by digest (as an `imageDetail.json` names it).
 pub async fn rows(aws: &LocalAws, bin_dir: &Path) -> Vec<Value> {
     let exe = bin_dir.join("promote-image");
-    let (cosign, notation) = seed(aws).await;
+    let (cosign, notation, digest) = seed(aws).await;
     let mut rows = Vec::new();
-    for (case, same) in [("copy ECR -> ECR", false), ("retag in place", true)] {
-        let mut baseline = 0;
-        for (i, (name, verify)) in [
-            ("no verify", Value::Null),
-            ("cosign key", cosign.clone()),
-            ("Notation (AWS Signer, revocation)", notation.clone()),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let mut params = json!({"source": {"repository": SOURCE, "tag": "v1"}, "tags": [format!("bench-{i}")]});
-            if !same {
-                let target = format!("{SOURCE}-to-{i}");
-                let _ = aws
-                    .json_call(
-                        &format!("{ECR}.CreateRepository"),
-                        &json!({"repositoryName": target}),
-                    )
-                    .await;
-                params["target"] = json!({"repository": target});
+    let mut n = 0;
+    for (named, source) in [
+        ("by tag", json!({"repository": SOURCE, "tag": "v1"})),
+        ("by digest", json!({"repository": SOURCE, "digest": digest})),
+    ] {
+        for (case, same) in [("copy ECR -> ECR", false), ("retag in place", true)] {
+            let mut baseline = 0;
+            for (i, (name, verify)) in [
+                ("no verify", Value::Null),
+                ("cosign key", cosign.clone()),
+                ("Notation (AWS Signer, revocation)", notation.clone()),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                n += 1;
+                let mut params = json!({"source": source, "tags": [format!("bench-{n}")]});
+                if !same {
+                    let target = format!("{SOURCE}-to-{n}");
+                    let _ = aws
+                        .json_call(
+                            &format!("{ECR}.CreateRepository"),
+                            &json!({"repositoryName": target}),
+                        )
+                        .await;
+                    params["target"] = json!({"repository": target});
+                }
+                if !verify.is_null() {
+                    params["verify"] = verify;
+                }
+                let (status, calls) = run(aws, &exe, &params).await;
+                let trips = sequential_round_trips(&calls) as u64;
+                if i == 0 {
+                    baseline = trips;
+                }
+                let added = trips.saturating_sub(baseline);
+                rows.push(json!({
+                    "scenario": format!("{case} {named}, {name}"),
+                    "status": status,
+                    "aws_calls": calls.len(),
+                    "round_trips": trips,
+                    "added_round_trips": added,
+                    "verify_calls": calls.iter().filter(|c| matches!(c.operation.as_str(),
+                        "GetDownloadUrlForLayer" | "GetObject" | "GetPublicKey" | "GetRevocationStatus")).count(),
+                }));
             }
-            if !verify.is_null() {
-                params["verify"] = verify;
-            }
-            let (status, calls) = run(aws, &exe, &params).await;
-            let trips = sequential_round_trips(&calls) as u64;
-            if i == 0 {
-                baseline = trips;
-            }
-            let added = trips.saturating_sub(baseline);
-            rows.push(json!({
-                "scenario": format!("{case}, {name}"),
-                "status": status,
-                "aws_calls": calls.len(),
-                "round_trips": trips,
-                "added_round_trips": added,
-                "verify_calls": calls.iter().filter(|c| matches!(c.operation.as_str(),
-                    "GetDownloadUrlForLayer" | "GetObject" | "GetPublicKey" | "GetRevocationStatus")).count(),
-            }));
         }
     }
     rows
@@ -252,7 +261,7 @@ pub fn print(rows: &[Value], cpu: &[Value]) {
     for r in rows {
         let added = r["added_round_trips"].as_u64().unwrap_or(0);
         println!(
-            "  {:<58} {:>3} calls, {:>2} sequential round trips (+{added} {}), {} blob, trust or revocation reads  {}",
+            "  {:<64} {:>3} calls, {:>2} sequential round trips (+{added} {}), {} blob, trust or revocation reads  {}",
             r["scenario"].as_str().unwrap_or_default(),
             r["aws_calls"],
             r["round_trips"],
@@ -273,7 +282,7 @@ pub fn print(rows: &[Value], cpu: &[Value]) {
     for c in cpu {
         let ms = c["median_ms"].as_f64().unwrap_or(0.0);
         println!(
-            "  {:<58} {ms:>8.3} ms median of {} runs ({})",
+            "  {:<64} {ms:>8.3} ms median of {} runs ({})",
             c["scenario"].as_str().unwrap_or_default(),
             c["runs"],
             if ms < CPU_TARGET_MS { "ok" } else { "MISSED" },

@@ -5,11 +5,12 @@
 //! (gated, single image) the scan, all at once. Then either nothing (every tag in place:
 //! one round trip), or, for an index, its children (and their scans) in round 2, with, for
 //! another repository, the referrers of the image and its children on both sides
-//! ([`referrers::discover`]), all before any write. Then the writes: on the same repository
-//! the tags are put with the same bytes and media type; on another the blobs the target
-//! lacks are mounted or streamed and an index's children put, then the image by digest and
-//! the referrers the target lacks, and the tags last. A tag another run wrote meanwhile is
-//! fine when it points at this image.
+//! ([`referrers::discover`]), all before any write; with `verify`, the signatures are
+//! checked then (read from the start when the source is pinned by digest). Then the
+//! writes: on the same repository the tags are put with the same bytes and media type; on
+//! another the blobs the target lacks are mounted or streamed and an index's children put,
+//! then the image by digest and the referrers the target lacks, and the tags last. A tag
+//! another run wrote meanwhile is fine when it points at this image.
 
 use std::future::Future;
 
@@ -89,67 +90,31 @@ pub async fn promote(
         source.authenticate(false, &target),
         target.authenticate(true, &source)
     )?;
-    let facts = gather(source, target, req).await?;
-    let same = same_repository(source, target, &facts);
-    let mut plan = decide(&facts, req, same, &source.name(), &target.name())?;
+    // With `verify` and a source pinned by digest (an `imageDetail.json`), the signatures
+    // are read from the start, beside rounds 1 and 2, rather than after them.
+    let (read, early) = futures::join!(
+        async {
+            let facts = gather(source, target, req).await?;
+            let same = same_repository(source, target, &facts);
+            let plan = decide(&facts, req, same, &source.name(), &target.name())?;
+            let round = second_round(source, target, req, &facts, &plan).await?;
+            Ok::<_, PromoteError>((facts, plan, round))
+        },
+        early_signatures(source, req)
+    );
+    let (facts, mut plan, round) = read?;
+    let Round {
+        child_scans,
+        children,
+        found,
+        copy_referrers,
+    } = round;
     let digest = facts.image.digest.as_str();
-
-    // Round 2: an index's children exist (before anything is written), and each
-    // runnable child's scan result, a few at a time; in another repository, the referrers
-    // of the image and its children on both sides.
-    let subjects = referrer_subjects(&facts, &plan, req.referrers);
-    let copy_referrers = !subjects.is_empty();
-    let (subjects, discovery) = discovery(&facts, subjects, req);
-    let (child_scans, (children, missing), found) = futures::try_join!(
-        async {
-            match req.gate {
-                Some((_, repo)) => bounded(
-                    plan.scan_children
-                        .iter()
-                        .map(|c| {
-                            let reference = Reference::Digest(c.digest.clone());
-                            async move { ecr::scan(repo, &reference).await }
-                        })
-                        .collect(),
-                )
-                .await
-                .into_iter()
-                .map(|r| r.map(|(scan, _)| scan).map_err(PromoteError::from))
-                .collect::<Result<Vec<_>, _>>(),
-                None => Ok(Vec::new()),
-            }
-        }
-        .map_err(|e| source_error(e, source, req)),
-        async {
-            if plan.fetch_children {
-                let digests: Vec<String> = facts
-                    .manifest
-                    .children()
-                    .iter()
-                    .map(|c| c.digest.clone())
-                    .collect();
-                source.get_many(&digests).await
-            } else {
-                Ok((Vec::new(), Vec::new()))
-            }
-        }
-        .map_err(|e| source_error(e, source, req)),
-        referrers::discover(source, target, &subjects, &discovery),
-    )?;
-    if !missing.is_empty() {
-        return Err(incomplete_index(
-            source_image(source, req),
-            source.name(),
-            &facts.manifest,
-            digest,
-            &missing,
-        ));
-    }
     let gate = gate(&facts, &plan, child_scans, source, req)?;
     let signatures = match req.verify {
         Some(v) => {
             let media_type = facts.manifest.media_type.as_str();
-            crate::verify::check(v, source, &facts.image, media_type, &found).await?
+            crate::verify::check(v, source, &facts.image, media_type, &found, early).await?
         }
         None => Vec::new(),
     };
@@ -207,6 +172,81 @@ pub async fn promote(
     ))
 }
 
+/// What round 2 read: the children's scans, the children, and the referrers.
+struct Round {
+    child_scans: Vec<ScanResult>,
+    children: Vec<Image>,
+    found: referrers::Referrers,
+    /// Whether the referrers go with the image (another repository, not `referrers: false`).
+    copy_referrers: bool,
+}
+
+/// Round 2: an index's children exist (before anything is written), and each runnable
+/// child's scan result, a few at a time; in another repository, the referrers of the image
+/// and its children on both sides.
+async fn second_round(
+    source: Store<'_>,
+    target: Store<'_>,
+    req: &Request<'_>,
+    facts: &Facts,
+    plan: &Plan,
+) -> Result<Round, PromoteError> {
+    let subjects = referrer_subjects(facts, plan, req.referrers);
+    let copy_referrers = !subjects.is_empty();
+    let (subjects, discovery) = discovery(facts, subjects, req);
+    let (child_scans, (children, missing), found) = futures::try_join!(
+        async {
+            match req.gate {
+                Some((_, repo)) => bounded(
+                    plan.scan_children
+                        .iter()
+                        .map(|c| {
+                            let reference = Reference::Digest(c.digest.clone());
+                            async move { ecr::scan(repo, &reference).await }
+                        })
+                        .collect(),
+                )
+                .await
+                .into_iter()
+                .map(|r| r.map(|(scan, _)| scan).map_err(PromoteError::from))
+                .collect::<Result<Vec<_>, _>>(),
+                None => Ok(Vec::new()),
+            }
+        }
+        .map_err(|e| source_error(e, source, req)),
+        async {
+            if plan.fetch_children {
+                let digests: Vec<String> = facts
+                    .manifest
+                    .children()
+                    .iter()
+                    .map(|c| c.digest.clone())
+                    .collect();
+                source.get_many(&digests).await
+            } else {
+                Ok((Vec::new(), Vec::new()))
+            }
+        }
+        .map_err(|e| source_error(e, source, req)),
+        referrers::discover(source, target, &subjects, &discovery),
+    )?;
+    if !missing.is_empty() {
+        return Err(incomplete_index(
+            source_image(source, req),
+            source.name(),
+            &facts.manifest,
+            &facts.image.digest,
+            &missing,
+        ));
+    }
+    Ok(Round {
+        child_scans,
+        children,
+        found,
+        copy_referrers,
+    })
+}
+
 /// What the promotion did besides the tags: the gate's verdict and what it copied.
 struct Done<'a> {
     gate: Option<&'a GateReport>,
@@ -226,19 +266,46 @@ fn referrer_subjects(facts: &Facts, plan: &Plan, policy: &ReferrerPolicy) -> Vec
         .collect()
 }
 
-/// What round 2 discovers: the referrer subjects, and with `verify` also the image's own
-/// signatures when nothing is copied (a retag in place, `referrers: false`), every
-/// referrer listed whatever `referrers` selects (the copy still follows it).
+/// What round 2 discovers: the referrer subjects, and with `verify` (its signatures not
+/// read from the start, [`early_signatures`]) also the image's own signatures when nothing
+/// is copied (a retag in place, `referrers: false`), every referrer listed whatever
+/// `referrers` selects (the copy still follows it).
 fn discovery(
     facts: &Facts,
     subjects: Vec<String>,
     req: &Request<'_>,
 ) -> (Vec<String>, ReferrerPolicy) {
     match req.verify {
-        None => (subjects, req.referrers.clone()),
-        Some(_) if subjects.is_empty() => (vec![facts.image.digest.clone()], ReferrerPolicy::All),
-        Some(_) => (subjects, ReferrerPolicy::All),
+        Some(_) if !pinned(req) && subjects.is_empty() => {
+            (vec![facts.image.digest.clone()], ReferrerPolicy::All)
+        }
+        Some(_) if !pinned(req) => (subjects, ReferrerPolicy::All),
+        _ => (subjects, req.referrers.clone()),
     }
+}
+
+/// Whether the source is named by digest, so that its signatures can be read before its
+/// manifest is.
+fn pinned(req: &Request<'_>) -> bool {
+    matches!(req.reference, Reference::Digest(_))
+}
+
+/// With `verify` and a pinned source, its signature candidates read from nothing
+/// ([`shared::verify::candidates`]); otherwise `None`, and the check takes them from
+/// discovery.
+async fn early_signatures(
+    source: Store<'_>,
+    req: &Request<'_>,
+) -> Option<Result<Vec<shared::verify::Candidate>, PromoteError>> {
+    let (Some(_), Reference::Digest(digest)) = (req.verify, req.reference) else {
+        return None;
+    };
+    let place = crate::verify::place(&source);
+    Some(
+        shared::verify::candidates(place, digest)
+            .await
+            .map_err(PromoteError::from),
+    )
 }
 
 /// Round 1: the source manifest, where each target tag points, the target's rules, and

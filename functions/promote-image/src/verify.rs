@@ -1,11 +1,13 @@
 //! The signature gate: the source image must carry the signatures `verify` requires
 //! before anything is written.
 //!
-//! The signature manifests come from referrer discovery (the image's own referrers and
-//! cosign's `sha256-<hex>.sig` tag, read in round 2 with everything else), so verifying
-//! adds one stage: the signature layers' blobs ([`shared::verify::complete`]). The image
-//! checked is the digest that was pushed (for an index, the index's own digest), as cosign
-//! and Notation sign it.
+//! A source pinned by digest has its signatures read from the start, beside the
+//! promotion's first rounds ([`shared::verify::candidates`]). Otherwise the signature
+//! manifests come from referrer discovery (the image's own referrers and cosign's
+//! `sha256-<hex>.sig` tag, read in round 2 with everything else), and verifying adds one
+//! stage: the signature layers' blobs ([`shared::verify::complete`]). The image checked is
+//! the digest that was pushed (for an index, the index's own digest), as cosign and
+//! Notation sign it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -73,22 +75,28 @@ pub fn place<'a>(source: &Store<'a>) -> Place<'a> {
 }
 
 /// The evidence of a signature per requirement, or the refusal naming the image, what
-/// was required and what was found.
+/// was required and what was found. The candidates are those read from the start
+/// (`early`, a pinned source), else the manifests discovery read, completed with their
+/// blobs.
 pub async fn check(
     gate: &Gate<'_>,
     source: Store<'_>,
     image: &Image,
     media_type: &str,
     found: &Referrers,
+    early: Option<Result<Vec<Candidate>, PromoteError>>,
 ) -> Result<Vec<Evidence>, PromoteError> {
     let subject = Subject {
         digest: image.digest.clone(),
         media_type: media_type.to_string(),
         size: image.bytes.len() as u64,
     };
-    let (candidates, policy) = futures::join!(
-        verify::complete(place(&source), read_already(found, &image.digest)),
-        gate.policy.clone()
-    );
-    Ok(verify::check(&policy?, &subject, &candidates, gate.lookups).await?)
+    let candidates = async {
+        match early {
+            Some(early) => early,
+            None => Ok(verify::complete(place(&source), read_already(found, &image.digest)).await),
+        }
+    };
+    let (candidates, policy) = futures::join!(candidates, gate.policy.clone());
+    Ok(verify::check(&policy?, &subject, &candidates?, gate.lookups).await?)
 }

@@ -160,7 +160,10 @@ fn an_index_whose_children_alone_are_signed_is_refused_and_signed_it_moves_with_
         run.summary_with("Copied cosign tags sha256-");
         for subject in std::iter::once(&index).chain(&children) {
             let tag = format!("{}.sig", tag_schema_tag(subject).unwrap());
-            assert!(digest_of(&env.ecr, "v-index-dst", &tag).await.is_some(), "{tag}");
+            assert!(
+                digest_of(&env.ecr, "v-index-dst", &tag).await.is_some(),
+                "{tag}"
+            );
         }
     });
 }
@@ -241,6 +244,48 @@ fn a_retag_in_the_same_repository_is_gated_too() {
             1,
             "only the tag: {:?}",
             run.operations()
+        );
+    });
+}
+
+#[test]
+fn a_source_pinned_by_digest_is_gated_with_its_signatures_read_once() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let key = Key::p256();
+        let (digest, _) = image_in_new_repo(env, "v-pinned").await;
+        let mut params = json!({
+            "source": {"repository": "v-pinned", "digest": digest},
+            "tags": ["prod"],
+            "verify": key_policy(&key),
+        });
+        let run = run_job(env, &params, None).await;
+        refused(&run, &digest);
+
+        signed_by(env, "v-pinned", &digest, &key).await;
+        let run = run_job(env, &params, None).await;
+        run.summary_with("Verified: signed by cosign key");
+        assert_eq!(
+            digest_of(&env.ecr, "v-pinned", "prod").await.as_deref(),
+            Some(digest.as_str())
+        );
+        assert_eq!(
+            run.ops("ListImageReferrers").len(),
+            1,
+            "read from the start, not again in discovery: {:?}",
+            run.operations()
+        );
+
+        // Into another repository: the signature moves with the image.
+        create_repo(&env.ecr, "v-pinned-dst", false).await;
+        params["target"] = json!({"repository": "v-pinned-dst"});
+        let run = run_job(env, &params, None).await;
+        run.summary_with("Verified: signed by cosign key");
+        let tag = format!("{}.sig", tag_schema_tag(&digest).unwrap());
+        assert!(digest_of(&env.ecr, "v-pinned-dst", &tag).await.is_some());
+        assert_eq!(
+            digest_of(&env.ecr, "v-pinned-dst", "prod").await.as_deref(),
+            Some(digest.as_str())
         );
     });
 }

@@ -101,7 +101,7 @@ pub async fn one(
             let place = Place::Ecr(repo);
             let (manifest, candidates) = futures::join!(
                 ecr::get_manifest(repo, &digest),
-                subject_candidates(place, &digest)
+                verify::candidates(place, &digest)
             );
             let manifest = manifest?.ok_or_else(|| Error::ImageNotFound {
                 uri: uri.to_owned(),
@@ -119,7 +119,7 @@ pub async fn one(
             };
             let (manifest, candidates) = futures::join!(
                 client.get_manifest(&repository, &digest),
-                subject_candidates(place, &digest)
+                verify::candidates(place, &digest)
             );
             let manifest = manifest?.ok_or_else(|| Error::RegistryImageNotFound {
                 uri: uri.to_owned(),
@@ -127,20 +127,6 @@ pub async fn one(
             checked(gate, subject(&manifest), &candidates?).await
         }
     }
-}
-
-/// The signature candidates of `digest`; the subject's media type and size are not
-/// needed to find them.
-async fn subject_candidates(
-    place: Place<'_>,
-    digest: &str,
-) -> Result<Vec<verify::Candidate>, shared::referrers::ReferrerError> {
-    let subject = Subject {
-        digest: digest.to_owned(),
-        media_type: String::new(),
-        size: 0,
-    };
-    verify::candidates(place, &subject).await
 }
 
 async fn checked(

@@ -3,14 +3,13 @@
 //! [`complete`] fetches the layer blobs [`wanted`] names (a few at a time, each at most
 //! [`MAX_SIGNATURE_BLOB`]); a blob that cannot be read is left out, so that the verifier
 //! reports that signature as unreadable and still tries the others. [`candidates`] is for
-//! callers that have read nothing yet: one listing stage (the referrers and cosign's legacy
-//! `sha256-<hex>.sig` tag, together), one manifest stage (the referrers that may be
-//! signatures), one blob stage.
+//! callers that have read nothing yet but the digest: the referrers (listed, manifests,
+//! blobs) and, beside them, cosign's legacy `sha256-<hex>.sig` tag (manifest, blobs).
 
 use aws_sdk_ecr::types::ImageIdentifier;
 use futures::{StreamExt, TryStreamExt, stream};
 
-use super::{Blob, Candidate, Found, MAX_SIGNATURE_BLOB, NOTATION_SIGNATURE, Subject, wanted};
+use super::{Blob, Candidate, Found, MAX_SIGNATURE_BLOB, NOTATION_SIGNATURE, wanted};
 use crate::referrers::{Descriptor, ReferrerError, ecr, legacy_tags};
 use crate::registry::{Client, Manifest};
 
@@ -123,53 +122,56 @@ pub async fn complete(place: Place<'_>, manifests: Vec<Candidate>) -> Vec<Candid
     out
 }
 
-/// The signature candidates of `subject` at `place`, read from nothing: its referrers and
-/// cosign's legacy `.sig` tag (one stage), the referrer manifests that may be signatures
-/// (one stage, at most [`MAX_SIGNATURE_MANIFESTS`]), then their blobs ([`complete`]).
-pub async fn candidates(
-    place: Place<'_>,
-    subject: &Subject,
-) -> Result<Vec<Candidate>, ReferrerError> {
-    let legacy = legacy_tags(&subject.digest)
-        .into_iter()
-        .find(|t| t.ends_with(".sig"));
-    let (listed, tagged) = futures::join!(place.referrers(&subject.digest), async {
-        match &legacy {
-            Some(tag) => place
-                .manifest(tag)
-                .await
-                .map(|m| m.map(|m| (tag.clone(), m))),
-            None => Ok(None),
-        }
-    });
-    let referrers: Vec<Descriptor> = listed?
-        .into_iter()
-        .filter(may_be_signature)
-        .take(MAX_SIGNATURE_MANIFESTS)
-        .collect();
-    let mut found: Vec<Candidate> = stream::iter(referrers)
-        .map(|r| async move {
-            let m = place.manifest(&r.digest).await?;
-            Ok::<_, ReferrerError>(m.map(|m| Candidate {
-                digest: r.digest,
-                manifest: m.bytes.to_vec(),
-                found: Found::Referrer,
-                blobs: Vec::new(),
-            }))
-        })
-        .buffered(CONCURRENCY)
-        .try_filter_map(|c| async move { Ok(c) })
-        .try_collect()
-        .await?;
-    if let Some((tag, m)) = tagged? {
-        found.push(Candidate {
+/// The signature candidates of the image `digest` at `place`, read from nothing: its
+/// referrers that may be signatures (listed, at most [`MAX_SIGNATURE_MANIFESTS`] manifests
+/// read, then their blobs), and beside them cosign's legacy `.sig` tag (its manifest, then
+/// its blobs), so that neither waits for the other.
+pub async fn candidates(place: Place<'_>, digest: &str) -> Result<Vec<Candidate>, ReferrerError> {
+    let referred = async {
+        let referrers: Vec<Descriptor> = place
+            .referrers(digest)
+            .await?
+            .into_iter()
+            .filter(may_be_signature)
+            .take(MAX_SIGNATURE_MANIFESTS)
+            .collect();
+        let found: Vec<Candidate> = stream::iter(referrers)
+            .map(|r| async move {
+                let m = place.manifest(&r.digest).await?;
+                Ok::<_, ReferrerError>(m.map(|m| Candidate {
+                    digest: r.digest,
+                    manifest: m.bytes.to_vec(),
+                    found: Found::Referrer,
+                    blobs: Vec::new(),
+                }))
+            })
+            .buffered(CONCURRENCY)
+            .try_filter_map(|c| async move { Ok(c) })
+            .try_collect()
+            .await?;
+        Ok::<_, ReferrerError>(complete(place, found).await)
+    };
+    let tagged = async {
+        let Some(tag) = legacy_tags(digest)
+            .into_iter()
+            .find(|t| t.ends_with(".sig"))
+        else {
+            return Ok(Vec::new());
+        };
+        let Some(m) = place.manifest(&tag).await? else {
+            return Ok(Vec::new());
+        };
+        let found = vec![Candidate {
             digest: m.digest,
             manifest: m.bytes.to_vec(),
             found: Found::LegacyTag(tag),
             blobs: Vec::new(),
-        });
-    }
-    Ok(complete(place, found).await)
+        }];
+        Ok::<_, ReferrerError>(complete(place, found).await)
+    };
+    let (mut referred, tagged) = futures::try_join!(referred, tagged)?;
+    referred.extend(tagged);
+    Ok(referred)
 }
 
 #[cfg(test)]
