@@ -3,12 +3,15 @@
 //!
 //! Each image is checked by digest: the URI's or the image file's, else its tag resolved
 //! in ECR (as `pinDigests` does). An image outside ECR must be given by digest; its
-//! registry is read anonymously. Per image: the image manifest, its referrers and
+//! registry is read with the login ECS or the instances pull it with (a container's
+//! `repositoryCredentials`, a revision's `login` with its password in Secrets Manager, the
+//! secret read in the workload account and its own region), else anonymously. Per image: the image manifest, its referrers and
 //! cosign's `sha256-<hex>.sig` tag at once, then the signature manifests, then their blobs.
 //! A revision's one image is checked the same way, by the digest it is pinned to.
 
 use shared::image::ImageName;
 use shared::referrers::ecr::{self, Repository};
+use shared::registry::RegistryError;
 use shared::verify::{self, Evidence, Lookups, Place, Policy, Subject};
 
 use crate::clients::Clients;
@@ -16,6 +19,7 @@ use crate::edit::SetImage;
 use crate::error::Error;
 use crate::problem::{Problem, Problems};
 use crate::render::DigestQuery;
+use crate::template::TaskDef;
 
 /// The policy and the clients its trust material and revocation are read with.
 pub struct Gate {
@@ -58,10 +62,36 @@ pub fn undigested(set: &[SetImage]) -> Vec<Problem> {
         .collect()
 }
 
-/// Checks every image in `set`: each image's evidence, in order, or the first refusal.
+/// A registry login whose password is in Secrets Manager, for an image outside ECR.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Login {
+    /// The secret's ARN (or name).
+    pub secret: String,
+    /// `None`: the secret holds `{"username", "password"}` (a container's
+    /// `repositoryCredentials`); else this user, the secret holding the password alone (a
+    /// revision's `login`).
+    pub username: Option<String>,
+}
+
+/// The login of container `index` in the task definition `doc`: its
+/// `repositoryCredentials.credentialsParameter`, as ECS pulls the image with it.
+pub fn container_login(doc: &TaskDef, index: usize) -> Option<Login> {
+    let secret = doc.get("containerDefinitions")?.get(index)?["repositoryCredentials"]
+        ["credentialsParameter"]
+        .as_str()
+        .filter(|s| !s.is_empty())?;
+    Some(Login {
+        secret: secret.to_owned(),
+        username: None,
+    })
+}
+
+/// Checks every image in `set` of the task definition `doc`: each image's evidence, in
+/// order, or the first refusal.
 pub async fn check(
     gate: &Gate,
     clients: &Clients,
+    doc: &TaskDef,
     set: &[SetImage],
 ) -> Result<Vec<(String, Vec<Evidence>)>, Error> {
     let problems = undigested(set);
@@ -69,18 +99,28 @@ pub async fn check(
         return Err(Error::Invalid(Problems(problems)));
     }
     let checks = set.iter().map(|s| async move {
-        let evidence = one(gate, clients, &s.image.uri, s.image.digest.as_deref()).await?;
+        let login = container_login(doc, s.index);
+        let evidence = one(
+            gate,
+            clients,
+            &s.image.uri,
+            s.image.digest.as_deref(),
+            login,
+        )
+        .await?;
         Ok::<_, Error>((s.container.clone(), evidence))
     });
     futures::future::try_join_all(checks).await
 }
 
-/// Checks the image `uri` (its digest given, in the URI, or its tag resolved in ECR).
+/// Checks the image `uri` (its digest given, in the URI, or its tag resolved in ECR);
+/// outside ECR, read with `login` when there is one.
 pub async fn one(
     gate: &Gate,
     clients: &Clients,
     uri: &str,
     digest: Option<&str>,
+    login: Option<Login>,
 ) -> Result<Vec<Evidence>, Error> {
     let name = ImageName::parse(uri).map_err(|_| Error::RegistryImageNotFound {
         uri: uri.to_owned(),
@@ -111,7 +151,19 @@ pub async fn one(
         }
         None => {
             let digest = digest.unwrap_or_default();
-            let client = shared::registry::Client::new(&name.api_host(), None)?;
+            let credentials = match login {
+                Some(l) => Some(
+                    shared::registry::read_credentials_where_it_is(
+                        &clients.secrets,
+                        &l.secret,
+                        l.username.as_deref(),
+                    )
+                    .await?,
+                ),
+                None => None,
+            };
+            let anonymous = credentials.is_none();
+            let client = shared::registry::Client::new(&name.api_host(), credentials)?;
             let repository = name.api_repository();
             let place = Place::Registry {
                 client: &client,
@@ -121,11 +173,33 @@ pub async fn one(
                 client.get_manifest(&repository, &digest),
                 verify::candidates(place, &digest)
             );
-            let manifest = manifest?.ok_or_else(|| Error::RegistryImageNotFound {
-                uri: uri.to_owned(),
-            })?;
+            let manifest = manifest
+                .map_err(|e| login_hint(e, anonymous))?
+                .ok_or_else(|| Error::RegistryImageNotFound {
+                    uri: uri.to_owned(),
+                })?;
             checked(gate, subject(&manifest), &candidates?).await
         }
+    }
+}
+
+/// A registry that wants credentials, read anonymously: where to name them.
+fn login_hint(e: RegistryError, anonymous: bool) -> RegistryError {
+    match e {
+        RegistryError::CredentialsRequired {
+            registry,
+            repository,
+            action,
+            ..
+        } if anonymous => RegistryError::CredentialsRequired {
+            registry,
+            repository,
+            action,
+            hint: "as the container's repositoryCredentials.credentialsParameter, or a revision's \
+                   login, so that UserParameters.verify can read the image's signatures"
+                .to_owned(),
+        },
+        e => e,
     }
 }
 
@@ -186,4 +260,35 @@ pub fn summary(verified: &[(String, Vec<Evidence>)]) -> String {
         })
         .collect();
     format!("Verified: {}.", lines.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn doc(value: serde_json::Value) -> TaskDef {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn a_containers_login_is_its_repository_credentials() {
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hub-AbCdEf";
+        let d = doc(json!({"containerDefinitions": [
+            {"name": "plain"},
+            {"name": "private", "repositoryCredentials": {"credentialsParameter": arn}},
+            {"name": "empty", "repositoryCredentials": {"credentialsParameter": ""}},
+        ]}));
+        assert_eq!(container_login(&d, 0), None);
+        assert_eq!(
+            container_login(&d, 1),
+            Some(Login {
+                secret: arn.to_owned(),
+                username: None
+            })
+        );
+        assert_eq!(container_login(&d, 2), None);
+        assert_eq!(container_login(&d, 3), None, "no such container");
+        assert_eq!(container_login(&doc(json!({})), 0), None);
+    }
 }

@@ -1,11 +1,14 @@
 //! `verify` end to end against the local AWS: an ECR image signed with a test cosign key
 //! is rendered and registered with its signature named; an unsigned one is refused before
-//! anything is written or registered.
+//! anything is written or registered. An image in a private registry (Debian's
+//! distribution registry with Basic auth) is read with its container's
+//! `repositoryCredentials`, and refused read anonymously, saying where to name them.
 
 mod common;
 
 use common::*;
 use serde_json::{Value, json};
+use testkit::registry::{AuthMode, EMPTY_JSON, Registry, push_blob, put_user_secret, seed_image};
 use testkit::signing::{Key, OCI_MANIFEST, cosign_manifest, cosign_payload};
 use testkit::{JobBuilder, StagedJob};
 
@@ -128,4 +131,75 @@ async fn an_unsigned_image_is_refused_and_nothing_is_registered() {
     let message = run(&job).await.expect_failure("JobFailed").to_owned();
     assert!(message.contains("not by key"), "{message}");
     assert_eq!(revisions("rv-unsigned").await, 0);
+}
+
+#[tokio::test]
+async fn a_private_registry_image_is_read_with_its_containers_repository_credentials() {
+    let sdk = aws().sdk_config().await;
+    put_user_secret(&sdk, "rv-registry").await;
+    let arn = aws_sdk_secretsmanager::Client::new(&sdk)
+        .describe_secret()
+        .secret_id("rv-registry")
+        .send()
+        .await
+        .expect("the secret")
+        .arn()
+        .expect("its ARN")
+        .to_owned();
+    let key = Key::p256();
+    let registry = Registry::start(AuthMode::Basic).await;
+    let hub = registry.client();
+    let image = seed_image(&hub, "team/app", "v1", &[4096], 91, true).await;
+    let payload = cosign_payload(&image.digest);
+    let (config, _) = push_blob(&hub, "team/app", EMPTY_JSON.to_vec()).await;
+    let (layer, size) = push_blob(&hub, "team/app", payload.clone()).await;
+    let bytes = cosign_manifest(&config, (&layer, size), &key.cosign_signature(&payload));
+    let signature = shared::registry::Manifest {
+        digest: shared::registry::sha256_digest(&bytes),
+        media_type: OCI_MANIFEST.to_string(),
+        bytes: bytes.into(),
+    };
+    let tag = format!("{}.sig", image.digest.replace(':', "-"));
+    hub.put_manifest("team/app", &tag, &signature)
+        .await
+        .unwrap();
+
+    let job = |credentials: Option<&str>| {
+        let mut container =
+            json!({"name": "app", "image": "<IMAGE1_NAME>", "essential": true, "memory": 128});
+        if let Some(arn) = credentials {
+            container["repositoryCredentials"] = json!({"credentialsParameter": arn});
+        }
+        let template = json!({"family": "rv-hub", "containerDefinitions": [container]});
+        let params = json!({
+            "images": {"app": format!("{}/team/app@{}", registry.host(), image.digest)},
+            "verify": {"require": [{"cosign": {"key": key.pem()}}]},
+        });
+        JobBuilder::new()
+            .input(
+                "SourceArtifact",
+                &[("taskdef.json", &serde_json::to_vec(&template).unwrap())],
+            )
+            .output("Rendered")
+            .user_parameters(params.to_string())
+            .stage(aws())
+    };
+
+    let report = run(&job(Some(&arn)).await).await;
+    let (summary, _) = report.expect_success();
+    assert!(
+        summary.contains("Verified: app signed by cosign key sha256:"),
+        "{summary}"
+    );
+
+    let report = run(&job(None).await).await;
+    let message = match &report {
+        testkit::JobReport::Failure { message, .. } => message.clone(),
+        other => panic!("refused without credentials: {other:?}"),
+    };
+    assert!(
+        message.contains("requires credentials")
+            && message.contains("repositoryCredentials.credentialsParameter"),
+        "{message}"
+    );
 }

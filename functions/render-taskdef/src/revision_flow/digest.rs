@@ -9,6 +9,7 @@ use crate::render;
 use crate::revision::RevisionConfig;
 use crate::revision::image::{Chosen, DigestSource, digest_source};
 use crate::revision::secret::SecretRef;
+use crate::verify::Login;
 use shared::registry::RegistryError;
 use tokio::time::Instant;
 
@@ -39,6 +40,19 @@ pub async fn digest(
     }
 }
 
+/// The revision's login when its password is in Secrets Manager (a password in SSM is
+/// read by the instances only).
+pub fn login(rev: &RevisionConfig) -> Option<Login> {
+    let l = rev.login.as_ref()?;
+    match SecretRef::parse(&l.password_from) {
+        Ok(SecretRef::SecretsManager { arn, .. }) => Some(Login {
+            secret: arn,
+            username: Some(l.username.clone()),
+        }),
+        _ => None,
+    }
+}
+
 /// The digest of a tag outside ECR, through the registry's API: anonymously, or with
 /// the revision's login when its password is in Secrets Manager (read in the workload
 /// account, in the secret's region, as the instances read it).
@@ -49,17 +63,16 @@ async fn registry_digest(
     name: &ImageName,
     deadline: Instant,
 ) -> Result<String, Error> {
-    let login = rev.login.as_ref();
-    let credentials = match login.map(|l| (l, SecretRef::parse(&l.password_from))) {
-        Some((l, Ok(SecretRef::SecretsManager { arn, .. }))) => Some(
+    let credentials = match login(rev) {
+        Some(l) => Some(
             shared::registry::read_credentials_where_it_is(
                 &clients.secrets,
-                &arn,
-                Some(&l.username),
+                &l.secret,
+                l.username.as_deref(),
             )
             .await?,
         ),
-        _ => None,
+        None => None,
     };
     let anonymous = credentials.is_none();
     match shared::registry::resolve_image(name, credentials, Some(deadline)).await {
@@ -80,5 +93,33 @@ async fn registry_digest(
             .into())
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rev(json: &str) -> RevisionConfig {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_revisions_login_counts_with_its_password_in_secrets_manager_only() {
+        let arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:hub-AbCdEf";
+        let with = |from: &str| {
+            rev(&format!(
+                r#"{{"name": "web", "login": {{"username": "bot", "passwordFrom": "{from}"}}}}"#
+            ))
+        };
+        assert_eq!(
+            login(&with(arn)),
+            Some(Login {
+                secret: arn.to_owned(),
+                username: Some("bot".to_owned())
+            })
+        );
+        assert_eq!(login(&with("/hub/password")), None, "an SSM parameter");
+        assert_eq!(login(&rev(r#"{"name": "web"}"#)), None);
     }
 }

@@ -51,7 +51,14 @@ pub async fn run(
     let verified = match &gate {
         Some(gate) => vec![(
             name.clone(),
-            verify::one(gate, &clients, &image.uri, image.digest.as_deref()).await?,
+            verify::one(
+                gate,
+                &clients,
+                &image.uri,
+                image.digest.as_deref(),
+                digest::login(rev),
+            )
+            .await?,
         )],
         None => Vec::new(),
     };

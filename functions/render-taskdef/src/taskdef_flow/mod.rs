@@ -61,7 +61,7 @@ pub async fn run(
 
     // With `verify`: every image set is checked before anything is rendered or registered.
     let verified = match &gate {
-        Some(gate) => verify::check(gate, &clients, &rendered.set).await?,
+        Some(gate) => verify::check(gate, &clients, &rendered.doc, &rendered.set).await?,
         None => Vec::new(),
     };
 
