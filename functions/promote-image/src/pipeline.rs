@@ -14,6 +14,7 @@
 
 use std::future::Future;
 
+use futures::future::{join, maybe_done};
 use futures::stream::{self, StreamExt};
 use futures::{FutureExt, TryFutureExt};
 use shared::Success;
@@ -30,6 +31,7 @@ use crate::scan::{self, GateReport, ScanResult};
 use crate::store::{CONCURRENCY, Image, Store};
 use crate::summary::{CopyStats, Promotion};
 use crate::tags::{self, Current, TagPlan};
+use crate::verify::{self, Early};
 use shared::image::{Reference, registry_host, short_digest};
 
 /// A promotion between two stores.
@@ -91,17 +93,24 @@ pub async fn promote(
         target.authenticate(true, &source)
     )?;
     // With `verify` and a source pinned by digest (an `imageDetail.json`), the signatures
-    // are read from the start, beside rounds 1 and 2, rather than after them.
-    let (read, early) = futures::join!(
-        async {
-            let facts = gather(source, target, req).await?;
-            let same = same_repository(source, target, &facts);
-            let plan = decide(&facts, req, same, &source.name(), &target.name())?;
-            let round = second_round(source, target, req, &facts, &plan).await?;
-            Ok::<_, PromoteError>((facts, plan, round))
-        },
-        early_signatures(source, req)
-    );
+    // are read from the start, beside rounds 1 and 2, rather than after them: cosign's
+    // `.sig` tag awaited with them, the referrers driven alongside until the check needs
+    // them (it may not, when the `.sig` tag meets the policy).
+    let pinned = match (req.verify, req.reference) {
+        (Some(_), Reference::Digest(d)) => Some(d.as_str()),
+        _ => None,
+    };
+    let referred = maybe_done(verify::early(source, pinned, Early::Referred));
+    let mut referred = std::pin::pin!(referred);
+    let main = async {
+        let facts = gather(source, target, req).await?;
+        let same = same_repository(source, target, &facts);
+        let plan = decide(&facts, req, same, &source.name(), &target.name())?;
+        let round = second_round(source, target, req, &facts, &plan).await?;
+        Ok::<_, PromoteError>((facts, plan, round))
+    };
+    let tagged = verify::early(source, pinned, Early::Tagged);
+    let (read, tagged) = verify::driving(referred.as_mut(), join(main, tagged)).await;
     let (facts, mut plan, round) = read?;
     let Round {
         child_scans,
@@ -114,7 +123,8 @@ pub async fn promote(
     let signatures = match req.verify {
         Some(v) => {
             let media_type = facts.manifest.media_type.as_str();
-            crate::verify::check(v, source, &facts.image, media_type, &found, early).await?
+            let early = tagged.map(|t| (t, referred.as_mut()));
+            verify::check(v, source, &facts.image, media_type, &found, early).await?
         }
         None => Vec::new(),
     };
@@ -267,7 +277,7 @@ fn referrer_subjects(facts: &Facts, plan: &Plan, policy: &ReferrerPolicy) -> Vec
 }
 
 /// What round 2 discovers: the referrer subjects, and with `verify` (its signatures not
-/// read from the start, [`early_signatures`]) also the image's own signatures when nothing
+/// read from the start, [`verify::early`]) also the image's own signatures when nothing
 /// is copied (a retag in place, `referrers: false`), every referrer listed whatever
 /// `referrers` selects (the copy still follows it).
 fn discovery(
@@ -288,24 +298,6 @@ fn discovery(
 /// manifest is.
 fn pinned(req: &Request<'_>) -> bool {
     matches!(req.reference, Reference::Digest(_))
-}
-
-/// With `verify` and a pinned source, its signature candidates read from nothing
-/// ([`shared::verify::candidates`]); otherwise `None`, and the check takes them from
-/// discovery.
-async fn early_signatures(
-    source: Store<'_>,
-    req: &Request<'_>,
-) -> Option<Result<Vec<shared::verify::Candidate>, PromoteError>> {
-    let (Some(_), Reference::Digest(digest)) = (req.verify, req.reference) else {
-        return None;
-    };
-    let place = crate::verify::place(&source);
-    Some(
-        shared::verify::candidates(place, digest)
-            .await
-            .map_err(PromoteError::from),
-    )
 }
 
 /// Round 1: the source manifest, where each target tag points, the target's rules, and

@@ -2,7 +2,8 @@
 //! before anything is written.
 //!
 //! A source pinned by digest has its signatures read from the start, beside the
-//! promotion's first rounds ([`shared::verify::candidates`]). Otherwise the signature
+//! promotion's first rounds ([`early`]): cosign's `.sig` tag, checked first, and the
+//! referrers, waited for only when the tag falls short. Otherwise the signature
 //! manifests come from referrer discovery (the image's own referrers and cosign's
 //! `sha256-<hex>.sig` tag, read in round 2 with everything else), and verifying adds one
 //! stage: the signature layers' blobs ([`shared::verify::complete`]). The image checked is
@@ -12,7 +13,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use futures::future::{FutureExt, Shared};
+use futures::future::{FutureExt, MaybeDone, Shared};
 use shared::verify::{
     self, Candidate, Evidence, Found, Lookups, Place, Policy, Requirements, Subject, VerifyError,
 };
@@ -74,29 +75,92 @@ pub fn place<'a>(source: &Store<'a>) -> Place<'a> {
     }
 }
 
+/// Which of a pinned source's signatures to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Early {
+    /// cosign's `sha256-<hex>.sig` tag (two stages).
+    Tagged,
+    /// The referrers (three stages).
+    Referred,
+}
+
+/// A pinned source's signatures read from the start: the `.sig` tag's, read, and the
+/// referrers', being read.
+pub type Pinned<'p, R> = (
+    Result<Vec<Candidate>, PromoteError>,
+    Pin<&'p mut MaybeDone<R>>,
+);
+
+/// With `pinned` (`verify` on and the source named by digest), `which` of its signatures,
+/// read from nothing; else `None`, and the check takes them from discovery.
+pub async fn early(
+    source: Store<'_>,
+    pinned: Option<&str>,
+    which: Early,
+) -> Option<Result<Vec<Candidate>, PromoteError>> {
+    let digest = pinned?;
+    let place = place(&source);
+    let read = match which {
+        Early::Tagged => verify::tagged(place, digest).await,
+        Early::Referred => verify::referred(place, digest).await,
+    };
+    Some(read.map_err(PromoteError::from))
+}
+
+/// Runs `main` to its end while also driving `beside`, which may end before or after it.
+pub async fn driving<B: Future, M: Future>(
+    mut beside: Pin<&mut MaybeDone<B>>,
+    main: M,
+) -> M::Output {
+    let mut main = std::pin::pin!(main);
+    std::future::poll_fn(|cx| {
+        let _ = beside.as_mut().poll(cx);
+        main.as_mut().poll(cx)
+    })
+    .await
+}
+
 /// The evidence of a signature per requirement, or the refusal naming the image, what
-/// was required and what was found. The candidates are those read from the start
-/// (`early`, a pinned source), else the manifests discovery read, completed with their
+/// was required and what was found. A pinned source's `.sig` tag is checked first and,
+/// when it meets every requirement, the referrers are not waited for; otherwise the
+/// check is over all of its signatures, so that a refusal names everything found. Any
+/// other source's candidates are the manifests discovery read, completed with their
 /// blobs.
-pub async fn check(
+pub async fn check<R>(
     gate: &Gate<'_>,
     source: Store<'_>,
     image: &Image,
     media_type: &str,
     found: &Referrers,
-    early: Option<Result<Vec<Candidate>, PromoteError>>,
-) -> Result<Vec<Evidence>, PromoteError> {
+    pinned: Option<Pinned<'_, R>>,
+) -> Result<Vec<Evidence>, PromoteError>
+where
+    R: Future<Output = Option<Result<Vec<Candidate>, PromoteError>>>,
+{
     let subject = Subject {
         digest: image.digest.clone(),
         media_type: media_type.to_string(),
         size: image.bytes.len() as u64,
     };
-    let candidates = async {
-        match early {
-            Some(early) => early,
-            None => Ok(verify::complete(place(&source), read_already(found, &image.digest)).await),
-        }
+    let Some((tagged, mut referred)) = pinned else {
+        let (candidates, policy) = futures::join!(
+            verify::complete(place(&source), read_already(found, &image.digest)),
+            gate.policy.clone()
+        );
+        return Ok(verify::check(&policy?, &subject, &candidates, gate.lookups).await?);
     };
-    let (candidates, policy) = futures::join!(candidates, gate.policy.clone());
-    Ok(verify::check(&policy?, &subject, &candidates?, gate.lookups).await?)
+    let tagged = tagged?;
+    let policy = driving(referred.as_mut(), gate.policy.clone()).await?;
+    if !tagged.is_empty()
+        && let Ok(evidence) = verify::check(&policy, &subject, &tagged, gate.lookups).await
+    {
+        return Ok(evidence);
+    }
+    referred.as_mut().await;
+    let mut all = match referred.as_mut().take_output().flatten() {
+        Some(referred) => referred?,
+        None => Vec::new(),
+    };
+    all.extend(tagged);
+    Ok(verify::check(&policy, &subject, &all, gate.lookups).await?)
 }

@@ -13,7 +13,7 @@ use common::*;
 use serde_json::{Value, json};
 use shared::referrers::tag_schema_tag;
 use shared::registry::sha256_digest;
-use testkit::local_aws::ACCOUNT;
+use testkit::local_aws::{ACCOUNT, Fault};
 use testkit::registry::{AuthMode, EMPTY_JSON, Registry, push_blob, put_user_secret, seed_image};
 use testkit::signing::{
     B64, Chain, Key, cosign_manifest, cosign_payload, kms_key, kms_sign, notation_manifest,
@@ -287,6 +287,36 @@ fn a_source_pinned_by_digest_is_gated_with_its_signatures_read_once() {
             digest_of(&env.ecr, "v-pinned-dst", "prod").await.as_deref(),
             Some(digest.as_str())
         );
+    });
+}
+
+#[test]
+fn a_pinned_sources_sig_tag_meeting_the_policy_does_not_wait_for_its_referrers() {
+    let (env, _serial) = env();
+    RT.block_on(async {
+        let key = Key::p256();
+        let params = |repo: &str, digest: &str| {
+            json!({"source": {"repository": repo, "digest": digest}, "tags": ["prod"],
+                   "verify": key_policy(&key)})
+        };
+        // The referrers cannot be listed; the `.sig` tag meets the policy without them.
+        env.aws
+            .fault(Fault::deny("ecr", "ListImageReferrers").times(-1))
+            .await;
+        let (digest, _) = image_in_new_repo(env, "v-early").await;
+        signed_by(env, "v-early", &digest, &key).await;
+        let run = run_job(env, &params("v-early", &digest), None).await;
+        run.summary_with("Verified: signed by cosign key");
+
+        // Signed by another key, the tag falls short: the referrers are waited for, and
+        // their failure is the answer.
+        let (digest, _) = image_in_new_repo(env, "v-early-other").await;
+        signed_by(env, "v-early-other", &digest, &Key::p256()).await;
+        let run = run_job(env, &params("v-early-other", &digest), None).await;
+        let message = run.failure("PermissionError");
+        assert!(message.contains("ListImageReferrers"), "{message}");
+        assert!(run.ops("PutImage").is_empty());
+        env.aws.clear_faults().await;
     });
 }
 

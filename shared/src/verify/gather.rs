@@ -3,8 +3,9 @@
 //! [`complete`] fetches the layer blobs [`wanted`] names (a few at a time, each at most
 //! [`MAX_SIGNATURE_BLOB`]); a blob that cannot be read is left out, so that the verifier
 //! reports that signature as unreadable and still tries the others. [`candidates`] is for
-//! callers that have read nothing yet but the digest: the referrers (listed, manifests,
-//! blobs) and, beside them, cosign's legacy `sha256-<hex>.sig` tag (manifest, blobs).
+//! callers that have read nothing yet but the digest: the referrers ([`referred`]: listed,
+//! manifests, blobs) and, beside them, cosign's legacy `sha256-<hex>.sig` tag
+//! ([`tagged`]: manifest, blobs).
 
 use aws_sdk_ecr::types::ImageIdentifier;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -123,55 +124,61 @@ pub async fn complete(place: Place<'_>, manifests: Vec<Candidate>) -> Vec<Candid
 }
 
 /// The signature candidates of the image `digest` at `place`, read from nothing: its
-/// referrers that may be signatures (listed, at most [`MAX_SIGNATURE_MANIFESTS`] manifests
-/// read, then their blobs), and beside them cosign's legacy `.sig` tag (its manifest, then
-/// its blobs), so that neither waits for the other.
+/// referrers ([`referred`]) and, beside them, cosign's legacy `.sig` tag ([`tagged`]), so
+/// that neither waits for the other.
 pub async fn candidates(place: Place<'_>, digest: &str) -> Result<Vec<Candidate>, ReferrerError> {
-    let referred = async {
-        let referrers: Vec<Descriptor> = place
-            .referrers(digest)
-            .await?
-            .into_iter()
-            .filter(may_be_signature)
-            .take(MAX_SIGNATURE_MANIFESTS)
-            .collect();
-        let found: Vec<Candidate> = stream::iter(referrers)
-            .map(|r| async move {
-                let m = place.manifest(&r.digest).await?;
-                Ok::<_, ReferrerError>(m.map(|m| Candidate {
-                    digest: r.digest,
-                    manifest: m.bytes.to_vec(),
-                    found: Found::Referrer,
-                    blobs: Vec::new(),
-                }))
-            })
-            .buffered(CONCURRENCY)
-            .try_filter_map(|c| async move { Ok(c) })
-            .try_collect()
-            .await?;
-        Ok::<_, ReferrerError>(complete(place, found).await)
-    };
-    let tagged = async {
-        let Some(tag) = legacy_tags(digest)
-            .into_iter()
-            .find(|t| t.ends_with(".sig"))
-        else {
-            return Ok(Vec::new());
-        };
-        let Some(m) = place.manifest(&tag).await? else {
-            return Ok(Vec::new());
-        };
-        let found = vec![Candidate {
-            digest: m.digest,
-            manifest: m.bytes.to_vec(),
-            found: Found::LegacyTag(tag),
-            blobs: Vec::new(),
-        }];
-        Ok::<_, ReferrerError>(complete(place, found).await)
-    };
-    let (mut referred, tagged) = futures::try_join!(referred, tagged)?;
+    let (mut referred, tagged) =
+        futures::try_join!(referred(place, digest), tagged(place, digest))?;
     referred.extend(tagged);
     Ok(referred)
+}
+
+/// The referrers of `digest` that may be signatures: listed, at most
+/// [`MAX_SIGNATURE_MANIFESTS`] manifests read, then their blobs (three stages).
+pub async fn referred(place: Place<'_>, digest: &str) -> Result<Vec<Candidate>, ReferrerError> {
+    let referrers: Vec<Descriptor> = place
+        .referrers(digest)
+        .await?
+        .into_iter()
+        .filter(may_be_signature)
+        .take(MAX_SIGNATURE_MANIFESTS)
+        .collect();
+    let found: Vec<Candidate> = stream::iter(referrers)
+        .map(|r| async move {
+            let m = place.manifest(&r.digest).await?;
+            Ok::<_, ReferrerError>(m.map(|m| Candidate {
+                digest: r.digest,
+                manifest: m.bytes.to_vec(),
+                found: Found::Referrer,
+                blobs: Vec::new(),
+            }))
+        })
+        .buffered(CONCURRENCY)
+        .try_filter_map(|c| async move { Ok(c) })
+        .try_collect()
+        .await?;
+    Ok(complete(place, found).await)
+}
+
+/// cosign's legacy `sha256-<hex>.sig` tag of `digest`, if there is one: its manifest, then
+/// its blobs (two stages).
+pub async fn tagged(place: Place<'_>, digest: &str) -> Result<Vec<Candidate>, ReferrerError> {
+    let Some(tag) = legacy_tags(digest)
+        .into_iter()
+        .find(|t| t.ends_with(".sig"))
+    else {
+        return Ok(Vec::new());
+    };
+    let Some(m) = place.manifest(&tag).await? else {
+        return Ok(Vec::new());
+    };
+    let found = vec![Candidate {
+        digest: m.digest,
+        manifest: m.bytes.to_vec(),
+        found: Found::LegacyTag(tag),
+        blobs: Vec::new(),
+    }];
+    Ok(complete(place, found).await)
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ mod trust;
 pub use candidate::{Blob, Candidate, Descriptor, Format, Found, Subject, classify, wanted};
 use candidate::{Unit, units};
 pub use error::VerifyError;
-pub use gather::{Place, candidates, complete};
+pub use gather::{Place, candidates, complete, referred, tagged};
 pub use keys::PublicKey;
 pub use policy::{Identity, KeySource, Requirement, Requirements, Revocation, S3Object};
 pub use trust::{Lookups, Policy, Trust, load};
