@@ -273,3 +273,30 @@ pub fn cosign_key_policy(key: &Key) -> Policy {
         }],
     }
 }
+
+/// cosign's legacy signature of `digest` by `key` in `repository` of a registry: the
+/// payload and the empty config pushed, the manifest tagged `sha256-<hex>.sig`. Returns
+/// the signature manifest.
+pub async fn registry_cosign(
+    client: &shared::registry::Client,
+    repository: &str,
+    digest: &str,
+    key: &Key,
+) -> shared::registry::Manifest {
+    let payload = cosign_payload(digest);
+    let (config, _) =
+        crate::registry::push_blob(client, repository, crate::registry::EMPTY_JSON.to_vec()).await;
+    let (layer, size) = crate::registry::push_blob(client, repository, payload.clone()).await;
+    let bytes = cosign_manifest(&config, (&layer, size), &key.cosign_signature(&payload));
+    let signature = shared::registry::Manifest {
+        digest: sha256_digest(&bytes),
+        media_type: OCI_MANIFEST.to_string(),
+        bytes: bytes.into(),
+    };
+    let tag = format!("{}.sig", digest.replace(':', "-"));
+    client
+        .put_manifest(repository, &tag, &signature)
+        .await
+        .expect("the signature manifest put");
+    signature
+}

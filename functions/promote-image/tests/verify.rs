@@ -8,16 +8,15 @@
 mod common;
 
 use aws_sdk_kms::types::{KeySpec, SigningAlgorithmSpec};
-use base64::Engine;
 use common::*;
 use serde_json::{Value, json};
 use shared::referrers::tag_schema_tag;
 use shared::registry::sha256_digest;
 use testkit::local_aws::{ACCOUNT, Fault};
-use testkit::registry::{AuthMode, EMPTY_JSON, Registry, push_blob, put_user_secret, seed_image};
+use testkit::registry::{AuthMode, EMPTY_JSON, Registry, put_user_secret, seed_image};
 use testkit::signing::{
-    B64, Chain, Key, cosign_manifest, cosign_payload, kms_key, kms_sign, notation_manifest,
-    notation_payload, signer_header,
+    Chain, Key, cosign_payload, kms_key, kms_sign, notation_manifest, notation_payload,
+    registry_cosign, signer_header,
 };
 
 const SECRET: &str = "registry/verify";
@@ -396,17 +395,8 @@ fn registry_to_ecr_signed_by_the_key_is_promoted_with_its_signature() {
         let registry = Registry::start(AuthMode::Basic).await;
         let from = registry.client();
         let image = seed_image(&from, "hub/signed", "v1", &[10_000], 71, true).await;
-        let payload = cosign_payload(&image.digest);
-        let (config, _) = push_blob(&from, "hub/signed", EMPTY_JSON.to_vec()).await;
-        let (layer, size) = push_blob(&from, "hub/signed", payload.clone()).await;
-        let bytes = cosign_manifest(&config, (&layer, size), &B64.encode(key.sign(&payload)));
-        let signature = shared::registry::Manifest {
-            digest: sha256_digest(&bytes),
-            media_type: OCI_MANIFEST.to_string(),
-            bytes: bytes.into(),
-        };
+        let signature = registry_cosign(&from, "hub/signed", &image.digest, &key).await;
         let tag = format!("{}.sig", tag_schema_tag(&image.digest).unwrap());
-        from.put_manifest("hub/signed", &tag, &signature).await.unwrap();
 
         // The signed image promoted into `repository` of the local ECR, requiring `key`.
         let params = |repository: &str, key: &Key| {

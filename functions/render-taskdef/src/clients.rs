@@ -5,6 +5,17 @@ use crate::error::Error;
 use crate::render::DigestQuery;
 use shared::aws::{Account, Lazy};
 
+/// A registry login whose password is in Secrets Manager, for an image outside ECR.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Login {
+    /// The secret's ARN (or name).
+    pub secret: String,
+    /// `None`: the secret holds `{"username", "password"}` (a container's
+    /// `repositoryCredentials`); else this user, the secret holding the password alone (a
+    /// revision's `login`).
+    pub username: Option<String>,
+}
+
 /// The clients the action calls AWS with.
 #[derive(Debug, Clone)]
 pub struct Clients {
@@ -48,6 +59,24 @@ impl Clients {
         let session = shared::aws::session_name(crate::NAME, job_id);
         let sdk = factory.at(account, &session).await?;
         Ok(Self::from_sdk(factory, &sdk))
+    }
+
+    /// The registry credentials of `login`, read in this account and the secret's own
+    /// region (as ECS and the instances read them); `None` without a login.
+    pub async fn registry_credentials(
+        &self,
+        login: Option<&Login>,
+    ) -> Result<Option<shared::registry::Credentials>, Error> {
+        let Some(login) = login else {
+            return Ok(None);
+        };
+        let credentials = shared::registry::read_credentials_where_it_is(
+            &self.secrets,
+            &login.secret,
+            login.username.as_deref(),
+        )
+        .await?;
+        Ok(Some(credentials))
     }
 
     /// The digest of each tag to pin (ECR's DescribeImages, all at once). A tag ECR does

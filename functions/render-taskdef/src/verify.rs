@@ -14,7 +14,7 @@ use shared::referrers::ecr::{self, Repository};
 use shared::registry::RegistryError;
 use shared::verify::{self, Evidence, Lookups, Place, Policy, Subject};
 
-use crate::clients::Clients;
+use crate::clients::{Clients, Login};
 use crate::edit::SetImage;
 use crate::error::Error;
 use crate::problem::{Problem, Problems};
@@ -60,17 +60,6 @@ pub fn undigested(set: &[SetImage]) -> Vec<Problem> {
             )
         })
         .collect()
-}
-
-/// A registry login whose password is in Secrets Manager, for an image outside ECR.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Login {
-    /// The secret's ARN (or name).
-    pub secret: String,
-    /// `None`: the secret holds `{"username", "password"}` (a container's
-    /// `repositoryCredentials`); else this user, the secret holding the password alone (a
-    /// revision's `login`).
-    pub username: Option<String>,
 }
 
 /// The login of container `index` in the task definition `doc`: its
@@ -151,17 +140,7 @@ pub async fn one(
         }
         None => {
             let digest = digest.unwrap_or_default();
-            let credentials = match login {
-                Some(l) => Some(
-                    shared::registry::read_credentials_where_it_is(
-                        &clients.secrets,
-                        &l.secret,
-                        l.username.as_deref(),
-                    )
-                    .await?,
-                ),
-                None => None,
-            };
+            let credentials = clients.registry_credentials(login.as_ref()).await?;
             let anonymous = credentials.is_none();
             let client = shared::registry::Client::new(&name.api_host(), credentials)?;
             let repository = name.api_repository();

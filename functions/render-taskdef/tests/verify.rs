@@ -8,8 +8,8 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use testkit::registry::{AuthMode, EMPTY_JSON, Registry, push_blob, put_user_secret, seed_image};
-use testkit::signing::{Key, OCI_MANIFEST, cosign_manifest, cosign_payload};
+use testkit::registry::{AuthMode, Registry, put_user_secret, seed_image};
+use testkit::signing::{Key, OCI_MANIFEST, cosign_manifest, cosign_payload, registry_cosign};
 use testkit::{JobBuilder, StagedJob};
 
 const ECR: &str = "AmazonEC2ContainerRegistry_V20150921";
@@ -150,19 +150,7 @@ async fn a_private_registry_image_is_read_with_its_containers_repository_credent
     let registry = Registry::start(AuthMode::Basic).await;
     let hub = registry.client();
     let image = seed_image(&hub, "team/app", "v1", &[4096], 91, true).await;
-    let payload = cosign_payload(&image.digest);
-    let (config, _) = push_blob(&hub, "team/app", EMPTY_JSON.to_vec()).await;
-    let (layer, size) = push_blob(&hub, "team/app", payload.clone()).await;
-    let bytes = cosign_manifest(&config, (&layer, size), &key.cosign_signature(&payload));
-    let signature = shared::registry::Manifest {
-        digest: shared::registry::sha256_digest(&bytes),
-        media_type: OCI_MANIFEST.to_string(),
-        bytes: bytes.into(),
-    };
-    let tag = format!("{}.sig", image.digest.replace(':', "-"));
-    hub.put_manifest("team/app", &tag, &signature)
-        .await
-        .unwrap();
+    registry_cosign(&hub, "team/app", &image.digest, &key).await;
 
     let job = |credentials: Option<&str>| {
         let mut container =

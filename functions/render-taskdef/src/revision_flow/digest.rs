@@ -2,6 +2,7 @@
 
 use super::plan::Plan;
 use crate::clients::Clients;
+use crate::clients::Login;
 use crate::error::Error;
 use crate::images::ImageName;
 use crate::problem::Problem;
@@ -9,7 +10,6 @@ use crate::render;
 use crate::revision::RevisionConfig;
 use crate::revision::image::{Chosen, DigestSource, digest_source};
 use crate::revision::secret::SecretRef;
-use crate::verify::Login;
 use shared::registry::RegistryError;
 use tokio::time::Instant;
 
@@ -63,17 +63,7 @@ async fn registry_digest(
     name: &ImageName,
     deadline: Instant,
 ) -> Result<String, Error> {
-    let credentials = match login(rev) {
-        Some(l) => Some(
-            shared::registry::read_credentials_where_it_is(
-                &clients.secrets,
-                &l.secret,
-                l.username.as_deref(),
-            )
-            .await?,
-        ),
-        None => None,
-    };
+    let credentials = clients.registry_credentials(login(rev).as_ref()).await?;
     let anonymous = credentials.is_none();
     match shared::registry::resolve_image(name, credentials, Some(deadline)).await {
         Ok(Some(resolved)) => Ok(resolved.digest),
